@@ -1,0 +1,254 @@
+/**
+ * The gateway's configuration: read once from the environment, validated, frozen, and injected
+ * typed. This is the only module that reads `process.env` (main.ts passes it in).
+ */
+import { createHash } from 'node:crypto';
+import { PROVIDER_IDS, type ProviderId } from '../domain/index.js';
+import type { ProviderMode } from '../providers/provider-adapter.js';
+import type { PismoAccountApi, ProviderSettingsMap } from './provider-settings.js';
+
+export const API_SCOPES = ['status:read', 'status:write', 'status:close'] as const;
+export type ApiScope = (typeof API_SCOPES)[number];
+
+export interface ApiKeyEntry {
+  id: string;
+  /** Lower-case hex SHA-256 of the key; plain keys are hashed at load so only hashes are kept. */
+  sha256: string;
+  scopes: ApiScope[];
+}
+
+export interface ProviderConfig<Id extends ProviderId = ProviderId> {
+  id: Id;
+  mode: ProviderMode;
+  /** Set for live providers; sandbox URLs are known only once the sandbox listens. */
+  baseUrl?: string;
+  timeoutMs: number;
+  /** Credentials for live mode; undefined in sandbox and disabled mode. */
+  settings?: ProviderSettingsMap[Id];
+}
+
+export type ProvidersConfig = { [Id in ProviderId]: ProviderConfig<Id> };
+
+export interface AppConfig {
+  nodeEnv: string;
+  port: number;
+  host: string;
+  logLevel: string;
+  databaseUrl: string;
+  apiKeys: ApiKeyEntry[];
+  authDisabled: boolean;
+  /** True when caller authentication is enforced. */
+  authEnabled: boolean;
+  sandbox: boolean;
+  rateLimitPerMinute: number;
+  providers: ProvidersConfig;
+  /** Start-up warnings to log once the logger exists. */
+  warnings: string[];
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');
+
+export type Env = Record<string, string | undefined>;
+
+/** A configuration error: the message is one line that names the variable and the reason. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function loadConfig(env: Env): AppConfig {
+  const nodeEnv = env.NODE_ENV ?? 'development';
+  const warnings: string[] = [];
+  const sandbox = bool(env, 'SANDBOX', nodeEnv !== 'production');
+  const providers = {
+    cleargrid: provider(env, 'cleargrid', sandbox, (v) => ({
+      lender: required(env, `${v}_LENDER`, /^[A-Za-z0-9_-]{1,100}$/, 'must be the lender identifier (letters, digits, - and _)'),
+      email: required(env, `${v}_EMAIL`),
+      password: required(env, `${v}_PASSWORD`),
+    })),
+    canopy: provider(env, 'canopy', sandbox, (v) => ({
+      clientId: required(env, `${v}_CLIENT_ID`),
+      clientSecret: required(env, `${v}_CLIENT_SECRET`),
+    })),
+    pismo: provider(env, 'pismo', sandbox, (v) => ({
+      serverKey: required(env, `${v}_SERVER_KEY`),
+      serverSecret: required(env, `${v}_SERVER_SECRET`),
+      accountApi: pismoAccountApi(env),
+    })),
+    spidr: provider(env, 'spidr', sandbox, (v) => ({ apiKey: required(env, `${v}_API_KEY`) })),
+  } satisfies ProvidersConfig;
+  // Validated even when Pismo runs on its sandbox, so a typo is not discovered on the day it goes live.
+  pismoAccountApi(env);
+
+  const apiKeys = parseApiKeys(env.API_KEYS);
+  const authDisabled = bool(env, 'AUTH_DISABLED', false);
+  const anyLive = PROVIDER_IDS.some((id) => providers[id].mode === 'live');
+  let authEnabled = apiKeys.length > 0 && !authDisabled;
+  if (apiKeys.length === 0 && !authDisabled) {
+    if (anyLive) {
+      throw new ConfigError('API_KEYS', 'is required when any provider is live (or set AUTH_DISABLED=true)');
+    }
+    warnings.push('Caller authentication is off: no API_KEYS and every provider runs on its sandbox');
+  }
+  if (authDisabled) {
+    authEnabled = false;
+    warnings.push('Caller authentication is off: AUTH_DISABLED=true');
+  }
+
+  const config: AppConfig = {
+    nodeEnv,
+    port: int(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST?.trim() || '0.0.0.0',
+    logLevel: oneOf(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
+    databaseUrl: databaseUrl(env),
+    apiKeys,
+    authDisabled,
+    authEnabled,
+    sandbox,
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    providers,
+    warnings,
+  };
+  return deepFreeze(config);
+}
+
+function provider<Id extends ProviderId>(
+  env: Env,
+  id: Id,
+  sandbox: boolean,
+  settings: (prefix: string) => ProviderSettingsMap[Id],
+): ProviderConfig<Id> {
+  const prefix = id.toUpperCase();
+  const timeoutMs = int(env, `${prefix}_TIMEOUT_MS`, 10_000, 1, 600_000);
+  const rawUrl = env[`${prefix}_BASE_URL`]?.trim();
+  if (!rawUrl) return { id, mode: sandbox ? 'sandbox' : 'disabled', timeoutMs };
+  return { id, mode: 'live', baseUrl: baseUrl(`${prefix}_BASE_URL`, rawUrl), timeoutMs, settings: settings(prefix) };
+}
+
+function baseUrl(variable: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, `is not a URL: "${raw}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(variable, 'must be http(s)');
+  if (url.search || url.hash || url.username || url.password) {
+    throw new ConfigError(variable, 'must be a host root without query, fragment or credentials');
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+function required(env: Env, variable: string, pattern?: RegExp, rule?: string): string {
+  const value = env[variable]?.trim();
+  if (!value) throw new ConfigError(variable, 'is required when the provider has a base URL');
+  if (pattern && !pattern.test(value)) throw new ConfigError(variable, rule ?? 'is malformed');
+  return value;
+}
+
+function pismoAccountApi(env: Env): PismoAccountApi {
+  return oneOf(env, 'PISMO_ACCOUNT_API', ['corporate', 'accounts'], 'corporate') as PismoAccountApi;
+}
+
+function bool(env: Env, variable: string, fallback: boolean): boolean {
+  const raw = env[variable]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(variable, `must be true or false, got "${env[variable]}"`);
+}
+
+function int(env: Env, variable: string, fallback: number, min: number, max: number): number {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(variable, `must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(variable, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function oneOf(env: Env, variable: string, allowed: string[], fallback: string): string {
+  const raw = env[variable]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!allowed.includes(raw)) throw new ConfigError(variable, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  return raw;
+}
+
+function databaseUrl(env: Env): string {
+  const raw = env.DATABASE_URL?.trim();
+  if (!raw) return 'sqlite:./data/gateway.sqlite';
+  if (/^postgres(ql)?:\/\//.test(raw)) {
+    try {
+      new URL(raw);
+    } catch {
+      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL');
+    }
+    return raw;
+  }
+  if (/^sqlite:.+/.test(raw)) return raw;
+  throw new ConfigError('DATABASE_URL', 'must be postgres://… or sqlite:<path>');
+}
+
+function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('API_KEYS', 'is not valid JSON');
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('API_KEYS', 'must be a JSON array');
+  const seen = new Set<string>();
+  return parsed.map((item: unknown, index) => {
+    const where = `entry ${index}`;
+    if (typeof item !== 'object' || item === null) throw new ConfigError('API_KEYS', `${where} must be an object`);
+    const entry = item as Record<string, unknown>;
+    const known = new Set(['id', 'key', 'sha256', 'scopes']);
+    const unknown = Object.keys(entry).filter((k) => !known.has(k));
+    if (unknown.length) throw new ConfigError('API_KEYS', `${where} has unknown field ${unknown.join(', ')}`);
+    if (typeof entry.id !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(entry.id)) {
+      throw new ConfigError('API_KEYS', `${where} needs an id of 1-64 letters, digits, . _ : -`);
+    }
+    if (seen.has(entry.id)) throw new ConfigError('API_KEYS', `${where} repeats id "${entry.id}"`);
+    seen.add(entry.id);
+    const hasKey = typeof entry.key === 'string';
+    const hasHash = typeof entry.sha256 === 'string';
+    if (hasKey === hasHash) throw new ConfigError('API_KEYS', `${where} ("${entry.id}") needs exactly one of key or sha256`);
+    let sha256: string;
+    if (hasKey) {
+      const key = entry.key as string;
+      if (key.length < 16) throw new ConfigError('API_KEYS', `${where} ("${entry.id}") key must be at least 16 characters`);
+      sha256 = createHash('sha256').update(key).digest('hex');
+    } else {
+      sha256 = entry.sha256 as string;
+      if (!/^[0-9a-f]{64}$/.test(sha256)) {
+        throw new ConfigError('API_KEYS', `${where} ("${entry.id}") sha256 must be 64 lower-case hex digits`);
+      }
+    }
+    if (!Array.isArray(entry.scopes) || entry.scopes.length === 0) {
+      throw new ConfigError('API_KEYS', `${where} ("${entry.id}") needs a non-empty scopes array`);
+    }
+    const scopes = entry.scopes.map((scope: unknown) => {
+      if (typeof scope !== 'string' || !(API_SCOPES as readonly string[]).includes(scope)) {
+        throw new ConfigError('API_KEYS', `${where} ("${entry.id}") has unknown scope ${JSON.stringify(scope)}`);
+      }
+      return scope as ApiScope;
+    });
+    return { id: entry.id, sha256, scopes };
+  });
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,46 @@
+/** The canonical vocabulary of CONTRACT.md section 2. No Nest, no I/O. */
+
+export const PROVIDER_IDS = ['cleargrid', 'canopy', 'pismo', 'spidr'] as const;
+export type ProviderId = (typeof PROVIDER_IDS)[number];
+
+export const CANONICAL_STATUSES = [
+  'ACTIVE',
+  'SUSPENDED',
+  'DELINQUENT',
+  'DISPUTED',
+  'DO_NOT_CONTACT',
+  'CLOSED',
+] as const;
+export type CanonicalStatus = (typeof CANONICAL_STATUSES)[number];
+
+export const CANONICAL_REASONS = [
+  'FRAUD',
+  'RISK_REVIEW',
+  'BANKRUPTCY',
+  'DECEASED',
+  'HARDSHIP',
+  'INACTIVITY',
+  'CUSTOMER_REQUEST',
+  'GRANTOR_REQUEST',
+  'ADMINISTRATIVE',
+  'COMPLIANCE',
+  'CHARGED_OFF',
+  'PAID_OFF',
+  'SETTLEMENT',
+] as const;
+export type CanonicalReason = (typeof CANONICAL_REASONS)[number];
+
+/** How the provider took a change: applied at once, or only accepted for later processing. */
+export type ChangeOutcome = 'APPLIED' | 'ACCEPTED';
+
+export function isProviderId(value: string): value is ProviderId {
+  return (PROVIDER_IDS as readonly string[]).includes(value);
+}
+
+export function isCanonicalStatus(value: unknown): value is CanonicalStatus {
+  return typeof value === 'string' && (CANONICAL_STATUSES as readonly string[]).includes(value);
+}
+
+export function isCanonicalReason(value: unknown): value is CanonicalReason {
+  return typeof value === 'string' && (CANONICAL_REASONS as readonly string[]).includes(value);
+}

@@ -1,0 +1,72 @@
+/** A minted credential and the moment it stops being usable (epoch ms). */
+export interface MintedToken {
+  value: string;
+  expiresAt: number;
+}
+
+interface Entry {
+  token?: MintedToken;
+  pending?: Promise<MintedToken>;
+}
+
+/**
+ * Caches tokens per key (one key per credential scope: the lender, the client, one Pismo account)
+ * and makes concurrent callers that need a new token share one mint. A token is reused until
+ * `skewMs` before it expires.
+ */
+export class TokenCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly skewMs = 30_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async get(key: string, mint: () => Promise<MintedToken>): Promise<string> {
+    const entry = this.entries.get(key) ?? {};
+    this.entries.set(key, entry);
+    if (entry.token && entry.token.expiresAt - this.skewMs > this.now()) return entry.token.value;
+    if (!entry.pending) {
+      entry.pending = mint()
+        .then((token) => {
+          entry.token = token;
+          return token;
+        })
+        .finally(() => {
+          entry.pending = undefined;
+        });
+    }
+    return (await entry.pending).value;
+  }
+
+  /** The cached token for `key`, if any and still fresh. */
+  peek(key: string): MintedToken | undefined {
+    const token = this.entries.get(key)?.token;
+    return token && token.expiresAt - this.skewMs > this.now() ? token : undefined;
+  }
+
+  /**
+   * Drops the token a call was rejected with. When another caller already replaced it, the newer
+   * token is kept, so a burst of 401s causes one new mint, not one per call.
+   */
+  invalidate(key: string, rejectedValue: string): void {
+    const entry = this.entries.get(key);
+    if (entry?.token?.value === rejectedValue) entry.token = undefined;
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/** Reads the `exp` claim (seconds) of a JWT without verifying it; undefined when absent or unreadable. */
+export function jwtExpiry(token: string): number | undefined {
+  const payload = token.split('.')[1];
+  if (!payload) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}

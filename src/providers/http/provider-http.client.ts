@@ -1,0 +1,107 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { AxiosError, type AxiosInstance } from 'axios';
+import { GatewayError, type ProviderId } from '../../domain/index.js';
+import type { HttpMethod } from '../provider-adapter.js';
+
+export interface ProviderHttpRequest {
+  method: HttpMethod;
+  url: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  requestId?: string;
+}
+
+export interface ProviderHttpResponse {
+  status: number;
+  headers: Record<string, string | undefined>;
+  /** Parsed JSON; undefined when the body was empty or not JSON (see `malformed`). */
+  body: unknown;
+  /** True when a non-empty body could not be parsed as JSON. */
+  malformed: boolean;
+  rawBody: string;
+}
+
+/**
+ * One HTTP client per provider: its own keep-alive agents, a hard deadline per call covering connect
+ * and response, and network failures turned into canonical errors. It never throws on an HTTP status:
+ * the adapter reads the provider's error body.
+ */
+export class ProviderHttpClient {
+  private readonly axios: AxiosInstance;
+
+  constructor(
+    private readonly providerId: ProviderId,
+    private readonly timeoutMs: number,
+  ) {
+    const agentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 256, maxFreeSockets: 64 };
+    this.axios = axios.create({
+      httpAgent: new http.Agent(agentOptions),
+      httpsAgent: new https.Agent(agentOptions),
+      timeout: timeoutMs,
+      responseType: 'text',
+      transformResponse: [(data: unknown) => data],
+      validateStatus: () => true,
+      maxRedirects: 0,
+      // A provider must not make the gateway buffer an unbounded body.
+      maxContentLength: 5 * 1024 * 1024,
+      proxy: false,
+    });
+  }
+
+  async send(request: ProviderHttpRequest): Promise<ProviderHttpResponse> {
+    const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    if (request.requestId) headers['x-request-id'] = request.requestId;
+    try {
+      const response = await this.axios.request<string>({
+        method: request.method,
+        url: request.url,
+        headers,
+        data: request.body === undefined ? undefined : JSON.stringify(request.body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const rawBody = typeof response.data === 'string' ? response.data : '';
+      const { body, malformed } = parseJson(rawBody);
+      const flatHeaders: Record<string, string | undefined> = {};
+      for (const [name, value] of Object.entries(response.headers)) {
+        flatHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value == null ? undefined : String(value);
+      }
+      return { status: response.status, headers: flatHeaders, body, malformed, rawBody };
+    } catch (error) {
+      throw this.networkError(request, error);
+    }
+  }
+
+  private networkError(request: ProviderHttpRequest, error: unknown): GatewayError {
+    const what = `${this.providerId} ${request.method} ${pathOf(request.url)}`;
+    const code = error instanceof AxiosError ? error.code : undefined;
+    const timedOut =
+      code === 'ECONNABORTED' ||
+      code === 'ETIMEDOUT' ||
+      code === 'ERR_CANCELED' ||
+      (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'CanceledError'));
+    if (timedOut) {
+      return new GatewayError('PROVIDER_TIMEOUT', `${what}: no answer within ${this.timeoutMs} ms`, { cause: error });
+    }
+    const cause = code ?? (error instanceof Error ? error.message : 'unknown network error');
+    return new GatewayError('PROVIDER_UNAVAILABLE', `${what}: ${cause}`, { cause: error });
+  }
+}
+
+function parseJson(raw: string): { body: unknown; malformed: boolean } {
+  if (raw.trim() === '') return { body: undefined, malformed: false };
+  try {
+    return { body: JSON.parse(raw) as unknown, malformed: false };
+  } catch {
+    return { body: undefined, malformed: true };
+  }
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The port every provider adapter implements. Services talk to providers only through this.
+ * An adapter is two things: pure translation (canonical ⇄ provider, in `<p>.transformers.ts`)
+ * and transport (auth, URL, call, error parsing, in `<p>.adapter.ts`).
+ */
+import type {
+  CanonicalReason,
+  CanonicalStatus,
+  ChangeOutcome,
+  FieldError,
+  ProviderId,
+} from '../domain/index.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A canonical change, as validated by the API layer. */
+export interface ChangeRequest {
+  accountId: string;
+  status: CanonicalStatus;
+  reason?: CanonicalReason;
+  /** ClearGrid's `debtorCompanyId`. */
+  customerId?: string;
+  providerOptions?: Record<string, unknown>;
+}
+
+/** Per-call context passed down from the HTTP request. */
+export interface CallContext {
+  requestId: string;
+}
+
+/** The provider request as it may be shown to callers and stored: absolute URL, never credentials. */
+export interface ProviderRequest {
+  method: HttpMethod;
+  url: string;
+  body?: unknown;
+}
+
+/** The provider's own value for a status: `'BLOCKED'`, `5`, `{status, substatus}` … */
+export type ProviderStatusValue = string | number | Record<string, unknown>;
+
+/** Result of the pure translation of a canonical status (and reason) to the provider's value. */
+export type Translation =
+  | { supported: true; providerStatus: ProviderStatusValue }
+  | { supported: false; why: string };
+
+export interface PreparedChange {
+  request: ChangeRequest;
+  providerRequest: ProviderRequest;
+  providerStatus: ProviderStatusValue;
+}
+
+export interface ChangeResult {
+  outcome: ChangeOutcome;
+  providerStatus: ProviderStatusValue;
+  providerHttpStatus: number;
+}
+
+export interface StatusReading {
+  /** null when the provider's status has no canonical equivalent (e.g. Pismo `DORMANT`). */
+  status: CanonicalStatus | null;
+  reason: CanonicalReason | null;
+  providerStatus: unknown;
+}
+
+export type ProviderMode = 'live' | 'sandbox' | 'disabled';
+
+export interface ProviderAdapter {
+  readonly id: ProviderId;
+  /** Human name, e.g. "Canopy Servicing". */
+  readonly name: string;
+  /** True when the provider has an endpoint that reads one account's status. */
+  readonly liveRead: boolean;
+
+  /** Pure: the provider value for a canonical status and optional reason, or why it cannot be expressed. */
+  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation;
+
+  /** Pure: whether the provider treats this canonical status as final (nothing can follow it). */
+  isTerminal(status: CanonicalStatus): boolean;
+
+  /** Pure: provider-specific input checks (customerId, providerOptions). Empty when valid. */
+  validate(request: ChangeRequest): FieldError[];
+
+  /**
+   * Builds the exact provider request for a change without sending it. May authenticate
+   * (ClearGrid's URL needs the `lenderPublicId` that login returns) but never calls a status endpoint.
+   * Throws GatewayError STATUS_NOT_SUPPORTED when `translate` refuses.
+   */
+  prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange>;
+
+  /** Sends a prepared change. Throws GatewayError (with `provider` kept) on any failure. */
+  applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult>;
+
+  /** Reads the current status live. Only called when `liveRead` is true. */
+  readStatus(accountId: string, ctx: CallContext): Promise<StatusReading>;
+}
+
+/** Where an adapter sends its calls and with which credentials; resolved at start (sandbox ports are ephemeral). */
+export interface ProviderEndpoint<Credentials = Record<string, string>> {
+  baseUrl: string;
+  mode: Exclude<ProviderMode, 'disabled'>;
+  timeoutMs: number;
+  credentials: Credentials;
+}

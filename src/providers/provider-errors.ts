@@ -1,0 +1,83 @@
+import {
+  GatewayError,
+  NO_PROVIDER_CODE,
+  type ErrorCode,
+  type ProviderErrorInfo,
+  type ProviderId,
+} from '../domain/index.js';
+import type { ProviderHttpResponse } from './http/provider-http.client.js';
+
+/**
+ * What a provider's error body says, as its transformer reads it: its own code and message, and,
+ * where the body itself decides it (Pismo `WCAC0012`, Spidr `NOT_FOUND`), the canonical code.
+ */
+export interface ParsedProviderError {
+  code: string;
+  message: string;
+  canonical?: ErrorCode;
+}
+
+/** The canonical code for a provider HTTP status when the body does not decide (CONTRACT.md section 5). */
+export function canonicalForHttpStatus(httpStatus: number): ErrorCode {
+  if (httpStatus === 401 || httpStatus === 403) return 'PROVIDER_AUTH_FAILED';
+  if (httpStatus === 404) return 'ACCOUNT_NOT_FOUND';
+  if (httpStatus === 429) return 'RATE_LIMITED';
+  if (httpStatus >= 500) return 'PROVIDER_ERROR';
+  return 'PROVIDER_REJECTED';
+}
+
+/** Seconds from a `Retry-After` header (delta-seconds or HTTP date); undefined when absent or unreadable. */
+export function retryAfterSeconds(header: string | undefined, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
+}
+
+/**
+ * Turns a provider's non-success answer into the one GatewayError the rest of the gateway sees.
+ * The provider's HTTP status, code and message are always kept under `provider`.
+ */
+export function providerFailure(
+  providerId: ProviderId,
+  operation: string,
+  response: ProviderHttpResponse,
+  parsed: ParsedProviderError | undefined,
+): GatewayError {
+  const code = parsed?.canonical ?? canonicalForHttpStatus(response.status);
+  const provider: ProviderErrorInfo = {
+    id: providerId,
+    httpStatus: response.status,
+    code: parsed?.code || NO_PROVIDER_CODE,
+    message: parsed?.message || summariseRaw(response),
+  };
+  const retryAfter = code === 'RATE_LIMITED' ? (retryAfterSeconds(response.headers['retry-after']) ?? 1) : undefined;
+  return new GatewayError(
+    code,
+    `${providerId} ${operation} failed: HTTP ${response.status} ${provider.code} ${provider.message}`,
+    { provider, retryAfter },
+  );
+}
+
+/** A 2xx answer whose body the gateway cannot read is a provider failure, not a success. */
+export function malformedAnswer(providerId: ProviderId, operation: string, response: ProviderHttpResponse): GatewayError {
+  return new GatewayError(
+    'PROVIDER_ERROR',
+    `${providerId} ${operation} answered HTTP ${response.status} with a body that is not the documented JSON`,
+    {
+      provider: {
+        id: providerId,
+        httpStatus: response.status,
+        code: NO_PROVIDER_CODE,
+        message: 'Malformed response body',
+      },
+    },
+  );
+}
+
+function summariseRaw(response: ProviderHttpResponse): string {
+  const text = response.rawBody.replace(/\s+/g, ' ').trim();
+  if (!text) return `HTTP ${response.status} with an empty body`;
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
