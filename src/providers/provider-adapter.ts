@@ -94,10 +94,10 @@ export interface ProviderAdapter {
   readStatus(accountId: string, ctx: CallContext): Promise<StatusReading>;
 }
 
-/** Where an adapter sends its calls and with which credentials; resolved at start (sandbox ports are ephemeral). */
-export interface ProviderEndpoint<Credentials = Record<string, string>> {
+/** Where an adapter sends its calls and with which credentials and options; resolved at start (sandbox ports are ephemeral). */
+export interface ProviderEndpoint<Settings = Record<string, unknown>> {
   baseUrl: string;
   mode: Exclude<ProviderMode, 'disabled'>;
   timeoutMs: number;
-  credentials: Credentials;
+  settings: Settings;
 }

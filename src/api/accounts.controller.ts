@@ -1,0 +1,152 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Put, Query, Res, UseGuards } from '@nestjs/common';
+import { ApiBody, ApiExtraModels, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Ctx, type RequestContext } from '../observability/request-context.js';
+import { AccountStatusService } from '../services/account-status.service.js';
+import { ChangeStatusService, type ChangeAnswer } from '../services/change-status.service.js';
+import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
+import { idempotencyKeyFrom } from './idempotency-key.pipe.js';
+import { ApiProblems } from './api-problems.decorator.js';
+import { ApiKeyGuard, RequireScope } from './auth.guard.js';
+import { AccountPathDto, ChangeStatusDto, ChangeStatusQueryDto, HistoryQueryDto } from './dto/change-status.dto.js';
+import {
+  AccountStatusDto,
+  ChangeStatusResponseDto,
+  DryRunResponseDto,
+  HistoryPageDto,
+  ProblemDto,
+} from './dto/responses.dto.js';
+
+const REQUEST_ID_HEADER = {
+  name: 'X-Request-Id',
+  required: false,
+  description: 'Echoed back, generated when absent, sent on to the provider, logged',
+};
+
+@ApiTags('accounts')
+@ApiSecurity('apiKey')
+@ApiSecurity('bearer')
+@ApiExtraModels(ProblemDto, DryRunResponseDto)
+@UseGuards(ApiKeyGuard)
+@Controller('v1/accounts/:provider/:accountId')
+export class AccountsController {
+  constructor(
+    private readonly changes: ChangeStatusService,
+    private readonly accounts: AccountStatusService,
+  ) {}
+
+  @Put('status')
+  @RequireScope('status:write')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Change one account's status",
+    description:
+      'Translates the canonical status (and reason) into the provider\'s own request and sends it. ' +
+      '200 when the provider applied it, 202 when it only accepted it for later processing (ClearGrid). ' +
+      'A status the provider cannot express is refused with 422 STATUS_NOT_SUPPORTED before any provider call. ' +
+      'Scope status:write; CLOSED (and any final status) needs status:close too. ' +
+      'With dryRun=true the answer is the provider request that would be sent (credentials never shown).',
+  })
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Optional, 1-255 characters, scoped to the caller. The same key with the same request within 24 h replays ' +
+      'the first answer (header Idempotent-Replayed: true) without calling the provider; with a different request ' +
+      '→ 422 IDEMPOTENCY_KEY_REUSED; while the first is still running → 409 IDEMPOTENCY_IN_PROGRESS. Ignored with dryRun.',
+  })
+  @ApiBody({
+    type: ChangeStatusDto,
+    examples: {
+      suspendForFraud: { summary: 'Suspend for fraud (Spidr, Canopy, Pismo)', value: { status: 'SUSPENDED', reason: 'FRAUD', note: 'Card reported stolen' } },
+      disputeAtClearGrid: { summary: 'Dispute (ClearGrid needs customerId)', value: { status: 'DISPUTED', customerId: 'customer_001' } },
+      closeChargedOff: { summary: 'Close as charged off (needs status:close)', value: { status: 'CLOSED', reason: 'CHARGED_OFF' } },
+      pismoBlockWithOptions: { summary: 'Pismo block with options', value: { status: 'SUSPENDED', reason: 'FRAUD', providerOptions: { reasonExternalId: 'FRAUD_SUSPECTED', updateChildren: true } } },
+    },
+  })
+  @ApiResponse({ status: 200, description: 'Applied by the provider (or, with dryRun=true, a DryRunResponseDto)', type: ChangeStatusResponseDto })
+  @ApiResponse({ status: 202, description: 'Accepted by the provider for asynchronous processing (ClearGrid)', type: ChangeStatusResponseDto })
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'PROVIDER_NOT_FOUND',
+    'ACCOUNT_NOT_FOUND',
+    'ACCOUNT_CLOSED',
+    'INVALID_TRANSITION',
+    'STATUS_NOT_SUPPORTED',
+    'PROVIDER_REJECTED',
+    'RATE_LIMITED',
+    'PROVIDER_AUTH_FAILED',
+    'PROVIDER_ERROR',
+    'PROVIDER_UNAVAILABLE',
+    'PROVIDER_TIMEOUT',
+    'IDEMPOTENCY_KEY_REUSED',
+    'IDEMPOTENCY_IN_PROGRESS',
+  )
+  async change(
+    @Param() path: AccountPathDto,
+    @Query() query: ChangeStatusQueryDto,
+    @Body() body: ChangeStatusDto,
+    @Headers('idempotency-key') idempotencyKey: unknown,
+    @Ctx() ctx: RequestContext,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<unknown> {
+    const options = { dryRun: query.dryRun === 'true', idempotencyKey: idempotencyKeyFrom(idempotencyKey) };
+    return answer(reply, await this.changes.change(path.provider, path.accountId, body, options, ctx));
+  }
+
+  @Get('status')
+  @RequireScope('status:read')
+  @ApiOperation({
+    summary: "Read one account's current status",
+    description:
+      'Read live from the provider where it has a read endpoint (source "provider"); otherwise the last change ' +
+      'the gateway recorded (source "gateway"). Scope status:read.',
+  })
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiResponse({ status: 200, type: AccountStatusDto })
+  @ApiProblems(
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'PROVIDER_NOT_FOUND',
+    'ACCOUNT_NOT_FOUND',
+    'RATE_LIMITED',
+    'PROVIDER_AUTH_FAILED',
+    'PROVIDER_ERROR',
+    'PROVIDER_UNAVAILABLE',
+    'PROVIDER_TIMEOUT',
+  )
+  read(@Param() path: AccountPathDto, @Ctx() ctx: RequestContext): Promise<AccountStatusDto> {
+    return this.accounts.read(path.provider, path.accountId, ctx);
+  }
+
+  @Get('history')
+  @RequireScope('status:read')
+  @ApiOperation({
+    summary: "The gateway's audit trail for one account",
+    description:
+      'Every authenticated, valid change attempt (including those refused as STATUS_NOT_SUPPORTED; not dry runs), ' +
+      'newest first, cursor-paginated. Scope status:read.',
+  })
+  @ApiHeader(REQUEST_ID_HEADER)
+  @ApiResponse({ status: 200, type: HistoryPageDto })
+  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'PROVIDER_NOT_FOUND')
+  history(
+    @Param() path: AccountPathDto,
+    @Query() query: HistoryQueryDto,
+    @Ctx() ctx: RequestContext,
+  ): Promise<HistoryPageDto> {
+    return this.accounts.history(path.provider, path.accountId, query.limit, query.cursor, ctx);
+  }
+}
+
+/** Sends a change answer: 200/202, or a replayed first answer with `Idempotent-Replayed: true`. */
+function answer(reply: FastifyReply, result: ChangeAnswer): unknown {
+  void reply.code(result.httpStatus);
+  if (result.replayed) void reply.header('idempotent-replayed', 'true');
+  if (result.httpStatus >= 400) void reply.header('content-type', PROBLEM_CONTENT_TYPE);
+  return result.body;
+}

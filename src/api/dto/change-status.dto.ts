@@ -1,0 +1,101 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  CANONICAL_REASONS,
+  CANONICAL_STATUSES,
+  PROVIDER_IDS,
+  type CanonicalReason,
+  type CanonicalStatus,
+} from '../../domain/index.js';
+
+/** Ids that reach provider URLs: a conservative character set so no value can steer a path. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+-]{0,127}$/;
+const ID_RULE = 'must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)';
+
+export class AccountPathDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr', description: 'Provider id' })
+  @IsString()
+  provider: string;
+
+  @ApiProperty({
+    example: 'acc-1001',
+    description: `The account id at that provider (Pismo: the external account id); ${ID_RULE}`,
+    pattern: ID_PATTERN.source,
+  })
+  @Matches(ID_PATTERN, { message: `accountId ${ID_RULE}` })
+  accountId: string;
+}
+
+export class ChangeStatusQueryDto {
+  @ApiPropertyOptional({
+    enum: ['true', 'false'],
+    description: 'true: answer with the provider request that would be sent, without sending it',
+    example: 'false',
+  })
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: 'dryRun must be true or false' })
+  dryRun?: 'true' | 'false';
+}
+
+export class ChangeStatusDto {
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED', description: 'The canonical status to set' })
+  @IsIn(CANONICAL_STATUSES, { message: `status must be one of ${CANONICAL_STATUSES.join(', ')}` })
+  status: CanonicalStatus;
+
+  @ApiPropertyOptional({
+    enum: CANONICAL_REASONS,
+    example: 'FRAUD',
+    description: 'Why; some providers encode it (Canopy substatus, Pismo reason, Spidr close type)',
+  })
+  @IsOptional()
+  @IsIn(CANONICAL_REASONS, { message: `reason must be one of ${CANONICAL_REASONS.join(', ')}` })
+  reason?: CanonicalReason;
+
+  @ApiPropertyOptional({
+    example: 'customer_001',
+    description: `The customer id; required for every ClearGrid change (its debtorCompanyId); ${ID_RULE}`,
+  })
+  @IsOptional()
+  @Matches(ID_PATTERN, { message: `customerId ${ID_RULE}` })
+  customerId?: string;
+
+  @ApiPropertyOptional({
+    example: 'Card reported stolen (ticket 4711)',
+    maxLength: 500,
+    description: 'Free text kept in the audit trail; never sent to the provider',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  note?: string;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { reasonExternalId: 'FRAUD_SUSPECTED', updateChildren: true },
+    description:
+      'Provider-specific options, validated per provider; unknown keys are refused. ' +
+      'pismo: {updateChildren: boolean, reasonExternalId: string (≤120), metadata: object}; ' +
+      'spidr: {ztmSessionKey: string, bypassZtm: boolean}; cleargrid and canopy: none.',
+  })
+  @IsOptional()
+  @IsObject()
+  providerOptions?: Record<string, unknown>;
+}
+
+export class HistoryQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20, example: 20, description: 'Page size' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: 'limit must be a whole number from 1 to 100' })
+  @Min(1, { message: 'limit must be a whole number from 1 to 100' })
+  @Max(100, { message: 'limit must be a whole number from 1 to 100' })
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page', example: 'c1.MDE5M2E4ZTctN2M0Yi03ZDJhLTlmMDAtMWEyYjNjNGQ1ZTZm' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+}

@@ -1,0 +1,260 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { CANONICAL_REASONS, CANONICAL_STATUSES, PROVIDER_IDS } from '../../domain/index.js';
+
+const PROVIDER_STATUS_DESCRIPTION =
+  "The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), a number (ClearGrid 5), " +
+  'or for Canopy {status, substatus}';
+const ANY_VALUE = [{ type: 'string' }, { type: 'number' }, { type: 'object' }];
+
+export class ProviderRequestDto {
+  @ApiProperty({ enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], example: 'PATCH' })
+  method: string;
+
+  @ApiProperty({ example: 'https://api.sb.spidrsrv.com/v1/account/acc-1001', description: 'Absolute URL' })
+  url: string;
+
+  @ApiPropertyOptional({ example: { status: 'suspended' }, description: 'JSON body; never contains credentials' })
+  body?: unknown;
+}
+
+export class DryRunResponseDto {
+  @ApiProperty({ example: true })
+  dryRun: true;
+
+  @ApiProperty({ type: ProviderRequestDto })
+  providerRequest: ProviderRequestDto;
+}
+
+export class ChangeStatusResponseDto {
+  @ApiProperty({ example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f', description: 'Id of this change (UUIDv7)' })
+  changeId: string;
+
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
+  provider: string;
+
+  @ApiProperty({ example: 'acc-1001' })
+  accountId: string;
+
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
+  status: string;
+
+  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' })
+  reason: string | null;
+
+  @ApiProperty({
+    enum: ['APPLIED', 'ACCEPTED'],
+    example: 'APPLIED',
+    description: 'APPLIED (HTTP 200): the provider applied it; ACCEPTED (HTTP 202): queued by the provider (ClearGrid)',
+  })
+  outcome: string;
+
+  @ApiProperty({ oneOf: ANY_VALUE, example: 'suspended', description: PROVIDER_STATUS_DESCRIPTION })
+  providerStatus: unknown;
+
+  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
+  requestId: string;
+
+  @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time' })
+  completedAt: string;
+}
+
+export class AccountStatusDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'canopy' })
+  provider: string;
+
+  @ApiProperty({ example: 'acc-1001' })
+  accountId: string;
+
+  @ApiProperty({
+    enum: CANONICAL_STATUSES,
+    nullable: true,
+    example: 'SUSPENDED',
+    description: 'null when the provider status has no canonical equivalent (e.g. Pismo DORMANT)',
+  })
+  status: string | null;
+
+  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' })
+  reason: string | null;
+
+  @ApiProperty({
+    oneOf: ANY_VALUE,
+    example: { status: 'SUSPENDED', substatus: 'FRAUD' },
+    description: PROVIDER_STATUS_DESCRIPTION,
+  })
+  providerStatus: unknown;
+
+  @ApiProperty({
+    enum: ['provider', 'gateway'],
+    example: 'provider',
+    description: 'provider: read live; gateway: the last change the gateway recorded (provider has no read)',
+  })
+  source: string;
+
+  @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time' })
+  asOf: string;
+}
+
+export class StatusCapabilityDto {
+  @ApiProperty({ example: true })
+  supported: boolean;
+
+  @ApiProperty({
+    nullable: true,
+    oneOf: ANY_VALUE,
+    example: 'close_with_refund',
+    description: 'The provider value sent when no reason is given (null when unsupported without a reason)',
+  })
+  providerValue: unknown;
+
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    example: { FRAUD: 'close_without_refund', CHARGED_OFF: 'close_charged_off' },
+    description:
+      'Only where the reason changes the value: reason → provider value, null when unsupported with that reason',
+  })
+  providerValueByReason?: Record<string, unknown>;
+
+  @ApiProperty({ example: true, description: 'Nothing can follow this status at the provider' })
+  terminal: boolean;
+}
+
+export class ProviderInfoDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
+  id: string;
+
+  @ApiProperty({ example: 'Spidr' })
+  name: string;
+
+  @ApiProperty({ enum: ['live', 'sandbox', 'disabled'], example: 'sandbox' })
+  mode: string;
+
+  @ApiProperty({ enum: ['closed', 'open', 'half-open'], example: 'closed' })
+  circuit: string;
+
+  @ApiProperty({ example: true, description: 'Whether GET …/status reads live from the provider' })
+  liveRead: boolean;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: { $ref: '#/components/schemas/StatusCapabilityDto' },
+    description: 'One entry per canonical status (empty when the provider is disabled)',
+  })
+  statuses: Record<string, StatusCapabilityDto>;
+}
+
+export class ProvidersResponseDto {
+  @ApiProperty({ type: [ProviderInfoDto] })
+  items: ProviderInfoDto[];
+}
+
+export class ProviderErrorDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'pismo' })
+  id: string;
+
+  @ApiPropertyOptional({ example: 400, description: 'Absent when no answer arrived' })
+  httpStatus?: number;
+
+  @ApiProperty({ example: 'WCAC0012', description: "The provider's own code (NO_CODE when its body has none)" })
+  code: string;
+
+  @ApiProperty({ example: 'Corporate account not found' })
+  message: string;
+}
+
+export class FieldErrorDto {
+  @ApiProperty({ example: 'status' })
+  field: string;
+
+  @ApiProperty({ example: 'status must be one of ACTIVE, SUSPENDED, …' })
+  message: string;
+}
+
+export class ProblemDto {
+  @ApiProperty({ example: 'urn:problem:ACCOUNT_NOT_FOUND' })
+  type: string;
+
+  @ApiProperty({ example: 'Account not found' })
+  title: string;
+
+  @ApiProperty({ example: 404 })
+  status: number;
+
+  @ApiProperty({ example: 'pismo change status failed: HTTP 400 WCAC0012 Corporate account not found' })
+  detail: string;
+
+  @ApiProperty({ example: '/v1/accounts/pismo/EXT-1/status' })
+  instance: string;
+
+  @ApiProperty({ example: 'ACCOUNT_NOT_FOUND' })
+  code: string;
+
+  @ApiProperty({ example: false, description: 'True when the same request may succeed later unchanged' })
+  retryable: boolean;
+
+  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
+  requestId: string;
+
+  @ApiPropertyOptional({ type: ProviderErrorDto, description: 'Present whenever a provider answered' })
+  provider?: ProviderErrorDto;
+
+  @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Present on VALIDATION_FAILED' })
+  errors?: FieldErrorDto[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'CLOSED'],
+    description: 'Present on STATUS_NOT_SUPPORTED: the statuses this provider can express',
+  })
+  supportedStatuses?: string[];
+}
+
+export class HistoryItemDto {
+  @ApiProperty({ example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f' })
+  changeId: string;
+
+  @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time', description: 'When the attempt was recorded' })
+  at: string;
+
+  @ApiProperty({ example: 'billing-service', description: 'API key id of the caller (anonymous when auth is off)' })
+  callerId: string;
+
+  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
+  requestId: string;
+
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
+  status: string;
+
+  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' })
+  reason: string | null;
+
+  @ApiProperty({ nullable: true, example: 'Card reported stolen' })
+  note: string | null;
+
+  @ApiProperty({ type: ProviderRequestDto, nullable: true, description: 'As sent, without credentials; null when none was sent' })
+  providerRequest: unknown;
+
+  @ApiProperty({
+    enum: ['APPLIED', 'ACCEPTED', 'FAILED', 'UNFINISHED'],
+    example: 'APPLIED',
+    description: 'UNFINISHED: still in flight, or the gateway process died before the provider answered',
+  })
+  outcome: string;
+
+  @ApiProperty({ nullable: true, example: null, description: 'Canonical error code when FAILED' })
+  errorCode: string | null;
+
+  @ApiProperty({ nullable: true, example: 200 })
+  providerHttpStatus: number | null;
+
+  @ApiProperty({ nullable: true, example: 12.5, description: 'Provider call latency in ms' })
+  latencyMs: number | null;
+}
+
+export class HistoryPageDto {
+  @ApiProperty({ type: [HistoryItemDto] })
+  items: HistoryItemDto[];
+
+  @ApiProperty({ nullable: true, type: String, example: null, description: 'Pass as cursor for the next (older) page' })
+  nextCursor: string | null;
+}

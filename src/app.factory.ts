@@ -1,0 +1,74 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { LoggerService } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { setupSwagger } from './api/openapi.js';
+import { AppModule } from './app.module.js';
+import { ProblemFilter, sendProblem } from './common/problem.filter.js';
+import { createValidationPipe } from './common/validation.js';
+import type { AppConfig } from './config/config.js';
+import { createLogger } from './observability/logger.js';
+import { installRequestLogging } from './observability/request-logging.js';
+import { ProviderRuntime } from './providers/sandbox/sandbox-host.js';
+import { Store } from './persistence/store.js';
+
+/** Request bodies larger than this are refused with VALIDATION_FAILED (a status change is tiny). */
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export interface CreateAppOptions {
+  /** Where log lines go (tests capture them); defaults to asynchronous stdout. */
+  logDestination?: NodeJS.WritableStream;
+}
+
+export interface GatewayApp {
+  app: NestFastifyApplication;
+  logger: Logger;
+  runtime: ProviderRuntime;
+  store: Store;
+}
+
+/** Builds the whole gateway (sandboxes started, routes ready) without listening. */
+export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<GatewayApp> {
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const store = await Store.open(config.databaseUrl, logger);
+  let runtime: ProviderRuntime;
+  try {
+    runtime = await ProviderRuntime.start(config);
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  const adapter = new FastifyAdapter({
+    bodyLimit: BODY_LIMIT_BYTES,
+    disableRequestLogging: true,
+    logger: false,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, runtime, store, logger), adapter, {
+    logger: nestLogger(logger),
+    abortOnError: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  installRequestLogging(fastify, logger);
+  // Errors raised by Fastify itself (unparsable JSON, body too large) go the same way as the rest.
+  fastify.setErrorHandler((error, request, reply) => sendProblem(reply, request, error, logger));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new ProblemFilter(logger));
+  setupSwagger(app);
+  app.enableShutdownHooks();
+  await app.init();
+  for (const warning of config.warnings) logger.warn(warning);
+  return { app, logger, runtime, store };
+}
+
+/** Nest's own messages (start-up, route mapping) as pino lines, so stdout stays one JSON line each. */
+function nestLogger(logger: Logger): LoggerService {
+  return {
+    log: (message: unknown, context?: unknown) => logger.debug({ context }, String(message)),
+    error: (message: unknown, trace?: unknown, context?: unknown) => logger.error({ context, trace }, String(message)),
+    warn: (message: unknown, context?: unknown) => logger.warn({ context }, String(message)),
+    debug: (message: unknown, context?: unknown) => logger.debug({ context }, String(message)),
+    verbose: (message: unknown, context?: unknown) => logger.trace({ context }, String(message)),
+  };
+}

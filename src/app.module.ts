@@ -1,0 +1,57 @@
+import { Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { AccountsController } from './api/accounts.controller.js';
+import { ApiKeyGuard } from './api/auth.guard.js';
+import { HealthController } from './api/health.controller.js';
+import { ProvidersController } from './api/providers.controller.js';
+import { APP_CONFIG, type AppConfig } from './config/config.js';
+import { ProviderRegistry } from './providers/provider-registry.js';
+import type { ProviderRuntime } from './providers/sandbox/sandbox-host.js';
+import { CallerAuthService } from './services/caller-auth.service.js';
+import { ProvidersService } from './services/providers.service.js';
+import { AccountStatusService } from './services/account-status.service.js';
+import { ChangeStatusService } from './services/change-status.service.js';
+import { Store } from './persistence/store.js';
+
+export const LOGGER = Symbol('LOGGER');
+const RUNTIME = Symbol('PROVIDER_RUNTIME');
+
+/** Closes the provider sandboxes and the store when the application shuts down. */
+class RuntimeCloser implements OnApplicationShutdown {
+  constructor(
+    private readonly runtime: ProviderRuntime,
+    private readonly store: Store,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.runtime.close();
+    await this.store.close();
+  }
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, runtime: ProviderRuntime, store: Store, logger: Logger): DynamicModule {
+    return {
+      module: AppModule,
+      controllers: [AccountsController, ProvidersController, HealthController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        { provide: LOGGER, useValue: logger },
+        { provide: RUNTIME, useValue: runtime },
+        { provide: ProviderRegistry, useValue: runtime.registry },
+        { provide: Store, useValue: store },
+        {
+          provide: RuntimeCloser,
+          useFactory: (r: ProviderRuntime, s: Store) => new RuntimeCloser(r, s),
+          inject: [RUNTIME, Store],
+        },
+        CallerAuthService,
+        ApiKeyGuard,
+        ChangeStatusService,
+        AccountStatusService,
+        ProvidersService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto';
+import { ConfigError, loadConfig } from './config.js';
+
+describe(loadConfig.name, () => {
+  const live = {
+    SPIDR_BASE_URL: 'https://api.sb.spidrsrv.com/',
+    SPIDR_API_KEY: 'live-key',
+    API_KEYS: JSON.stringify([{ id: 'svc', key: 'a-very-long-secret-key', scopes: ['status:read'] }]),
+  };
+
+  it('should default to port 3000, SQLite under ./data and every provider on its sandbox', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({ port: 3000, host: '0.0.0.0', logLevel: 'info', rateLimitPerMinute: 6000 });
+    expect(config.databaseUrl).toBe('sqlite:./data/gateway.sqlite');
+    expect(Object.values(config.providers).map((p) => p.mode)).toEqual(['sandbox', 'sandbox', 'sandbox', 'sandbox']);
+    expect(config.authEnabled).toBe(false);
+    expect(config.warnings.join()).toMatch(/authentication is off/);
+  });
+
+  it('should disable providers without a base URL when SANDBOX=false or NODE_ENV=production', () => {
+    expect(loadConfig({ SANDBOX: 'false' }).providers.canopy.mode).toBe('disabled');
+    expect(loadConfig({ NODE_ENV: 'production' }).providers.canopy.mode).toBe('disabled');
+    expect(loadConfig({ NODE_ENV: 'production', SANDBOX: 'true' }).providers.canopy.mode).toBe('sandbox');
+  });
+
+  it('should run a provider live with its credentials when its base URL is set', () => {
+    const config = loadConfig(live);
+    expect(config.providers.spidr).toMatchObject({
+      mode: 'live',
+      baseUrl: 'https://api.sb.spidrsrv.com',
+      settings: { apiKey: 'live-key' },
+      timeoutMs: 10_000,
+    });
+    expect(config.providers.pismo.mode).toBe('sandbox');
+    expect(config.authEnabled).toBe(true);
+  });
+
+  it('should hash plain keys and keep sha256 entries as given', () => {
+    const sha = createHash('sha256').update('another-long-secret').digest('hex');
+    const config = loadConfig({
+      API_KEYS: JSON.stringify([
+        { id: 'a', key: 'a-very-long-secret-key', scopes: ['status:read'] },
+        { id: 'b', sha256: sha, scopes: ['status:write', 'status:close'] },
+      ]),
+    });
+    expect(config.apiKeys).toEqual([
+      { id: 'a', sha256: createHash('sha256').update('a-very-long-secret-key').digest('hex'), scopes: ['status:read'] },
+      { id: 'b', sha256: sha, scopes: ['status:write', 'status:close'] },
+    ]);
+    expect(JSON.stringify(config)).not.toContain('a-very-long-secret-key');
+  });
+
+  it.each([
+    [{ PORT: 'abc' }, 'PORT'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ SANDBOX: 'maybe' }, 'SANDBOX'],
+    [{ AUTH_DISABLED: 'yes please' }, 'AUTH_DISABLED'],
+    [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ PISMO_ACCOUNT_API: 'savings' }, 'PISMO_ACCOUNT_API'],
+    [{ CANOPY_TIMEOUT_MS: '0' }, 'CANOPY_TIMEOUT_MS'],
+    [{ RATE_LIMIT_PER_MINUTE: '-1' }, 'RATE_LIMIT_PER_MINUTE'],
+    [{ ...live, SPIDR_BASE_URL: 'not a url' }, 'SPIDR_BASE_URL'],
+    [{ ...live, SPIDR_BASE_URL: 'ftp://x.example' }, 'SPIDR_BASE_URL'],
+    [{ ...live, SPIDR_API_KEY: '' }, 'SPIDR_API_KEY'],
+    [{ CLEARGRID_BASE_URL: 'https://v3-api.cleargrid.ai', AUTH_DISABLED: 'true' }, 'CLEARGRID_LENDER'],
+    [{ API_KEYS: 'not json' }, 'API_KEYS'],
+    [{ API_KEYS: '[{"id":"a","key":"short","scopes":["status:read"]}]' }, 'API_KEYS'],
+    [{ API_KEYS: '[{"id":"a","key":"a-very-long-secret-key","scopes":["status:delete"]}]' }, 'API_KEYS'],
+    [{ API_KEYS: '[{"id":"a","sha256":"ABC","scopes":["status:read"]}]' }, 'API_KEYS'],
+  ])('should stop with one line naming the variable for %j', (env, variable) => {
+    let error: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as ConfigError).message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+    expect((error as ConfigError).message).not.toContain('\n');
+  });
+
+  it('should refuse to start with a live provider and no API_KEYS unless AUTH_DISABLED=true', () => {
+    const { API_KEYS: _omitted, ...noKeys } = live;
+    expect(() => loadConfig(noKeys)).toThrow(/API_KEYS is required/);
+    const config = loadConfig({ ...noKeys, AUTH_DISABLED: 'true' });
+    expect(config.authEnabled).toBe(false);
+    expect(config.warnings.join()).toMatch(/AUTH_DISABLED/);
+  });
+
+  it('should return a frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.providers.spidr)).toBe(true);
+  });
+});

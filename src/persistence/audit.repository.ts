@@ -1,0 +1,155 @@
+import type { Kysely } from 'kysely';
+import type { AttemptOutcome, ChangeAttemptTable, DatabaseSchema } from './schema.js';
+
+export interface NewAttempt {
+  changeId: string;
+  provider: string;
+  accountId: string;
+  customerId: string | null;
+  callerId: string;
+  requestId: string;
+  status: string;
+  reason: string | null;
+  note: string | null;
+  idempotencyKey: string | null;
+  providerRequest: unknown;
+  instanceId: string;
+  createdAt: string;
+}
+
+export interface AttemptCompletion {
+  outcome: Exclude<AttemptOutcome, 'PENDING' | 'UNFINISHED'>;
+  errorCode?: string;
+  providerHttpStatus?: number;
+  providerCode?: string;
+  providerMessage?: string;
+  providerStatus?: unknown;
+  latencyMs?: number;
+  completedAt: string;
+}
+
+export type AttemptRow = ChangeAttemptTable;
+
+const json = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+
+/** The audit trail: every change attempt, written before the provider is called and completed after. */
+export class AuditRepository {
+  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+
+  /** Records an attempt as PENDING (about to call the provider), or directly as completed. */
+  async insert(attempt: NewAttempt, completion?: AttemptCompletion): Promise<void> {
+    await this.db
+      .insertInto('change_attempts')
+      .values({
+        change_id: attempt.changeId,
+        provider: attempt.provider,
+        account_id: attempt.accountId,
+        customer_id: attempt.customerId,
+        caller_id: attempt.callerId,
+        request_id: attempt.requestId,
+        status: attempt.status,
+        reason: attempt.reason,
+        note: attempt.note,
+        idempotency_key: attempt.idempotencyKey,
+        provider_request: json(attempt.providerRequest),
+        instance_id: attempt.instanceId,
+        created_at: attempt.createdAt,
+        ...completionColumns(completion),
+      })
+      .execute();
+  }
+
+  async complete(changeId: string, completion: AttemptCompletion): Promise<void> {
+    await this.db
+      .updateTable('change_attempts')
+      .set(completionColumns(completion))
+      .where('change_id', '=', changeId)
+      .execute();
+  }
+
+  /** Newest first; `before` is the change id of the last item of the previous page. */
+  async history(provider: string, accountId: string, limit: number, before?: string): Promise<AttemptRow[]> {
+    let query = this.db
+      .selectFrom('change_attempts')
+      .selectAll()
+      .where('provider', '=', provider)
+      .where('account_id', '=', accountId);
+    if (before) query = query.where('change_id', '<', before);
+    return query.orderBy('change_id', 'desc').limit(limit).execute();
+  }
+
+  /** The newest change the provider applied or accepted, for providers without a read endpoint. */
+  async lastApplied(provider: string, accountId: string): Promise<AttemptRow | undefined> {
+    return this.db
+      .selectFrom('change_attempts')
+      .selectAll()
+      .where('provider', '=', provider)
+      .where('account_id', '=', accountId)
+      .where('outcome', 'in', ['APPLIED', 'ACCEPTED'])
+      .orderBy('change_id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+  }
+
+  async find(changeId: string): Promise<AttemptRow | undefined> {
+    return this.db.selectFrom('change_attempts').selectAll().where('change_id', '=', changeId).executeTakeFirst();
+  }
+
+  /**
+   * Marks PENDING attempts of processes that died as UNFINISHED. SQLite serves one process, so at start
+   * every other instance's pending attempt is dead (`allOthers`); on PostgreSQL an attempt is dead when
+   * its instance has no heartbeat since `staleBefore`.
+   */
+  async markUnfinished(currentInstance: string, scope: { allOthers: true } | { staleBefore: Date }): Promise<number> {
+    let query = this.db
+      .updateTable('change_attempts')
+      .set({ outcome: 'UNFINISHED', error_code: 'UNFINISHED' })
+      .where('outcome', '=', 'PENDING')
+      .where('instance_id', '<>', currentInstance);
+    if ('staleBefore' in scope) {
+      const staleBefore = scope.staleBefore.toISOString();
+      query = query.where('instance_id', 'not in', (eb) =>
+        eb.selectFrom('gateway_instances').select('instance_id').where('heartbeat_at', '>=', staleBefore),
+      );
+    }
+    const result = await query.executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+}
+
+type CompletionColumns = Pick<
+  ChangeAttemptTable,
+  | 'outcome'
+  | 'error_code'
+  | 'provider_http_status'
+  | 'provider_code'
+  | 'provider_message'
+  | 'provider_status'
+  | 'latency_ms'
+  | 'completed_at'
+>;
+
+function completionColumns(completion: AttemptCompletion | undefined): CompletionColumns {
+  if (!completion) {
+    return {
+      outcome: 'PENDING',
+      error_code: null,
+      provider_http_status: null,
+      provider_code: null,
+      provider_message: null,
+      provider_status: null,
+      latency_ms: null,
+      completed_at: null,
+    };
+  }
+  return {
+    outcome: completion.outcome,
+    error_code: completion.errorCode ?? null,
+    provider_http_status: completion.providerHttpStatus ?? null,
+    provider_code: completion.providerCode ?? null,
+    provider_message: completion.providerMessage ?? null,
+    provider_status: json(completion.providerStatus),
+    latency_ms: completion.latencyMs ?? null,
+    completed_at: completion.completedAt,
+  };
+}

@@ -1,0 +1,90 @@
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+/**
+ * Versioned migrations, kept in code so the built server needs no migration files beside it.
+ * Kysely's migrator takes a lock first, so replicas starting together apply each migration once.
+ * Never edit a released migration: add a new one.
+ */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_audit_and_idempotency': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('change_attempts')
+        .addColumn('change_id', 'text', (c) => c.primaryKey())
+        .addColumn('provider', 'text', (c) => c.notNull())
+        .addColumn('account_id', 'text', (c) => c.notNull())
+        .addColumn('customer_id', 'text')
+        .addColumn('caller_id', 'text', (c) => c.notNull())
+        .addColumn('request_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text')
+        .addColumn('note', 'text')
+        .addColumn('idempotency_key', 'text')
+        .addColumn('provider_request', 'text')
+        .addColumn('outcome', 'text', (c) => c.notNull())
+        .addColumn('error_code', 'text')
+        .addColumn('provider_http_status', 'integer')
+        .addColumn('provider_code', 'text')
+        .addColumn('provider_message', 'text')
+        .addColumn('provider_status', 'text')
+        .addColumn('latency_ms', 'real')
+        .addColumn('instance_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('completed_at', 'text')
+        .execute();
+      await db.schema
+        .createIndex('change_attempts_account')
+        .on('change_attempts')
+        .columns(['provider', 'account_id', 'change_id'])
+        .execute();
+      await db.schema.createIndex('change_attempts_outcome').on('change_attempts').columns(['outcome']).execute();
+
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('caller_id', 'text', (c) => c.notNull())
+        .addColumn('idempotency_key', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('response_status', 'integer')
+        .addColumn('response_body', 'text')
+        .addColumn('change_id', 'text')
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'text', (c) => c.notNull())
+        .addColumn('locked_until', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['caller_id', 'idempotency_key'])
+        .execute();
+      await db.schema.createIndex('idempotency_keys_expiry').on('idempotency_keys').columns(['expires_at']).execute();
+
+      await db.schema
+        .createTable('gateway_instances')
+        .addColumn('instance_id', 'text', (c) => c.primaryKey())
+        .addColumn('started_at', 'text', (c) => c.notNull())
+        .addColumn('heartbeat_at', 'text', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await sql`drop table if exists gateway_instances`.execute(db);
+      await sql`drop table if exists idempotency_keys`.execute(db);
+      await sql`drop table if exists change_attempts`.execute(db);
+    },
+  },
+};
+
+class InCodeMigrations implements MigrationProvider {
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(MIGRATIONS);
+  }
+}
+
+/** Applies pending migrations; throws with the failing migration's name. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InCodeMigrations() });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

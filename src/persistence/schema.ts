@@ -1,0 +1,60 @@
+/**
+ * Table shapes shared by both engines. Times are ISO-8601 UTC text (sortable, identical on SQLite and
+ * PostgreSQL) and JSON is stored as text, so one repository serves both engines unchanged.
+ */
+export type AttemptOutcome = 'PENDING' | 'APPLIED' | 'ACCEPTED' | 'FAILED' | 'UNFINISHED';
+
+export interface ChangeAttemptTable {
+  change_id: string;
+  provider: string;
+  account_id: string;
+  customer_id: string | null;
+  caller_id: string;
+  request_id: string;
+  status: string;
+  reason: string | null;
+  note: string | null;
+  idempotency_key: string | null;
+  /** JSON of the provider request as sent, without credentials; null when none was built. */
+  provider_request: string | null;
+  outcome: AttemptOutcome;
+  error_code: string | null;
+  provider_http_status: number | null;
+  provider_code: string | null;
+  provider_message: string | null;
+  /** JSON of the provider's status value only: never the provider's whole answer (it holds personal data). */
+  provider_status: string | null;
+  latency_ms: number | null;
+  /** The gateway process that wrote the attempt; used to find attempts whose process died. */
+  instance_id: string;
+  created_at: string;
+  completed_at: string | null;
+}
+
+export type IdempotencyState = 'IN_PROGRESS' | 'COMPLETED';
+
+export interface IdempotencyKeyTable {
+  caller_id: string;
+  idempotency_key: string;
+  fingerprint: string;
+  state: IdempotencyState;
+  response_status: number | null;
+  response_body: string | null;
+  change_id: string | null;
+  created_at: string;
+  expires_at: string;
+  /** While IN_PROGRESS: after this moment the holder is presumed dead and another request may take over. */
+  locked_until: string;
+}
+
+export interface GatewayInstanceTable {
+  instance_id: string;
+  started_at: string;
+  heartbeat_at: string;
+}
+
+export interface DatabaseSchema {
+  change_attempts: ChangeAttemptTable;
+  idempotency_keys: IdempotencyKeyTable;
+  gateway_instances: GatewayInstanceTable;
+}

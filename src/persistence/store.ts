@@ -1,0 +1,83 @@
+import type { Logger } from 'pino';
+import { uuidv7 } from '../common/ids.js';
+import { AuditRepository } from './audit.repository.js';
+import { openDatabase, type Database } from './database.js';
+import { IdempotencyRepository } from './idempotency.repository.js';
+import { InstanceRepository } from './instance.repository.js';
+
+/** How often a process proves it is alive, and after how long without proof it is presumed dead. */
+export const HEARTBEAT_MS = 10_000;
+export const INSTANCE_STALE_MS = 30_000;
+/** How often expired idempotency keys are purged. */
+export const PURGE_EVERY_MS = 10 * 60_000;
+
+/**
+ * The gateway's durable state: audit trail, idempotency keys, and the registry of processes sharing
+ * the database. Opening it migrates the schema and marks the unfinished attempts of dead processes.
+ */
+export class Store {
+  readonly audit: AuditRepository;
+  readonly idempotency: IdempotencyRepository;
+  readonly instances: InstanceRepository;
+  readonly instanceId = uuidv7();
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  private constructor(
+    readonly database: Database,
+    private readonly logger: Logger,
+  ) {
+    this.audit = new AuditRepository(database.db);
+    this.idempotency = new IdempotencyRepository(database.db);
+    this.instances = new InstanceRepository(database.db);
+  }
+
+  static async open(url: string, logger: Logger): Promise<Store> {
+    const database = await openDatabase(url);
+    const store = new Store(database, logger);
+    try {
+      await store.instances.register(store.instanceId, new Date());
+      await store.sweep(true);
+      await store.purge();
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+    store.schedule(() => store.instances.heartbeat(store.instanceId, new Date()), HEARTBEAT_MS);
+    if (database.engine === 'postgres') store.schedule(() => store.sweep(false), HEARTBEAT_MS);
+    store.schedule(() => store.purge(), PURGE_EVERY_MS);
+    logger.info({ engine: database.engine, location: database.location, instanceId: store.instanceId }, 'store open');
+    return store;
+  }
+
+  /** Marks attempts left PENDING by processes that died (see AuditRepository.markUnfinished). */
+  async sweep(atStart: boolean): Promise<number> {
+    const scope =
+      this.database.engine === 'sqlite' && atStart
+        ? ({ allOthers: true } as const)
+        : { staleBefore: new Date(Date.now() - INSTANCE_STALE_MS) };
+    const marked = await this.audit.markUnfinished(this.instanceId, scope);
+    if (marked > 0) this.logger.warn({ marked }, 'change attempts of a process that died marked UNFINISHED');
+    if (this.database.engine === 'postgres') await this.instances.reapStale(new Date(Date.now() - 10 * INSTANCE_STALE_MS));
+    return marked;
+  }
+
+  async purge(): Promise<number> {
+    const purged = await this.idempotency.purgeExpired(new Date());
+    if (purged > 0) this.logger.info({ purged }, 'expired idempotency keys purged');
+    return purged;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    await this.instances.remove(this.instanceId).catch(() => undefined);
+    await this.database.close();
+  }
+
+  private schedule(task: () => Promise<unknown>, everyMs: number): void {
+    const timer = setInterval(() => {
+      task().catch((error: unknown) => this.logger.error({ err: error }, 'store maintenance failed'));
+    }, everyMs);
+    timer.unref();
+    this.timers.push(timer);
+  }
+}

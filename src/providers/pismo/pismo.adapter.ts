@@ -1,0 +1,175 @@
+/**
+ * Transport to Pismo: per-account s2s tokens, URL building, calls, error parsing.
+ *
+ * Pismo tokens are bound to ONE account ("account token"): the cache key is the account id (the
+ * external account id for the corporate API), a token is never sent for another account, concurrent
+ * calls for one account share one mint, and a 401 re-mints once. `settings.accountApi` chooses the
+ * corporate (default, documented) or regular accounts status endpoint. Guessed paths, field names and
+ * the token flow are constants in pismo.wire.ts — see there to change them.
+ */
+import type { PismoAccountApi, PismoSettings } from '../../config/provider-settings.js';
+import {
+  GatewayError,
+  type CanonicalReason,
+  type CanonicalStatus,
+  type FieldError,
+} from '../../domain/index.js';
+import { TokenCache, type MintedToken } from '../auth/token-cache.js';
+import { ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import type {
+  CallContext,
+  ChangeRequest,
+  ChangeResult,
+  PreparedChange,
+  ProviderAdapter,
+  ProviderEndpoint,
+  StatusReading,
+  Translation,
+} from '../provider-adapter.js';
+import { malformedAnswer, providerFailure } from '../provider-errors.js';
+import {
+  buildPismoStatusBody,
+  buildPismoTokenRequest,
+  isPismoTerminal,
+  parsePismoError,
+  parsePismoToken,
+  readPismoAccount,
+  translatePismo,
+  validatePismoRequest,
+} from './pismo.transformers.js';
+import { PISMO_PATHS, PISMO_TOKEN_PATH, PISMO_TOKEN_SKEW_MS } from './pismo.wire.js';
+
+export class PismoAdapter implements ProviderAdapter {
+  readonly id = 'pismo' as const;
+  readonly name = 'Pismo';
+  readonly liveRead = true;
+
+  private readonly api: PismoAccountApi;
+  private readonly http: ProviderHttpClient;
+  private readonly tokens = new TokenCache(PISMO_TOKEN_SKEW_MS);
+
+  constructor(private readonly endpoint: ProviderEndpoint<PismoSettings>) {
+    this.api = endpoint.settings.accountApi === 'accounts' ? 'accounts' : 'corporate';
+    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs);
+  }
+
+  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
+    return translatePismo(this.api, status, reason);
+  }
+
+  isTerminal(status: CanonicalStatus): boolean {
+    return isPismoTerminal(status);
+  }
+
+  validate(request: ChangeRequest): FieldError[] {
+    return validatePismoRequest(this.api, request);
+  }
+
+  /** Needs no token: the URL carries only the account id. A refusal becomes a rejected promise. */
+  prepareChange(request: ChangeRequest, _ctx: CallContext): Promise<PreparedChange> {
+    return new Promise((resolve) => resolve(this.prepare(request)));
+  }
+
+  async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
+    const { method, url, body } = prepared.providerRequest;
+    const response = await this.withAccountToken(prepared.request.accountId, ctx, (authorization) =>
+      this.http.send({ method, url, body, headers: { authorization }, requestId: ctx.requestId }),
+    );
+    if (!isSuccess(response)) {
+      throw providerFailure(
+        this.id,
+        'change status',
+        response,
+        parsePismoError(response.status, response.body),
+      );
+    }
+    // 204 is documented; any 2xx means Pismo applied it synchronously.
+    return {
+      outcome: 'APPLIED',
+      providerStatus: prepared.providerStatus,
+      providerHttpStatus: response.status,
+    };
+  }
+
+  async readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
+    const url = this.url(PISMO_PATHS[this.api].read(encodeURIComponent(accountId)));
+    const response = await this.withAccountToken(accountId, ctx, (authorization) =>
+      this.http.send({ method: 'GET', url, headers: { authorization }, requestId: ctx.requestId }),
+    );
+    if (!isSuccess(response)) {
+      throw providerFailure(
+        this.id,
+        'read status',
+        response,
+        parsePismoError(response.status, response.body),
+      );
+    }
+    const reading = readPismoAccount(response.body);
+    if (!reading) throw malformedAnswer(this.id, 'read status', response);
+    return reading;
+  }
+
+  private prepare(request: ChangeRequest): PreparedChange {
+    const translation = translatePismo(this.api, request.status, request.reason);
+    if (!translation.supported) throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why);
+    const providerStatus = translation.providerStatus;
+    return {
+      request,
+      providerRequest: {
+        method: 'PATCH',
+        url: this.url(PISMO_PATHS[this.api].write(encodeURIComponent(request.accountId))),
+        body: buildPismoStatusBody(this.api, providerStatus, request),
+      },
+      providerStatus,
+    };
+  }
+
+  /**
+   * Runs `call` with this account's token; on 401 drops exactly that token, mints a new one and
+   * retries once. A second 401 is returned as is (providerFailure maps it to PROVIDER_AUTH_FAILED).
+   * A 403 is not retried: a fresh token for the same account would not change Pismo's answer.
+   */
+  private async withAccountToken(
+    accountId: string,
+    ctx: CallContext,
+    call: (authorization: string) => Promise<ProviderHttpResponse>,
+  ): Promise<ProviderHttpResponse> {
+    const token = await this.token(accountId, ctx);
+    const first = await call(`Bearer ${token}`);
+    if (first.status !== 401) return first;
+    this.tokens.invalidate(accountId, token);
+    return call(`Bearer ${await this.token(accountId, ctx)}`);
+  }
+
+  private token(accountId: string, ctx: CallContext): Promise<string> {
+    return this.tokens.get(accountId, () => this.mint(accountId, ctx));
+  }
+
+  private async mint(accountId: string, ctx: CallContext): Promise<MintedToken> {
+    const response = await this.http.send({
+      method: 'POST',
+      url: this.url(PISMO_TOKEN_PATH),
+      body: buildPismoTokenRequest(this.api, this.endpoint.settings, accountId),
+      requestId: ctx.requestId,
+    });
+    if (!isSuccess(response)) {
+      throw providerFailure(
+        this.id,
+        'mint account token',
+        response,
+        parsePismoError(response.status, response.body),
+      );
+    }
+    const minted = parsePismoToken(response.body, Date.now());
+    if (!minted) throw malformedAnswer(this.id, 'mint account token', response);
+    return minted;
+  }
+
+  private url(path: string): string {
+    return `${this.endpoint.baseUrl.replace(/\/+$/, '')}${path}`;
+  }
+}
+
+function isSuccess(response: ProviderHttpResponse): boolean {
+  return response.status >= 200 && response.status < 300;
+}

@@ -1,0 +1,118 @@
+/**
+ * Pismo's wire shapes and every guess about its API, in one place. Nothing here leaves the folder.
+ * `[guess]` marks a value the public docs do not state; each is a constant so it is a one-line change.
+ */
+import type { PismoAccountApi } from '../../config/provider-settings.js';
+
+/**
+ * [guess] Which of Pismo's three token flows we use: the s2s one (server key + secret + account).
+ * OAuth2 (`/passport/v2/oauth/token`, `uid`) and OpenID (`/passport/v1/oauth2/token`) also exist;
+ * switching means changing this path and `buildPismoTokenRequest`.
+ */
+export const PISMO_TOKEN_PATH = '/passport/v2/s2s/access-token';
+
+/**
+ * [guess] The s2s body field that binds the token to an account. For the corporate API the docs only
+ * say the token must carry the `external_account_id` claim; we send the external account id in
+ * `account_id`. If the live API wants it elsewhere, set this to e.g. `'external_account_id'`.
+ */
+export const PISMO_CORPORATE_TOKEN_ACCOUNT_FIELD = 'account_id';
+
+/** The s2s body field for a regular (numeric) Pismo account id; documented. */
+export const PISMO_ACCOUNTS_TOKEN_ACCOUNT_FIELD = 'account_id';
+
+/**
+ * [guess] Token lifetime when the token answer carries neither `expires_in` nor a readable JWT `exp`:
+ * "about 10 minutes", from an example in Pismo's docs.
+ */
+export const PISMO_DEFAULT_TOKEN_LIFETIME_MS = 10 * 60_000;
+
+/** Drop a cached token this long before it expires (tokens are short, so less than the 30 s default). */
+export const PISMO_TOKEN_SKEW_MS = 20_000;
+
+interface PismoApiPaths {
+  write: (accountId: string) => string;
+  read: (accountId: string) => string;
+}
+
+/** Paths per account API; the account id is already percent-encoded by the caller. */
+export const PISMO_PATHS = {
+  corporate: {
+    // Documented (the seed page).
+    write: (id) => `/corporate/v2/corporate-accounts/${id}/status`,
+    // [guess] The docs list this GET among external-id-token endpoints; its body (`status`) is inferred.
+    read: (id) => `/corporate/v1/corporate-accounts/${id}`,
+  },
+  accounts: {
+    // [guess] Path and version inferred from the regular Accounts API.
+    write: (id) => `/accounts/v2/accounts/${id}/status`,
+    // [guess] Path and version inferred.
+    read: (id) => `/accounts/v1/accounts/${id}`,
+  },
+} as const satisfies Record<PismoAccountApi, PismoApiPaths>;
+
+/** [guess] Field names of the regular Accounts API status body; only `status` is certain. */
+export const PISMO_ACCOUNTS_FIELDS = {
+  status: 'status',
+  reason: 'reason_id',
+  description: 'description',
+} as const;
+
+/** [guess] Fields a read may carry the reason in: corporate `reason_external_id`, accounts `reason_id`. */
+export const PISMO_READ_REASON_FIELDS = ['reason_external_id', 'reason_id'] as const;
+
+/** The documented limit on `reason_external_id` (1–120 characters). */
+export const PISMO_REASON_MAX_LENGTH = 120;
+
+/** The documented limit on the corporate `externalAccountId` path parameter. */
+export const PISMO_EXTERNAL_ACCOUNT_ID_MAX_LENGTH = 60;
+
+export interface PismoTokenRequest {
+  server_key: string;
+  server_secret: string;
+  account_id?: string | number;
+  external_account_id?: string;
+}
+
+/** Only `token` is documented; `expires_in` (seconds) is read when present. */
+export interface PismoTokenResponse {
+  token: string;
+  expires_in?: number;
+}
+
+/** PATCH /corporate/v2/corporate-accounts/{externalAccountId}/status */
+export interface PismoCorporateStatusBody {
+  status: string;
+  reason_external_id?: string;
+  update_children?: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+/** PATCH /accounts/v2/accounts/{accountId}/status (field names per PISMO_ACCOUNTS_FIELDS). */
+export interface PismoAccountsStatusBody {
+  status: string;
+  reason_id?: string;
+  description?: string;
+}
+
+export type PismoStatusBody = PismoCorporateStatusBody | PismoAccountsStatusBody;
+
+/** `{code, message}`; the regular API and the gateway layer may send only `{message}`. */
+export interface PismoErrorBody {
+  code?: string;
+  message?: string;
+}
+
+/** The part of an account read we use; the rest (names, documents) is never passed on. */
+export interface PismoAccountBody {
+  status: string;
+  reason_external_id?: string;
+  reason_id?: string;
+}
+
+/** Pismo's own statuses. `DEBIT_ONLY`, dormancy and custom ones have no canonical equivalent. */
+export const PISMO_STATUS = {
+  NORMAL: 'NORMAL',
+  BLOCKED: 'BLOCKED',
+  CANCELLED: 'CANCELLED',
+} as const;

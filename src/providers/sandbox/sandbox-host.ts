@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import type { AppConfig } from '../../config/config.js';
+import { PROVIDER_IDS, type ProviderId } from '../../domain/index.js';
+import { PROVIDER_DEFINITIONS } from '../definitions.js';
+import type { ProviderEndpoint } from '../provider-adapter.js';
+import type { ProviderDefinition } from '../provider-definition.js';
+import { ProviderRegistry, type ProviderEntry } from '../provider-registry.js';
+import { listenOnLoopback } from './sandbox-kit.js';
+
+/**
+ * Builds the provider registry: live providers point at their base URL; providers without one start
+ * their built-in sandbox on an ephemeral loopback port of this process (so adapters use the same HTTP
+ * path as live); the rest are disabled. Owns the sandboxes' lifetime.
+ */
+export class ProviderRuntime {
+  private constructor(
+    readonly registry: ProviderRegistry,
+    private readonly sandboxes: FastifyInstance[],
+  ) {}
+
+  static async start(config: AppConfig): Promise<ProviderRuntime> {
+    const sandboxes: FastifyInstance[] = [];
+    try {
+      const entries: ProviderEntry[] = [];
+      for (const id of PROVIDER_IDS) {
+        entries.push(await ProviderRuntime.entry(id, config, sandboxes));
+      }
+      return new ProviderRuntime(new ProviderRegistry(entries), sandboxes);
+    } catch (error) {
+      await Promise.allSettled(sandboxes.map((s) => s.close()));
+      throw error;
+    }
+  }
+
+  private static async entry(id: ProviderId, config: AppConfig, sandboxes: FastifyInstance[]): Promise<ProviderEntry> {
+    const providerConfig = config.providers[id];
+    const definition = PROVIDER_DEFINITIONS[id] as ProviderDefinition<unknown>;
+    const base = { id, name: definition.name, mode: providerConfig.mode };
+    if (providerConfig.mode === 'disabled') return base;
+    let endpoint: ProviderEndpoint<unknown>;
+    if (providerConfig.mode === 'live') {
+      endpoint = {
+        mode: 'live',
+        baseUrl: providerConfig.baseUrl!,
+        timeoutMs: providerConfig.timeoutMs,
+        settings: providerConfig.settings,
+      };
+    } else {
+      const sandbox = definition.createSandbox();
+      sandboxes.push(sandbox);
+      const baseUrl = await listenOnLoopback(sandbox);
+      endpoint = { mode: 'sandbox', baseUrl, timeoutMs: providerConfig.timeoutMs, settings: definition.sandboxSettings };
+    }
+    return { ...base, baseUrl: endpoint.baseUrl, adapter: definition.createAdapter(endpoint) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.sandboxes.map((s) => s.close()));
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Spidr transport: API key header, URLs, calls through one ProviderHttpClient, error parsing.
+ * Everything Spidr-shaped (statuses, bodies, error codes) lives in spidr.transformers.ts.
+ *
+ * Auth: Spidr issues one static API key per environment and has no token endpoint, so there is no
+ * TokenCache here. A 401/403 answers PROVIDER_AUTH_FAILED at once: "re-authenticate once and retry"
+ * (CONTRACT.md section 5) cannot help when the only credential is the same key that was just refused.
+ * The header carrying the key is a GUESS kept in SPIDR_API_KEY_HEADER (spidr.transformers.ts).
+ */
+import {
+  GatewayError,
+  type CanonicalReason,
+  type CanonicalStatus,
+  type FieldError,
+} from '../../domain/index.js';
+import type { SpidrSettings } from '../../config/provider-settings.js';
+import { ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import type {
+  CallContext,
+  ChangeRequest,
+  ChangeResult,
+  PreparedChange,
+  ProviderAdapter,
+  ProviderEndpoint,
+  StatusReading,
+  Translation,
+} from '../provider-adapter.js';
+import { malformedAnswer, providerFailure } from '../provider-errors.js';
+import {
+  SPIDR_API_KEY_HEADER,
+  buildSpidrEditAccountBody,
+  isSpidrAccountBody,
+  isSpidrTerminal,
+  isSpidrWriteStatus,
+  parseSpidrError,
+  readingFromSpidrAccount,
+  spidrAccountPath,
+  translateSpidr,
+  validateSpidrOptions,
+} from './spidr.transformers.js';
+
+export class SpidrAdapter implements ProviderAdapter {
+  readonly id = 'spidr' as const;
+  readonly name = 'Spidr';
+  readonly liveRead = true;
+
+  private readonly http: ProviderHttpClient;
+  private readonly baseUrl: string;
+
+  constructor(private readonly endpoint: ProviderEndpoint<SpidrSettings>) {
+    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs);
+    this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
+  }
+
+  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
+    return translateSpidr(status, reason);
+  }
+
+  isTerminal(status: CanonicalStatus): boolean {
+    return isSpidrTerminal(status);
+  }
+
+  validate(request: ChangeRequest): FieldError[] {
+    return validateSpidrOptions(request.providerOptions);
+  }
+
+  /** Needs no call: the URL holds nothing but the account id. Rejects (never throws) when translate refuses. */
+  prepareChange(request: ChangeRequest, _ctx: CallContext): Promise<PreparedChange> {
+    try {
+      return Promise.resolve(this.buildChange(request));
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
+    const { method, url, body } = prepared.providerRequest;
+    const response = await this.http.send({
+      method,
+      url,
+      body,
+      headers: this.authHeaders(),
+      requestId: ctx.requestId,
+    });
+    if (!isSuccess(response)) {
+      throw providerFailure(
+        this.id,
+        'change status',
+        response,
+        parseSpidrError(response.status, response.body),
+      );
+    }
+    // Spidr answers 200 with the account object; anything else is not the documented answer.
+    if (!isSpidrAccountBody(response.body)) throw malformedAnswer(this.id, 'change status', response);
+    return {
+      outcome: 'APPLIED',
+      providerStatus: prepared.providerStatus,
+      providerHttpStatus: response.status,
+    };
+  }
+
+  async readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
+    const response = await this.http.send({
+      method: 'GET',
+      url: this.accountUrl(accountId),
+      headers: this.authHeaders(),
+      requestId: ctx.requestId,
+    });
+    if (!isSuccess(response)) {
+      throw providerFailure(
+        this.id,
+        'read status',
+        response,
+        parseSpidrError(response.status, response.body),
+      );
+    }
+    if (!isSpidrAccountBody(response.body)) throw malformedAnswer(this.id, 'read status', response);
+    return readingFromSpidrAccount(response.body);
+  }
+
+  private buildChange(request: ChangeRequest): PreparedChange {
+    const translation = translateSpidr(request.status, request.reason);
+    if (!translation.supported) throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why);
+    const providerStatus = translation.providerStatus;
+    if (!isSpidrWriteStatus(providerStatus)) {
+      // Unreachable while the translation map only holds write statuses; kept so a bad edit fails loudly.
+      throw new GatewayError(
+        'INTERNAL',
+        `spidr translation gave ${JSON.stringify(providerStatus)}, not a Spidr status`,
+      );
+    }
+    return {
+      request,
+      providerRequest: {
+        method: 'PATCH',
+        url: this.accountUrl(request.accountId),
+        body: buildSpidrEditAccountBody(providerStatus, request.providerOptions),
+      },
+      providerStatus,
+    };
+  }
+
+  private accountUrl(accountId: string): string {
+    return `${this.baseUrl}${spidrAccountPath(accountId)}`;
+  }
+
+  private authHeaders(): Record<string, string> {
+    return { [SPIDR_API_KEY_HEADER.name]: SPIDR_API_KEY_HEADER.value(this.endpoint.settings.apiKey) };
+  }
+}
+
+function isSuccess(response: ProviderHttpResponse): boolean {
+  return response.status >= 200 && response.status < 300;
+}

@@ -1,0 +1,61 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type ApiScope, type AppConfig } from '../config/config.js';
+import { GatewayError } from '../domain/index.js';
+
+export interface Caller {
+  id: string;
+  scopes: ReadonlySet<ApiScope>;
+}
+
+const ALL_SCOPES: ReadonlySet<ApiScope> = new Set(['status:read', 'status:write', 'status:close']);
+export const ANONYMOUS: Caller = { id: 'anonymous', scopes: ALL_SCOPES };
+
+/** Finds the caller behind an API key and checks scopes. Keys are compared as SHA-256 digests in constant time. */
+@Injectable()
+export class CallerAuthService {
+  private readonly keys: Array<{ id: string; digest: Buffer; scopes: ReadonlySet<ApiScope> }>;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.keys = config.apiKeys.map((k) => ({ id: k.id, digest: Buffer.from(k.sha256, 'hex'), scopes: new Set(k.scopes) }));
+  }
+
+  get enabled(): boolean {
+    return this.config.authEnabled;
+  }
+
+  /** The key from `X-API-Key` or `Authorization: Bearer`; undefined when neither is present. */
+  static keyFrom(headers: Record<string, string | string[] | undefined>): string | undefined {
+    const apiKey = headers['x-api-key'];
+    if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
+    const authorization = headers.authorization;
+    if (typeof authorization === 'string') {
+      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      if (match) return match[1];
+    }
+    return undefined;
+  }
+
+  authenticate(key: string | undefined): Caller {
+    if (!this.enabled) return ANONYMOUS;
+    if (key === undefined) {
+      throw new GatewayError('UNAUTHENTICATED', 'Send an API key as X-API-Key or Authorization: Bearer');
+    }
+    const digest = createHash('sha256').update(key).digest();
+    let found: Caller | undefined;
+    // Compare against every key, without stopping early, so timing says nothing about which matched.
+    for (const entry of this.keys) {
+      if (timingSafeEqual(digest, entry.digest) && !found) found = { id: entry.id, scopes: entry.scopes };
+    }
+    if (!found) throw new GatewayError('UNAUTHENTICATED', 'The API key is not known');
+    return found;
+  }
+
+  static require(caller: Caller, scope: ApiScope, why: string): void {
+    if (!caller.scopes.has(scope)) {
+      throw new GatewayError('FORBIDDEN', `API key "${caller.id}" lacks scope ${scope}, needed ${why}`, {
+        extensions: { requiredScope: scope },
+      });
+    }
+  }
+}

@@ -1,0 +1,272 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { uuidv7 } from '../common/ids.js';
+import { problemOf } from '../common/problem.filter.js';
+import { stableJson } from '../api/stable-json.js';
+import {
+  ERROR_CATALOG,
+  GatewayError,
+  type CanonicalReason,
+  type CanonicalStatus,
+  type ProviderId,
+} from '../domain/index.js';
+import type { RequestContext } from '../observability/request-context.js';
+import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
+import { Store } from '../persistence/store.js';
+import type {
+  ChangeRequest,
+  PreparedChange,
+  ProviderAdapter,
+  ProviderRequest,
+  ProviderStatusValue,
+} from '../providers/provider-adapter.js';
+import { ProviderRegistry } from '../providers/provider-registry.js';
+import { CallerAuthService, type Caller } from './caller-auth.service.js';
+
+/** How long an idempotency key is remembered, and how long a running request holds it. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+export const IDEMPOTENCY_LOCK_MS = 5 * 60 * 1000;
+
+export interface ChangeStatusInput {
+  status: CanonicalStatus;
+  reason?: CanonicalReason;
+  customerId?: string;
+  note?: string;
+  providerOptions?: Record<string, unknown>;
+}
+
+export interface ChangeStatusResponse {
+  changeId: string;
+  provider: ProviderId;
+  accountId: string;
+  status: CanonicalStatus;
+  reason: CanonicalReason | null;
+  outcome: 'APPLIED' | 'ACCEPTED';
+  providerStatus: ProviderStatusValue;
+  requestId: string;
+  completedAt: string;
+}
+
+export interface DryRunResponse {
+  dryRun: true;
+  providerRequest: ProviderRequest;
+}
+
+/** What the controller sends: a fresh answer, or the stored first answer of an idempotent request. */
+export interface ChangeAnswer {
+  httpStatus: number;
+  body: ChangeStatusResponse | DryRunResponse | Record<string, unknown>;
+  replayed: boolean;
+}
+
+export interface ChangeOptions {
+  dryRun: boolean;
+  idempotencyKey?: string;
+}
+
+/**
+ * Changes one account's status: checks, idempotency, a write-ahead audit record, the provider call,
+ * and the record's completion — in that order, so an accepted change is recorded before it is answered.
+ */
+@Injectable()
+export class ChangeStatusService {
+  constructor(
+    @Inject(ProviderRegistry) private readonly registry: ProviderRegistry,
+    @Inject(Store) private readonly store: Store,
+  ) {}
+
+  async change(
+    providerId: string,
+    accountId: string,
+    input: ChangeStatusInput,
+    options: ChangeOptions,
+    ctx: RequestContext,
+  ): Promise<ChangeAnswer> {
+    const adapter = this.registry.get(providerId);
+    Object.assign(ctx.log, { provider: adapter.id, accountId, status: input.status, dryRun: options.dryRun });
+    const request: ChangeRequest = {
+      accountId,
+      status: input.status,
+      reason: input.reason,
+      customerId: input.customerId,
+      providerOptions: input.providerOptions,
+    };
+    authorize(ctx, adapter, input.status);
+    const invalid = adapter.validate(request);
+    if (invalid.length > 0) throw GatewayError.validation(invalid);
+
+    if (options.dryRun) {
+      ensureSupported(adapter, request);
+      const prepared = await adapter.prepareChange(request, { requestId: ctx.requestId });
+      return { httpStatus: 200, body: { dryRun: true, providerRequest: prepared.providerRequest }, replayed: false };
+    }
+
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      const replay = await this.beginIdempotent(ctx, key, fingerprint(adapter.id, accountId, input));
+      if (replay) return replay;
+    }
+    const instance = `/v1/accounts/${adapter.id}/${accountId}/status`;
+    try {
+      const body = await this.applyRecorded(adapter, request, input, key, ctx);
+      const httpStatus = body.outcome === 'ACCEPTED' ? 202 : 200;
+      if (key !== undefined) await this.store.idempotency.complete(ctx.callerId, key, httpStatus, body, body.changeId);
+      return { httpStatus, body, replayed: false };
+    } catch (error) {
+      if (key !== undefined) await this.settleFailedKey(ctx, key, error, instance);
+      throw error;
+    }
+  }
+
+  private async applyRecorded(
+    adapter: ProviderAdapter,
+    request: ChangeRequest,
+    input: ChangeStatusInput,
+    key: string | undefined,
+    ctx: RequestContext,
+  ): Promise<ChangeStatusResponse> {
+    const changeId = uuidv7();
+    const attempt = (providerRequest: ProviderRequest | null): NewAttempt => ({
+      changeId,
+      provider: adapter.id,
+      accountId: request.accountId,
+      customerId: request.customerId ?? null,
+      callerId: ctx.callerId,
+      requestId: ctx.requestId,
+      status: input.status,
+      reason: input.reason ?? null,
+      note: input.note ?? null,
+      idempotencyKey: key ?? null,
+      providerRequest,
+      instanceId: this.store.instanceId,
+      createdAt: new Date().toISOString(),
+    });
+
+    let prepared: PreparedChange;
+    try {
+      ensureSupported(adapter, request);
+      prepared = await adapter.prepareChange(request, { requestId: ctx.requestId });
+    } catch (error) {
+      // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
+      await this.store.audit.insert(attempt(null), failure(error, 0));
+      throw error;
+    }
+
+    await this.store.audit.insert(attempt(prepared.providerRequest));
+    const started = performance.now();
+    try {
+      const result = await adapter.applyChange(prepared, { requestId: ctx.requestId });
+      const completedAt = new Date().toISOString();
+      Object.assign(ctx.log, { outcome: result.outcome, providerHttpStatus: result.providerHttpStatus });
+      await this.store.audit.complete(changeId, {
+        outcome: result.outcome,
+        providerHttpStatus: result.providerHttpStatus,
+        providerStatus: result.providerStatus,
+        latencyMs: round(performance.now() - started),
+        completedAt,
+      });
+      return {
+        changeId,
+        provider: adapter.id,
+        accountId: request.accountId,
+        status: input.status,
+        reason: input.reason ?? null,
+        outcome: result.outcome,
+        providerStatus: result.providerStatus,
+        requestId: ctx.requestId,
+        completedAt,
+      };
+    } catch (error) {
+      ctx.log.outcome = 'FAILED';
+      if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
+        ctx.log.providerHttpStatus = error.provider.httpStatus;
+      }
+      await this.store.audit.complete(changeId, failure(error, performance.now() - started));
+      throw error;
+    }
+  }
+
+  private async beginIdempotent(ctx: RequestContext, key: string, print: string): Promise<ChangeAnswer | undefined> {
+    const result = await this.store.idempotency.begin({
+      callerId: ctx.callerId,
+      key,
+      fingerprint: print,
+      now: new Date(),
+      ttlMs: IDEMPOTENCY_TTL_MS,
+      lockMs: IDEMPOTENCY_LOCK_MS,
+    });
+    switch (result.kind) {
+      case 'started':
+        return undefined;
+      case 'replay':
+        ctx.log.outcome = 'REPLAYED';
+        return { httpStatus: result.status, body: result.body as Record<string, unknown>, replayed: true };
+      case 'reused':
+        throw new GatewayError(
+          'IDEMPOTENCY_KEY_REUSED',
+          `Idempotency-Key "${key}" was already used by this caller for a different request`,
+        );
+      case 'in-progress':
+        throw new GatewayError('IDEMPOTENCY_IN_PROGRESS', `A request with Idempotency-Key "${key}" is still running`);
+    }
+  }
+
+  /**
+   * A failure the caller could fix only by retrying (5xx, 429, anything retryable) releases the key;
+   * a final refusal (unknown account, unsupported status …) is stored and replayed like a success.
+   */
+  private async settleFailedKey(ctx: RequestContext, key: string, error: unknown, instance: string): Promise<void> {
+    const final = error instanceof GatewayError && !error.retryable && error.httpStatus < 500;
+    if (final) {
+      await this.store.idempotency.complete(ctx.callerId, key, error.httpStatus, problemOf(error, instance, ctx.requestId), null);
+    } else {
+      await this.store.idempotency.release(ctx.callerId, key);
+    }
+  }
+}
+
+/** CLOSED, and any status the provider treats as final, needs `status:close` on top of `status:write`. */
+function authorize(ctx: RequestContext, adapter: ProviderAdapter, status: CanonicalStatus): void {
+  if (status === 'CLOSED' || adapter.isTerminal(status)) {
+    const caller: Caller = { id: ctx.callerId, scopes: ctx.scopes as Caller['scopes'] };
+    CallerAuthService.require(caller, 'status:close', `to set ${status}, a final status`);
+  }
+}
+
+function ensureSupported(adapter: ProviderAdapter, request: ChangeRequest): void {
+  const translation = adapter.translate(request.status, request.reason);
+  if (translation.supported) return;
+  throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why, {
+    extensions: { supportedStatuses: ProviderRegistry.supportedStatuses(adapter) },
+  });
+}
+
+/** The request's identity for idempotency: same provider, account and body (key order ignored). */
+function fingerprint(provider: string, accountId: string, input: ChangeStatusInput): string {
+  const body = {
+    status: input.status,
+    reason: input.reason ?? null,
+    customerId: input.customerId ?? null,
+    note: input.note ?? null,
+    providerOptions: input.providerOptions ?? null,
+  };
+  return createHash('sha256').update(stableJson(['PUT', provider, accountId, body])).digest('hex');
+}
+
+function failure(error: unknown, latencyMs: number): AttemptCompletion {
+  const gatewayError = error instanceof GatewayError ? error : undefined;
+  const code = gatewayError?.code ?? 'INTERNAL';
+  return {
+    outcome: 'FAILED',
+    errorCode: code in ERROR_CATALOG ? code : 'INTERNAL',
+    providerHttpStatus: gatewayError?.provider?.httpStatus,
+    providerCode: gatewayError?.provider?.code,
+    providerMessage: gatewayError?.provider?.message,
+    latencyMs: round(latencyMs),
+    completedAt: new Date().toISOString(),
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}
