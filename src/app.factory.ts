@@ -5,7 +5,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { setupSwagger } from './api/openapi.js';
 import { AppModule } from './app.module.js';
-import { ProblemFilter, sendProblem } from './common/problem.filter.js';
+import { ProblemFilter } from './common/problem.filter.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
 import { createLogger } from './observability/logger.js';
@@ -41,18 +41,21 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   }
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
-    disableRequestLogging: true,
     logger: false,
     return503OnClosing: true,
+    // Above the API's own id limit (128), so over-long ids get VALIDATION_FAILED naming the field, not a 414.
+    maxParamLength: 1024,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, runtime, store, logger), adapter, {
-    logger: nestLogger(logger),
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, runtime, store, logger),
+    adapter,
+    {
+      logger: nestLogger(logger),
+      abortOnError: false,
+    },
+  );
   const fastify = app.getHttpAdapter().getInstance();
   installRequestLogging(fastify, logger);
-  // Errors raised by Fastify itself (unparsable JSON, body too large) go the same way as the rest.
-  fastify.setErrorHandler((error, request, reply) => sendProblem(reply, request, error, logger));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter(logger));
   setupSwagger(app);
@@ -66,7 +69,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
 function nestLogger(logger: Logger): LoggerService {
   return {
     log: (message: unknown, context?: unknown) => logger.debug({ context }, String(message)),
-    error: (message: unknown, trace?: unknown, context?: unknown) => logger.error({ context, trace }, String(message)),
+    error: (message: unknown, trace?: unknown, context?: unknown) =>
+      logger.error({ context, trace }, String(message)),
     warn: (message: unknown, context?: unknown) => logger.warn({ context }, String(message)),
     debug: (message: unknown, context?: unknown) => logger.debug({ context }, String(message)),
     verbose: (message: unknown, context?: unknown) => logger.trace({ context }, String(message)),

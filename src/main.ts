@@ -20,7 +20,9 @@ async function main(): Promise<void> {
   const config = configFromEnvironment();
   const { app, logger } = await createApp(config);
   await app.listen({ port: config.port, host: config.host });
-  const modes = Object.values(config.providers).map((p) => `${p.id}=${p.mode}`).join(' ');
+  const modes = Object.values(config.providers)
+    .map((p) => `${p.id}=${p.mode}`)
+    .join(' ');
   logger.info(
     { port: config.port, host: config.host, auth: config.authEnabled ? 'on' : 'off' },
     `statusgate listening on http://${config.host}:${config.port} (docs at /docs; providers ${modes})`,
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`statusgate failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `statusgate failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -81,7 +81,9 @@ describe('Gateway (end to end)', () => {
     it('should generate a request id when none (or an unusable one) is sent', async () => {
       const res = await call('GET', `${gw.url}/v1/providers`);
       expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
-      const bad = await call('GET', `${gw.url}/v1/providers`, { headers: { 'x-request-id': 'x'.repeat(300) } });
+      const bad = await call('GET', `${gw.url}/v1/providers`, {
+        headers: { 'x-request-id': 'x'.repeat(300) },
+      });
       expect(bad.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
     });
 
@@ -95,10 +97,15 @@ describe('Gateway (end to end)', () => {
   });
 
   describe('validation', () => {
-    const url = (account = 'val-1', provider = 'spidr') => `${gw.url}/v1/accounts/${provider}/${account}/status`;
+    const url = (account = 'val-1', provider = 'spidr') =>
+      `${gw.url}/v1/accounts/${provider}/${account}/status`;
 
     it('should refuse an unknown status naming the field', async () => {
-      const problem = expectProblem(await call('PUT', url(), { body: { status: 'FROZEN' } }), 400, 'VALIDATION_FAILED');
+      const problem = expectProblem(
+        await call('PUT', url(), { body: { status: 'FROZEN' } }),
+        400,
+        'VALIDATION_FAILED',
+      );
       expect(problem.errors).toEqual([expect.objectContaining({ field: 'status' })]);
     });
 
@@ -140,15 +147,33 @@ describe('Gateway (end to end)', () => {
     });
 
     it('should refuse a bad dryRun value and account ids that could steer a provider path', async () => {
-      expectProblem(await call('PUT', `${url()}?dryRun=yes`, { body: { status: 'ACTIVE' } }), 400, 'VALIDATION_FAILED');
-      for (const account of ['..', '%2E%2E', 'a%2Fb', 'a%3Fb', 'a%23b', '%20a', 'x'.repeat(129)]) {
+      expectProblem(
+        await call('PUT', `${url()}?dryRun=yes`, { body: { status: 'ACTIVE' } }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      // ('..' itself is normalised away by the client's URL parser and never reaches this route.)
+      for (const account of [
+        'a%2Fb',
+        'a%2F..%2F..%2Fx',
+        'a%3Fb',
+        'a%23b',
+        '%20a',
+        'a%0D%0Ab',
+        '%C3%A9',
+        'x'.repeat(129),
+      ]) {
         const res = await call('PUT', url(account), { body: { status: 'ACTIVE' } });
         expect(expectProblem(res, 400, 'VALIDATION_FAILED').errors[0].field).toBe('accountId');
       }
     });
 
     it('should answer 404 PROVIDER_NOT_FOUND for an unknown provider and a problem for an unknown route', async () => {
-      expectProblem(await call('PUT', url('a', 'acme'), { body: { status: 'ACTIVE' } }), 404, 'PROVIDER_NOT_FOUND');
+      expectProblem(
+        await call('PUT', url('a', 'acme'), { body: { status: 'ACTIVE' } }),
+        404,
+        'PROVIDER_NOT_FOUND',
+      );
       expectProblem(await call('GET', `${gw.url}/v1/nothing-here`), 404, 'NOT_FOUND');
     });
   });
@@ -159,7 +184,7 @@ describe('Gateway (end to end)', () => {
         body: { status: 'DELINQUENT' },
         headers: { 'x-request-id': 'log-req-1' },
       });
-      await gw.gateway.logger.flush();
+      await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
       await new Promise((r) => setTimeout(r, 50));
       const lines = gw.logs.filter((l) => l.requestId === 'log-req-1');
       expect(lines).toHaveLength(1);
@@ -171,7 +196,7 @@ describe('Gateway (end to end)', () => {
         httpStatus: 200,
         callerId: 'anonymous',
       });
-      expect(typeof lines[0]!.latencyMs).toBe('number');
+      expect(typeof lines[0].latencyMs).toBe('number');
       expect(gw.rawLogs()).not.toContain('sk_sandbox');
     });
   });
@@ -184,7 +209,11 @@ describe('Gateway (end to end)', () => {
       const doc = await call('GET', `${gw.url}/docs-json`);
       expect(doc.body.openapi).toMatch(/^3\./);
       expect(Object.keys(doc.body.paths)).toEqual(
-        expect.arrayContaining(['/v1/accounts/{provider}/{accountId}/status', '/v1/providers', '/health/ready']),
+        expect.arrayContaining([
+          '/v1/accounts/{provider}/{accountId}/status',
+          '/v1/providers',
+          '/health/ready',
+        ]),
       );
     });
 

@@ -1,5 +1,13 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Put, Query, Res, UseGuards } from '@nestjs/common';
-import { ApiBody, ApiExtraModels, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBody,
+  ApiExtraModels,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Ctx, type RequestContext } from '../observability/request-context.js';
 import { AccountStatusService } from '../services/account-status.service.js';
@@ -8,7 +16,12 @@ import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { idempotencyKeyFrom } from './idempotency-key.pipe.js';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
-import { AccountPathDto, ChangeStatusDto, ChangeStatusQueryDto, HistoryQueryDto } from './dto/change-status.dto.js';
+import {
+  AccountPathDto,
+  ChangeStatusDto,
+  ChangeStatusQueryDto,
+  HistoryQueryDto,
+} from './dto/change-status.dto.js';
 import {
   AccountStatusDto,
   ChangeStatusResponseDto,
@@ -41,7 +54,7 @@ export class AccountsController {
   @ApiOperation({
     summary: "Change one account's status",
     description:
-      'Translates the canonical status (and reason) into the provider\'s own request and sends it. ' +
+      "Translates the canonical status (and reason) into the provider's own request and sends it. " +
       '200 when the provider applied it, 202 when it only accepted it for later processing (ClearGrid). ' +
       'A status the provider cannot express is refused with 422 STATUS_NOT_SUPPORTED before any provider call. ' +
       'Scope status:write; CLOSED (and any final status) needs status:close too. ' +
@@ -59,14 +72,38 @@ export class AccountsController {
   @ApiBody({
     type: ChangeStatusDto,
     examples: {
-      suspendForFraud: { summary: 'Suspend for fraud (Spidr, Canopy, Pismo)', value: { status: 'SUSPENDED', reason: 'FRAUD', note: 'Card reported stolen' } },
-      disputeAtClearGrid: { summary: 'Dispute (ClearGrid needs customerId)', value: { status: 'DISPUTED', customerId: 'customer_001' } },
-      closeChargedOff: { summary: 'Close as charged off (needs status:close)', value: { status: 'CLOSED', reason: 'CHARGED_OFF' } },
-      pismoBlockWithOptions: { summary: 'Pismo block with options', value: { status: 'SUSPENDED', reason: 'FRAUD', providerOptions: { reasonExternalId: 'FRAUD_SUSPECTED', updateChildren: true } } },
+      suspendForFraud: {
+        summary: 'Suspend for fraud (Spidr, Canopy, Pismo)',
+        value: { status: 'SUSPENDED', reason: 'FRAUD', note: 'Card reported stolen' },
+      },
+      disputeAtClearGrid: {
+        summary: 'Dispute (ClearGrid needs customerId)',
+        value: { status: 'DISPUTED', customerId: 'customer_001' },
+      },
+      closeChargedOff: {
+        summary: 'Close as charged off (needs status:close)',
+        value: { status: 'CLOSED', reason: 'CHARGED_OFF' },
+      },
+      pismoBlockWithOptions: {
+        summary: 'Pismo block with options',
+        value: {
+          status: 'SUSPENDED',
+          reason: 'FRAUD',
+          providerOptions: { reasonExternalId: 'FRAUD_SUSPECTED', updateChildren: true },
+        },
+      },
     },
   })
-  @ApiResponse({ status: 200, description: 'Applied by the provider (or, with dryRun=true, a DryRunResponseDto)', type: ChangeStatusResponseDto })
-  @ApiResponse({ status: 202, description: 'Accepted by the provider for asynchronous processing (ClearGrid)', type: ChangeStatusResponseDto })
+  @ApiResponse({
+    status: 200,
+    description: 'Applied by the provider (or, with dryRun=true, a DryRunResponseDto)',
+    type: ChangeStatusResponseDto,
+  })
+  @ApiResponse({
+    status: 202,
+    description: 'Accepted by the provider for asynchronous processing (ClearGrid)',
+    type: ChangeStatusResponseDto,
+  })
   @ApiProblems(
     'VALIDATION_FAILED',
     'UNAUTHENTICATED',

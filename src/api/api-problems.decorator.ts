@@ -4,7 +4,12 @@ import { ERROR_CATALOG, type ErrorCode } from '../domain/index.js';
 import { ProblemDto } from './dto/responses.dto.js';
 
 const EXAMPLE_PROVIDER: Partial<Record<ErrorCode, unknown>> = {
-  ACCOUNT_NOT_FOUND: { id: 'pismo', httpStatus: 400, code: 'WCAC0012', message: 'Corporate account not found' },
+  ACCOUNT_NOT_FOUND: {
+    id: 'pismo',
+    httpStatus: 400,
+    code: 'WCAC0012',
+    message: 'Corporate account not found',
+  },
   ACCOUNT_CLOSED: { id: 'spidr', httpStatus: 400, code: 'ACCOUNT_CLOSED', message: 'Account is closed' },
   INVALID_TRANSITION: {
     id: 'pismo',
@@ -64,6 +69,10 @@ export function ApiProblems(...codes: ErrorCode[]): MethodDecorator {
         },
       }),
     ),
-    ApiResponse({ status: 500, description: '`INTERNAL`: unexpected failure (no stack trace)', type: ProblemDto }),
+    ApiResponse({
+      status: 500,
+      description: '`INTERNAL`: unexpected failure (no stack trace)',
+      type: ProblemDto,
+    }),
   );
 }

@@ -8,7 +8,10 @@ export class HealthController {
   constructor(private readonly providers: ProvidersService) {}
 
   @Get('live')
-  @ApiOperation({ summary: 'Liveness: the process answers', description: 'Always cheap; no dependency is checked.' })
+  @ApiOperation({
+    summary: 'Liveness: the process answers',
+    description: 'Always cheap; no dependency is checked.',
+  })
   @ApiResponse({ status: 200, schema: { example: { status: 'ok' } } })
   live(): { status: 'ok' } {
     return { status: 'ok' };
@@ -17,7 +20,8 @@ export class HealthController {
   @Get('ready')
   @ApiOperation({
     summary: 'Readiness: the gateway can serve',
-    description: "200 while the gateway can serve; reports each provider's mode and circuit but never fails because a provider is down.",
+    description:
+      "200 while the gateway can serve; reports each provider's mode and circuit but never fails because a provider is down.",
   })
   @ApiResponse({
     status: 200,

@@ -51,7 +51,9 @@ export function toGatewayError(error: unknown): GatewayError {
   if (status !== undefined && status >= 400 && status < 500) {
     return GatewayError.validation([{ field: 'body', message: sanitize(message) }]);
   }
-  return new GatewayError('INTERNAL', 'The gateway failed unexpectedly; the error has been logged', { cause: error });
+  return new GatewayError('INTERNAL', 'The gateway failed unexpectedly; the error has been logged', {
+    cause: error,
+  });
 }
 
 function httpStatusOf(error: unknown): number | undefined {
@@ -80,7 +82,8 @@ export function sendProblem(
   }
   if (request.ctx) request.ctx.log.errorCode = gatewayError.code;
   const instance = request.url.split('?')[0] ?? request.url;
-  if (gatewayError.retryAfter !== undefined) void reply.header('retry-after', String(gatewayError.retryAfter));
+  if (gatewayError.retryAfter !== undefined)
+    void reply.header('retry-after', String(gatewayError.retryAfter));
   return reply
     .code(gatewayError.httpStatus)
     .header('content-type', PROBLEM_CONTENT_TYPE)

@@ -12,7 +12,12 @@ describe(loadConfig.name, () => {
     const config = loadConfig({});
     expect(config).toMatchObject({ port: 3000, host: '0.0.0.0', logLevel: 'info', rateLimitPerMinute: 6000 });
     expect(config.databaseUrl).toBe('sqlite:./data/gateway.sqlite');
-    expect(Object.values(config.providers).map((p) => p.mode)).toEqual(['sandbox', 'sandbox', 'sandbox', 'sandbox']);
+    expect(Object.values(config.providers).map((p) => p.mode)).toEqual([
+      'sandbox',
+      'sandbox',
+      'sandbox',
+      'sandbox',
+    ]);
     expect(config.authEnabled).toBe(false);
     expect(config.warnings.join()).toMatch(/authentication is off/);
   });
@@ -44,7 +49,11 @@ describe(loadConfig.name, () => {
       ]),
     });
     expect(config.apiKeys).toEqual([
-      { id: 'a', sha256: createHash('sha256').update('a-very-long-secret-key').digest('hex'), scopes: ['status:read'] },
+      {
+        id: 'a',
+        sha256: createHash('sha256').update('a-very-long-secret-key').digest('hex'),
+        scopes: ['status:read'],
+      },
       { id: 'b', sha256: sha, scopes: ['status:write', 'status:close'] },
     ]);
     expect(JSON.stringify(config)).not.toContain('a-very-long-secret-key');

@@ -41,6 +41,8 @@ export interface AppConfig {
   authEnabled: boolean;
   sandbox: boolean;
   rateLimitPerMinute: number;
+  /** PISMO_ACCOUNT_API, also applied to Pismo's sandbox (which serves both account APIs). */
+  pismoAccountApi: PismoAccountApi;
   providers: ProvidersConfig;
   /** Start-up warnings to log once the logger exists. */
   warnings: string[];
@@ -69,7 +71,12 @@ export function loadConfig(env: Env): AppConfig {
   const sandbox = bool(env, 'SANDBOX', nodeEnv !== 'production');
   const providers = {
     cleargrid: provider(env, 'cleargrid', sandbox, (v) => ({
-      lender: required(env, `${v}_LENDER`, /^[A-Za-z0-9_-]{1,100}$/, 'must be the lender identifier (letters, digits, - and _)'),
+      lender: required(
+        env,
+        `${v}_LENDER`,
+        /^[A-Za-z0-9_-]{1,100}$/,
+        'must be the lender identifier (letters, digits, - and _)',
+      ),
       email: required(env, `${v}_EMAIL`),
       password: required(env, `${v}_PASSWORD`),
     })),
@@ -84,8 +91,6 @@ export function loadConfig(env: Env): AppConfig {
     })),
     spidr: provider(env, 'spidr', sandbox, (v) => ({ apiKey: required(env, `${v}_API_KEY`) })),
   } satisfies ProvidersConfig;
-  // Validated even when Pismo runs on its sandbox, so a typo is not discovered on the day it goes live.
-  pismoAccountApi(env);
 
   const apiKeys = parseApiKeys(env.API_KEYS);
   const authDisabled = bool(env, 'AUTH_DISABLED', false);
@@ -113,6 +118,7 @@ export function loadConfig(env: Env): AppConfig {
     authEnabled,
     sandbox,
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    pismoAccountApi: pismoAccountApi(env),
     providers,
     warnings,
   };
@@ -129,7 +135,13 @@ function provider<Id extends ProviderId>(
   const timeoutMs = int(env, `${prefix}_TIMEOUT_MS`, 10_000, 1, 600_000);
   const rawUrl = env[`${prefix}_BASE_URL`]?.trim();
   if (!rawUrl) return { id, mode: sandbox ? 'sandbox' : 'disabled', timeoutMs };
-  return { id, mode: 'live', baseUrl: baseUrl(`${prefix}_BASE_URL`, rawUrl), timeoutMs, settings: settings(prefix) };
+  return {
+    id,
+    mode: 'live',
+    baseUrl: baseUrl(`${prefix}_BASE_URL`, rawUrl),
+    timeoutMs,
+    settings: settings(prefix),
+  };
 }
 
 function baseUrl(variable: string, raw: string): string {
@@ -139,7 +151,8 @@ function baseUrl(variable: string, raw: string): string {
   } catch {
     throw new ConfigError(variable, `is not a URL: "${raw}"`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(variable, 'must be http(s)');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new ConfigError(variable, 'must be http(s)');
   if (url.search || url.hash || url.username || url.password) {
     throw new ConfigError(variable, 'must be a host root without query, fragment or credentials');
   }
@@ -170,14 +183,16 @@ function int(env: Env, variable: string, fallback: number, min: number, max: num
   if (raw === undefined || raw === '') return fallback;
   if (!/^\d+$/.test(raw)) throw new ConfigError(variable, `must be a whole number, got "${raw}"`);
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(variable, `must be between ${min} and ${max}, got ${value}`);
+  if (value < min || value > max)
+    throw new ConfigError(variable, `must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
 function oneOf(env: Env, variable: string, allowed: string[], fallback: string): string {
   const raw = env[variable]?.trim();
   if (raw === undefined || raw === '') return fallback;
-  if (!allowed.includes(raw)) throw new ConfigError(variable, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  if (!allowed.includes(raw))
+    throw new ConfigError(variable, `must be one of ${allowed.join(', ')}, got "${raw}"`);
   return raw;
 }
 
@@ -208,7 +223,8 @@ function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
   const seen = new Set<string>();
   return parsed.map((item: unknown, index) => {
     const where = `entry ${index}`;
-    if (typeof item !== 'object' || item === null) throw new ConfigError('API_KEYS', `${where} must be an object`);
+    if (typeof item !== 'object' || item === null)
+      throw new ConfigError('API_KEYS', `${where} must be an object`);
     const entry = item as Record<string, unknown>;
     const known = new Set(['id', 'key', 'sha256', 'scopes']);
     const unknown = Object.keys(entry).filter((k) => !known.has(k));
@@ -216,32 +232,38 @@ function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
     if (typeof entry.id !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(entry.id)) {
       throw new ConfigError('API_KEYS', `${where} needs an id of 1-64 letters, digits, . _ : -`);
     }
-    if (seen.has(entry.id)) throw new ConfigError('API_KEYS', `${where} repeats id "${entry.id}"`);
-    seen.add(entry.id);
+    const id: string = entry.id;
+    if (seen.has(id)) throw new ConfigError('API_KEYS', `${where} repeats id "${id}"`);
+    seen.add(id);
     const hasKey = typeof entry.key === 'string';
     const hasHash = typeof entry.sha256 === 'string';
-    if (hasKey === hasHash) throw new ConfigError('API_KEYS', `${where} ("${entry.id}") needs exactly one of key or sha256`);
+    if (hasKey === hasHash)
+      throw new ConfigError('API_KEYS', `${where} ("${id}") needs exactly one of key or sha256`);
     let sha256: string;
     if (hasKey) {
       const key = entry.key as string;
-      if (key.length < 16) throw new ConfigError('API_KEYS', `${where} ("${entry.id}") key must be at least 16 characters`);
+      if (key.length < 16)
+        throw new ConfigError('API_KEYS', `${where} ("${id}") key must be at least 16 characters`);
       sha256 = createHash('sha256').update(key).digest('hex');
     } else {
       sha256 = entry.sha256 as string;
       if (!/^[0-9a-f]{64}$/.test(sha256)) {
-        throw new ConfigError('API_KEYS', `${where} ("${entry.id}") sha256 must be 64 lower-case hex digits`);
+        throw new ConfigError('API_KEYS', `${where} ("${id}") sha256 must be 64 lower-case hex digits`);
       }
     }
     if (!Array.isArray(entry.scopes) || entry.scopes.length === 0) {
-      throw new ConfigError('API_KEYS', `${where} ("${entry.id}") needs a non-empty scopes array`);
+      throw new ConfigError('API_KEYS', `${where} ("${id}") needs a non-empty scopes array`);
     }
     const scopes = entry.scopes.map((scope: unknown) => {
       if (typeof scope !== 'string' || !(API_SCOPES as readonly string[]).includes(scope)) {
-        throw new ConfigError('API_KEYS', `${where} ("${entry.id}") has unknown scope ${JSON.stringify(scope)}`);
+        throw new ConfigError(
+          'API_KEYS',
+          `${where} ("${id}") has unknown scope ${String(JSON.stringify(scope))}`,
+        );
       }
       return scope as ApiScope;
     });
-    return { id: entry.id, sha256, scopes };
+    return { id, sha256, scopes };
   });
 }
 

@@ -29,5 +29,5 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
     redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return pino(options, destination ?? pino.destination({ sync: false, minLength: 4096 }));
+  return pino(options, destination ?? pino.destination({ sync: false }));
 }

@@ -10,7 +10,13 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Logger):
   fastify.decorateRequest('ctx', null as never);
   fastify.addHook('onRequest', (request, reply, done) => {
     const requestId = requestIdFrom(request.headers['x-request-id']);
-    request.ctx = { requestId, callerId: 'anonymous', scopes: new Set(), startedAt: process.hrtime.bigint(), log: {} };
+    request.ctx = {
+      requestId,
+      callerId: 'anonymous',
+      scopes: new Set(),
+      startedAt: process.hrtime.bigint(),
+      log: {},
+    };
     void reply.header('x-request-id', requestId);
     done();
   });

@@ -30,7 +30,8 @@ export interface AttemptCompletion {
 
 export type AttemptRow = ChangeAttemptTable;
 
-const json = (value: unknown): string | null => (value === undefined || value === null ? null : JSON.stringify(value));
+const json = (value: unknown): string | null =>
+  value === undefined || value === null ? null : JSON.stringify(value);
 
 /** The audit trail: every change attempt, written before the provider is called and completed after. */
 export class AuditRepository {
@@ -92,7 +93,11 @@ export class AuditRepository {
   }
 
   async find(changeId: string): Promise<AttemptRow | undefined> {
-    return this.db.selectFrom('change_attempts').selectAll().where('change_id', '=', changeId).executeTakeFirst();
+    return this.db
+      .selectFrom('change_attempts')
+      .selectAll()
+      .where('change_id', '=', changeId)
+      .executeTakeFirst();
   }
 
   /**
@@ -100,7 +105,10 @@ export class AuditRepository {
    * every other instance's pending attempt is dead (`allOthers`); on PostgreSQL an attempt is dead when
    * its instance has no heartbeat since `staleBefore`.
    */
-  async markUnfinished(currentInstance: string, scope: { allOthers: true } | { staleBefore: Date }): Promise<number> {
+  async markUnfinished(
+    currentInstance: string,
+    scope: { allOthers: true } | { staleBefore: Date },
+  ): Promise<number> {
     let query = this.db
       .updateTable('change_attempts')
       .set({ outcome: 'UNFINISHED', error_code: 'UNFINISHED' })

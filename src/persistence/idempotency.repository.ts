@@ -42,7 +42,11 @@ export class IdempotencyRepository {
       }
       if (row.fingerprint !== request.fingerprint) return { kind: 'reused' };
       if (row.state === 'COMPLETED') {
-        return { kind: 'replay', status: row.response_status ?? 200, body: JSON.parse(row.response_body ?? 'null') };
+        return {
+          kind: 'replay',
+          status: row.response_status ?? 200,
+          body: JSON.parse(row.response_body ?? 'null'),
+        };
       }
       if (row.locked_until > now) return { kind: 'in-progress' };
       // The holder's lock lapsed (its process died): take the key over, once, atomically.
@@ -60,10 +64,21 @@ export class IdempotencyRepository {
   }
 
   /** Stores the final response for replay. */
-  async complete(callerId: string, key: string, status: number, body: unknown, changeId: string | null): Promise<void> {
+  async complete(
+    callerId: string,
+    key: string,
+    status: number,
+    body: unknown,
+    changeId: string | null,
+  ): Promise<void> {
     await this.db
       .updateTable('idempotency_keys')
-      .set({ state: 'COMPLETED', response_status: status, response_body: JSON.stringify(body), change_id: changeId })
+      .set({
+        state: 'COMPLETED',
+        response_status: status,
+        response_body: JSON.stringify(body),
+        change_id: changeId,
+      })
       .where('caller_id', '=', callerId)
       .where('idempotency_key', '=', key)
       .execute();

@@ -30,7 +30,8 @@ export class InstanceRepository {
       .where('heartbeat_at', '<', staleBefore.toISOString())
       .execute();
     const ids = rows.map((r) => r.instance_id);
-    if (ids.length > 0) await this.db.deleteFrom('gateway_instances').where('instance_id', 'in', ids).execute();
+    if (ids.length > 0)
+      await this.db.deleteFrom('gateway_instances').where('instance_id', 'in', ids).execute();
     return ids;
   }
 

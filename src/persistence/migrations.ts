@@ -37,7 +37,11 @@ const MIGRATIONS: Record<string, Migration> = {
         .on('change_attempts')
         .columns(['provider', 'account_id', 'change_id'])
         .execute();
-      await db.schema.createIndex('change_attempts_outcome').on('change_attempts').columns(['outcome']).execute();
+      await db.schema
+        .createIndex('change_attempts_outcome')
+        .on('change_attempts')
+        .columns(['outcome'])
+        .execute();
 
       await db.schema
         .createTable('idempotency_keys')
@@ -53,7 +57,11 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('locked_until', 'text', (c) => c.notNull())
         .addPrimaryKeyConstraint('idempotency_keys_pk', ['caller_id', 'idempotency_key'])
         .execute();
-      await db.schema.createIndex('idempotency_keys_expiry').on('idempotency_keys').columns(['expires_at']).execute();
+      await db.schema
+        .createIndex('idempotency_keys_expiry')
+        .on('idempotency_keys')
+        .columns(['expires_at'])
+        .execute();
 
       await db.schema
         .createTable('gateway_instances')
@@ -82,9 +90,12 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    throw new Error(
+      `database migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }

@@ -45,7 +45,10 @@ export class Store {
     store.schedule(() => store.instances.heartbeat(store.instanceId, new Date()), HEARTBEAT_MS);
     if (database.engine === 'postgres') store.schedule(() => store.sweep(false), HEARTBEAT_MS);
     store.schedule(() => store.purge(), PURGE_EVERY_MS);
-    logger.info({ engine: database.engine, location: database.location, instanceId: store.instanceId }, 'store open');
+    logger.info(
+      { engine: database.engine, location: database.location, instanceId: store.instanceId },
+      'store open',
+    );
     return store;
   }
 
@@ -57,7 +60,8 @@ export class Store {
         : { staleBefore: new Date(Date.now() - INSTANCE_STALE_MS) };
     const marked = await this.audit.markUnfinished(this.instanceId, scope);
     if (marked > 0) this.logger.warn({ marked }, 'change attempts of a process that died marked UNFINISHED');
-    if (this.database.engine === 'postgres') await this.instances.reapStale(new Date(Date.now() - 10 * INSTANCE_STALE_MS));
+    if (this.database.engine === 'postgres')
+      await this.instances.reapStale(new Date(Date.now() - 10 * INSTANCE_STALE_MS));
     return marked;
   }
 

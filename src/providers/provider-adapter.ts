@@ -40,8 +40,7 @@ export type ProviderStatusValue = string | number | Record<string, unknown>;
 
 /** Result of the pure translation of a canonical status (and reason) to the provider's value. */
 export type Translation =
-  | { supported: true; providerStatus: ProviderStatusValue }
-  | { supported: false; why: string };
+  { supported: true; providerStatus: ProviderStatusValue } | { supported: false; why: string };
 
 export interface PreparedChange {
   request: ChangeRequest;

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { AppConfig } from '../config/config.js';
 import type { ProviderId } from '../domain/index.js';
 import type { ProviderAdapter, ProviderEndpoint } from './provider-adapter.js';
 
@@ -14,4 +15,6 @@ export interface ProviderDefinition<Settings = Record<string, unknown>> {
   createSandbox(): FastifyInstance;
   /** Credentials the sandbox accepts; used when the provider runs on its sandbox. */
   sandboxSettings: Settings;
+  /** Options from the configuration that apply in sandbox mode too (e.g. Pismo's account API). */
+  sandboxOptions?(config: AppConfig): Partial<Settings>;
 }

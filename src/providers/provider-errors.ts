@@ -52,7 +52,8 @@ export function providerFailure(
     code: parsed?.code || NO_PROVIDER_CODE,
     message: parsed?.message || summariseRaw(response),
   };
-  const retryAfter = code === 'RATE_LIMITED' ? (retryAfterSeconds(response.headers['retry-after']) ?? 1) : undefined;
+  const retryAfter =
+    code === 'RATE_LIMITED' ? (retryAfterSeconds(response.headers['retry-after']) ?? 1) : undefined;
   return new GatewayError(
     code,
     `${providerId} ${operation} failed: HTTP ${response.status} ${provider.code} ${provider.message}`,
@@ -61,7 +62,11 @@ export function providerFailure(
 }
 
 /** A 2xx answer whose body the gateway cannot read is a provider failure, not a success. */
-export function malformedAnswer(providerId: ProviderId, operation: string, response: ProviderHttpResponse): GatewayError {
+export function malformedAnswer(
+  providerId: ProviderId,
+  operation: string,
+  response: ProviderHttpResponse,
+): GatewayError {
   return new GatewayError(
     'PROVIDER_ERROR',
     `${providerId} ${operation} answered HTTP ${response.status} with a body that is not the documented JSON`,

@@ -39,7 +39,10 @@ export class ProviderRegistry {
   get(id: string): ProviderAdapter {
     const entry = this.entries.get(id as ProviderId);
     if (!entry) {
-      throw new GatewayError('PROVIDER_NOT_FOUND', `Unknown provider "${id}"; known: ${PROVIDER_IDS.join(', ')}`);
+      throw new GatewayError(
+        'PROVIDER_NOT_FOUND',
+        `Unknown provider "${id}"; known: ${PROVIDER_IDS.join(', ')}`,
+      );
     }
     if (!entry.adapter) {
       throw new GatewayError(

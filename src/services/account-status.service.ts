@@ -1,5 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { GatewayError, type CanonicalReason, type CanonicalStatus, type ProviderId } from '../domain/index.js';
+import {
+  GatewayError,
+  type CanonicalReason,
+  type CanonicalStatus,
+  type ProviderId,
+} from '../domain/index.js';
 import type { RequestContext } from '../observability/request-context.js';
 import type { AttemptRow } from '../persistence/audit.repository.js';
 import { Store } from '../persistence/store.js';
@@ -97,7 +102,7 @@ export class AccountStatusService {
     const more = rows.length > size;
     return {
       items: page.map(toItem),
-      nextCursor: more && page.length > 0 ? encodeCursor(page[page.length - 1]!.change_id) : null,
+      nextCursor: more && page.length > 0 ? encodeCursor(page[page.length - 1].change_id) : null,
     };
   }
 }
@@ -131,7 +136,8 @@ function encodeCursor(changeId: string): string {
 }
 
 function decodeCursor(cursor: string): string {
-  const invalid = () => GatewayError.validation([{ field: 'cursor', message: 'cursor is not one this API returned' }]);
+  const invalid = () =>
+    GatewayError.validation([{ field: 'cursor', message: 'cursor is not one this API returned' }]);
   if (!cursor.startsWith(CURSOR_PREFIX)) throw invalid();
   const id = Buffer.from(cursor.slice(CURSOR_PREFIX.length), 'base64url').toString('utf8');
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id)) throw invalid();

@@ -17,7 +17,11 @@ export class CallerAuthService {
   private readonly keys: Array<{ id: string; digest: Buffer; scopes: ReadonlySet<ApiScope> }>;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.keys = config.apiKeys.map((k) => ({ id: k.id, digest: Buffer.from(k.sha256, 'hex'), scopes: new Set(k.scopes) }));
+    this.keys = config.apiKeys.map((k) => ({
+      id: k.id,
+      digest: Buffer.from(k.sha256, 'hex'),
+      scopes: new Set(k.scopes),
+    }));
   }
 
   get enabled(): boolean {

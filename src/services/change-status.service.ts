@@ -98,7 +98,11 @@ export class ChangeStatusService {
     if (options.dryRun) {
       ensureSupported(adapter, request);
       const prepared = await adapter.prepareChange(request, { requestId: ctx.requestId });
-      return { httpStatus: 200, body: { dryRun: true, providerRequest: prepared.providerRequest }, replayed: false };
+      return {
+        httpStatus: 200,
+        body: { dryRun: true, providerRequest: prepared.providerRequest },
+        replayed: false,
+      };
     }
 
     const key = options.idempotencyKey;
@@ -110,7 +114,8 @@ export class ChangeStatusService {
     try {
       const body = await this.applyRecorded(adapter, request, input, key, ctx);
       const httpStatus = body.outcome === 'ACCEPTED' ? 202 : 200;
-      if (key !== undefined) await this.store.idempotency.complete(ctx.callerId, key, httpStatus, body, body.changeId);
+      if (key !== undefined)
+        await this.store.idempotency.complete(ctx.callerId, key, httpStatus, body, body.changeId);
       return { httpStatus, body, replayed: false };
     } catch (error) {
       if (key !== undefined) await this.settleFailedKey(ctx, key, error, instance);
@@ -186,7 +191,11 @@ export class ChangeStatusService {
     }
   }
 
-  private async beginIdempotent(ctx: RequestContext, key: string, print: string): Promise<ChangeAnswer | undefined> {
+  private async beginIdempotent(
+    ctx: RequestContext,
+    key: string,
+    print: string,
+  ): Promise<ChangeAnswer | undefined> {
     const result = await this.store.idempotency.begin({
       callerId: ctx.callerId,
       key,
@@ -207,7 +216,10 @@ export class ChangeStatusService {
           `Idempotency-Key "${key}" was already used by this caller for a different request`,
         );
       case 'in-progress':
-        throw new GatewayError('IDEMPOTENCY_IN_PROGRESS', `A request with Idempotency-Key "${key}" is still running`);
+        throw new GatewayError(
+          'IDEMPOTENCY_IN_PROGRESS',
+          `A request with Idempotency-Key "${key}" is still running`,
+        );
     }
   }
 
@@ -215,10 +227,21 @@ export class ChangeStatusService {
    * A failure the caller could fix only by retrying (5xx, 429, anything retryable) releases the key;
    * a final refusal (unknown account, unsupported status …) is stored and replayed like a success.
    */
-  private async settleFailedKey(ctx: RequestContext, key: string, error: unknown, instance: string): Promise<void> {
+  private async settleFailedKey(
+    ctx: RequestContext,
+    key: string,
+    error: unknown,
+    instance: string,
+  ): Promise<void> {
     const final = error instanceof GatewayError && !error.retryable && error.httpStatus < 500;
     if (final) {
-      await this.store.idempotency.complete(ctx.callerId, key, error.httpStatus, problemOf(error, instance, ctx.requestId), null);
+      await this.store.idempotency.complete(
+        ctx.callerId,
+        key,
+        error.httpStatus,
+        problemOf(error, instance, ctx.requestId),
+        null,
+      );
     } else {
       await this.store.idempotency.release(ctx.callerId, key);
     }
@@ -250,7 +273,9 @@ function fingerprint(provider: string, accountId: string, input: ChangeStatusInp
     note: input.note ?? null,
     providerOptions: input.providerOptions ?? null,
   };
-  return createHash('sha256').update(stableJson(['PUT', provider, accountId, body])).digest('hex');
+  return createHash('sha256')
+    .update(stableJson(['PUT', provider, accountId, body]))
+    .digest('hex');
 }
 
 function failure(error: unknown, latencyMs: number): AttemptCompletion {

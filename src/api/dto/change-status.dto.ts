@@ -11,7 +11,8 @@ import {
 
 /** Ids that reach provider URLs: a conservative character set so no value can steer a path. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+-]{0,127}$/;
-const ID_RULE = 'must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)';
+const ID_RULE =
+  'must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)';
 
 export class AccountPathDto {
   @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr', description: 'Provider id' })
@@ -93,7 +94,10 @@ export class HistoryQueryDto {
   @Max(100, { message: 'limit must be a whole number from 1 to 100' })
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page', example: 'c1.MDE5M2E4ZTctN2M0Yi03ZDJhLTlmMDAtMWEyYjNjNGQ1ZTZm' })
+  @ApiPropertyOptional({
+    description: 'nextCursor of the previous page',
+    example: 'c1.MDE5M2E4ZTctN2M0Yi03ZDJhLTlmMDAtMWEyYjNjNGQ1ZTZm',
+  })
   @IsOptional()
   @IsString()
   @MaxLength(200)

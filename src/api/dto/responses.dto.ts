@@ -13,7 +13,10 @@ export class ProviderRequestDto {
   @ApiProperty({ example: 'https://api.sb.spidrsrv.com/v1/account/acc-1001', description: 'Absolute URL' })
   url: string;
 
-  @ApiPropertyOptional({ example: { status: 'suspended' }, description: 'JSON body; never contains credentials' })
+  @ApiPropertyOptional({
+    example: { status: 'suspended' },
+    description: 'JSON body; never contains credentials',
+  })
   body?: unknown;
 }
 
@@ -44,7 +47,8 @@ export class ChangeStatusResponseDto {
   @ApiProperty({
     enum: ['APPLIED', 'ACCEPTED'],
     example: 'APPLIED',
-    description: 'APPLIED (HTTP 200): the provider applied it; ACCEPTED (HTTP 202): queued by the provider (ClearGrid)',
+    description:
+      'APPLIED (HTTP 200): the provider applied it; ACCEPTED (HTTP 202): queued by the provider (ClearGrid)',
   })
   outcome: string;
 
@@ -155,7 +159,10 @@ export class ProviderErrorDto {
   @ApiPropertyOptional({ example: 400, description: 'Absent when no answer arrived' })
   httpStatus?: number;
 
-  @ApiProperty({ example: 'WCAC0012', description: "The provider's own code (NO_CODE when its body has none)" })
+  @ApiProperty({
+    example: 'WCAC0012',
+    description: "The provider's own code (NO_CODE when its body has none)",
+  })
   code: string;
 
   @ApiProperty({ example: 'Corporate account not found' })
@@ -213,10 +220,17 @@ export class HistoryItemDto {
   @ApiProperty({ example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f' })
   changeId: string;
 
-  @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time', description: 'When the attempt was recorded' })
+  @ApiProperty({
+    example: '2026-11-21T09:00:00.000Z',
+    format: 'date-time',
+    description: 'When the attempt was recorded',
+  })
   at: string;
 
-  @ApiProperty({ example: 'billing-service', description: 'API key id of the caller (anonymous when auth is off)' })
+  @ApiProperty({
+    example: 'billing-service',
+    description: 'API key id of the caller (anonymous when auth is off)',
+  })
   callerId: string;
 
   @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
@@ -231,7 +245,11 @@ export class HistoryItemDto {
   @ApiProperty({ nullable: true, example: 'Card reported stolen' })
   note: string | null;
 
-  @ApiProperty({ type: ProviderRequestDto, nullable: true, description: 'As sent, without credentials; null when none was sent' })
+  @ApiProperty({
+    type: ProviderRequestDto,
+    nullable: true,
+    description: 'As sent, without credentials; null when none was sent',
+  })
   providerRequest: unknown;
 
   @ApiProperty({
@@ -255,6 +273,11 @@ export class HistoryPageDto {
   @ApiProperty({ type: [HistoryItemDto] })
   items: HistoryItemDto[];
 
-  @ApiProperty({ nullable: true, type: String, example: null, description: 'Pass as cursor for the next (older) page' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    example: null,
+    description: 'Pass as cursor for the next (older) page',
+  })
   nextCursor: string | null;
 }

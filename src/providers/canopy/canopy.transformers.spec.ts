@@ -1,7 +1,6 @@
 import {
   CANONICAL_REASONS,
   CANONICAL_STATUSES,
-  NO_PROVIDER_CODE,
   type CanonicalReason,
   type CanonicalStatus,
 } from '../../domain/index.js';

@@ -65,7 +65,11 @@ export class ProviderHttpClient {
       const { body, malformed } = parseJson(rawBody);
       const flatHeaders: Record<string, string | undefined> = {};
       for (const [name, value] of Object.entries(response.headers)) {
-        flatHeaders[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value == null ? undefined : String(value);
+        flatHeaders[name.toLowerCase()] = Array.isArray(value)
+          ? value.join(', ')
+          : value === null || value === undefined
+            ? undefined
+            : String(value);
       }
       return { status: response.status, headers: flatHeaders, body, malformed, rawBody };
     } catch (error) {
@@ -82,7 +86,9 @@ export class ProviderHttpClient {
       code === 'ERR_CANCELED' ||
       (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'CanceledError'));
     if (timedOut) {
-      return new GatewayError('PROVIDER_TIMEOUT', `${what}: no answer within ${this.timeoutMs} ms`, { cause: error });
+      return new GatewayError('PROVIDER_TIMEOUT', `${what}: no answer within ${this.timeoutMs} ms`, {
+        cause: error,
+      });
     }
     const cause = code ?? (error instanceof Error ? error.message : 'unknown network error');
     return new GatewayError('PROVIDER_UNAVAILABLE', `${what}: ${cause}`, { cause: error });

@@ -9,4 +9,6 @@ export const pismoProvider: ProviderDefinition<PismoSettings> = {
   createAdapter: (endpoint) => new PismoAdapter(endpoint),
   createSandbox: createPismoSandbox,
   sandboxSettings: PISMO_SANDBOX_SETTINGS,
+  // The sandbox serves both account APIs, so PISMO_ACCOUNT_API applies in sandbox mode too.
+  sandboxOptions: (config) => ({ accountApi: config.pismoAccountApi }),
 };

@@ -32,7 +32,11 @@ export class ProviderRuntime {
     }
   }
 
-  private static async entry(id: ProviderId, config: AppConfig, sandboxes: FastifyInstance[]): Promise<ProviderEntry> {
+  private static async entry(
+    id: ProviderId,
+    config: AppConfig,
+    sandboxes: FastifyInstance[],
+  ): Promise<ProviderEntry> {
     const providerConfig = config.providers[id];
     const definition = PROVIDER_DEFINITIONS[id] as ProviderDefinition<unknown>;
     const base = { id, name: definition.name, mode: providerConfig.mode };
@@ -49,7 +53,8 @@ export class ProviderRuntime {
       const sandbox = definition.createSandbox();
       sandboxes.push(sandbox);
       const baseUrl = await listenOnLoopback(sandbox);
-      endpoint = { mode: 'sandbox', baseUrl, timeoutMs: providerConfig.timeoutMs, settings: definition.sandboxSettings };
+      const settings = { ...(definition.sandboxSettings as object), ...definition.sandboxOptions?.(config) };
+      endpoint = { mode: 'sandbox', baseUrl, timeoutMs: providerConfig.timeoutMs, settings };
     }
     return { ...base, baseUrl: endpoint.baseUrl, adapter: definition.createAdapter(endpoint) };
   }
