@@ -2,6 +2,9 @@
  * End-to-end harness: boots the real gateway over HTTP on a loopback port, with log lines captured,
  * and gives access to each provider sandbox's call log. Providers are real HTTP servers (the sandboxes).
  */
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { createApp, type GatewayApp } from '../../src/app.factory.js';
@@ -30,7 +33,7 @@ export async function startGateway(env: Env = {}): Promise<TestGateway> {
       done();
     },
   });
-  const config = loadConfig({ LOG_LEVEL: 'info', ...env });
+  const config = loadConfig({ LOG_LEVEL: 'info', DATABASE_URL: temporarySqliteUrl(), ...env });
   const gateway = await createApp(config, { logDestination: sink });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.getHttpServer().address();
@@ -54,6 +57,11 @@ export async function startGateway(env: Env = {}): Promise<TestGateway> {
     },
     close: () => gateway.app.close(),
   };
+}
+
+/** A fresh SQLite file under the OS temp folder, so tests never touch ./data. */
+export function temporarySqliteUrl(): string {
+  return `sqlite:${join(tmpdir(), 'statusgate-test', `${randomUUID()}.sqlite`)}`;
 }
 
 /** A provider sandbox started on its own, to act as a "live" provider at `<PROVIDER>_BASE_URL`. */
