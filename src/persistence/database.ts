@@ -24,7 +24,7 @@ export interface Database {
 export async function openDatabase(url: string): Promise<Database> {
   const database = url.startsWith('sqlite:') ? openSqlite(url.slice('sqlite:'.length)) : openPostgres(url);
   try {
-    await migrateToLatest(database.db as Kysely<unknown>);
+    await migrateToLatest(database.db as Kysely<unknown>, database.engine);
   } catch (error) {
     await database.close();
     throw error;

@@ -84,17 +84,42 @@ class InCodeMigrations implements MigrationProvider {
   }
 }
 
-/** Applies pending migrations; throws with the failing migration's name. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new InCodeMigrations() });
+/** How many times start-up retries a migration that lost a race with another process starting at once. */
+const MIGRATION_ATTEMPTS = 6;
+
+/**
+ * Applies pending migrations; throws with the failing migration's name.
+ *
+ * Replicas may start together. Kysely serialises the migrations themselves on PostgreSQL (advisory lock),
+ * but creates its own bookkeeping tables before taking that lock, and takes no lock on SQLite (where each
+ * migration is one transaction). A process that loses such a race fails cleanly and finds the winner's
+ * committed work when it tries again, so a short, bounded retry makes a concurrent start safe.
+ */
+export async function migrateToLatest(db: Kysely<unknown>, engine: 'sqlite' | 'postgres'): Promise<string[]> {
+  // Kysely looks for its bookkeeping tables in every schema unless told which one; with several schemas in
+  // one database it would find another schema's and skip creating its own. Pin them to the current schema.
+  const schema =
+    engine === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+      : undefined;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(db, schema);
+    } catch (error) {
+      if (attempt >= MIGRATION_ATTEMPTS) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 25 * attempt + Math.random() * 100));
+    }
+  }
+}
+
+async function migrateOnce(db: Kysely<unknown>, schema: string | undefined): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InCodeMigrations(), migrationTableSchema: schema });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'set-up';
     throw new Error(
       `database migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
-      {
-        cause: error,
-      },
+      { cause: error },
     );
   }
   return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);

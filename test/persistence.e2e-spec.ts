@@ -1,0 +1,186 @@
+import { sql } from 'kysely';
+import pino from 'pino';
+import { uuidv7 } from '../src/common/ids.js';
+import type { AttemptCompletion, NewAttempt } from '../src/persistence/audit.repository.js';
+import { openDatabase, type Database } from '../src/persistence/database.js';
+import { Store } from '../src/persistence/store.js';
+import { engines, type TestDatabase } from './support/databases.js';
+
+const silent = pino({ level: 'silent' });
+const cases = await engines();
+
+function attempt(overrides: Partial<NewAttempt> = {}): NewAttempt {
+  return {
+    changeId: uuidv7(),
+    provider: 'spidr',
+    accountId: 'acc-1',
+    customerId: null,
+    callerId: 'svc',
+    requestId: 'req-1',
+    status: 'SUSPENDED',
+    reason: 'FRAUD',
+    note: 'n',
+    idempotencyKey: null,
+    providerRequest: { method: 'PATCH', url: 'http://x/v1/account/acc-1', body: { status: 'suspended' } },
+    instanceId: 'instance-a',
+    createdAt: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+const applied = (providerStatus: unknown = 'suspended'): AttemptCompletion => ({
+  outcome: 'APPLIED',
+  providerHttpStatus: 200,
+  providerStatus,
+  latencyMs: 3.5,
+  completedAt: new Date().toISOString(),
+});
+
+describe.each(cases)('Store on $engine', ({ fresh }) => {
+  let testDb: TestDatabase;
+  let store: Store;
+
+  beforeAll(async () => {
+    testDb = await fresh();
+    store = await Store.open(testDb.url, silent);
+  });
+  afterAll(async () => {
+    await store.close();
+    await testDb.drop();
+  });
+
+  describe('migrations', () => {
+    it('should migrate once when several processes open a new database at once', async () => {
+      const empty = await fresh();
+      try {
+        const opened: Database[] = await Promise.all([1, 2, 3].map(() => openDatabase(empty.url)));
+        for (const database of opened) await database.ping();
+        const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(
+          opened[0]!.db,
+        );
+        expect(migrations.rows.map((r) => r.name)).toEqual(['0001_audit_and_idempotency']);
+        await Promise.all(opened.map((d) => d.close()));
+      } finally {
+        await empty.drop();
+      }
+    });
+  });
+
+  describe('AuditRepository', () => {
+    it('should record an attempt as PENDING before completion and keep only status fields after', async () => {
+      const a = attempt({ accountId: 'audit-1' });
+      await store.audit.insert(a);
+      expect((await store.audit.find(a.changeId))?.outcome).toBe('PENDING');
+      await store.audit.complete(a.changeId, applied({ status: 'SUSPENDED', substatus: 'FRAUD' }));
+      const row = await store.audit.find(a.changeId);
+      expect(row).toMatchObject({
+        outcome: 'APPLIED',
+        provider_http_status: 200,
+        latency_ms: 3.5,
+        caller_id: 'svc',
+        note: 'n',
+      });
+      expect(JSON.parse(row!.provider_status!)).toEqual({ status: 'SUSPENDED', substatus: 'FRAUD' });
+      expect(JSON.parse(row!.provider_request!)).toEqual(a.providerRequest);
+    });
+
+    it('should page history newest first with a cursor', async () => {
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const a = attempt({ accountId: 'audit-hist', status: `S${i}` });
+        ids.push(a.changeId);
+        await store.audit.insert(a, applied());
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await store.audit.insert(attempt({ accountId: 'other-account' }), applied());
+      const first = await store.audit.history('spidr', 'audit-hist', 2);
+      expect(first.map((r) => r.status)).toEqual(['S4', 'S3']);
+      const second = await store.audit.history('spidr', 'audit-hist', 2, first[1]!.change_id);
+      expect(second.map((r) => r.status)).toEqual(['S2', 'S1']);
+      const last = await store.audit.history('spidr', 'audit-hist', 2, second[1]!.change_id);
+      expect(last.map((r) => r.status)).toEqual(['S0']);
+    });
+
+    it('should take the last applied or accepted change, never a failed or pending one', async () => {
+      await store.audit.insert(attempt({ accountId: 'last-1', status: 'DISPUTED' }), {
+        ...applied(5),
+        outcome: 'ACCEPTED',
+      });
+      await store.audit.insert(attempt({ accountId: 'last-1', status: 'CLOSED' }), {
+        outcome: 'FAILED',
+        errorCode: 'ACCOUNT_NOT_FOUND',
+        completedAt: new Date().toISOString(),
+      });
+      await store.audit.insert(attempt({ accountId: 'last-1', status: 'DO_NOT_CONTACT' }));
+      expect((await store.audit.lastApplied('spidr', 'last-1'))?.status).toBe('DISPUTED');
+      expect(await store.audit.lastApplied('spidr', 'never-changed')).toBeUndefined();
+    });
+
+    it('should mark pending attempts of dead processes UNFINISHED and leave live ones alone', async () => {
+      const dead = attempt({ accountId: 'sweep-1', instanceId: 'dead-instance' });
+      const alive = attempt({ accountId: 'sweep-1', instanceId: 'alive-instance' });
+      const mine = attempt({ accountId: 'sweep-1', instanceId: store.instanceId });
+      for (const a of [dead, alive, mine]) await store.audit.insert(a);
+      const now = new Date();
+      await store.instances.register('alive-instance', now);
+      await store.instances.register('dead-instance', new Date(now.getTime() - 120_000));
+      const marked = await store.audit.markUnfinished(store.instanceId, {
+        staleBefore: new Date(now.getTime() - 30_000),
+      });
+      expect(marked).toBeGreaterThanOrEqual(1);
+      expect((await store.audit.find(dead.changeId))?.outcome).toBe('UNFINISHED');
+      expect((await store.audit.find(alive.changeId))?.outcome).toBe('PENDING');
+      expect((await store.audit.find(mine.changeId))?.outcome).toBe('PENDING');
+      await store.audit.markUnfinished(store.instanceId, { allOthers: true });
+      expect((await store.audit.find(alive.changeId))?.outcome).toBe('UNFINISHED');
+      expect((await store.audit.find(mine.changeId))?.outcome).toBe('PENDING');
+    });
+  });
+
+  describe('IdempotencyRepository', () => {
+    const begin = (key: string, fingerprint = 'fp-1', now = new Date(), callerId = 'svc') =>
+      store.idempotency.begin({ callerId, key, fingerprint, now, ttlMs: 60_000, lockMs: 10_000 });
+
+    it('should start, then report in-progress, reuse, and replay after completion', async () => {
+      expect(await begin('k1')).toEqual({ kind: 'started' });
+      expect(await begin('k1')).toEqual({ kind: 'in-progress' });
+      expect(await begin('k1', 'fp-other')).toEqual({ kind: 'reused' });
+      await store.idempotency.complete('svc', 'k1', 202, { outcome: 'ACCEPTED' }, 'change-1');
+      expect(await begin('k1')).toEqual({ kind: 'replay', status: 202, body: { outcome: 'ACCEPTED' } });
+    });
+
+    it('should scope keys per caller', async () => {
+      expect(await begin('shared', 'fp', new Date(), 'caller-a')).toEqual({ kind: 'started' });
+      expect(await begin('shared', 'fp', new Date(), 'caller-b')).toEqual({ kind: 'started' });
+    });
+
+    it('should let a released key start again', async () => {
+      expect(await begin('k2')).toEqual({ kind: 'started' });
+      await store.idempotency.release('svc', 'k2');
+      expect(await begin('k2')).toEqual({ kind: 'started' });
+    });
+
+    it('should treat an expired key as new and purge expired keys', async () => {
+      const past = new Date(Date.now() - 120_000);
+      expect(await begin('k3', 'fp-old', past)).toEqual({ kind: 'started' });
+      await store.idempotency.complete('svc', 'k3', 200, {}, null);
+      expect(await begin('k3', 'fp-new')).toEqual({ kind: 'started' });
+      await begin('k4', 'fp', past);
+      expect(await store.idempotency.purgeExpired(new Date())).toBeGreaterThanOrEqual(1);
+      expect(await store.idempotency.find('svc', 'k4')).toBeUndefined();
+    });
+
+    it('should let exactly one request take over a key whose holder stopped renewing its lock', async () => {
+      const past = new Date(Date.now() - 20_000);
+      expect(await begin('k5', 'fp', past)).toEqual({ kind: 'started' });
+      const results = await Promise.all([1, 2, 3, 4].map(() => begin('k5', 'fp')));
+      expect(results.filter((r) => r.kind === 'started')).toHaveLength(1);
+      expect(results.filter((r) => r.kind === 'in-progress')).toHaveLength(3);
+    });
+
+    it('should let exactly one of many concurrent requests claim a new key', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, () => begin('race-key')));
+      expect(results.filter((r) => r.kind === 'started')).toHaveLength(1);
+    });
+  });
+});
