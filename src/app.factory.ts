@@ -44,7 +44,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger: false,
     return503OnClosing: true,
     // Above the API's own id limit (128), so over-long ids get VALIDATION_FAILED naming the field, not a 414.
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, runtime, store, logger),

@@ -20,12 +20,14 @@ async function main(): Promise<void> {
   const config = configFromEnvironment();
   const { app, logger } = await createApp(config);
   await app.listen({ port: config.port, host: config.host });
+  const address = app.getHttpServer().address();
+  const port = address !== null && typeof address === 'object' ? address.port : config.port;
   const modes = Object.values(config.providers)
     .map((p) => `${p.id}=${p.mode}`)
     .join(' ');
   logger.info(
-    { port: config.port, host: config.host, auth: config.authEnabled ? 'on' : 'off' },
-    `statusgate listening on http://${config.host}:${config.port} (docs at /docs; providers ${modes})`,
+    { port, host: config.host, auth: config.authEnabled ? 'on' : 'off' },
+    `statusgate listening on http://${config.host}:${port} (docs at /docs; providers ${modes})`,
   );
 }
 

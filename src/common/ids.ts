@@ -1,14 +1,32 @@
 import { randomBytes } from 'node:crypto';
 
+let lastMs = 0;
+let counter = 0;
+
 /**
- * A UUIDv7 (RFC 9562): 48-bit millisecond timestamp then random bits, so ids sort by creation time
- * (useful as audit keys and cursors) and cost one small random read.
+ * A UUIDv7 (RFC 9562): 48-bit millisecond timestamp, then a 12-bit counter (method 1 of section 6.2),
+ * then random bits. Ids made by one process sort in creation order even within one millisecond, which the
+ * audit trail relies on for "newest first" and for its cursors.
  */
 export function uuidv7(now = Date.now()): string {
+  let ms = Math.max(now, lastMs);
+  if (ms === lastMs) {
+    counter++;
+    if (counter > 0xfff) {
+      // 4096 ids in one millisecond: borrow the next millisecond rather than break the order.
+      ms = lastMs + 1;
+      counter = 0;
+    }
+  } else {
+    // A random start in the lower half leaves room to count up within the millisecond.
+    counter = randomBytes(1)[0]! << 3;
+  }
+  lastMs = ms;
   const bytes = randomBytes(16);
-  bytes.writeUIntBE(now, 0, 6);
-  bytes[6] = (bytes[6] & 0x0f) | 0x70;
-  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  bytes.writeUIntBE(ms, 0, 6);
+  bytes[6] = 0x70 | (counter >> 8);
+  bytes[7] = counter & 0xff;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

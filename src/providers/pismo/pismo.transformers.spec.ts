@@ -229,6 +229,21 @@ describe(parsePismoError.name, () => {
     });
   });
 
+  it('should read the accounts API codeless final-status and blocked refusals from their message', () => {
+    expect(parsePismoError(400, { message: 'Account is in a final status' })).toEqual({
+      code: NO_PROVIDER_CODE,
+      message: 'Account is in a final status',
+      canonical: 'ACCOUNT_CLOSED',
+    });
+    expect(
+      parsePismoError(422, { message: 'Account status update blocked: operation blocked for account.' }),
+    ).toEqual({
+      code: NO_PROVIDER_CODE,
+      message: 'Account status update blocked: operation blocked for account.',
+      canonical: 'INVALID_TRANSITION',
+    });
+  });
+
   it('should keep unknown codes without deciding the canonical code', () => {
     expect(parsePismoError(401, { code: 'EPSP0401', message: 'Unauthorized' })).toEqual({
       code: 'EPSP0401',

@@ -211,6 +211,15 @@ const PISMO_ERROR_CANONICAL: Readonly<Record<string, ErrorCode>> = {
 };
 
 /**
+ * The regular accounts API answers `{"message"}` without a code [inferred], so its message is all there is
+ * to tell a final-status or blocked refusal from other validation errors. Wording guessed: change here.
+ */
+const PISMO_CODELESS_MESSAGES: ReadonlyArray<[RegExp, ErrorCode]> = [
+  [/final status/i, 'ACCOUNT_CLOSED'],
+  [/update blocked|operation blocked/i, 'INVALID_TRANSITION'],
+];
+
+/**
  * Pismo's error body, its own code and message kept. The code decides the canonical code for client
  * errors; 401/403/429 are transport matters and always follow the HTTP status.
  */
@@ -219,7 +228,11 @@ export function parsePismoError(httpStatus: number, body: unknown): ParsedProvid
   const code = typeof error.code === 'string' && error.code !== '' ? error.code : NO_PROVIDER_CODE;
   const message = typeof error.message === 'string' ? error.message : '';
   const transport = httpStatus === 401 || httpStatus === 403 || httpStatus === 429;
-  const canonical = transport ? undefined : PISMO_ERROR_CANONICAL[code];
+  const byMessage =
+    code === NO_PROVIDER_CODE
+      ? PISMO_CODELESS_MESSAGES.find(([pattern]) => pattern.test(message))?.[1]
+      : undefined;
+  const canonical = transport ? undefined : (PISMO_ERROR_CANONICAL[code] ?? byMessage);
   return canonical ? { code, message, canonical } : { code, message };
 }
 

@@ -57,8 +57,9 @@ export function magicOf(accountId: string): Magic | undefined {
   return match ? { kind: match[1] as MagicKind, delayMs: 0 } : undefined;
 }
 
+/** A delay that never keeps the process alive on its own (a closed sandbox must not hold a test run open). */
 export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** A JWT-shaped, unsigned token with an `exp` claim, as ClearGrid and Pismo issue (signature not checked here). */

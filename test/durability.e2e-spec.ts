@@ -1,0 +1,83 @@
+import { openDatabase } from '../src/persistence/database.js';
+import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
+import {
+  call,
+  sandboxCalls,
+  startSandbox,
+  temporarySqliteUrl,
+  type StandaloneSandbox,
+} from './support/gateway.js';
+import { spawnGateway } from './support/process.js';
+
+describe('A gateway process killed mid-change', () => {
+  let sandbox: StandaloneSandbox;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox('spidr');
+  });
+  afterAll(async () => {
+    await sandbox.close();
+  });
+
+  it('should leave the attempt recorded as unfinished, and the next start should mark it so', async () => {
+    const databaseUrl = temporarySqliteUrl();
+    const env = {
+      DATABASE_URL: databaseUrl,
+      SPIDR_BASE_URL: sandbox.url,
+      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+      AUTH_DISABLED: 'true',
+    };
+    const account = 'SLOW5000-crash-1';
+    const first = await spawnGateway(env);
+    const inFlight = call('PUT', `${first.url}/v1/accounts/spidr/${account}/status`, {
+      body: { status: 'CLOSED', reason: 'FRAUD', note: 'killed mid-flight' },
+      headers: { 'x-request-id': 'crash-req-1' },
+    }).catch((error: unknown) => error);
+
+    // Wait until the provider has the request, then kill the gateway before it can answer.
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline) {
+      const calls = await sandboxCalls(sandbox.url);
+      if (calls.some((c) => c.method === 'PATCH' && c.url.endsWith(account))) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    expect(String(await inFlight)).toMatch(/fetch failed/);
+
+    // What the dead process left: the attempt, written before the provider call, still pending.
+    const database = await openDatabase(databaseUrl);
+    const rows = await database.db
+      .selectFrom('change_attempts')
+      .selectAll()
+      .where('account_id', '=', account)
+      .execute();
+    await database.close();
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({
+      outcome: 'PENDING',
+      request_id: 'crash-req-1',
+      note: 'killed mid-flight',
+    });
+    expect(JSON.parse(rows[0]!.provider_request!)).toMatchObject({
+      method: 'PATCH',
+      body: { status: 'close_without_refund' },
+    });
+
+    const second = await spawnGateway(env);
+    try {
+      const history = await call('GET', `${second.url}/v1/accounts/spidr/${account}/history`);
+      expect(history.body.items).toHaveLength(1);
+      expect(history.body.items[0]).toMatchObject({
+        outcome: 'UNFINISHED',
+        errorCode: 'UNFINISHED',
+        requestId: 'crash-req-1',
+        status: 'CLOSED',
+      });
+      expect(second.output()).toMatch(/marked UNFINISHED/);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  }, 30_000);
+});

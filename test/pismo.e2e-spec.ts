@@ -1,0 +1,1140 @@
+/**
+ * Pismo end to end: the real gateway over HTTP against Pismo's sandbox (built in, and standalone as a
+ * "live" provider). Checks CONTRACT.md sections 3, 4 and 5 for Pismo: what the gateway answers AND what
+ * the sandbox received (method, path, body, per-account bearer token), the per-account token flows, the
+ * corporate and the regular accounts API, live mode, request ids, providerOptions and timeouts.
+ */
+import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
+import {
+  call,
+  expectProblem,
+  sandboxCalls,
+  startGateway,
+  startSandbox,
+  type JsonResponse,
+  type StandaloneSandbox,
+  type TestGateway,
+} from './support/gateway.js';
+
+const TOKEN_PATH = '/passport/v2/s2s/access-token';
+const CORPORATE_WRITE = (id: string) => `/corporate/v2/corporate-accounts/${id}/status`;
+const CORPORATE_READ = (id: string) => `/corporate/v1/corporate-accounts/${id}`;
+const ACCOUNTS_WRITE = (id: string) => `/accounts/v2/accounts/${id}/status`;
+const ACCOUNTS_READ = (id: string) => `/accounts/v1/accounts/${id}`;
+
+/** The sandbox's fake personal data (both read endpoints): must never appear in a gateway answer. */
+const FAKE_PERSONAL_DATA = [
+  'Acme Comércio',
+  'Mariana',
+  'Pereira',
+  '11222333000181',
+  'mariana.pereira@example.com',
+  'legal_representative',
+  'document_number',
+  'Rafael',
+  'Costa Lima',
+  '12345678909',
+  'rafael.lima@example.com',
+  '987654321',
+  '102938475',
+];
+
+const UNSUPPORTED_CORPORATE = ['DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'] as const;
+
+let counter = 0;
+/** A fresh account id (optionally behind a sandbox magic prefix such as `NOTFOUND-`). */
+const fresh = (prefix = 'e2e-') => `${prefix}pismo-${++counter}`;
+const freshNumeric = () => String(7_100_000 + ++counter);
+
+/** Every gateway answer goes through here, so every one is checked for the sandbox's personal data. */
+function checked<T extends JsonResponse>(res: T): T {
+  const text = JSON.stringify(res.body ?? '');
+  for (const leak of FAKE_PERSONAL_DATA) expect(text).not.toContain(leak);
+  return res;
+}
+
+function client(gw: () => TestGateway) {
+  const statusUrl = (id: string, query = '') => `${gw().url}/v1/accounts/pismo/${id}/status${query}`;
+  return {
+    put: async (id: string, body: unknown, headers: Record<string, string> = {}, query = '') =>
+      checked(await call('PUT', statusUrl(id, query), { body, headers })),
+    get: async (id: string, headers: Record<string, string> = {}) =>
+      checked(await call('GET', statusUrl(id), { headers })),
+    history: async (id: string) => checked(await call('GET', `${gw().url}/v1/accounts/pismo/${id}/history`)),
+  };
+}
+
+/** The sandbox log, split per account: its token requests and its account calls. */
+async function pismoLog(baseUrl: string, accountId: string) {
+  const calls = await sandboxCalls(baseUrl);
+  const tokenCalls = calls.filter(
+    (c) => c.url === TOKEN_PATH && String((c.body as any)?.account_id) === accountId,
+  );
+  const accountCalls = calls.filter((c) => c.url !== TOKEN_PATH && pathAccount(c) === accountId);
+  return { calls, tokenCalls, accountCalls };
+}
+
+function pathAccount(c: SandboxCall): string | undefined {
+  const match = /^\/(?:corporate\/v[12]\/corporate-accounts|accounts\/v[12]\/accounts)\/([^/?]+)/.exec(c.url);
+  return match ? decodeURIComponent(match[1]) : undefined;
+}
+
+function bearer(c: SandboxCall): string {
+  const header = c.headers.authorization;
+  expect(typeof header).toBe('string');
+  const match = /^Bearer (\S+)$/.exec(header as string);
+  expect(match).not.toBeNull();
+  return match![1];
+}
+
+/** The `uid` claim of a sandbox token: the account it is bound to. */
+function tokenAccount(token: string): string {
+  const claims = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as {
+    uid: string;
+  };
+  return claims.uid;
+}
+
+async function control(baseUrl: string, route: string, body: unknown): Promise<void> {
+  const res = await fetch(`${baseUrl}/__sandbox/${route}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(res.status).toBe(204);
+}
+
+function expectChange(
+  res: JsonResponse,
+  id: string,
+  status: string,
+  providerStatus: string,
+  reason = null as string | null,
+) {
+  expect(res.status).toBe(200);
+  expect(res.body).toEqual({
+    changeId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+    provider: 'pismo',
+    accountId: id,
+    status,
+    reason,
+    outcome: 'APPLIED',
+    providerStatus,
+    requestId: expect.any(String),
+    completedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+  });
+}
+
+/** The one token request and the one status call a fresh account's change should produce. */
+async function expectOneMintAndWrite(
+  baseUrl: string,
+  id: string,
+  path: string,
+  body: unknown,
+  accountIdInToken: unknown = id,
+) {
+  const { tokenCalls, accountCalls } = await pismoLog(baseUrl, id);
+  expect(tokenCalls).toHaveLength(1);
+  expect(tokenCalls[0]).toMatchObject({ method: 'POST' });
+  expect(tokenCalls[0].body).toEqual({
+    server_key: PISMO_SANDBOX_SETTINGS.serverKey,
+    server_secret: PISMO_SANDBOX_SETTINGS.serverSecret,
+    account_id: accountIdInToken,
+  });
+  expect(tokenCalls[0].headers.authorization).toBeUndefined();
+  expect(accountCalls).toHaveLength(1);
+  const [write] = accountCalls;
+  expect({ method: write.method, url: write.url, body: write.body }).toEqual({
+    method: 'PATCH',
+    url: path,
+    body,
+  });
+  expect(write.headers['content-type']).toMatch(/^application\/json/);
+  expect(tokenAccount(bearer(write))).toBe(id);
+  return write;
+}
+
+describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
+  let gw: TestGateway;
+  let pismo: string;
+  const api = client(() => gw);
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    pismo = gw.providerUrl('pismo');
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('should list Pismo in sandbox mode with the corporate capability matrix', async () => {
+    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const p = body.items.find((i: any) => i.id === 'pismo');
+    expect(p).toMatchObject({ id: 'pismo', name: 'Pismo', mode: 'sandbox', liveRead: true });
+    expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL', terminal: false });
+    expect(p.statuses.SUSPENDED).toMatchObject({
+      supported: true,
+      providerValue: 'BLOCKED',
+      terminal: false,
+    });
+    for (const s of UNSUPPORTED_CORPORATE) expect(p.statuses[s]).toMatchObject({ supported: false });
+  });
+
+  describe('supported statuses', () => {
+    it('should send ACTIVE as PATCH NORMAL with an account-bound token and answer 200 APPLIED', async () => {
+      const id = fresh();
+      const res = await api.put(id, { status: 'ACTIVE' });
+      expectChange(res, id, 'ACTIVE', 'NORMAL');
+      await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), { status: 'NORMAL' });
+    });
+
+    it('should not send a canonical reason with NORMAL, only an explicit reasonExternalId', async () => {
+      const plain = fresh();
+      expectChange(
+        await api.put(plain, { status: 'ACTIVE', reason: 'HARDSHIP' }),
+        plain,
+        'ACTIVE',
+        'NORMAL',
+        'HARDSHIP',
+      );
+      await expectOneMintAndWrite(pismo, plain, CORPORATE_WRITE(plain), { status: 'NORMAL' });
+
+      const explicit = fresh();
+      const res = await api.put(explicit, {
+        status: 'ACTIVE',
+        reason: 'HARDSHIP',
+        providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
+      });
+      expectChange(res, explicit, 'ACTIVE', 'NORMAL', 'HARDSHIP');
+      await expectOneMintAndWrite(pismo, explicit, CORPORATE_WRITE(explicit), {
+        status: 'NORMAL',
+        reason_external_id: 'CREDIT_ONLY',
+      });
+    });
+
+    it('should send SUSPENDED as BLOCKED, without a reason when none is given', async () => {
+      const id = fresh();
+      expectChange(await api.put(id, { status: 'SUSPENDED' }), id, 'SUSPENDED', 'BLOCKED');
+      await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), { status: 'BLOCKED' });
+    });
+
+    it('should send each canonical reason of SUSPENDED as reason_external_id', async () => {
+      const reasons = [
+        'FRAUD',
+        'RISK_REVIEW',
+        'BANKRUPTCY',
+        'DECEASED',
+        'HARDSHIP',
+        'INACTIVITY',
+        'CUSTOMER_REQUEST',
+        'GRANTOR_REQUEST',
+        'ADMINISTRATIVE',
+        'COMPLIANCE',
+        'CHARGED_OFF',
+        'PAID_OFF',
+        'SETTLEMENT',
+      ];
+      for (const reason of reasons) {
+        const id = fresh();
+        expectChange(await api.put(id, { status: 'SUSPENDED', reason }), id, 'SUSPENDED', 'BLOCKED', reason);
+        await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), {
+          status: 'BLOCKED',
+          reason_external_id: reason,
+        });
+      }
+    });
+
+    it('should pass updateChildren, reasonExternalId (over the reason) and metadata through', async () => {
+      const id = fresh();
+      const metadata = { ticket: 'T-4711', nested: { by: 'ops', level: 2 }, tags: ['a', 'b'] };
+      const res = await api.put(id, {
+        status: 'SUSPENDED',
+        reason: 'FRAUD',
+        note: 'card stolen',
+        providerOptions: { updateChildren: true, reasonExternalId: 'CREDIT_ONLY', metadata },
+      });
+      expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
+      await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), {
+        status: 'BLOCKED',
+        reason_external_id: 'CREDIT_ONLY',
+        update_children: true,
+        metadata,
+      });
+
+      const off = fresh();
+      await api.put(off, { status: 'ACTIVE', providerOptions: { updateChildren: false } });
+      await expectOneMintAndWrite(pismo, off, CORPORATE_WRITE(off), {
+        status: 'NORMAL',
+        update_children: false,
+      });
+    });
+
+    it('should record the change in the history with the provider request and no token', async () => {
+      const id = fresh();
+      await api.put(id, { status: 'SUSPENDED', reason: 'RISK_REVIEW', note: 'review #9' });
+      const { status, body } = await api.history(id);
+      expect(status).toBe(200);
+      expect(body.items).toHaveLength(1);
+      expect(body.items[0]).toMatchObject({
+        status: 'SUSPENDED',
+        reason: 'RISK_REVIEW',
+        note: 'review #9',
+        outcome: 'APPLIED',
+        errorCode: null,
+        providerHttpStatus: 204,
+        providerRequest: {
+          method: 'PATCH',
+          url: `${pismo}${CORPORATE_WRITE(id)}`,
+          body: { status: 'BLOCKED', reason_external_id: 'RISK_REVIEW' },
+        },
+      });
+      const text = JSON.stringify(body);
+      expect(text).not.toMatch(/Bearer|server_secret|server_key|eyJ/);
+      expect(text).not.toContain(PISMO_SANDBOX_SETTINGS.serverSecret);
+    });
+  });
+
+  describe('unsupported statuses', () => {
+    it.each(UNSUPPORTED_CORPORATE)(
+      'should refuse %s with 422 STATUS_NOT_SUPPORTED and call nothing',
+      async (status) => {
+        for (const reason of [undefined, 'FRAUD', 'CUSTOMER_REQUEST']) {
+          const id = fresh();
+          const res = await api.put(id, { status, ...(reason ? { reason } : {}) });
+          const problem = expectProblem(res, 422, 'STATUS_NOT_SUPPORTED');
+          expect(problem.supportedStatuses).toEqual(['ACTIVE', 'SUSPENDED']);
+          expect(problem.retryable).toBe(false);
+          expect(problem.provider).toBeUndefined();
+          expect(problem.detail).toContain(status);
+          const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+          expect({ tokenCalls, accountCalls }).toEqual({ tokenCalls: [], accountCalls: [] });
+          // Recorded as a failed attempt (CONTRACT section 3), without a provider request.
+          const history = await api.history(id);
+          expect(history.body.items).toEqual([
+            expect.objectContaining({
+              status,
+              outcome: 'FAILED',
+              errorCode: 'STATUS_NOT_SUPPORTED',
+              providerRequest: null,
+            }),
+          ]);
+        }
+      },
+    );
+
+    it('should refuse an unsupported status in a dry run too', async () => {
+      const id = fresh();
+      const problem = expectProblem(
+        await api.put(id, { status: 'CLOSED' }, {}, '?dryRun=true'),
+        422,
+        'STATUS_NOT_SUPPORTED',
+      );
+      expect(problem.supportedStatuses).toEqual(['ACTIVE', 'SUSPENDED']);
+      expect((await pismoLog(pismo, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
+    });
+  });
+
+  describe('provider errors', () => {
+    const cases = [
+      {
+        prefix: 'NOTFOUND-',
+        http: 404,
+        code: 'ACCOUNT_NOT_FOUND',
+        pHttp: 400,
+        pCode: 'WCAC0012',
+        pMessage: 'Corporate account not found',
+        retryable: false,
+      },
+      {
+        prefix: 'CLOSED-',
+        http: 409,
+        code: 'ACCOUNT_CLOSED',
+        pHttp: 400,
+        pCode: 'WCAC0035',
+        pMessage: 'Account is currently in the final status',
+        retryable: false,
+      },
+      {
+        prefix: 'TRANSITION-',
+        http: 409,
+        code: 'INVALID_TRANSITION',
+        pHttp: 422,
+        pCode: 'WCAC0038',
+        pMessage: 'Account status update blocked: operation blocked for account.',
+        retryable: false,
+      },
+      {
+        prefix: 'DORMANT-',
+        http: 409,
+        code: 'INVALID_TRANSITION',
+        pHttp: 400,
+        pCode: 'WCAC0034',
+        pMessage: "status is specified in account's dormancy config",
+        retryable: false,
+      },
+      {
+        prefix: 'REJECT-',
+        http: 422,
+        code: 'PROVIDER_REJECTED',
+        pHttp: 400,
+        pCode: 'WCAC0005',
+        pMessage: 'reason_external_id must be a maximum of 120 characters in length',
+        retryable: false,
+      },
+      {
+        prefix: 'ERROR500-',
+        http: 502,
+        code: 'PROVIDER_ERROR',
+        pHttp: 500,
+        pCode: 'ECMN9999',
+        pMessage: 'Internal error',
+        retryable: true,
+      },
+      {
+        prefix: 'RATELIMIT-',
+        http: 429,
+        code: 'RATE_LIMITED',
+        pHttp: 429,
+        pCode: 'NO_CODE',
+        pMessage: 'Too Many Requests',
+        retryable: true,
+      },
+    ];
+
+    it.each(cases)('should map $prefix to $http $code keeping $pCode', async (c) => {
+      const id = fresh(c.prefix);
+      const res = await api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
+      const problem = expectProblem(res, c.http, c.code);
+      expect(problem).toMatchObject({
+        retryable: c.retryable,
+        instance: `/v1/accounts/pismo/${id}/status`,
+        provider: { id: 'pismo', httpStatus: c.pHttp, code: c.pCode, message: c.pMessage },
+      });
+      if (c.code === 'RATE_LIMITED') {
+        expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      } else {
+        expect(res.headers.get('retry-after')).toBeNull();
+      }
+      // The request really reached Pismo, with this account's own token.
+      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      expect(tokenCalls).toHaveLength(1);
+      expect(accountCalls.length).toBeGreaterThanOrEqual(1);
+      for (const w of accountCalls) {
+        expect({ method: w.method, url: w.url, body: w.body }).toEqual({
+          method: 'PATCH',
+          url: CORPORATE_WRITE(id),
+          body: { status: 'BLOCKED', reason_external_id: 'FRAUD' },
+        });
+        expect(tokenAccount(bearer(w))).toBe(id);
+      }
+      const history = await api.history(id);
+      expect(history.body.items[0]).toMatchObject({
+        outcome: 'FAILED',
+        errorCode: c.code,
+        providerHttpStatus: c.pHttp,
+      });
+    });
+
+    it('should map Pismo 404 WCAC0021 (unknown reason) to PROVIDER_REJECTED, not ACCOUNT_NOT_FOUND', async () => {
+      const id = fresh();
+      const res = await api.put(id, {
+        status: 'SUSPENDED',
+        providerOptions: { reasonExternalId: 'NO_SUCH_REASON' },
+      });
+      expect(expectProblem(res, 422, 'PROVIDER_REJECTED').provider).toEqual({
+        id: 'pismo',
+        httpStatus: 404,
+        code: 'WCAC0021',
+        message: 'Reason not found',
+      });
+      const { accountCalls } = await pismoLog(pismo, id);
+      expect(accountCalls.map((c) => c.body)).toEqual([
+        { status: 'BLOCKED', reason_external_id: 'NO_SUCH_REASON' },
+      ]);
+    });
+
+    it('should map read errors too: unknown account, rate limit, 500', async () => {
+      const notFound = expectProblem(await api.get(fresh('NOTFOUND-')), 404, 'ACCOUNT_NOT_FOUND');
+      expect(notFound.provider).toMatchObject({ id: 'pismo', httpStatus: 404, code: 'WCAC0012' });
+      const limited = await api.get(fresh('RATELIMIT-'));
+      expectProblem(limited, 429, 'RATE_LIMITED');
+      expect(limited.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
+      expect(expectProblem(await api.get(fresh('ERROR500-')), 502, 'PROVIDER_ERROR').provider).toMatchObject({
+        httpStatus: 500,
+        code: 'ECMN9999',
+      });
+    });
+
+    it('should answer 502 PROVIDER_ERROR and send no status call when the token endpoint fails', async () => {
+      const id = fresh();
+      await control(pismo, 'token-outage', { enabled: true });
+      try {
+        const problem = expectProblem(await api.put(id, { status: 'ACTIVE' }), 502, 'PROVIDER_ERROR');
+        expect(problem.provider).toEqual({
+          id: 'pismo',
+          httpStatus: 500,
+          code: 'ECMN9999',
+          message: 'Internal error',
+        });
+        expect(problem.retryable).toBe(true);
+      } finally {
+        await control(pismo, 'token-outage', { enabled: false });
+      }
+      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      expect(tokenCalls.length).toBeGreaterThanOrEqual(1);
+      expect(accountCalls).toEqual([]);
+    });
+  });
+
+  describe('GET status (live read)', () => {
+    it('should read the status Pismo holds after a change, with source "provider"', async () => {
+      const id = fresh();
+      await api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
+      const res = await api.get(id);
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        provider: 'pismo',
+        accountId: id,
+        status: 'SUSPENDED',
+        reason: 'FRAUD',
+        providerStatus: 'BLOCKED',
+        source: 'provider',
+        asOf: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      });
+      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      expect(tokenCalls).toHaveLength(1); // the write's token is reused for the read
+      expect(accountCalls.map((c) => [c.method, c.url])).toEqual([
+        ['PATCH', CORPORATE_WRITE(id)],
+        ['GET', CORPORATE_READ(id)],
+      ]);
+      expect(tokenAccount(bearer(accountCalls[1]))).toBe(id);
+
+      await api.put(id, { status: 'ACTIVE' });
+      expect((await api.get(id)).body).toMatchObject({
+        status: 'ACTIVE',
+        reason: null,
+        providerStatus: 'NORMAL',
+      });
+    });
+
+    it('should read an untouched account as ACTIVE and a dormant one as status null', async () => {
+      expect((await api.get(fresh())).body).toMatchObject({
+        status: 'ACTIVE',
+        providerStatus: 'NORMAL',
+        source: 'provider',
+      });
+      expect((await api.get(fresh('DORMANT-'))).body).toMatchObject({
+        status: null,
+        reason: null,
+        providerStatus: 'DORMANT',
+      });
+      expect((await api.get(fresh('CLOSED-'))).body).toMatchObject({
+        status: 'CLOSED',
+        providerStatus: 'CANCELLED',
+      });
+    });
+
+    it("should never pass on the sandbox's personal data", async () => {
+      const id = fresh();
+      const res = await api.get(id);
+      expect(Object.keys(res.body).sort()).toEqual([
+        'accountId',
+        'asOf',
+        'provider',
+        'providerStatus',
+        'reason',
+        'source',
+        'status',
+      ]);
+      // The sandbox did send personal data on that read; the gateway dropped it (checked() on every answer).
+      const calls = await sandboxCalls(pismo);
+      expect(calls.some((c) => c.url === CORPORATE_READ(id))).toBe(true);
+      await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
+      for (const leak of FAKE_PERSONAL_DATA) expect(gw.rawLogs()).not.toContain(leak);
+    });
+  });
+
+  describe('dry run', () => {
+    it('should answer the exact provider request with an absolute URL and call nothing', async () => {
+      const id = fresh();
+      const res = await api.put(
+        id,
+        {
+          status: 'SUSPENDED',
+          reason: 'FRAUD',
+          providerOptions: { updateChildren: true, metadata: { k: 'v' } },
+        },
+        {},
+        '?dryRun=true',
+      );
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        dryRun: true,
+        providerRequest: {
+          method: 'PATCH',
+          url: `${pismo}${CORPORATE_WRITE(id)}`,
+          body: {
+            status: 'BLOCKED',
+            reason_external_id: 'FRAUD',
+            update_children: true,
+            metadata: { k: 'v' },
+          },
+        },
+      });
+      expect(res.body.providerRequest.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/corporate\//);
+      const text = JSON.stringify(res.body);
+      expect(text).not.toContain(PISMO_SANDBOX_SETTINGS.serverKey);
+      expect(text).not.toContain(PISMO_SANDBOX_SETTINGS.serverSecret);
+      expect(text).not.toMatch(/Bearer|authorization|token|eyJ/i);
+      // Pismo's write needs no token to prepare: neither a token nor a status call was made.
+      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      expect({ tokenCalls, accountCalls }).toEqual({ tokenCalls: [], accountCalls: [] });
+      expect((await api.history(id)).body.items).toEqual([]);
+    });
+
+    it('should percent-encode the account id in the provider URL', async () => {
+      const id = 'acc:1@x+y~z';
+      const res = await api.put(id, { status: 'ACTIVE' }, {}, '?dryRun=true');
+      expect(res.body.providerRequest.url).toBe(`${pismo}${CORPORATE_WRITE(encodeURIComponent(id))}`);
+    });
+  });
+
+  describe('request ids', () => {
+    it('should send the caller X-Request-Id on to Pismo on the token and the status call', async () => {
+      const id = fresh();
+      const requestId = 'pismo-trace-42';
+      const res = await api.put(id, { status: 'SUSPENDED' }, { 'x-request-id': requestId });
+      expect(res.headers.get('x-request-id')).toBe(requestId);
+      expect(res.body.requestId).toBe(requestId);
+      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      expect(accountCalls[0].headers['x-request-id']).toBe(requestId);
+      expect(tokenCalls[0].headers['x-request-id']).toBe(requestId);
+
+      const read = await api.get(id, { 'x-request-id': 'pismo-read-43' });
+      expect(read.headers.get('x-request-id')).toBe('pismo-read-43');
+      const after = await pismoLog(pismo, id);
+      expect(after.accountCalls[1]).toMatchObject({
+        method: 'GET',
+        headers: { 'x-request-id': 'pismo-read-43' },
+      });
+    });
+  });
+
+  describe('providerOptions and id validation', () => {
+    const invalid = [
+      { options: { foo: 1 }, field: 'providerOptions.foo' },
+      { options: { ztmSessionKey: 'k' }, field: 'providerOptions.ztmSessionKey' },
+      { options: { updateChildren: 'yes' }, field: 'providerOptions.updateChildren' },
+      { options: { reasonExternalId: '' }, field: 'providerOptions.reasonExternalId' },
+      { options: { reasonExternalId: 'R'.repeat(121) }, field: 'providerOptions.reasonExternalId' },
+      { options: { reasonExternalId: 7 }, field: 'providerOptions.reasonExternalId' },
+      { options: { metadata: ['x'] }, field: 'providerOptions.metadata' },
+      { options: { metadata: 'x' }, field: 'providerOptions.metadata' },
+    ];
+
+    it.each(invalid)(
+      'should refuse $field ($options) with 400 before any call',
+      async ({ options, field }) => {
+        const id = fresh();
+        const problem = expectProblem(
+          await api.put(id, { status: 'SUSPENDED', providerOptions: options }),
+          400,
+          'VALIDATION_FAILED',
+        );
+        expect(problem.errors).toEqual([expect.objectContaining({ field })]);
+        expect((await pismoLog(pismo, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
+      },
+    );
+
+    it('should accept a reasonExternalId of exactly 120 characters', async () => {
+      const id = fresh();
+      const res = await api.put(
+        id,
+        { status: 'SUSPENDED', providerOptions: { reasonExternalId: 'R'.repeat(120) } },
+        {},
+        '?dryRun=true',
+      );
+      expect(res.body.providerRequest.body).toEqual({
+        status: 'BLOCKED',
+        reason_external_id: 'R'.repeat(120),
+      });
+    });
+
+    it('should refuse a corporate external account id longer than 60 characters', async () => {
+      const id = `x${'1'.repeat(60)}`;
+      const problem = expectProblem(await api.put(id, { status: 'ACTIVE' }), 400, 'VALIDATION_FAILED');
+      expect(problem.errors).toEqual([expect.objectContaining({ field: 'accountId' })]);
+      expect((await sandboxCalls(pismo)).filter((c) => c.url.includes(id))).toEqual([]);
+    });
+  });
+});
+
+describe('Pismo per-account tokens through the gateway (built-in sandbox)', () => {
+  let gw: TestGateway;
+  let pismo: string;
+  const api = client(() => gw);
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    pismo = gw.providerUrl('pismo');
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('should mint one token per account and never send account A’s token for account B', async () => {
+    const a = fresh();
+    const b = fresh();
+    expect((await api.put(a, { status: 'SUSPENDED' })).status).toBe(200);
+    expect((await api.put(b, { status: 'SUSPENDED' })).status).toBe(200);
+    expect((await api.put(a, { status: 'ACTIVE' })).status).toBe(200);
+    expect((await api.get(b)).status).toBe(200);
+
+    const logA = await pismoLog(pismo, a);
+    const logB = await pismoLog(pismo, b);
+    expect(logA.tokenCalls).toHaveLength(1);
+    expect(logB.tokenCalls).toHaveLength(1);
+    const tokensA = new Set(logA.accountCalls.map(bearer));
+    const tokensB = new Set(logB.accountCalls.map(bearer));
+    expect(tokensA.size).toBe(1); // reused for the second change
+    expect(tokensB.size).toBe(1); // reused for the read
+    const [tokenA] = [...tokensA];
+    const [tokenB] = [...tokensB];
+    expect(tokenA).not.toBe(tokenB);
+    expect(tokenAccount(tokenA)).toBe(a);
+    expect(tokenAccount(tokenB)).toBe(b);
+    // No call in the whole log used a token bound to another account than its path names.
+    for (const c of logA.calls.filter((x) => pathAccount(x) !== undefined)) {
+      expect(tokenAccount(bearer(c))).toBe(pathAccount(c));
+    }
+  });
+
+  it('should share one mint among 8 parallel requests for one account', async () => {
+    const id = fresh();
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => api.put(id, { status: i % 2 === 0 ? 'SUSPENDED' : 'ACTIVE' })),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
+    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    expect(tokenCalls).toHaveLength(1);
+    expect(accountCalls).toHaveLength(8);
+    expect(new Set(accountCalls.map(bearer)).size).toBe(1);
+  });
+
+  it('should mint exactly one token per account for parallel requests on two accounts', async () => {
+    const a = fresh();
+    const b = fresh();
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => api.put(i % 2 === 0 ? a : b, { status: 'SUSPENDED' })),
+    );
+    expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
+    for (const id of [a, b]) {
+      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      expect(tokenCalls).toHaveLength(1);
+      expect(accountCalls).toHaveLength(4);
+      for (const c of accountCalls) expect(tokenAccount(bearer(c))).toBe(id);
+    }
+  });
+
+  it('should re-mint once and retry when Pismo answers 401 (token expired mid-flight)', async () => {
+    const id = fresh('AUTHEXPIRED-');
+    const res = await api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
+    expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
+    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    expect(tokenCalls).toHaveLength(2);
+    expect(accountCalls).toHaveLength(2);
+    const [first, second] = accountCalls.map(bearer);
+    expect(first).not.toBe(second);
+    expect(accountCalls.map((c) => c.body)).toEqual([
+      { status: 'BLOCKED', reason_external_id: 'FRAUD' },
+      { status: 'BLOCKED', reason_external_id: 'FRAUD' },
+    ]);
+  });
+
+  it('should re-mint after the sandbox expires every token, then reuse the new one', async () => {
+    const id = fresh();
+    expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
+    await control(pismo, 'expire-tokens', {});
+    expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
+    expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
+    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    expect(tokenCalls).toHaveLength(2);
+    // 1 (old token) + 1 refused (expired) + 1 retried + 1 (new token reused)
+    expect(accountCalls).toHaveLength(4);
+    const tokens = accountCalls.map(bearer);
+    expect(tokens[0]).toBe(tokens[1]);
+    expect(tokens[2]).toBe(tokens[3]);
+    expect(tokens[1]).not.toBe(tokens[2]);
+  });
+
+  it('should mint a new token before the old one expires (token lifetime from the JWT exp)', async () => {
+    const id = fresh();
+    // 22 s tokens: fresh to the gateway for 1–2 s (it drops them 20 s before exp).
+    await control(pismo, 'token-lifetime', { seconds: 22 });
+    try {
+      expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
+      expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
+      expect((await pismoLog(pismo, id)).tokenCalls).toHaveLength(1);
+      await new Promise((r) => setTimeout(r, 2100));
+      expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
+    } finally {
+      await control(pismo, 'token-lifetime', { seconds: 600 });
+    }
+    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    expect(tokenCalls).toHaveLength(2);
+    // Proactive refresh: no call was refused, so no retry.
+    expect(accountCalls).toHaveLength(3);
+    const tokens = accountCalls.map(bearer);
+    expect(tokens[0]).toBe(tokens[1]);
+    expect(tokens[2]).not.toBe(tokens[1]);
+  });
+
+  it('should answer 502 PROVIDER_AUTH_FAILED after one re-mint when every token is refused', async () => {
+    const id = fresh();
+    await control(pismo, 'token-lifetime', { seconds: 0 });
+    let res: JsonResponse;
+    try {
+      res = await api.put(id, { status: 'SUSPENDED' });
+    } finally {
+      await control(pismo, 'token-lifetime', { seconds: 600 });
+    }
+    const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
+    expect(problem.retryable).toBe(false);
+    expect(problem.provider).toEqual({
+      id: 'pismo',
+      httpStatus: 401,
+      code: 'EPSP0401',
+      message: 'Unauthorized',
+    });
+    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    expect(tokenCalls).toHaveLength(2);
+    expect(accountCalls).toHaveLength(2);
+  });
+});
+
+describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accounts)', () => {
+  let gw: TestGateway;
+  let pismo: string;
+  const api = client(() => gw);
+
+  beforeAll(async () => {
+    gw = await startGateway({ PISMO_ACCOUNT_API: 'accounts' });
+    pismo = gw.providerUrl('pismo');
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('should list CLOSED as supported (CANCELLED, terminal) and the rest as in the corporate API', async () => {
+    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const p = body.items.find((i: any) => i.id === 'pismo');
+    expect(p.statuses.CLOSED).toMatchObject({ supported: true, providerValue: 'CANCELLED', terminal: true });
+    expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL' });
+    expect(p.statuses.SUSPENDED).toMatchObject({ supported: true, providerValue: 'BLOCKED' });
+    for (const s of ['DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT']) expect(p.statuses[s].supported).toBe(false);
+  });
+
+  it('should send ACTIVE and SUSPENDED to PATCH /accounts/v2/accounts/{id}/status with a numeric token account', async () => {
+    const active = freshNumeric();
+    expectChange(await api.put(active, { status: 'ACTIVE' }), active, 'ACTIVE', 'NORMAL');
+    await expectOneMintAndWrite(pismo, active, ACCOUNTS_WRITE(active), { status: 'NORMAL' }, Number(active));
+
+    const suspended = freshNumeric();
+    expectChange(
+      await api.put(suspended, { status: 'SUSPENDED', reason: 'FRAUD' }),
+      suspended,
+      'SUSPENDED',
+      'BLOCKED',
+      'FRAUD',
+    );
+    await expectOneMintAndWrite(
+      pismo,
+      suspended,
+      ACCOUNTS_WRITE(suspended),
+      { status: 'BLOCKED', reason_id: 'FRAUD' },
+      Number(suspended),
+    );
+
+    const explicit = freshNumeric();
+    await api.put(explicit, {
+      status: 'SUSPENDED',
+      reason: 'FRAUD',
+      providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
+    });
+    await expectOneMintAndWrite(
+      pismo,
+      explicit,
+      ACCOUNTS_WRITE(explicit),
+      { status: 'BLOCKED', reason_id: 'CREDIT_ONLY' },
+      Number(explicit),
+    );
+  });
+
+  it('should send CLOSED as CANCELLED, read it back as CLOSED, then treat the account as terminal', async () => {
+    const id = freshNumeric();
+    const res = await api.put(id, { status: 'CLOSED', reason: 'CUSTOMER_REQUEST' });
+    expectChange(res, id, 'CLOSED', 'CANCELLED', 'CUSTOMER_REQUEST');
+    await expectOneMintAndWrite(
+      pismo,
+      id,
+      ACCOUNTS_WRITE(id),
+      { status: 'CANCELLED', reason_id: 'CUSTOMER_REQUEST' },
+      Number(id),
+    );
+
+    const read = await api.get(id);
+    expect(read.body).toMatchObject({
+      status: 'CLOSED',
+      reason: 'CUSTOMER_REQUEST',
+      providerStatus: 'CANCELLED',
+      source: 'provider',
+    });
+    expect((await sandboxCalls(pismo)).some((c) => c.method === 'GET' && c.url === ACCOUNTS_READ(id))).toBe(
+      true,
+    );
+
+    // CANCELLED is final at Pismo: a later change is refused as ACCOUNT_CLOSED (CONTRACT section 5).
+    const again = await api.put(id, { status: 'ACTIVE' });
+    const problem = expectProblem(again, 409, 'ACCOUNT_CLOSED');
+    expect(problem.provider).toMatchObject({
+      id: 'pismo',
+      httpStatus: 400,
+      message: 'Account is in a final status',
+    });
+    expect((await api.get(id)).body).toMatchObject({ status: 'CLOSED', providerStatus: 'CANCELLED' });
+  });
+
+  it('should answer ACCOUNT_CLOSED for an account already CANCELLED at Pismo', async () => {
+    const id = fresh('CLOSED-');
+    const problem = expectProblem(await api.put(id, { status: 'SUSPENDED' }), 409, 'ACCOUNT_CLOSED');
+    expect(problem.provider).toMatchObject({ httpStatus: 400, message: 'Account is in a final status' });
+  });
+
+  it('should map the accounts API errors that carry no code by HTTP status, keeping the message', async () => {
+    const notFound = expectProblem(
+      await api.put(fresh('NOTFOUND-'), { status: 'ACTIVE' }),
+      404,
+      'ACCOUNT_NOT_FOUND',
+    );
+    expect(notFound.provider).toEqual({
+      id: 'pismo',
+      httpStatus: 404,
+      code: 'NO_CODE',
+      message: 'Account not found',
+    });
+    const transition = expectProblem(
+      await api.put(fresh('TRANSITION-'), { status: 'ACTIVE' }),
+      422,
+      'PROVIDER_REJECTED',
+    );
+    expect(transition.provider).toMatchObject({ httpStatus: 422, code: 'NO_CODE' });
+    const error = expectProblem(
+      await api.put(fresh('ERROR500-'), { status: 'ACTIVE' }),
+      502,
+      'PROVIDER_ERROR',
+    );
+    expect(error.provider).toMatchObject({ httpStatus: 500, code: 'ECMN9999' });
+  });
+
+  it('should refuse corporate-only providerOptions and allow ids over 60 characters', async () => {
+    for (const key of ['updateChildren', 'metadata']) {
+      const value = key === 'updateChildren' ? true : { a: 1 };
+      const problem = expectProblem(
+        await api.put(freshNumeric(), { status: 'SUSPENDED', providerOptions: { [key]: value } }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      expect(problem.errors).toEqual([expect.objectContaining({ field: `providerOptions.${key}` })]);
+    }
+    const long = `9${'1'.repeat(70)}`;
+    const dry = await api.put(long, { status: 'CLOSED' }, {}, '?dryRun=true');
+    expect(dry.body).toEqual({
+      dryRun: true,
+      providerRequest: {
+        method: 'PATCH',
+        url: `${pismo}${ACCOUNTS_WRITE(long)}`,
+        body: { status: 'CANCELLED' },
+      },
+    });
+    expect((await sandboxCalls(pismo)).filter((c) => c.url.includes(long))).toEqual([]);
+  });
+
+  it("should not pass on the accounts API's personal data on a read", async () => {
+    const id = freshNumeric();
+    const res = await api.get(id);
+    expect(res.body).toMatchObject({ status: 'ACTIVE', providerStatus: 'NORMAL', source: 'provider' });
+    expect(Object.keys(res.body).sort()).toEqual([
+      'accountId',
+      'asOf',
+      'provider',
+      'providerStatus',
+      'reason',
+      'source',
+      'status',
+    ]);
+  });
+});
+
+describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
+  let sandbox: StandaloneSandbox;
+  let gw: TestGateway;
+  const api = client(() => gw);
+
+  beforeAll(async () => {
+    sandbox = await startSandbox('pismo');
+    gw = await startGateway({
+      PISMO_BASE_URL: sandbox.url,
+      PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
+      PISMO_SERVER_SECRET: PISMO_SANDBOX_SETTINGS.serverSecret,
+      AUTH_DISABLED: 'true',
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+  });
+
+  it('should report Pismo as live and the others on their sandboxes', async () => {
+    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
+    expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'live', spidr: 'sandbox' });
+    expect(gw.providerUrl('pismo')).toBe(sandbox.url);
+  });
+
+  it("should send the contract's requests with a per-account token to PISMO_BASE_URL", async () => {
+    const id = fresh();
+    const res = await api.put(id, {
+      status: 'SUSPENDED',
+      reason: 'FRAUD',
+      providerOptions: { updateChildren: true },
+    });
+    expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
+    await expectOneMintAndWrite(sandbox.url, id, CORPORATE_WRITE(id), {
+      status: 'BLOCKED',
+      reason_external_id: 'FRAUD',
+      update_children: true,
+    });
+    const read = await api.get(id);
+    expect(read.body).toMatchObject({
+      status: 'SUSPENDED',
+      reason: 'FRAUD',
+      providerStatus: 'BLOCKED',
+      source: 'provider',
+    });
+    const { tokenCalls, accountCalls } = await pismoLog(sandbox.url, id);
+    expect(tokenCalls).toHaveLength(1);
+    expect(accountCalls.map((c) => [c.method, c.url])).toEqual([
+      ['PATCH', CORPORATE_WRITE(id)],
+      ['GET', CORPORATE_READ(id)],
+    ]);
+
+    const dry = await api.put(id, { status: 'ACTIVE' }, {}, '?dryRun=true');
+    expect(dry.body.providerRequest).toEqual({
+      method: 'PATCH',
+      url: `${sandbox.url}${CORPORATE_WRITE(id)}`,
+      body: { status: 'NORMAL' },
+    });
+    expect((await pismoLog(sandbox.url, id)).accountCalls).toHaveLength(2);
+
+    await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
+    expect(gw.rawLogs()).not.toContain(PISMO_SANDBOX_SETTINGS.serverSecret);
+    expect(gw.rawLogs()).not.toContain(bearer(accountCalls[0]));
+  });
+
+  it('should refuse CLOSED before any call, as in sandbox mode', async () => {
+    const id = fresh();
+    expectProblem(await api.put(id, { status: 'CLOSED', reason: 'FRAUD' }), 422, 'STATUS_NOT_SUPPORTED');
+    expect(
+      (await sandboxCalls(sandbox.url)).filter(
+        (c) => c.url.includes(id) || JSON.stringify(c.body ?? null).includes(id),
+      ),
+    ).toEqual([]);
+  });
+});
+
+describe('Pismo in live mode with wrong credentials', () => {
+  let sandbox: StandaloneSandbox;
+  let gw: TestGateway;
+  const api = client(() => gw);
+
+  beforeAll(async () => {
+    sandbox = await startSandbox('pismo');
+    gw = await startGateway({
+      PISMO_BASE_URL: sandbox.url,
+      PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
+      PISMO_SERVER_SECRET: 'not-the-secret',
+      AUTH_DISABLED: 'true',
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+  });
+
+  it('should answer 502 PROVIDER_AUTH_FAILED with Passport’s answer and send no status call', async () => {
+    const id = fresh();
+    const res = await api.put(id, { status: 'SUSPENDED' });
+    const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
+    expect(problem.retryable).toBe(false);
+    expect(problem.provider).toEqual({
+      id: 'pismo',
+      httpStatus: 401,
+      code: 'EPSP0001',
+      message: 'Invalid credentials',
+    });
+    expect(JSON.stringify(problem)).not.toContain('not-the-secret');
+    const { tokenCalls, accountCalls } = await pismoLog(sandbox.url, id);
+    expect(tokenCalls.length).toBeGreaterThanOrEqual(1);
+    expect(tokenCalls.length).toBeLessThanOrEqual(2);
+    expect(tokenCalls[0].body).toMatchObject({ server_secret: 'not-the-secret', account_id: id });
+    expect(accountCalls).toEqual([]);
+    expectProblem(await api.get(id), 502, 'PROVIDER_AUTH_FAILED');
+  });
+});
+
+describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
+  const SLOW_MS = 1500;
+  let gw: TestGateway;
+  let pismo: string;
+  let lastSlowAt = 0;
+  const api = client(() => gw);
+  const slowAccount = () => {
+    lastSlowAt = Date.now();
+    return fresh(`SLOW${SLOW_MS}-`);
+  };
+
+  beforeAll(async () => {
+    gw = await startGateway({ PISMO_TIMEOUT_MS: '300' });
+    pismo = gw.providerUrl('pismo');
+  });
+  afterAll(async () => {
+    // Let the sandbox finish its delayed answers, so no timer outlives the test run.
+    await new Promise((r) => setTimeout(r, Math.max(0, lastSlowAt + SLOW_MS + 50 - Date.now())));
+    await gw.close();
+  });
+
+  it('should answer 504 PROVIDER_TIMEOUT within about a second for a slow status call', async () => {
+    const id = slowAccount();
+    const started = Date.now();
+    const res = await api.put(id, { status: 'SUSPENDED' });
+    const elapsed = Date.now() - started;
+    const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
+    expect(problem.retryable).toBe(true);
+    expect(elapsed).toBeLessThan(1000);
+    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    expect(tokenCalls).toHaveLength(1);
+    expect(accountCalls.length).toBeGreaterThanOrEqual(1);
+    expect(accountCalls[0]).toMatchObject({ method: 'PATCH', url: CORPORATE_WRITE(id) });
+    const history = await api.history(id);
+    expect(history.body.items[0]).toMatchObject({ outcome: 'FAILED', errorCode: 'PROVIDER_TIMEOUT' });
+  });
+
+  it('should answer 504 PROVIDER_TIMEOUT for a slow read and still serve a fast account', async () => {
+    const started = Date.now();
+    expectProblem(await api.get(slowAccount()), 504, 'PROVIDER_TIMEOUT');
+    expect(Date.now() - started).toBeLessThan(1000);
+    const id = fresh();
+    expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
+  });
+});

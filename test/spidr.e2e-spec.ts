@@ -1,0 +1,1008 @@
+/**
+ * Spidr end to end: the real gateway over HTTP against the Spidr sandbox (built in, or standalone as a
+ * "live" provider), checking CONTRACT.md sections 3, 4 and 5 for Spidr. What the sandbox received is read
+ * from its call log; every test uses its own account ids.
+ */
+import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
+import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.transformers.js';
+import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import {
+  call,
+  expectProblem,
+  sandboxCalls,
+  startGateway,
+  startSandbox,
+  type JsonResponse,
+  type StandaloneSandbox,
+  type TestGateway,
+} from './support/gateway.js';
+
+const API_KEY = SPIDR_SANDBOX_SETTINGS.apiKey;
+const AUTH_HEADER = SPIDR_API_KEY_HEADER.name;
+const AUTH_VALUE = SPIDR_API_KEY_HEADER.value(API_KEY);
+const SUPPORTED = ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'CLOSED'];
+
+let counter = 0;
+/** A fresh account id; a magic prefix (NOTFOUND-, CLOSED-, …) goes first. */
+function accountId(prefix = 'e2e'): string {
+  counter += 1;
+  return `${prefix}-spidr-${process.pid}-${counter}`;
+}
+
+const statusUrl = (gw: TestGateway, id: string) => `${gw.url}/v1/accounts/spidr/${id}/status`;
+const historyUrl = (gw: TestGateway, id: string) => `${gw.url}/v1/accounts/spidr/${id}/history`;
+
+/** The calls a sandbox received for one account (the path Spidr's adapter builds: /v1/account/{id}). */
+async function callsFor(baseUrl: string, id: string): Promise<SandboxCall[]> {
+  const path = `/v1/account/${encodeURIComponent(id)}`;
+  return (await sandboxCalls(baseUrl)).filter((c) => c.url === path || c.url.startsWith(`${path}?`));
+}
+
+/** The fake personal data the sandbox holds for an account, read straight from the sandbox. */
+async function personalDataOf(baseUrl: string, id: string): Promise<string[]> {
+  const response = await fetch(`${baseUrl}/v1/account/${encodeURIComponent(id)}`, {
+    headers: { [AUTH_HEADER]: AUTH_VALUE },
+  });
+  const account = (await response.json()) as Record<string, any>;
+  const pii = [
+    account.firstName,
+    account.lastName,
+    account.email,
+    account.phone,
+    account.userId,
+    account.shippingAddress?.line1,
+  ];
+  expect(pii.every((v) => typeof v === 'string' && v.length > 0)).toBe(true);
+  return pii as string[];
+}
+
+function expectNoneOf(responses: JsonResponse[], forbidden: string[]): void {
+  for (const response of responses) {
+    const text = JSON.stringify(response.body);
+    for (const value of forbidden) expect(text).not.toContain(value);
+  }
+}
+
+function expectIsoDate(value: unknown): void {
+  expect(typeof value).toBe('string');
+  expect(new Date(value as string).toISOString()).toBe(value);
+}
+
+async function flushLogs(gw: TestGateway): Promise<void> {
+  await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
+  await new Promise((r) => setTimeout(r, 50));
+}
+
+describe('Spidr through the gateway (built-in sandbox)', () => {
+  let gw: TestGateway;
+  let base: string;
+
+  beforeAll(async () => {
+    gw = await startGateway();
+    base = gw.providerUrl('spidr');
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  describe('capabilities', () => {
+    it('should list Spidr in sandbox mode with the section 5 translation', async () => {
+      const { status, body } = await call('GET', `${gw.url}/v1/providers`);
+      expect(status).toBe(200);
+      const spidr = body.items.find((p: any) => p.id === 'spidr');
+      expect(spidr).toMatchObject({ name: 'Spidr', mode: 'sandbox', circuit: 'closed', liveRead: true });
+      expect(spidr.statuses.ACTIVE).toMatchObject({
+        supported: true,
+        providerValue: 'active',
+        terminal: false,
+      });
+      expect(spidr.statuses.SUSPENDED).toMatchObject({
+        supported: true,
+        providerValue: 'suspended',
+        terminal: false,
+      });
+      expect(spidr.statuses.DELINQUENT).toMatchObject({
+        supported: true,
+        providerValue: 'delinquent',
+        terminal: false,
+      });
+      expect(spidr.statuses.DISPUTED).toMatchObject({ supported: false, terminal: false });
+      expect(spidr.statuses.DO_NOT_CONTACT).toMatchObject({ supported: false, terminal: false });
+      expect(spidr.statuses.CLOSED).toMatchObject({
+        supported: true,
+        providerValue: 'close_with_refund',
+        terminal: true,
+      });
+    });
+  });
+
+  describe('supported statuses, end to end', () => {
+    // [canonical status, reason, Spidr value sent, canonical reason read back, statusReason read back]
+    const cases: Array<[string, string | undefined, string, string | null, string | null]> = [
+      ['ACTIVE', undefined, 'active', null, null],
+      ['ACTIVE', 'CUSTOMER_REQUEST', 'active', null, null],
+      ['SUSPENDED', undefined, 'suspended', null, null],
+      ['SUSPENDED', 'FRAUD', 'suspended', null, null],
+      ['DELINQUENT', undefined, 'delinquent', null, null],
+      ['DELINQUENT', 'HARDSHIP', 'delinquent', null, null],
+      ['CLOSED', undefined, 'close_with_refund', null, 'close_with_refund'],
+      ['CLOSED', 'CUSTOMER_REQUEST', 'close_with_refund', null, 'close_with_refund'],
+      ['CLOSED', 'FRAUD', 'close_without_refund', null, 'close_without_refund'],
+      ['CLOSED', 'COMPLIANCE', 'close_without_refund', null, 'close_without_refund'],
+      ['CLOSED', 'CHARGED_OFF', 'close_charged_off', 'CHARGED_OFF', 'close_charged_off'],
+      ['CLOSED', 'PAID_OFF', 'close_paid_off', 'PAID_OFF', 'close_paid_off'],
+    ];
+
+    it.each(cases)(
+      'should set %s (reason %s) as Spidr %s and read it back live',
+      async (status, reason, spidrValue, readReason, statusReason) => {
+        const id = accountId();
+        const url = statusUrl(gw, id);
+        // ACTIVE is the starting state: suspend first so that reading ACTIVE back proves the change.
+        const before = status === 'ACTIVE' ? 1 : 0;
+        if (before) expect((await call('PUT', url, { body: { status: 'SUSPENDED' } })).status).toBe(200);
+
+        const res = await call('PUT', url, { body: { status, ...(reason ? { reason } : {}) } });
+        expect(res.status).toBe(200);
+        expect(res.body).toEqual({
+          changeId: expect.any(String),
+          provider: 'spidr',
+          accountId: id,
+          status,
+          reason: reason ?? null,
+          outcome: 'APPLIED',
+          providerStatus: spidrValue,
+          requestId: expect.any(String),
+          completedAt: expect.any(String),
+        });
+        expect(res.headers.get('x-request-id')).toBe(res.body.requestId);
+        expectIsoDate(res.body.completedAt);
+
+        const calls = await callsFor(base, id);
+        expect(calls).toHaveLength(before + 1);
+        const write = calls[before];
+        expect(write.method).toBe('PATCH');
+        expect(write.url).toBe(`/v1/account/${id}`);
+        expect(write.body).toEqual({ status: spidrValue });
+        expect(write.headers[AUTH_HEADER]).toBe(AUTH_VALUE);
+        expect(write.headers['content-type']).toMatch(/^application\/json/);
+
+        const read = await call('GET', url);
+        expect(read.status).toBe(200);
+        expect(read.body).toEqual({
+          provider: 'spidr',
+          accountId: id,
+          status,
+          reason: readReason,
+          providerStatus: { status: status === 'CLOSED' ? 'closed' : spidrValue, statusReason },
+          source: 'provider',
+          asOf: expect.any(String),
+        });
+        expectIsoDate(read.body.asOf);
+        const after = await callsFor(base, id);
+        expect(after).toHaveLength(before + 2);
+        expect(after[before + 1]).toMatchObject({ method: 'GET', url: `/v1/account/${id}` });
+        expect(after[before + 1].headers[AUTH_HEADER]).toBe(AUTH_VALUE);
+      },
+    );
+
+    it('should move freely between active, suspended and delinquent', async () => {
+      const id = accountId();
+      const url = statusUrl(gw, id);
+      for (const [status, value] of [
+        ['DELINQUENT', 'delinquent'],
+        ['SUSPENDED', 'suspended'],
+        ['ACTIVE', 'active'],
+        ['DELINQUENT', 'delinquent'],
+      ]) {
+        const res = await call('PUT', url, { body: { status } });
+        expect({ status: res.status, providerStatus: res.body.providerStatus }).toEqual({
+          status: 200,
+          providerStatus: value,
+        });
+        expect((await call('GET', url)).body.status).toBe(status);
+      }
+      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+      expect(writes.map((c) => c.body)).toEqual([
+        { status: 'delinquent' },
+        { status: 'suspended' },
+        { status: 'active' },
+        { status: 'delinquent' },
+      ]);
+    });
+
+    it('should record each change in the history, newest first, with the provider request and no credentials', async () => {
+      const id = accountId();
+      await call('PUT', statusUrl(gw, id), {
+        body: { status: 'SUSPENDED', reason: 'RISK_REVIEW', note: 'n1' },
+      });
+      await call('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'CHARGED_OFF' } });
+      const res = await call('GET', historyUrl(gw, id));
+      expect(res.status).toBe(200);
+      expect(res.body.nextCursor).toBeNull();
+      expect(res.body.items).toHaveLength(2);
+      expect(res.body.items[0]).toMatchObject({
+        callerId: 'anonymous',
+        status: 'CLOSED',
+        reason: 'CHARGED_OFF',
+        outcome: 'APPLIED',
+        errorCode: null,
+        providerHttpStatus: 200,
+        providerRequest: {
+          method: 'PATCH',
+          url: `${base}/v1/account/${id}`,
+          body: { status: 'close_charged_off' },
+        },
+      });
+      expect(res.body.items[1]).toMatchObject({
+        status: 'SUSPENDED',
+        reason: 'RISK_REVIEW',
+        note: 'n1',
+        outcome: 'APPLIED',
+        providerRequest: { method: 'PATCH', body: { status: 'suspended' } },
+      });
+      expect(JSON.stringify(res.body)).not.toContain(API_KEY);
+    });
+  });
+
+  describe('closed accounts', () => {
+    it('should read CLOSED/CHARGED_OFF after a close with CHARGED_OFF and refuse any further change with 409 ACCOUNT_CLOSED', async () => {
+      const id = accountId();
+      const url = statusUrl(gw, id);
+      const closed = await call('PUT', url, { body: { status: 'CLOSED', reason: 'CHARGED_OFF' } });
+      expect(closed.status).toBe(200);
+      expect(closed.body.providerStatus).toBe('close_charged_off');
+
+      const read = await call('GET', url);
+      expect(read.body).toMatchObject({
+        status: 'CLOSED',
+        reason: 'CHARGED_OFF',
+        providerStatus: { status: 'closed', statusReason: 'close_charged_off' },
+        source: 'provider',
+      });
+
+      for (const body of [
+        { status: 'ACTIVE' },
+        { status: 'SUSPENDED' },
+        { status: 'CLOSED', reason: 'PAID_OFF' },
+      ]) {
+        const problem = expectProblem(await call('PUT', url, { body }), 409, 'ACCOUNT_CLOSED');
+        expect(problem.retryable).toBe(false);
+        expect(problem.provider).toEqual({
+          id: 'spidr',
+          httpStatus: 400,
+          code: 'ACCOUNT_CLOSED',
+          message: expect.stringContaining('is closed'),
+        });
+      }
+      // Every refused change did reach Spidr (the refusal is Spidr's), and the account stayed charged off.
+      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+      expect(writes).toHaveLength(4);
+      expect((await call('GET', url)).body.providerStatus).toEqual({
+        status: 'closed',
+        statusReason: 'close_charged_off',
+      });
+    });
+
+    it('should answer 409 ACCOUNT_CLOSED with Spidr code for an account that is already closed (CLOSED-)', async () => {
+      const id = accountId('CLOSED');
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        409,
+        'ACCOUNT_CLOSED',
+      );
+      expect(problem.provider).toEqual({
+        id: 'spidr',
+        httpStatus: 400,
+        code: 'ACCOUNT_CLOSED',
+        message: `Account ${id} is closed (close_with_refund); a closed account cannot be changed`,
+      });
+      expect(problem.instance).toBe(`/v1/accounts/spidr/${id}/status`);
+      const history = await call('GET', historyUrl(gw, id));
+      expect(history.body.items).toEqual([
+        expect.objectContaining({ outcome: 'FAILED', errorCode: 'ACCOUNT_CLOSED', providerHttpStatus: 400 }),
+      ]);
+      expect((await call('GET', statusUrl(gw, id))).body).toMatchObject({
+        status: 'CLOSED',
+        reason: null,
+        providerStatus: { status: 'closed', statusReason: 'close_with_refund' },
+      });
+    });
+  });
+
+  describe('unsupported statuses', () => {
+    it.each([
+      ['DISPUTED', undefined],
+      ['DISPUTED', 'FRAUD'],
+      ['DO_NOT_CONTACT', undefined],
+      ['DO_NOT_CONTACT', 'CUSTOMER_REQUEST'],
+    ])(
+      'should refuse %s (reason %s) with 422 STATUS_NOT_SUPPORTED and no call to Spidr',
+      async (status, reason) => {
+        const id = accountId();
+        const body = { status, ...(reason ? { reason } : {}) };
+        const problem = expectProblem(
+          await call('PUT', statusUrl(gw, id), { body }),
+          422,
+          'STATUS_NOT_SUPPORTED',
+        );
+        expect(problem.supportedStatuses).toEqual(SUPPORTED);
+        expect(problem.retryable).toBe(false);
+        expect(problem.provider).toBeUndefined();
+        // The same for a dry run.
+        const dry = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, { body });
+        expect(expectProblem(dry, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
+        expect(await callsFor(base, id)).toEqual([]);
+        // Recorded in the audit trail (CONTRACT section 3), once: the dry run is not.
+        const history = await call('GET', historyUrl(gw, id));
+        expect(history.body.items).toEqual([
+          expect.objectContaining({
+            status,
+            reason: reason ?? null,
+            outcome: 'FAILED',
+            errorCode: 'STATUS_NOT_SUPPORTED',
+            providerRequest: null,
+          }),
+        ]);
+      },
+    );
+  });
+
+  describe('provider errors', () => {
+    it('should map NOTFOUND- to 404 ACCOUNT_NOT_FOUND keeping errorType NOT_FOUND as the code (no errorCode)', async () => {
+      const id = accountId('NOTFOUND');
+      const expected = {
+        id: 'spidr',
+        httpStatus: 404,
+        code: 'NOT_FOUND',
+        message: `Account ${id} not found`,
+      };
+      const put = expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        404,
+        'ACCOUNT_NOT_FOUND',
+      );
+      expect(put).toMatchObject({ retryable: false, provider: expected });
+      const get = expectProblem(await call('GET', statusUrl(gw, id)), 404, 'ACCOUNT_NOT_FOUND');
+      expect(get).toMatchObject({ retryable: false, provider: expected });
+      expect((await callsFor(base, id)).map((c) => c.method)).toEqual(['PATCH', 'GET']);
+    });
+
+    it('should map REJECT- to 422 PROVIDER_REJECTED keeping Spidr code and message', async () => {
+      const id = accountId('REJECT');
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } }),
+        422,
+        'PROVIDER_REJECTED',
+      );
+      expect(problem).toMatchObject({
+        retryable: false,
+        provider: {
+          id: 'spidr',
+          httpStatus: 400,
+          code: 'REQUEST_REJECTED',
+          message: 'The request was rejected',
+        },
+      });
+      expect(await callsFor(base, id)).toHaveLength(1);
+    });
+
+    it('should map ERROR500- to 502 PROVIDER_ERROR (retryable) keeping Spidr code and message', async () => {
+      const id = accountId('ERROR500');
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        502,
+        'PROVIDER_ERROR',
+      );
+      expect(problem).toMatchObject({
+        retryable: true,
+        provider: {
+          id: 'spidr',
+          httpStatus: 500,
+          code: 'LOOKUP_FAILED',
+          message: 'Could not look up the account',
+        },
+      });
+      const history = await call('GET', historyUrl(gw, id));
+      expect(history.body.items[0]).toMatchObject({
+        outcome: 'FAILED',
+        errorCode: 'PROVIDER_ERROR',
+        providerHttpStatus: 500,
+      });
+    });
+
+    it('should map RATELIMIT- to 429 RATE_LIMITED (retryable) with Retry-After and Spidr code kept', async () => {
+      const id = accountId('RATELIMIT');
+      const res = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
+      const problem = expectProblem(res, 429, 'RATE_LIMITED');
+      expect(res.headers.get('retry-after')).toBe('2');
+      expect(problem).toMatchObject({
+        retryable: true,
+        provider: { id: 'spidr', httpStatus: 429, code: 'TOO_MANY_REQUESTS', message: 'Too many requests' },
+      });
+      const get = await call('GET', statusUrl(gw, id));
+      expectProblem(get, 429, 'RATE_LIMITED');
+      expect(get.headers.get('retry-after')).toBe('2');
+    }, 20_000);
+
+    // CONTRACT.md section 5: "429 and 5xx and network errors → retried with backoff, then RATE_LIMITED /
+    // PROVIDER_ERROR …". These two prove the retries happen (more than one call at Spidr).
+    it('should retry a Spidr 500 with backoff before answering PROVIDER_ERROR', async () => {
+      const id = accountId('ERROR500');
+      expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        502,
+        'PROVIDER_ERROR',
+      );
+      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+      expect(writes.length).toBeGreaterThan(1);
+      for (const w of writes) expect(w.body).toEqual({ status: 'suspended' });
+    }, 20_000);
+
+    it('should retry a Spidr 429 before answering RATE_LIMITED', async () => {
+      const id = accountId('RATELIMIT');
+      expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        429,
+        'RATE_LIMITED',
+      );
+      expect((await callsFor(base, id)).length).toBeGreaterThan(1);
+    }, 20_000);
+
+    it('should answer 502 PROVIDER_AUTH_FAILED after exactly one call when Spidr refuses the API key (AUTHEXPIRED-)', async () => {
+      const id = accountId('AUTHEXPIRED');
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        502,
+        'PROVIDER_AUTH_FAILED',
+      );
+      expect(problem).toMatchObject({
+        retryable: false,
+        provider: {
+          id: 'spidr',
+          httpStatus: 401,
+          code: 'UNAUTHORIZED',
+          message: 'Invalid or missing API key',
+        },
+      });
+      const calls = await callsFor(base, id);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]).toMatchObject({ method: 'PATCH', body: { status: 'suspended' } });
+      expect(calls[0].headers[AUTH_HEADER]).toBe(AUTH_VALUE);
+      // No other route (there is no token endpoint to re-authenticate against) was called.
+      expect((await sandboxCalls(base)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
+      expect(JSON.stringify(problem)).not.toContain(API_KEY);
+
+      const get = expectProblem(await call('GET', statusUrl(gw, id)), 502, 'PROVIDER_AUTH_FAILED');
+      expect(get.provider.httpStatus).toBe(401);
+      expect(await callsFor(base, id)).toHaveLength(2);
+    });
+
+    it('should refuse a ZTM- account without ZTM options as PROVIDER_REJECTED keeping Spidr code, and pass with them', async () => {
+      const id = accountId('ZTM');
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        422,
+        'PROVIDER_REJECTED',
+      );
+      // CONTRACT section 4: Spidr's code is its errorCode (ZTM_SESSION_REQUIRED), else its errorType (ZTM_ERROR).
+      expect(problem).toMatchObject({
+        retryable: false,
+        provider: {
+          id: 'spidr',
+          httpStatus: 400,
+          code: 'ZTM_SESSION_REQUIRED',
+          message: 'A ZTM session key is required',
+        },
+      });
+
+      const withKey = await call('PUT', statusUrl(gw, id), {
+        body: { status: 'SUSPENDED', providerOptions: { ztmSessionKey: 'ztm-session-123' } },
+      });
+      expect(withKey.status).toBe(200);
+      expect(withKey.body.providerStatus).toBe('suspended');
+
+      const bypass = await call('PUT', statusUrl(gw, id), {
+        body: { status: 'DELINQUENT', providerOptions: { bypassZtm: true } },
+      });
+      expect(bypass.status).toBe(200);
+
+      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+      expect(writes.map((c) => c.body)).toEqual([
+        { status: 'suspended' },
+        { status: 'suspended', ztmSessionKey: 'ztm-session-123' },
+        { status: 'delinquent', bypassZtm: true },
+      ]);
+      expect((await call('GET', statusUrl(gw, id))).body.status).toBe('DELINQUENT');
+    });
+
+    it('should not forward bypassZtm:false as a bypass (ZTM- still refused)', async () => {
+      const id = accountId('ZTM');
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), {
+          body: { status: 'SUSPENDED', providerOptions: { bypassZtm: false } },
+        }),
+        422,
+        'PROVIDER_REJECTED',
+      );
+      expect(problem.provider.code).toBe('ZTM_SESSION_REQUIRED');
+      expect((await callsFor(base, id))[0].body).toEqual({ status: 'suspended', bypassZtm: false });
+    });
+  });
+
+  describe('API key toward Spidr', () => {
+    it('should send the API key header on every call, with no token or login call, for parallel requests', async () => {
+      const ids = Array.from({ length: 6 }, () => accountId());
+      const answers = await Promise.all(
+        ids.flatMap((id) => [
+          call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+          call('GET', statusUrl(gw, `${id}-r`)),
+        ]),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
+      const paths = new Set(ids.flatMap((id) => [`/v1/account/${id}`, `/v1/account/${id}-r`]));
+      const calls = (await sandboxCalls(base)).filter((c) => paths.has(c.url));
+      expect(calls).toHaveLength(12);
+      for (const c of calls) {
+        expect(c.url).toMatch(/^\/v1\/account\/[^/]+$/);
+        expect(c.headers[AUTH_HEADER]).toBe(AUTH_VALUE);
+      }
+      expect((await sandboxCalls(base)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
+      for (const a of answers) expect(JSON.stringify(a.body)).not.toContain(API_KEY);
+    });
+  });
+
+  describe('dryRun', () => {
+    it('should answer the exact Spidr request with an absolute URL and send nothing to Spidr', async () => {
+      const id = accountId();
+      const res = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, {
+        body: { status: 'CLOSED', reason: 'FRAUD', providerOptions: { ztmSessionKey: 'zk-1' } },
+      });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({
+        dryRun: true,
+        providerRequest: {
+          method: 'PATCH',
+          url: `${base}/v1/account/${id}`,
+          body: { status: 'close_without_refund', ztmSessionKey: 'zk-1' },
+        },
+      });
+      expect(new URL(res.body.providerRequest.url).origin).toBe(new URL(base).origin);
+      const text = JSON.stringify(res.body);
+      expect(text).not.toContain(API_KEY);
+      expect(text).not.toMatch(/bearer/i);
+      expect(await callsFor(base, id)).toEqual([]);
+      expect((await call('GET', historyUrl(gw, id))).body.items).toEqual([]);
+    });
+
+    it('should percent-encode the account id in the provider URL, as the real call does', async () => {
+      const id = `e2e:${process.pid}@spidr+x`;
+      const encoded = encodeURIComponent(id);
+      const dry = await call('PUT', `${statusUrl(gw, encoded)}?dryRun=true`, {
+        body: { status: 'SUSPENDED' },
+      });
+      expect(dry.body.providerRequest.url).toBe(`${base}/v1/account/${encoded}`);
+      const res = await call('PUT', statusUrl(gw, encoded), { body: { status: 'SUSPENDED' } });
+      expect(res.status).toBe(200);
+      expect(res.body.accountId).toBe(id);
+      const calls = await callsFor(base, id);
+      expect(calls).toHaveLength(1);
+      expect(calls[0].url).toBe(`/v1/account/${encoded}`);
+    });
+  });
+
+  describe('idempotency', () => {
+    it('should replay the first answer for the same Idempotency-Key without calling Spidr again', async () => {
+      const id = accountId();
+      const headers = { 'idempotency-key': `idem-${id}` };
+      const first = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' }, headers });
+      expect(first.status).toBe(200);
+      const again = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' }, headers });
+      expect(again.status).toBe(200);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.body).toEqual(first.body);
+      expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' }, headers }),
+        422,
+        'IDEMPOTENCY_KEY_REUSED',
+      );
+      expect((await callsFor(base, id)).map((c) => c.body)).toEqual([{ status: 'suspended' }]);
+    });
+  });
+
+  describe('GET status', () => {
+    it('should read an untouched account live as ACTIVE (Spidr has a read endpoint)', async () => {
+      const id = accountId();
+      const res = await call('GET', statusUrl(gw, id));
+      expect(res.status).toBe(200);
+      expect(res.body).toMatchObject({
+        provider: 'spidr',
+        accountId: id,
+        status: 'ACTIVE',
+        reason: null,
+        providerStatus: { status: 'active', statusReason: null },
+        source: 'provider',
+      });
+      expect((await callsFor(base, id)).map((c) => `${c.method} ${c.url}`)).toEqual([
+        `GET /v1/account/${id}`,
+      ]);
+    });
+  });
+
+  describe('request ids', () => {
+    it('should send the caller X-Request-Id to Spidr on the status call and on the live read', async () => {
+      const id = accountId();
+      const put = await call('PUT', statusUrl(gw, id), {
+        body: { status: 'SUSPENDED' },
+        headers: { 'x-request-id': 'spidr-e2e-put-1' },
+      });
+      expect(put.status).toBe(200);
+      expect(put.headers.get('x-request-id')).toBe('spidr-e2e-put-1');
+      expect(put.body.requestId).toBe('spidr-e2e-put-1');
+      const get = await call('GET', statusUrl(gw, id), { headers: { 'x-request-id': 'spidr-e2e-get-1' } });
+      expect(get.headers.get('x-request-id')).toBe('spidr-e2e-get-1');
+      const calls = await callsFor(base, id);
+      expect(calls.map((c) => [c.method, c.headers['x-request-id']])).toEqual([
+        ['PATCH', 'spidr-e2e-put-1'],
+        ['GET', 'spidr-e2e-get-1'],
+      ]);
+      const history = await call('GET', historyUrl(gw, id));
+      expect(history.body.items[0].requestId).toBe('spidr-e2e-put-1');
+    });
+
+    it('should send a generated request id to Spidr when the caller sends none', async () => {
+      const id = accountId();
+      const put = await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } });
+      const generated = put.headers.get('x-request-id');
+      expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+      expect((await callsFor(base, id))[0].headers['x-request-id']).toBe(generated);
+    });
+  });
+
+  describe('providerOptions', () => {
+    it.each([
+      [{ colour: 'blue' }, 'providerOptions.colour'],
+      [{ updateChildren: true }, 'providerOptions.updateChildren'],
+      [{ ztmSessionKey: 42 }, 'providerOptions.ztmSessionKey'],
+      [{ ztmSessionKey: '' }, 'providerOptions.ztmSessionKey'],
+      [{ ztmSessionKey: 'k'.repeat(257) }, 'providerOptions.ztmSessionKey'],
+      [{ bypassZtm: 'yes' }, 'providerOptions.bypassZtm'],
+    ])(
+      'should refuse providerOptions %j with 400 naming %s and call nothing',
+      async (providerOptions, field) => {
+        const id = accountId();
+        const problem = expectProblem(
+          await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED', providerOptions } }),
+          400,
+          'VALIDATION_FAILED',
+        );
+        expect(problem.errors).toEqual([expect.objectContaining({ field })]);
+        expect(await callsFor(base, id)).toEqual([]);
+      },
+    );
+
+    it('should refuse providerOptions that is not an object', async () => {
+      const id = accountId();
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED', providerOptions: ['x'] } }),
+        400,
+        'VALIDATION_FAILED',
+      );
+      expect(problem.errors[0].field).toBe('providerOptions');
+      expect(await callsFor(base, id)).toEqual([]);
+    });
+  });
+
+  describe('personal data', () => {
+    it("should never copy the sandbox's fake personal data into answers or logs", async () => {
+      const id = accountId();
+      const answers: JsonResponse[] = [];
+      answers.push(await call('GET', statusUrl(gw, id)));
+      answers.push(await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }));
+      answers.push(await call('GET', statusUrl(gw, id)));
+      answers.push(await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, { body: { status: 'CLOSED' } }));
+      answers.push(await call('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'PAID_OFF' } }));
+      answers.push(await call('PUT', statusUrl(gw, id), { body: { status: 'ACTIVE' } })); // 409 from Spidr
+      answers.push(await call('GET', statusUrl(gw, id)));
+      answers.push(await call('GET', historyUrl(gw, id)));
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 409, 200, 200]);
+      const pii = await personalDataOf(base, id);
+      expectNoneOf(answers, pii);
+      await flushLogs(gw);
+      const logs = gw.rawLogs();
+      for (const value of pii) expect(logs).not.toContain(value);
+      expect(logs).not.toContain(API_KEY);
+    });
+  });
+});
+
+describe('Spidr with caller API keys (scopes)', () => {
+  const KEYS = {
+    writer: 'writer-key-0123456789abcdef',
+    closer: 'closer-key-0123456789abcdef',
+    reader: 'reader-key-0123456789abcdef',
+  };
+  let gw: TestGateway;
+  let base: string;
+
+  beforeAll(async () => {
+    gw = await startGateway({
+      API_KEYS: JSON.stringify([
+        { id: 'writer', key: KEYS.writer, scopes: ['status:write'] },
+        { id: 'closer', key: KEYS.closer, scopes: ['status:write', 'status:close'] },
+        { id: 'reader', key: KEYS.reader, scopes: ['status:read'] },
+      ]),
+    });
+    base = gw.providerUrl('spidr');
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('should answer 401 UNAUTHENTICATED without a key or with an unknown key, and call nothing', async () => {
+    const id = accountId();
+    expectProblem(
+      await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    expectProblem(await call('GET', statusUrl(gw, id)), 401, 'UNAUTHENTICATED');
+    expectProblem(await call('GET', historyUrl(gw, id)), 401, 'UNAUTHENTICATED');
+    expectProblem(
+      await call('PUT', statusUrl(gw, id), {
+        body: { status: 'SUSPENDED' },
+        headers: { 'x-api-key': 'not-a-known-key-0000000000' },
+      }),
+      401,
+      'UNAUTHENTICATED',
+    );
+    expect(await callsFor(base, id)).toEqual([]);
+  });
+
+  it('should let a status:write key SUSPEND but refuse CLOSED with 403 FORBIDDEN before any Spidr call', async () => {
+    const id = accountId();
+    const suspend = await call('PUT', statusUrl(gw, id), {
+      body: { status: 'SUSPENDED' },
+      headers: { 'x-api-key': KEYS.writer },
+    });
+    expect(suspend.status).toBe(200);
+    expect(suspend.body.providerStatus).toBe('suspended');
+
+    for (const reason of [undefined, 'CHARGED_OFF']) {
+      const problem = expectProblem(
+        await call('PUT', statusUrl(gw, id), {
+          body: { status: 'CLOSED', ...(reason ? { reason } : {}) },
+          headers: { 'x-api-key': KEYS.writer },
+        }),
+        403,
+        'FORBIDDEN',
+      );
+      expect(problem.requiredScope).toBe('status:close');
+    }
+    const dry = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, {
+      body: { status: 'CLOSED' },
+      headers: { 'x-api-key': KEYS.writer },
+    });
+    expectProblem(dry, 403, 'FORBIDDEN');
+
+    const calls = await callsFor(base, id);
+    expect(calls.map((c) => c.body)).toEqual([{ status: 'suspended' }]);
+  });
+
+  it('should let a key with status:close close (Bearer), refuse PUT for a status:read key, and show callerIds in history', async () => {
+    const id = accountId();
+    const suspend = await call('PUT', statusUrl(gw, id), {
+      body: { status: 'SUSPENDED', reason: 'FRAUD' },
+      headers: { 'x-api-key': KEYS.writer, 'x-request-id': 'scope-w-1' },
+    });
+    expect(suspend.status).toBe(200);
+    const close = await call('PUT', statusUrl(gw, id), {
+      body: { status: 'CLOSED', reason: 'FRAUD' },
+      headers: { authorization: `Bearer ${KEYS.closer}`, 'x-request-id': 'scope-c-1' },
+    });
+    expect(close.status).toBe(200);
+    expect(close.body).toMatchObject({ outcome: 'APPLIED', providerStatus: 'close_without_refund' });
+
+    const readerPut = expectProblem(
+      await call('PUT', statusUrl(gw, id), {
+        body: { status: 'ACTIVE' },
+        headers: { 'x-api-key': KEYS.reader },
+      }),
+      403,
+      'FORBIDDEN',
+    );
+    expect(readerPut.requiredScope).toBe('status:write');
+    // A key without status:read cannot read.
+    expectProblem(
+      await call('GET', statusUrl(gw, id), { headers: { 'x-api-key': KEYS.closer } }),
+      403,
+      'FORBIDDEN',
+    );
+
+    const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+    expect(writes.map((c) => c.body)).toEqual([{ status: 'suspended' }, { status: 'close_without_refund' }]);
+
+    const read = await call('GET', statusUrl(gw, id), { headers: { 'x-api-key': KEYS.reader } });
+    expect(read.status).toBe(200);
+    expect(read.body).toMatchObject({ status: 'CLOSED', source: 'provider' });
+
+    const history = await call('GET', historyUrl(gw, id), {
+      headers: { authorization: `Bearer ${KEYS.reader}` },
+    });
+    expect(history.status).toBe(200);
+    const applied = history.body.items.filter((i: any) => i.outcome === 'APPLIED');
+    expect(applied.map((i: any) => [i.callerId, i.requestId, i.status])).toEqual([
+      ['closer', 'scope-c-1', 'CLOSED'],
+      ['writer', 'scope-w-1', 'SUSPENDED'],
+    ]);
+    const text = JSON.stringify(history.body);
+    for (const key of Object.values(KEYS)) expect(text).not.toContain(key);
+  });
+});
+
+describe('Spidr in live mode (standalone sandbox at SPIDR_BASE_URL)', () => {
+  let sandbox: StandaloneSandbox;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox('spidr');
+    gw = await startGateway({ SPIDR_BASE_URL: sandbox.url, SPIDR_API_KEY: API_KEY, AUTH_DISABLED: 'true' });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+  });
+
+  it('should report Spidr as live at that URL and the others on their sandboxes', async () => {
+    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
+    expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'sandbox', spidr: 'live' });
+    expect(gw.providerUrl('spidr')).toBe(sandbox.url);
+    expect((await call('GET', `${gw.url}/health/ready`)).body.providers.spidr.mode).toBe('live');
+  });
+
+  it("should send exactly the contract's requests with the API key to the live URL", async () => {
+    const id = accountId();
+    const dry = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, {
+      body: { status: 'CLOSED', reason: 'PAID_OFF' },
+    });
+    expect(dry.body.providerRequest).toEqual({
+      method: 'PATCH',
+      url: `${sandbox.url}/v1/account/${id}`,
+      body: { status: 'close_paid_off' },
+    });
+    expect(await callsFor(sandbox.url, id)).toEqual([]);
+
+    const suspend = await call('PUT', statusUrl(gw, id), {
+      body: { status: 'SUSPENDED' },
+      headers: { 'x-request-id': 'live-1' },
+    });
+    expect(suspend.status).toBe(200);
+    const close = await call('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'PAID_OFF' } });
+    expect(close.body).toMatchObject({ outcome: 'APPLIED', providerStatus: 'close_paid_off' });
+    const read = await call('GET', statusUrl(gw, id));
+    expect(read.body).toMatchObject({
+      status: 'CLOSED',
+      reason: 'PAID_OFF',
+      providerStatus: { status: 'closed', statusReason: 'close_paid_off' },
+      source: 'provider',
+    });
+
+    const calls = await callsFor(sandbox.url, id);
+    expect(calls.map((c) => [c.method, c.url, c.body ?? null])).toEqual([
+      ['PATCH', `/v1/account/${id}`, { status: 'suspended' }],
+      ['PATCH', `/v1/account/${id}`, { status: 'close_paid_off' }],
+      ['GET', `/v1/account/${id}`, null],
+    ]);
+    for (const c of calls) expect(c.headers[AUTH_HEADER]).toBe(AUTH_VALUE);
+    expect(calls[0].headers['x-request-id']).toBe('live-1');
+    expect((await sandboxCalls(sandbox.url)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
+    // The built-in Spidr sandbox is not used in live mode.
+    expect(gw.gateway.runtime.registry.list().find((e) => e.id === 'spidr')?.mode).toBe('live');
+  });
+
+  it('should map the live provider errors the same way (NOTFOUND-, closed account)', async () => {
+    const missing = accountId('NOTFOUND');
+    expect(
+      expectProblem(
+        await call('PUT', statusUrl(gw, missing), { body: { status: 'ACTIVE' } }),
+        404,
+        'ACCOUNT_NOT_FOUND',
+      ).provider,
+    ).toMatchObject({ httpStatus: 404, code: 'NOT_FOUND' });
+    const closed = accountId('CLOSED');
+    expect(
+      expectProblem(
+        await call('PUT', statusUrl(gw, closed), { body: { status: 'ACTIVE' } }),
+        409,
+        'ACCOUNT_CLOSED',
+      ).provider,
+    ).toMatchObject({ httpStatus: 400, code: 'ACCOUNT_CLOSED' });
+  });
+});
+
+describe('Spidr in live mode with a wrong API key', () => {
+  const WRONG_KEY = 'sk_live_wrong_key_ffffffffffffffff';
+  let sandbox: StandaloneSandbox;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    sandbox = await startSandbox('spidr');
+    gw = await startGateway({ SPIDR_BASE_URL: sandbox.url, SPIDR_API_KEY: WRONG_KEY, AUTH_DISABLED: 'true' });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await sandbox.close();
+  });
+
+  it('should answer 502 PROVIDER_AUTH_FAILED after one call, without showing the key', async () => {
+    const id = accountId();
+    const put = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
+    const problem = expectProblem(put, 502, 'PROVIDER_AUTH_FAILED');
+    expect(problem).toMatchObject({
+      retryable: false,
+      provider: { id: 'spidr', httpStatus: 401, code: 'UNAUTHORIZED', message: 'Invalid or missing API key' },
+    });
+    const calls = await callsFor(sandbox.url, id);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].headers[AUTH_HEADER]).toBe(SPIDR_API_KEY_HEADER.value(WRONG_KEY));
+    expect(JSON.stringify(problem)).not.toContain(WRONG_KEY);
+
+    expectProblem(await call('GET', statusUrl(gw, id)), 502, 'PROVIDER_AUTH_FAILED');
+    expect(await callsFor(sandbox.url, id)).toHaveLength(2);
+    const history = await call('GET', historyUrl(gw, id));
+    expect(history.body.items[0]).toMatchObject({
+      outcome: 'FAILED',
+      errorCode: 'PROVIDER_AUTH_FAILED',
+      providerHttpStatus: 401,
+    });
+    await flushLogs(gw);
+    expect(gw.rawLogs()).not.toContain(WRONG_KEY);
+  });
+});
+
+describe('Spidr timeouts (SPIDR_TIMEOUT_MS=300)', () => {
+  const SLOW_MS = 800;
+  let gw: TestGateway;
+  let base: string;
+  /** When the sandbox's last slow answer is due: closing waits for it, so no timer outlives the tests. */
+  let slowUntil = 0;
+
+  beforeAll(async () => {
+    gw = await startGateway({ SPIDR_TIMEOUT_MS: '300' });
+    base = gw.providerUrl('spidr');
+  });
+  afterAll(async () => {
+    await new Promise((r) => setTimeout(r, Math.max(0, slowUntil - Date.now() + 50)));
+    await gw.close();
+  });
+
+  it('should answer 504 PROVIDER_TIMEOUT within about a second for a slow Spidr', async () => {
+    const id = accountId(`SLOW${SLOW_MS}`);
+    const started = Date.now();
+    slowUntil = started + SLOW_MS;
+    const res = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
+    const elapsed = Date.now() - started;
+    const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
+    expect(problem.retryable).toBe(true);
+    expect(problem.provider).toBeUndefined();
+    expect(elapsed).toBeLessThan(1000);
+    expect(elapsed).toBeGreaterThanOrEqual(250);
+    expect((await callsFor(base, id)).length).toBeGreaterThanOrEqual(1);
+
+    const history = await call('GET', historyUrl(gw, id));
+    expect(history.body.items[0]).toMatchObject({ outcome: 'FAILED', errorCode: 'PROVIDER_TIMEOUT' });
+
+    const readStarted = Date.now();
+    slowUntil = readStarted + SLOW_MS;
+    expectProblem(await call('GET', statusUrl(gw, id)), 504, 'PROVIDER_TIMEOUT');
+    expect(Date.now() - readStarted).toBeLessThan(1000);
+  });
+
+  it('should still apply a change that answers within the timeout', async () => {
+    const id = accountId('SLOW50');
+    const res = await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } });
+    expect(res.status).toBe(200);
+    expect(res.body.providerStatus).toBe('delinquent');
+  });
+});
