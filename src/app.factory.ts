@@ -34,7 +34,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const store = await Store.open(config.databaseUrl, logger);
   let runtime: ProviderRuntime;
   try {
-    runtime = await ProviderRuntime.start(config);
+    runtime = await ProviderRuntime.start(config, (event) => logger.warn(event, 'retrying provider call'));
   } catch (error) {
     await store.close();
     throw error;

@@ -714,15 +714,22 @@ describe('Canopy token flows through the gateway', () => {
     }
   });
 
-  it('should answer PROVIDER_ERROR when the token endpoint fails with 5xx, and recover afterwards', async () => {
+  it('should retry a token endpoint 5xx: a passing outage is absorbed, a lasting one answers PROVIDER_ERROR', async () => {
     await control(sandbox, 'expire-tokens');
     await control(sandbox, 'token-failure', { status: 503, times: 1 });
+    const from = await callCount();
+    expect((await suspend(account())).status).toBe(200);
+    expect((await callsSince(from)).filter((c) => c === 'POST /auth/token')).toHaveLength(2);
+
+    await control(sandbox, 'expire-tokens');
+    await control(sandbox, 'token-failure', { status: 503, times: 100 });
     const id = account();
     const problem = expectProblem(await suspend(id), 502, 'PROVIDER_ERROR');
     expect(problem).toMatchObject({
       retryable: true,
       provider: { id: 'canopy', httpStatus: 503, code: 'token_service_error' },
     });
+    await control(sandbox, 'token-failure', { status: 503, times: 0 });
     expect((await suspend(id)).status).toBe(200);
   });
 
@@ -876,14 +883,14 @@ describe('Canopy timeouts', () => {
     await gw.close();
   });
 
-  it('should answer 504 PROVIDER_TIMEOUT within about a second for a slow status write', async () => {
+  it('should answer 504 PROVIDER_TIMEOUT within timeout × attempts plus a margin for a slow status write', async () => {
     const id = account('SLOW700-');
     const started = Date.now();
     const res = await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
     const elapsed = Date.now() - started;
     const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(problem.retryable).toBe(true);
-    expect(elapsed).toBeLessThan(1_000);
+    expect(elapsed).toBeLessThan(2_500);
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect((await accountCalls(sandbox, id)).length).toBeGreaterThanOrEqual(1);
   });
@@ -892,7 +899,7 @@ describe('Canopy timeouts', () => {
     const started = Date.now();
     const res = await gw$('GET', statusUrl(gw, account('SLOW700-')));
     expectProblem(res, 504, 'PROVIDER_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(2_500);
   });
 
   it('should still answer a fast account on the same gateway', async () => {

@@ -59,7 +59,7 @@ describe('A gateway process killed mid-change', () => {
       request_id: 'crash-req-1',
       note: 'killed mid-flight',
     });
-    expect(JSON.parse(rows[0]!.provider_request!)).toMatchObject({
+    expect(JSON.parse(rows[0].provider_request!)).toMatchObject({
       method: 'PATCH',
       body: { status: 'close_without_refund' },
     });

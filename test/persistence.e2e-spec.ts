@@ -56,7 +56,7 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
         const opened: Database[] = await Promise.all([1, 2, 3].map(() => openDatabase(empty.url)));
         for (const database of opened) await database.ping();
         const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(
-          opened[0]!.db,
+          opened[0].db,
         );
         expect(migrations.rows.map((r) => r.name)).toEqual(['0001_audit_and_idempotency']);
         await Promise.all(opened.map((d) => d.close()));
@@ -95,9 +95,9 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
       await store.audit.insert(attempt({ accountId: 'other-account' }), applied());
       const first = await store.audit.history('spidr', 'audit-hist', 2);
       expect(first.map((r) => r.status)).toEqual(['S4', 'S3']);
-      const second = await store.audit.history('spidr', 'audit-hist', 2, first[1]!.change_id);
+      const second = await store.audit.history('spidr', 'audit-hist', 2, first[1].change_id);
       expect(second.map((r) => r.status)).toEqual(['S2', 'S1']);
-      const last = await store.audit.history('spidr', 'audit-hist', 2, second[1]!.change_id);
+      const last = await store.audit.history('spidr', 'audit-hist', 2, second[1].change_id);
       expect(last.map((r) => r.status)).toEqual(['S0']);
     });
 

@@ -911,7 +911,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
     expect(problem.provider).toMatchObject({ httpStatus: 400, message: 'Account is in a final status' });
   });
 
-  it('should map the accounts API errors that carry no code by HTTP status, keeping the message', async () => {
+  it('should map the accounts API errors that carry no code by message or HTTP status, keeping the message', async () => {
     const notFound = expectProblem(
       await api.put(fresh('NOTFOUND-'), { status: 'ACTIVE' }),
       404,
@@ -925,8 +925,8 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
     });
     const transition = expectProblem(
       await api.put(fresh('TRANSITION-'), { status: 'ACTIVE' }),
-      422,
-      'PROVIDER_REJECTED',
+      409,
+      'INVALID_TRANSITION',
     );
     expect(transition.provider).toMatchObject({ httpStatus: 422, code: 'NO_CODE' });
     const error = expectProblem(
@@ -1114,14 +1114,14 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
     await gw.close();
   });
 
-  it('should answer 504 PROVIDER_TIMEOUT within about a second for a slow status call', async () => {
+  it('should answer 504 PROVIDER_TIMEOUT within timeout × attempts plus a margin for a slow status call', async () => {
     const id = slowAccount();
     const started = Date.now();
     const res = await api.put(id, { status: 'SUSPENDED' });
     const elapsed = Date.now() - started;
     const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(problem.retryable).toBe(true);
-    expect(elapsed).toBeLessThan(1000);
+    expect(elapsed).toBeLessThan(2_500);
     const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
     expect(tokenCalls).toHaveLength(1);
     expect(accountCalls.length).toBeGreaterThanOrEqual(1);
@@ -1133,7 +1133,7 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
   it('should answer 504 PROVIDER_TIMEOUT for a slow read and still serve a fast account', async () => {
     const started = Date.now();
     expectProblem(await api.get(slowAccount()), 504, 'PROVIDER_TIMEOUT');
-    expect(Date.now() - started).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(2_500);
     const id = fresh();
     expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
   });

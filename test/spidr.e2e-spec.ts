@@ -977,7 +977,7 @@ describe('Spidr timeouts (SPIDR_TIMEOUT_MS=300)', () => {
     await gw.close();
   });
 
-  it('should answer 504 PROVIDER_TIMEOUT within about a second for a slow Spidr', async () => {
+  it('should answer 504 PROVIDER_TIMEOUT within timeout × attempts plus a margin for a slow Spidr', async () => {
     const id = accountId(`SLOW${SLOW_MS}`);
     const started = Date.now();
     slowUntil = started + SLOW_MS;
@@ -986,7 +986,7 @@ describe('Spidr timeouts (SPIDR_TIMEOUT_MS=300)', () => {
     const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(problem.retryable).toBe(true);
     expect(problem.provider).toBeUndefined();
-    expect(elapsed).toBeLessThan(1000);
+    expect(elapsed).toBeLessThan(2_500);
     expect(elapsed).toBeGreaterThanOrEqual(250);
     expect((await callsFor(base, id)).length).toBeGreaterThanOrEqual(1);
 
@@ -996,7 +996,7 @@ describe('Spidr timeouts (SPIDR_TIMEOUT_MS=300)', () => {
     const readStarted = Date.now();
     slowUntil = readStarted + SLOW_MS;
     expectProblem(await call('GET', statusUrl(gw, id)), 504, 'PROVIDER_TIMEOUT');
-    expect(Date.now() - readStarted).toBeLessThan(1000);
+    expect(Date.now() - readStarted).toBeLessThan(2_500);
   });
 
   it('should still apply a change that answers within the timeout', async () => {

@@ -19,14 +19,14 @@ export function uuidv7(now = Date.now()): string {
     }
   } else {
     // A random start in the lower half leaves room to count up within the millisecond.
-    counter = randomBytes(1)[0]! << 3;
+    counter = randomBytes(1)[0] << 3;
   }
   lastMs = ms;
   const bytes = randomBytes(16);
   bytes.writeUIntBE(ms, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;
-  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
   const hex = bytes.toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

@@ -41,6 +41,8 @@ export interface AppConfig {
   authEnabled: boolean;
   sandbox: boolean;
   rateLimitPerMinute: number;
+  /** Retries toward providers: attempts in all (1 = none) and the time budget of one call's attempts. */
+  retry: { maxAttempts: number; budgetMs: number };
   /** PISMO_ACCOUNT_API, also applied to Pismo's sandbox (which serves both account APIs). */
   pismoAccountApi: PismoAccountApi;
   providers: ProvidersConfig;
@@ -118,6 +120,10 @@ export function loadConfig(env: Env): AppConfig {
     authEnabled,
     sandbox,
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    retry: {
+      maxAttempts: int(env, 'PROVIDER_MAX_ATTEMPTS', 3, 1, 10),
+      budgetMs: int(env, 'PROVIDER_RETRY_BUDGET_MS', 30_000, 100, 600_000),
+    },
     pismoAccountApi: pismoAccountApi(env),
     providers,
     warnings,

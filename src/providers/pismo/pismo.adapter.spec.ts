@@ -199,7 +199,7 @@ describe(PismoAdapter.name, () => {
       const [, , read] = await calls();
       expect(read).toMatchObject({ method: 'GET', url: '/accounts/v1/accounts/1030' });
       const error = await failure(change('1030', 'ACTIVE', undefined, undefined, adapter));
-      expect(error.code).toBe('PROVIDER_REJECTED');
+      expect(error.code).toBe('ACCOUNT_CLOSED');
       expect(error.provider).toEqual({
         id: 'pismo',
         httpStatus: 400,

@@ -6,6 +6,16 @@ import type { ProviderEndpoint } from '../provider-adapter.js';
 import type { ProviderDefinition } from '../provider-definition.js';
 import { ProviderRegistry, type ProviderEntry } from '../provider-registry.js';
 import { listenOnLoopback } from './sandbox-kit.js';
+import { ResilientAdapter } from '../../resilience/resilient-adapter.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../resilience/retry-policy.js';
+
+export type RetryListener = (event: {
+  provider: ProviderId;
+  operation: string;
+  code: string;
+  attempt: number;
+  delayMs: number;
+}) => void;
 
 /**
  * Builds the provider registry: live providers point at their base URL; providers without one start
@@ -18,12 +28,21 @@ export class ProviderRuntime {
     private readonly sandboxes: FastifyInstance[],
   ) {}
 
-  static async start(config: AppConfig): Promise<ProviderRuntime> {
+  static async start(config: AppConfig, onRetry?: RetryListener): Promise<ProviderRuntime> {
     const sandboxes: FastifyInstance[] = [];
+    const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...config.retry };
     try {
       const entries: ProviderEntry[] = [];
       for (const id of PROVIDER_IDS) {
-        entries.push(await ProviderRuntime.entry(id, config, sandboxes));
+        const entry = await ProviderRuntime.entry(id, config, sandboxes);
+        if (entry.adapter) {
+          const listener =
+            onRetry &&
+            ((op: string, code: string, attempt: number, delayMs: number) =>
+              onRetry({ provider: id, operation: op, code, attempt, delayMs }));
+          entry.adapter = new ResilientAdapter(entry.adapter, policy, listener);
+        }
+        entries.push(entry);
       }
       return new ProviderRuntime(new ProviderRegistry(entries), sandboxes);
     } catch (error) {

@@ -1,0 +1,81 @@
+import type { CanonicalReason, CanonicalStatus, FieldError } from '../domain/index.js';
+import type {
+  CallContext,
+  ChangeRequest,
+  ChangeResult,
+  PreparedChange,
+  ProviderAdapter,
+  StatusReading,
+  Translation,
+} from '../providers/provider-adapter.js';
+import { withRetries, type RetryPolicy } from './retry-policy.js';
+
+/**
+ * Wraps an adapter with the gateway's retry policy, in one place for every provider. Writes are repeated
+ * only where repeating is safe: setting the same status again is harmless, except a terminal change (a
+ * close at Spidr) that may already have happened — there the account is read first and the write is
+ * repeated only while the account is not yet in the target status.
+ */
+export class ResilientAdapter implements ProviderAdapter {
+  readonly id: ProviderAdapter['id'];
+  readonly name: string;
+  readonly liveRead: boolean;
+
+  constructor(
+    private readonly inner: ProviderAdapter,
+    private readonly policy: RetryPolicy,
+    private readonly onRetry?: (operation: string, code: string, attempt: number, delayMs: number) => void,
+  ) {
+    this.id = inner.id;
+    this.name = inner.name;
+    this.liveRead = inner.liveRead;
+  }
+
+  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
+    return this.inner.translate(status, reason);
+  }
+
+  isTerminal(status: CanonicalStatus): boolean {
+    return this.inner.isTerminal(status);
+  }
+
+  validate(request: ChangeRequest): FieldError[] {
+    return this.inner.validate(request);
+  }
+
+  prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
+    return withRetries(this.policy, () => this.inner.prepareChange(request, ctx), this.hooks('prepare'));
+  }
+
+  applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
+    const guarded = this.inner.isTerminal(prepared.request.status) && this.inner.liveRead;
+    return withRetries(this.policy, () => this.inner.applyChange(prepared, ctx), {
+      ...this.hooks('change status'),
+      beforeRepeat: guarded ? () => this.alreadyApplied(prepared, ctx) : undefined,
+    });
+  }
+
+  readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
+    return withRetries(this.policy, () => this.inner.readStatus(accountId, ctx), this.hooks('read status'));
+  }
+
+  /** Did the failed attempt reach the provider after all? Then the change is done and must not be repeated. */
+  private async alreadyApplied(
+    prepared: PreparedChange,
+    ctx: CallContext,
+  ): Promise<{ settled: true; value: ChangeResult } | { settled: false }> {
+    const reading = await this.inner.readStatus(prepared.request.accountId, ctx);
+    if (reading.status !== prepared.request.status) return { settled: false };
+    return {
+      settled: true,
+      value: { outcome: 'APPLIED', providerStatus: prepared.providerStatus, providerHttpStatus: 200 },
+    };
+  }
+
+  private hooks(operation: string) {
+    return {
+      onRetry: (error: { code: string }, attempt: number, delayMs: number) =>
+        this.onRetry?.(operation, error.code, attempt, delayMs),
+    };
+  }
+}
