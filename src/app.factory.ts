@@ -62,6 +62,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.enableShutdownHooks();
   await app.init();
   for (const warning of config.warnings) logger.warn(warning);
+  for (const entry of runtime.registry.list()) {
+    if (entry.mode === 'sandbox')
+      logger.info({ provider: entry.id, baseUrl: entry.baseUrl }, 'provider sandbox listening');
+  }
   return { app, logger, runtime, store };
 }
 
