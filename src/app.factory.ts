@@ -5,6 +5,7 @@ import type { LoggerService } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { setupSwagger } from './api/openapi.js';
 import { AppModule } from './app.module.js';
+import { Lifecycle } from './common/lifecycle.js';
 import { ProblemFilter } from './common/problem.filter.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
@@ -26,15 +27,21 @@ export interface GatewayApp {
   logger: Logger;
   runtime: ProviderRuntime;
   store: Store;
+  lifecycle: Lifecycle;
 }
 
 /** Builds the whole gateway (sandboxes started, routes ready) without listening. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<GatewayApp> {
   const logger = createLogger(config.logLevel, options.logDestination);
+  const lifecycle = new Lifecycle();
   const store = await Store.open(config.databaseUrl, logger);
   let runtime: ProviderRuntime;
   try {
-    runtime = await ProviderRuntime.start(config, (event) => logger.warn(event, 'retrying provider call'));
+    runtime = await ProviderRuntime.start(
+      config,
+      (event) => logger.warn(event, 'retrying provider call'),
+      (provider, circuit) => logger.warn({ provider, circuit }, 'provider circuit changed'),
+    );
   } catch (error) {
     await store.close();
     throw error;
@@ -47,7 +54,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     routerOptions: { maxParamLength: 1024 },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, runtime, store, logger),
+    AppModule.forRoot(config, runtime, store, logger, lifecycle),
     adapter,
     {
       logger: nestLogger(logger),
@@ -59,14 +66,13 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter(logger));
   setupSwagger(app);
-  app.enableShutdownHooks();
   await app.init();
   for (const warning of config.warnings) logger.warn(warning);
   for (const entry of runtime.registry.list()) {
     if (entry.mode === 'sandbox')
       logger.info({ provider: entry.id, baseUrl: entry.baseUrl }, 'provider sandbox listening');
   }
-  return { app, logger, runtime, store };
+  return { app, logger, runtime, store, lifecycle };
 }
 
 /** Nest's own messages (start-up, route mapping) as pino lines, so stdout stays one JSON line each. */

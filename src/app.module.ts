@@ -12,6 +12,7 @@ import { ProvidersService } from './services/providers.service.js';
 import { AccountStatusService } from './services/account-status.service.js';
 import { ChangeStatusService } from './services/change-status.service.js';
 import { Store } from './persistence/store.js';
+import { Lifecycle } from './common/lifecycle.js';
 
 export const LOGGER = Symbol('LOGGER');
 const RUNTIME = Symbol('PROVIDER_RUNTIME');
@@ -31,7 +32,13 @@ class RuntimeCloser implements OnApplicationShutdown {
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, runtime: ProviderRuntime, store: Store, logger: Logger): DynamicModule {
+  static forRoot(
+    config: AppConfig,
+    runtime: ProviderRuntime,
+    store: Store,
+    logger: Logger,
+    lifecycle: Lifecycle,
+  ): DynamicModule {
     return {
       module: AppModule,
       controllers: [AccountsController, ProvidersController, HealthController],
@@ -41,6 +48,7 @@ export class AppModule {
         { provide: RUNTIME, useValue: runtime },
         { provide: ProviderRegistry, useValue: runtime.registry },
         { provide: Store, useValue: store },
+        { provide: Lifecycle, useValue: lifecycle },
         {
           provide: RuntimeCloser,
           useFactory: (r: ProviderRuntime, s: Store) => new RuntimeCloser(r, s),

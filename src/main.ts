@@ -1,5 +1,8 @@
 import { existsSync } from 'node:fs';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { Logger } from 'pino';
 import { createApp } from './app.factory.js';
+import type { Lifecycle } from './common/lifecycle.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
 
 function configFromEnvironment(): AppConfig {
@@ -18,7 +21,8 @@ function configFromEnvironment(): AppConfig {
 
 async function main(): Promise<void> {
   const config = configFromEnvironment();
-  const { app, logger } = await createApp(config);
+  const { app, logger, lifecycle } = await createApp(config);
+  installDrain(app, logger, lifecycle, config.drainTimeoutMs);
   await app.listen({ port: config.port, host: config.host });
   const address = app.getHttpServer().address();
   const port = address !== null && typeof address === 'object' ? address.port : config.port;
@@ -29,6 +33,41 @@ async function main(): Promise<void> {
     { port, host: config.host, auth: config.authEnabled ? 'on' : 'off' },
     `statusgate listening on http://${config.host}:${port} (docs at /docs; providers ${modes})`,
   );
+}
+
+/**
+ * SIGTERM/SIGINT: report not-ready, stop accepting, let in-flight requests finish (Fastify closes the
+ * server and waits for them; requests on kept-alive connections get 503), then close the sandboxes and
+ * the database and exit 0. A drain that outlives DRAIN_TIMEOUT_MS exits 1 with calls still in flight.
+ */
+function installDrain(
+  app: NestFastifyApplication,
+  logger: Logger,
+  lifecycle: Lifecycle,
+  drainTimeoutMs: number,
+): void {
+  const stop = (signal: NodeJS.Signals) => {
+    if (lifecycle.draining) return;
+    lifecycle.draining = true;
+    logger.info({ signal, drainTimeoutMs }, 'draining: no new requests; finishing those in flight');
+    const deadline = setTimeout(() => {
+      logger.error({ drainTimeoutMs }, 'drain timed out; exiting with requests still in flight');
+      logger.flush(() => process.exit(1));
+    }, drainTimeoutMs);
+    deadline.unref();
+    app.close().then(
+      () => {
+        logger.info('stopped cleanly');
+        logger.flush(() => process.exit(0));
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while stopping');
+        logger.flush(() => process.exit(1));
+      },
+    );
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }
 
 main().catch((error: unknown) => {

@@ -874,7 +874,8 @@ describe('Canopy timeouts', () => {
   let sandbox: string;
 
   beforeAll(async () => {
-    gw = await startGateway({ CANOPY_TIMEOUT_MS: '300' });
+    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+    gw = await startGateway({ CANOPY_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
     sandbox = gw.providerUrl('canopy');
     // Warm the token so the timed calls below measure the status call alone.
     await gw$('GET', statusUrl(gw, account()));

@@ -1062,7 +1062,8 @@ describe('ClearGrid timeouts', () => {
   let gw: TestGateway;
 
   beforeAll(async () => {
-    gw = await startGateway({ CLEARGRID_TIMEOUT_MS: '300' });
+    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+    gw = await startGateway({ CLEARGRID_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
   });
   afterAll(async () => {
     await gw.close();

@@ -1105,7 +1105,8 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
   };
 
   beforeAll(async () => {
-    gw = await startGateway({ PISMO_TIMEOUT_MS: '300' });
+    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+    gw = await startGateway({ PISMO_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {

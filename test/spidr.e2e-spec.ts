@@ -969,7 +969,8 @@ describe('Spidr timeouts (SPIDR_TIMEOUT_MS=300)', () => {
   let slowUntil = 0;
 
   beforeAll(async () => {
-    gw = await startGateway({ SPIDR_TIMEOUT_MS: '300' });
+    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+    gw = await startGateway({ SPIDR_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
     base = gw.providerUrl('spidr');
   });
   afterAll(async () => {

@@ -43,6 +43,10 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Retries toward providers: attempts in all (1 = none) and the time budget of one call's attempts. */
   retry: { maxAttempts: number; budgetMs: number };
+  /** Circuit breaker and bulkhead per provider. */
+  guard: { failureThreshold: number; halfOpenAfterMs: number; maxConcurrent: number; maxQueue: number };
+  /** How long a SIGTERM waits for in-flight requests before the process exits anyway. */
+  drainTimeoutMs: number;
   /** PISMO_ACCOUNT_API, also applied to Pismo's sandbox (which serves both account APIs). */
   pismoAccountApi: PismoAccountApi;
   providers: ProvidersConfig;
@@ -124,6 +128,13 @@ export function loadConfig(env: Env): AppConfig {
       maxAttempts: int(env, 'PROVIDER_MAX_ATTEMPTS', 3, 1, 10),
       budgetMs: int(env, 'PROVIDER_RETRY_BUDGET_MS', 30_000, 100, 600_000),
     },
+    guard: {
+      failureThreshold: int(env, 'CIRCUIT_FAILURE_THRESHOLD', 5, 1, 1000),
+      halfOpenAfterMs: int(env, 'CIRCUIT_HALF_OPEN_AFTER_MS', 10_000, 10, 3_600_000),
+      maxConcurrent: int(env, 'PROVIDER_MAX_CONCURRENCY', 64, 1, 10_000),
+      maxQueue: int(env, 'PROVIDER_MAX_QUEUE', 256, 0, 100_000),
+    },
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 25_000, 0, 600_000),
     pismoAccountApi: pismoAccountApi(env),
     providers,
     warnings,

@@ -52,6 +52,8 @@ export interface GatewayErrorOptions {
   retryAfter?: number;
   /** Extra problem members, e.g. the statuses a provider supports. */
   extensions?: Record<string, unknown>;
+  /** Never repeat the call within this request (e.g. the provider's circuit is open). */
+  noRetry?: boolean;
   cause?: unknown;
 }
 
@@ -61,6 +63,7 @@ export class GatewayError extends Error {
   readonly errors?: FieldError[];
   readonly retryAfter?: number;
   readonly extensions?: Record<string, unknown>;
+  readonly noRetry: boolean;
 
   constructor(
     readonly code: ErrorCode,
@@ -73,6 +76,7 @@ export class GatewayError extends Error {
     this.errors = options.errors;
     this.retryAfter = options.retryAfter;
     this.extensions = options.extensions;
+    this.noRetry = options.noRetry ?? false;
   }
 
   get httpStatus(): number {

@@ -25,6 +25,8 @@ export interface ProviderEntry {
   /** Absent when disabled. */
   adapter?: ProviderAdapter;
   baseUrl?: string;
+  /** The circuit state of the provider's breaker; absent when disabled. */
+  circuit?: () => 'closed' | 'open' | 'half-open';
 }
 
 /** Adapters chosen by provider id; the capability matrix is derived from each adapter's pure translation. */

@@ -8,10 +8,13 @@ import type {
   StatusReading,
   Translation,
 } from '../providers/provider-adapter.js';
+import type { ProviderGuard } from './provider-guard.js';
 import { withRetries, type RetryPolicy } from './retry-policy.js';
 
 /**
- * Wraps an adapter with the gateway's retry policy, in one place for every provider. Writes are repeated
+ * Wraps an adapter with the gateway's resilience, in one place for every provider: each attempt passes
+ * the provider's circuit breaker and bulkhead (ProviderGuard), attempts are retried by the retry policy.
+ * Writes are repeated
  * only where repeating is safe: setting the same status again is harmless, except a terminal change (a
  * close at Spidr) that may already have happened — there the account is read first and the write is
  * repeated only while the account is not yet in the target status.
@@ -24,6 +27,7 @@ export class ResilientAdapter implements ProviderAdapter {
   constructor(
     private readonly inner: ProviderAdapter,
     private readonly policy: RetryPolicy,
+    readonly guard: ProviderGuard,
     private readonly onRetry?: (operation: string, code: string, attempt: number, delayMs: number) => void,
   ) {
     this.id = inner.id;
@@ -44,19 +48,27 @@ export class ResilientAdapter implements ProviderAdapter {
   }
 
   prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
-    return withRetries(this.policy, () => this.inner.prepareChange(request, ctx), this.hooks('prepare'));
+    return withRetries(
+      this.policy,
+      () => this.guard.run(() => this.inner.prepareChange(request, ctx)),
+      this.hooks('prepare'),
+    );
   }
 
   applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
     const guarded = this.inner.isTerminal(prepared.request.status) && this.inner.liveRead;
-    return withRetries(this.policy, () => this.inner.applyChange(prepared, ctx), {
+    return withRetries(this.policy, () => this.guard.run(() => this.inner.applyChange(prepared, ctx)), {
       ...this.hooks('change status'),
       beforeRepeat: guarded ? () => this.alreadyApplied(prepared, ctx) : undefined,
     });
   }
 
   readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
-    return withRetries(this.policy, () => this.inner.readStatus(accountId, ctx), this.hooks('read status'));
+    return withRetries(
+      this.policy,
+      () => this.guard.run(() => this.inner.readStatus(accountId, ctx)),
+      this.hooks('read status'),
+    );
   }
 
   /** Did the failed attempt reach the provider after all? Then the change is done and must not be repeated. */
@@ -64,7 +76,7 @@ export class ResilientAdapter implements ProviderAdapter {
     prepared: PreparedChange,
     ctx: CallContext,
   ): Promise<{ settled: true; value: ChangeResult } | { settled: false }> {
-    const reading = await this.inner.readStatus(prepared.request.accountId, ctx);
+    const reading = await this.guard.run(() => this.inner.readStatus(prepared.request.accountId, ctx));
     if (reading.status !== prepared.request.status) return { settled: false };
     return {
       settled: true,

@@ -26,7 +26,7 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
 ]);
 
 export function isRetryable(error: unknown): error is GatewayError {
-  return error instanceof GatewayError && RETRYABLE.has(error.code);
+  return error instanceof GatewayError && RETRYABLE.has(error.code) && !error.noRetry;
 }
 
 /**

@@ -27,7 +27,7 @@ export class ProvidersService {
         id: entry.id,
         name: entry.name,
         mode: entry.mode,
-        circuit: 'closed' as const,
+        circuit: entry.circuit?.() ?? 'closed',
         liveRead: entry.adapter?.liveRead ?? false,
         statuses: this.matrix.get(entry.id) ?? {},
       })),

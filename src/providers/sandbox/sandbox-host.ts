@@ -6,6 +6,7 @@ import type { ProviderEndpoint } from '../provider-adapter.js';
 import type { ProviderDefinition } from '../provider-definition.js';
 import { ProviderRegistry, type ProviderEntry } from '../provider-registry.js';
 import { listenOnLoopback } from './sandbox-kit.js';
+import { ProviderGuard, type CircuitName } from '../../resilience/provider-guard.js';
 import { ResilientAdapter } from '../../resilience/resilient-adapter.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../resilience/retry-policy.js';
 
@@ -28,7 +29,11 @@ export class ProviderRuntime {
     private readonly sandboxes: FastifyInstance[],
   ) {}
 
-  static async start(config: AppConfig, onRetry?: RetryListener): Promise<ProviderRuntime> {
+  static async start(
+    config: AppConfig,
+    onRetry?: RetryListener,
+    onCircuit?: (provider: ProviderId, state: CircuitName) => void,
+  ): Promise<ProviderRuntime> {
     const sandboxes: FastifyInstance[] = [];
     const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...config.retry };
     try {
@@ -40,7 +45,9 @@ export class ProviderRuntime {
             onRetry &&
             ((op: string, code: string, attempt: number, delayMs: number) =>
               onRetry({ provider: id, operation: op, code, attempt, delayMs }));
-          entry.adapter = new ResilientAdapter(entry.adapter, policy, listener);
+          const guard = new ProviderGuard(id, config.guard, (state) => onCircuit?.(id, state));
+          entry.adapter = new ResilientAdapter(entry.adapter, policy, guard, listener);
+          entry.circuit = () => guard.circuit;
         }
         entries.push(entry);
       }

@@ -1,0 +1,4 @@
+/** Process-wide state of the gateway's life: set to draining when a stop signal arrives. */
+export class Lifecycle {
+  draining = false;
+}

@@ -1,0 +1,99 @@
+import {
+  BrokenCircuitError,
+  BulkheadRejectedError,
+  CircuitState,
+  ConsecutiveBreaker,
+  bulkhead,
+  circuitBreaker,
+  handleWhen,
+  type BulkheadPolicy,
+  type CircuitBreakerPolicy,
+} from 'cockatiel';
+import { GatewayError, type ErrorCode, type ProviderId } from '../domain/index.js';
+
+export type CircuitName = 'closed' | 'open' | 'half-open';
+
+export interface GuardOptions {
+  /** Consecutive failed calls that open the circuit. */
+  failureThreshold: number;
+  /** How long the circuit stays open before one probe is let through. */
+  halfOpenAfterMs: number;
+  /** Calls in flight to this provider at once (the bulkhead); more wait in a queue of `maxQueue`. */
+  maxConcurrent: number;
+  maxQueue: number;
+}
+
+export const DEFAULT_GUARD_OPTIONS: GuardOptions = {
+  failureThreshold: 5,
+  halfOpenAfterMs: 10_000,
+  maxConcurrent: 64,
+  maxQueue: 256,
+};
+
+/** Failures that say the provider is unwell; a 429 or a refusal says nothing about its health. */
+const COUNTS_AS_FAILURE: ReadonlySet<ErrorCode> = new Set([
+  'PROVIDER_ERROR',
+  'PROVIDER_UNAVAILABLE',
+  'PROVIDER_TIMEOUT',
+]);
+
+/**
+ * One provider's circuit breaker and bulkhead (cockatiel). Every attempt toward the provider passes
+ * through it: while the circuit is open, or the provider already has its fill of calls in flight, the
+ * call is refused at once with PROVIDER_UNAVAILABLE, so one provider's outage cannot slow the others.
+ */
+export class ProviderGuard {
+  private readonly breaker: CircuitBreakerPolicy;
+  private readonly bulkhead: BulkheadPolicy;
+
+  constructor(
+    private readonly providerId: ProviderId,
+    options: GuardOptions,
+    onStateChange?: (state: CircuitName) => void,
+  ) {
+    this.breaker = circuitBreaker(
+      handleWhen((error) => error instanceof GatewayError && COUNTS_AS_FAILURE.has(error.code)),
+      { halfOpenAfter: options.halfOpenAfterMs, breaker: new ConsecutiveBreaker(options.failureThreshold) },
+    );
+    this.bulkhead = bulkhead(options.maxConcurrent, options.maxQueue);
+    if (onStateChange) this.breaker.onStateChange((state) => onStateChange(circuitName(state)));
+  }
+
+  get circuit(): CircuitName {
+    return circuitName(this.breaker.state);
+  }
+
+  async run<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await this.bulkhead.execute(() => this.breaker.execute(operation));
+    } catch (error) {
+      if (error instanceof BrokenCircuitError) {
+        throw new GatewayError(
+          'PROVIDER_UNAVAILABLE',
+          `${this.providerId} circuit is open after repeated failures; calls are refused until a probe succeeds`,
+          { noRetry: true, extensions: { circuit: this.circuit } },
+        );
+      }
+      if (error instanceof BulkheadRejectedError) {
+        throw new GatewayError(
+          'PROVIDER_UNAVAILABLE',
+          `${this.providerId} already has the most calls in flight the gateway allows; try again shortly`,
+          { noRetry: true },
+        );
+      }
+      throw error;
+    }
+  }
+}
+
+function circuitName(state: CircuitState): CircuitName {
+  switch (state) {
+    case CircuitState.Closed:
+      return 'closed';
+    case CircuitState.HalfOpen:
+      return 'half-open';
+    case CircuitState.Open:
+    case CircuitState.Isolated:
+      return 'open';
+  }
+}
