@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       const n = ++sequence;
       const provider = n % 3 === 0 ? 'canopy' : 'spidr';
       const base = provider === 'spidr' ? spidrUrl : canopyUrl;
-      const fault = FAULTS[Math.floor(n / 3) % FAULTS.length]!;
+      const fault = FAULTS[Math.floor(n / 3) % FAULTS.length];
       const accountId = await arrange(base, fault, `soak-${n}`);
       if (provider === 'canopy' && n % 50 === 0) await post(`${canopyUrl}/__sandbox/expire-tokens`, {});
       const key = `soak-key-${n}`;
