@@ -63,6 +63,10 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   );
   const fastify = app.getHttpAdapter().getInstance();
   installRequestLogging(fastify, logger);
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (lifecycle.draining) void reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new ProblemFilter(logger));
   setupSwagger(app);

@@ -50,6 +50,11 @@ function installDrain(
     if (lifecycle.draining) return;
     lifecycle.draining = true;
     logger.info({ signal, drainTimeoutMs }, 'draining: no new requests; finishing those in flight');
+    // Requests that finish during the drain close their connection, and idle kept-alive sockets are closed,
+    // so clients do not hold the server open until their keep-alive runs out.
+    const server = app.getHttpServer();
+    const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+    sweeper.unref();
     const deadline = setTimeout(() => {
       logger.error({ drainTimeoutMs }, 'drain timed out; exiting with requests still in flight');
       logger.flush(() => process.exit(1));

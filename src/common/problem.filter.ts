@@ -82,8 +82,9 @@ export function sendProblem(
   }
   if (request.ctx) request.ctx.log.errorCode = gatewayError.code;
   const instance = request.url.split('?')[0] ?? request.url;
-  if (gatewayError.retryAfter !== undefined)
-    void reply.header('retry-after', String(gatewayError.retryAfter));
+  // RATE_LIMITED always tells the caller when to come back: the provider's Retry-After, else 1 s.
+  const retryAfter = gatewayError.retryAfter ?? (gatewayError.code === 'RATE_LIMITED' ? 1 : undefined);
+  if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
   return reply
     .code(gatewayError.httpStatus)
     .header('content-type', PROBLEM_CONTENT_TYPE)

@@ -52,8 +52,9 @@ export function providerFailure(
     code: parsed?.code || NO_PROVIDER_CODE,
     message: parsed?.message || summariseRaw(response),
   };
-  const retryAfter =
-    code === 'RATE_LIMITED' ? (retryAfterSeconds(response.headers['retry-after']) ?? 1) : undefined;
+  // Only the provider's own Retry-After is kept: it sets the least wait before a retry. The caller's
+  // Retry-After defaults to 1 s in the problem filter when the provider sent none.
+  const retryAfter = code === 'RATE_LIMITED' ? retryAfterSeconds(response.headers['retry-after']) : undefined;
   return new GatewayError(
     code,
     `${providerId} ${operation} failed: HTTP ${response.status} ${provider.code} ${provider.message}`,

@@ -45,6 +45,8 @@ const COUNTS_AS_FAILURE: ReadonlySet<ErrorCode> = new Set([
 export class ProviderGuard {
   private readonly breaker: CircuitBreakerPolicy;
   private readonly bulkhead: BulkheadPolicy;
+  /** When the open circuit lets its next probe through (cockatiel changes state only on the next call). */
+  private probeAt = 0;
 
   constructor(
     private readonly providerId: ProviderId,
@@ -56,6 +58,9 @@ export class ProviderGuard {
       { halfOpenAfter: options.halfOpenAfterMs, breaker: new ConsecutiveBreaker(options.failureThreshold) },
     );
     this.bulkhead = bulkhead(options.maxConcurrent, options.maxQueue);
+    this.breaker.onBreak(() => {
+      this.probeAt = Date.now() + options.halfOpenAfterMs;
+    });
     if (onStateChange) this.breaker.onStateChange((state) => onStateChange(circuitName(state)));
   }
 
@@ -63,17 +68,20 @@ export class ProviderGuard {
     return circuitName(this.breaker.state);
   }
 
+  /**
+   * Refuses at once while the circuit is open, without counting the call either way: for steps that may
+   * make no provider call at all (preparing a change), whose success says nothing about the provider.
+   */
+  async passIfClosed<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.circuit === 'open' && Date.now() < this.probeAt) throw this.openError();
+    return operation();
+  }
+
   async run<T>(operation: () => Promise<T>): Promise<T> {
     try {
       return await this.bulkhead.execute(() => this.breaker.execute(operation));
     } catch (error) {
-      if (error instanceof BrokenCircuitError) {
-        throw new GatewayError(
-          'PROVIDER_UNAVAILABLE',
-          `${this.providerId} circuit is open after repeated failures; calls are refused until a probe succeeds`,
-          { noRetry: true, extensions: { circuit: this.circuit } },
-        );
-      }
+      if (error instanceof BrokenCircuitError) throw this.openError();
       if (error instanceof BulkheadRejectedError) {
         throw new GatewayError(
           'PROVIDER_UNAVAILABLE',
@@ -83,6 +91,14 @@ export class ProviderGuard {
       }
       throw error;
     }
+  }
+
+  private openError(): GatewayError {
+    return new GatewayError(
+      'PROVIDER_UNAVAILABLE',
+      `${this.providerId} circuit is open after repeated failures; calls are refused until a probe succeeds`,
+      { noRetry: true, extensions: { circuit: this.circuit } },
+    );
   }
 }
 

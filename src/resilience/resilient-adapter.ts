@@ -50,7 +50,9 @@ export class ResilientAdapter implements ProviderAdapter {
   prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
     return withRetries(
       this.policy,
-      () => this.guard.run(() => this.inner.prepareChange(request, ctx)),
+      // Preparing may make no provider call (Spidr, Pismo): it must not count as a success that resets the
+      // breaker's run of failures, so it only checks that the circuit is not open.
+      () => this.guard.passIfClosed(() => this.inner.prepareChange(request, ctx)),
       this.hooks('prepare'),
     );
   }

@@ -37,6 +37,7 @@ const FAULTS = [
   'error500',
   'ratelimit',
   'flaky503',
+  'flakyReset',
   'reset',
   'malformed',
 ] as const;

@@ -33,7 +33,14 @@ export async function startGateway(env: Env = {}): Promise<TestGateway> {
       done();
     },
   });
-  const config = loadConfig({ LOG_LEVEL: 'info', DATABASE_URL: temporarySqliteUrl(), ...env });
+  // Suites share one gateway across many failure tests; the breaker would (rightly) open and turn later
+  // tests into 503s. Only the breaker's own tests (test/faults.e2e-spec.ts) set a real threshold.
+  const config = loadConfig({
+    LOG_LEVEL: 'info',
+    DATABASE_URL: temporarySqliteUrl(),
+    CIRCUIT_FAILURE_THRESHOLD: '1000',
+    ...env,
+  });
   const gateway = await createApp(config, { logDestination: sink });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.getHttpServer().address();

@@ -302,9 +302,11 @@ describe(PismoAdapter.name, () => {
       });
     }
 
-    it('should default Retry-After to 1 s when Pismo sends a 429 without one', async () => {
+    it('should carry no Retry-After of its own when Pismo sends a 429 without one', async () => {
+      // The caller still gets Retry-After: 1 (set by the problem filter); retries use plain backoff.
       const error = await failure(change('RATELIMIT-2', 'SUSPENDED'));
-      expect(error.retryAfter).toBe(1);
+      expect(error.code).toBe('RATE_LIMITED');
+      expect(error.retryAfter).toBeUndefined();
     });
   });
 
