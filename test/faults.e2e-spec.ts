@@ -372,3 +372,35 @@ describe('Fault injection: SIGTERM while provider calls are in flight', () => {
     await expect(fetch(`${gw.url}/health/live`)).rejects.toThrow();
   }, 20_000);
 });
+
+describe('Fault injection: the per-provider bulkhead', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await startGateway({
+      PROVIDER_MAX_CONCURRENCY: '1',
+      PROVIDER_MAX_QUEUE: '0',
+      PROVIDER_MAX_ATTEMPTS: '1',
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+  });
+
+  it('refuses a call beyond the provider limit at once, and leaves other providers unaffected', async () => {
+    const spidr = gw.providerUrl('spidr');
+    const slow = accountId('SLOW600-bulk');
+    const extra = accountId('bulk');
+    const first = suspend(gw, 'spidr', slow);
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await timed(() => suspend(gw, 'spidr', extra));
+    expectProblem(refused.value, 503, 'PROVIDER_UNAVAILABLE');
+    expect(refused.ms).toBeLessThan(200);
+    expect(await callsFor(spidr, extra)).toEqual([]);
+    const other = await timed(() => suspend(gw, 'canopy', accountId('bulk-other')));
+    expect(other.value.status).toBe(200);
+    expect(other.ms).toBeLessThan(400);
+    expect((await first).status).toBe(200);
+    expect((await suspend(gw, 'spidr', extra)).status).toBe(200);
+  });
+});
