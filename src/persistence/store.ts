@@ -65,6 +65,17 @@ export class Store {
     return marked;
   }
 
+  /** Runs `work` in one transaction (one commit) with repositories bound to it. */
+  transaction<T>(
+    work: (tx: { audit: AuditRepository; idempotency: IdempotencyRepository }) => Promise<T>,
+  ): Promise<T> {
+    return this.database.db
+      .transaction()
+      .execute((trx) =>
+        work({ audit: new AuditRepository(trx), idempotency: new IdempotencyRepository(trx) }),
+      );
+  }
+
   async purge(): Promise<number> {
     const purged = await this.idempotency.purgeExpired(new Date());
     if (purged > 0) this.logger.info({ purged }, 'expired idempotency keys purged');

@@ -12,9 +12,11 @@ import {
 } from '../domain/index.js';
 import type { RequestContext } from '../observability/request-context.js';
 import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
+import type { IdempotencyRepository } from '../persistence/idempotency.repository.js';
 import { Store } from '../persistence/store.js';
 import type {
   ChangeRequest,
+  ChangeResult,
   PreparedChange,
   ProviderAdapter,
   ProviderRequest,
@@ -110,19 +112,22 @@ export class ChangeStatusService {
       const replay = await this.beginIdempotent(ctx, key, fingerprint(adapter.id, accountId, input));
       if (replay) return replay;
     }
-    const instance = `/v1/accounts/${adapter.id}/${accountId}/status`;
     try {
       const body = await this.applyRecorded(adapter, request, input, key, ctx);
-      const httpStatus = body.outcome === 'ACCEPTED' ? 202 : 200;
-      if (key !== undefined)
-        await this.store.idempotency.complete(ctx.callerId, key, httpStatus, body, body.changeId);
-      return { httpStatus, body, replayed: false };
+      return { httpStatus: body.outcome === 'ACCEPTED' ? 202 : 200, body, replayed: false };
     } catch (error) {
-      if (key !== undefined) await this.settleFailedKey(ctx, key, error, instance);
-      throw error;
+      if (key !== undefined && !(error instanceof RecordedFailure)) {
+        // Failed before anything was recorded (e.g. the store itself): never leave the key held.
+        await this.store.idempotency.release(ctx.callerId, key).catch(() => undefined);
+      }
+      throw error instanceof RecordedFailure ? error.error : error;
     }
   }
 
+  /**
+   * The write-ahead record is committed before the provider is called; the outcome, and the idempotency
+   * key's final answer, are committed together in one transaction afterwards.
+   */
   private async applyRecorded(
     adapter: ProviderAdapter,
     request: ChangeRequest,
@@ -131,6 +136,7 @@ export class ChangeStatusService {
     ctx: RequestContext,
   ): Promise<ChangeStatusResponse> {
     const changeId = uuidv7();
+    const instance = `/v1/accounts/${adapter.id}/${request.accountId}/status`;
     const attempt = (providerRequest: ProviderRequest | null): NewAttempt => ({
       changeId,
       provider: adapter.id,
@@ -153,42 +159,61 @@ export class ChangeStatusService {
       prepared = await adapter.prepareChange(request, { requestId: ctx.requestId });
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
-      await this.store.audit.insert(attempt(null), failure(error, 0));
-      throw error;
+      await this.store.transaction(async (tx) => {
+        await tx.audit.insert(attempt(null), failure(error, 0));
+        if (key !== undefined) await settleFailedKey(tx.idempotency, ctx, key, error, instance);
+      });
+      throw new RecordedFailure(error);
     }
 
     await this.store.audit.insert(attempt(prepared.providerRequest));
     const started = performance.now();
+    let result: ChangeResult;
     try {
-      const result = await adapter.applyChange(prepared, { requestId: ctx.requestId });
-      const completedAt = new Date().toISOString();
-      Object.assign(ctx.log, { outcome: result.outcome, providerHttpStatus: result.providerHttpStatus });
-      await this.store.audit.complete(changeId, {
+      result = await adapter.applyChange(prepared, { requestId: ctx.requestId });
+    } catch (error) {
+      ctx.log.outcome = 'FAILED';
+      if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
+        ctx.log.providerHttpStatus = error.provider.httpStatus;
+      }
+      await this.store.transaction(async (tx) => {
+        await tx.audit.complete(changeId, failure(error, performance.now() - started));
+        if (key !== undefined) await settleFailedKey(tx.idempotency, ctx, key, error, instance);
+      });
+      throw new RecordedFailure(error);
+    }
+    const completedAt = new Date().toISOString();
+    Object.assign(ctx.log, { outcome: result.outcome, providerHttpStatus: result.providerHttpStatus });
+    const body: ChangeStatusResponse = {
+      changeId,
+      provider: adapter.id,
+      accountId: request.accountId,
+      status: input.status,
+      reason: input.reason ?? null,
+      outcome: result.outcome,
+      providerStatus: result.providerStatus,
+      requestId: ctx.requestId,
+      completedAt,
+    };
+    await this.store.transaction(async (tx) => {
+      await tx.audit.complete(changeId, {
         outcome: result.outcome,
         providerHttpStatus: result.providerHttpStatus,
         providerStatus: result.providerStatus,
         latencyMs: round(performance.now() - started),
         completedAt,
       });
-      return {
-        changeId,
-        provider: adapter.id,
-        accountId: request.accountId,
-        status: input.status,
-        reason: input.reason ?? null,
-        outcome: result.outcome,
-        providerStatus: result.providerStatus,
-        requestId: ctx.requestId,
-        completedAt,
-      };
-    } catch (error) {
-      ctx.log.outcome = 'FAILED';
-      if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
-        ctx.log.providerHttpStatus = error.provider.httpStatus;
+      if (key !== undefined) {
+        await tx.idempotency.complete(
+          ctx.callerId,
+          key,
+          result.outcome === 'ACCEPTED' ? 202 : 200,
+          body,
+          changeId,
+        );
       }
-      await this.store.audit.complete(changeId, failure(error, performance.now() - started));
-      throw error;
-    }
+    });
+    return body;
   }
 
   private async beginIdempotent(
@@ -222,29 +247,31 @@ export class ChangeStatusService {
         );
     }
   }
+}
 
-  /**
-   * A failure the caller could fix only by retrying (5xx, 429, anything retryable) releases the key;
-   * a final refusal (unknown account, unsupported status …) is stored and replayed like a success.
-   */
-  private async settleFailedKey(
-    ctx: RequestContext,
-    key: string,
-    error: unknown,
-    instance: string,
-  ): Promise<void> {
-    const final = error instanceof GatewayError && !error.retryable && error.httpStatus < 500;
-    if (final) {
-      await this.store.idempotency.complete(
-        ctx.callerId,
-        key,
-        error.httpStatus,
-        problemOf(error, instance, ctx.requestId),
-        null,
-      );
-    } else {
-      await this.store.idempotency.release(ctx.callerId, key);
-    }
+/** A failure already recorded (audit and key settled in the same transaction); carries the original error. */
+class RecordedFailure extends Error {
+  constructor(readonly error: unknown) {
+    super('recorded failure');
+  }
+}
+
+/**
+ * A failure the caller could fix only by retrying (5xx, 429, anything retryable) releases the key;
+ * a final refusal (unknown account, unsupported status …) is stored and replayed like a success.
+ */
+async function settleFailedKey(
+  keys: IdempotencyRepository,
+  ctx: RequestContext,
+  key: string,
+  error: unknown,
+  instance: string,
+): Promise<void> {
+  const final = error instanceof GatewayError && !error.retryable && error.httpStatus < 500;
+  if (final) {
+    await keys.complete(ctx.callerId, key, error.httpStatus, problemOf(error, instance, ctx.requestId), null);
+  } else {
+    await keys.release(ctx.callerId, key);
   }
 }
 
