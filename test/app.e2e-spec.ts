@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { buildOpenApiDocument } from '../src/api/openapi.js';
-import { stableJson } from '../src/api/stable-json.js';
+import { stableJson } from '../src/common/stable-json.js';
 import { call, expectProblem, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
 
 describe('Gateway (end to end)', () => {

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { createApp } from '../app.factory.js';
 import { loadConfig } from '../config/config.js';
-import { stableJson } from '../api/stable-json.js';
+import { stableJson } from '../common/stable-json.js';
 import { buildOpenApiDocument } from '../api/openapi.js';
 
 const { app } = await createApp(loadConfig({ LOG_LEVEL: 'silent', SANDBOX: 'true' }));

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { uuidv7 } from '../common/ids.js';
 import { problemOf } from '../common/problem.filter.js';
-import { stableJson } from '../api/stable-json.js';
+import { stableJson } from '../common/stable-json.js';
 import {
   ERROR_CATALOG,
   GatewayError,
