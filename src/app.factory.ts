@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LoggerService } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { setupSwagger } from './api/openapi.js';
 import { AppModule } from './app.module.js';
@@ -63,7 +64,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   );
   const fastify = app.getHttpAdapter().getInstance();
   installRequestLogging(fastify, logger);
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    securityHeaders(request.url, reply);
     if (lifecycle.draining) void reply.header('connection', 'close');
     done(null, payload);
   });
@@ -77,6 +79,22 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       logger.info({ provider: entry.id, baseUrl: entry.baseUrl }, 'provider sandbox listening');
   }
   return { app, logger, runtime, store, lifecycle };
+}
+
+const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+// Swagger UI: its scripts and assets come from /docs itself; it uses inline styles and data: images.
+const DOCS_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+  "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/** Headers on every response: no sniffing, no framing, no referrer, no caching of account data. */
+function securityHeaders(url: string, reply: FastifyReply): void {
+  void reply.header('x-content-type-options', 'nosniff');
+  void reply.header('x-frame-options', 'DENY');
+  void reply.header('referrer-policy', 'no-referrer');
+  void reply.header('cross-origin-resource-policy', 'same-origin');
+  void reply.header('content-security-policy', url.startsWith('/docs') ? DOCS_CSP : API_CSP);
+  if (url.startsWith('/v1/') || url.startsWith('/health/')) void reply.header('cache-control', 'no-store');
 }
 
 /** Nest's own messages (start-up, route mapping) as pino lines, so stdout stays one JSON line each. */

@@ -8,6 +8,7 @@ import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
 import type { ProviderRuntime } from './providers/sandbox/sandbox-host.js';
 import { CallerAuthService } from './services/caller-auth.service.js';
+import { RateLimiter } from './services/rate-limiter.js';
 import { ProvidersService } from './services/providers.service.js';
 import { AccountStatusService } from './services/account-status.service.js';
 import { ChangeStatusService } from './services/change-status.service.js';
@@ -55,6 +56,8 @@ export class AppModule {
           inject: [RUNTIME, Store],
         },
         CallerAuthService,
+        // One limiter for the process: every guard instance must draw on the same buckets.
+        { provide: RateLimiter, useValue: new RateLimiter(config.rateLimitPerMinute) },
         ApiKeyGuard,
         ChangeStatusService,
         AccountStatusService,

@@ -1,7 +1,9 @@
-import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import type { ApiScope } from '../config/config.js';
+import { APP_CONFIG, type ApiScope, type AppConfig } from '../config/config.js';
+import { GatewayError } from '../domain/index.js';
+import { RateLimiter } from '../services/rate-limiter.js';
 import { CallerAuthService } from '../services/caller-auth.service.js';
 
 const SCOPE = 'statusgate:scope';
@@ -14,6 +16,8 @@ export class ApiKeyGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     private readonly auth: CallerAuthService,
+    @Inject(RateLimiter) private readonly limiter: RateLimiter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -23,6 +27,15 @@ export class ApiKeyGuard implements CanActivate {
     const caller = this.auth.authenticate(CallerAuthService.keyFrom(request.headers));
     request.ctx.callerId = caller.id;
     request.ctx.scopes = caller.scopes;
+    // Per caller key; without authentication every caller is "anonymous", so the client address decides.
+    const decision = this.limiter.take(this.auth.enabled ? `key:${caller.id}` : `ip:${request.ip}`);
+    if (!decision.allowed) {
+      throw new GatewayError(
+        'RATE_LIMITED',
+        `Caller "${caller.id}" exceeded RATE_LIMIT_PER_MINUTE (${this.config.rateLimitPerMinute}); retry after ${decision.retryAfterSeconds} s`,
+        { retryAfter: decision.retryAfterSeconds },
+      );
+    }
     CallerAuthService.require(caller, scope, `for ${request.method} ${request.routeOptions.url ?? ''}`);
     return true;
   }

@@ -15,6 +15,18 @@ export const REDACT_PATHS = [
   '*.client_secret',
   '*.serverSecret',
   '*.server_secret',
+  // Personal data a provider answer may carry, should one ever be logged as an object.
+  '*.ssn',
+  '*.email',
+  '*.phone_number',
+  '*.phone',
+  '*.bank_account_number',
+  '*.bank_routing_number',
+  '*.address_line_one',
+  '*.address_line_two',
+  '*.name_first',
+  '*.name_last',
+  '*.date_of_birth',
 ];
 
 /**

@@ -264,6 +264,8 @@ async function main(): Promise<void> {
     SPIDR_API_KEY: 'bench-key-000000000000',
     AUTH_DISABLED: 'true',
     LOG_LEVEL: 'info',
+    // The benchmark measures the gateway's cost, not its abuse limit (6,000/min by default).
+    RATE_LIMIT_PER_MINUTE: '0',
   };
   const engines: Array<{ engine: string; url: string; cleanup(): Promise<void> }> = [];
   const sqliteFile = join(tmpdir(), `statusgate-bench-${randomUUID()}.sqlite`);

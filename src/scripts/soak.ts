@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'info',
       DATABASE_URL: `sqlite:${dbFile}`,
       AUTH_DISABLED: 'true',
+      RATE_LIMIT_PER_MINUTE: '0',
       SPIDR_BASE_URL: spidrUrl,
       SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
       CANOPY_BASE_URL: canopyUrl,
