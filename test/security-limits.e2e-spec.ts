@@ -22,8 +22,8 @@ describe('Per-caller rate limit (RATE_LIMIT_PER_MINUTE=5)', () => {
     });
 
   it('should answer 429 with Retry-After past the limit, call no provider, and spare other callers', async () => {
-    for (let i = 0; i < 5; i++) expect((await put(keys[0]!.key, `rl-${i}`)).status).toBe(200);
-    const limited = await put(keys[0]!.key, 'rl-over');
+    for (let i = 0; i < 5; i++) expect((await put(keys[0].key, `rl-${i}`)).status).toBe(200);
+    const limited = await put(keys[0].key, 'rl-over');
     const problem = expectProblem(limited, 429, 'RATE_LIMITED');
     expect(problem.retryable).toBe(true);
     expect(problem.provider).toBeUndefined();
@@ -33,11 +33,11 @@ describe('Per-caller rate limit (RATE_LIMIT_PER_MINUTE=5)', () => {
     expect(calls.filter((c) => c.url.endsWith('/rl-over'))).toEqual([]);
     // GETs count too, and the other caller has its own budget.
     expectProblem(
-      await call('GET', `${gw.url}/v1/providers`, { headers: { 'x-api-key': keys[0]!.key } }),
+      await call('GET', `${gw.url}/v1/providers`, { headers: { 'x-api-key': keys[0].key } }),
       429,
       'RATE_LIMITED',
     );
-    expect((await put(keys[1]!.key, 'rl-quiet')).status).toBe(200);
+    expect((await put(keys[1].key, 'rl-quiet')).status).toBe(200);
   });
 
   it('should never limit health, docs or the OpenAPI document', async () => {
