@@ -2,12 +2,13 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { LoggerService } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { setupSwagger } from './api/openapi.js';
 import { AppModule } from './app.module.js';
 import { Lifecycle } from './common/lifecycle.js';
-import { ProblemFilter } from './common/problem.filter.js';
+import { ProblemFilter, sendProblem } from './common/problem.filter.js';
+import { GatewayError } from './domain/index.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
 import { createLogger } from './observability/logger.js';
@@ -52,7 +53,18 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     logger: false,
     return503OnClosing: true,
     // Above the API's own id limit (128), so over-long ids get VALIDATION_FAILED naming the field, not a 414.
-    routerOptions: { maxParamLength: 1024 },
+    // Above anything a request line can carry (Node refuses headers over 16 KiB), so an over-long id always
+    // reaches the API's own validation (128 characters) and is answered VALIDATION_FAILED naming the field.
+    routerOptions: { maxParamLength: 65_536 },
+    // Malformed percent-encoding and similar router failures become problem+json like every other error.
+    frameworkErrors: (_error: Error, request: FastifyRequest, reply: FastifyReply) => {
+      sendProblem(
+        reply,
+        request,
+        GatewayError.validation([{ field: 'url', message: 'The URL is malformed' }]),
+        logger,
+      );
+    },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, runtime, store, logger, lifecycle),

@@ -2,6 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter } from '
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { ERROR_CATALOG, GatewayError, type ErrorCode } from '../domain/index.js';
+import { requestIdFrom } from '../observability/request-context.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
@@ -76,7 +77,9 @@ export function sendProblem(
   logger: Logger,
 ): FastifyReply {
   const gatewayError = toGatewayError(error);
-  const requestId = request.ctx?.requestId ?? 'unknown';
+  // Errors raised before the request hooks ran (router failures) have no context yet: take or make the id.
+  const requestId = request.ctx?.requestId ?? requestIdFrom(request.headers['x-request-id']);
+  if (!request.ctx) void reply.header('x-request-id', requestId);
   if (gatewayError.code === 'INTERNAL') {
     logger.error({ err: error, requestId }, 'unhandled error');
   }

@@ -325,7 +325,7 @@ export interface SandboxKit {
  * scripts faults (see the top of this file).
  */
 export function createSandboxApp(register: (app: FastifyInstance, kit: SandboxKit) => void): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const app = Fastify({ logger: false, bodyLimit: 1024 * 1024, routerOptions: { maxParamLength: 1024 } });
   const resets: Array<() => void> = [];
   const kit: SandboxKit = {
     calls: [],
