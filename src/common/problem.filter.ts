@@ -88,6 +88,12 @@ export function sendProblem(
   // RATE_LIMITED always tells the caller when to come back: the provider's Retry-After, else 1 s.
   const retryAfter = gatewayError.retryAfter ?? (gatewayError.code === 'RATE_LIMITED' ? 1 : undefined);
   if (retryAfter !== undefined) void reply.header('retry-after', String(retryAfter));
+  if (gatewayError.code === 'UNAUTHENTICATED') {
+    void reply.header(
+      'www-authenticate',
+      'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',
+    );
+  }
   return reply
     .code(gatewayError.httpStatus)
     .header('content-type', PROBLEM_CONTENT_TYPE)

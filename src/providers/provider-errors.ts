@@ -6,6 +6,7 @@ import {
   type ProviderId,
 } from '../domain/index.js';
 import type { ProviderHttpResponse } from './http/provider-http.client.js';
+import { redactText } from './redact-text.js';
 
 /**
  * What a provider's error body says, as its transformer reads it: its own code and message, and,
@@ -50,7 +51,9 @@ export function providerFailure(
     id: providerId,
     httpStatus: response.status,
     code: parsed?.code || NO_PROVIDER_CODE,
-    message: parsed?.message || summariseRaw(response),
+    // The provider's own words are kept (CONTRACT §4), but with personal data and tokens masked; an answer
+    // in no documented shape is described, never quoted (it could be anything, e.g. a whole account).
+    message: parsed?.message ? redactText(parsed.message) : describeRaw(response),
   };
   // Only the provider's own Retry-After is kept: it sets the least wait before a retry. The caller's
   // Retry-After defaults to 1 s in the problem filter when the provider sent none.
@@ -82,8 +85,28 @@ export function malformedAnswer(
   );
 }
 
-function summariseRaw(response: ProviderHttpResponse): string {
-  const text = response.rawBody.replace(/\s+/g, ' ').trim();
-  if (!text) return `HTTP ${response.status} with an empty body`;
-  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+function describeRaw(response: ProviderHttpResponse): string {
+  const length = response.rawBody.length;
+  return length === 0
+    ? `HTTP ${response.status} with an empty body`
+    : `HTTP ${response.status} with a ${length}-byte body in no documented shape`;
+}
+
+/**
+ * The same error with the provider's message (and the detail quoting it) cleaned of the given secrets,
+ * e.g. the provider's own credentials echoed back in an error. Other errors pass unchanged.
+ */
+export function withoutSecrets(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof GatewayError) || !error.provider || secrets.length === 0) return error;
+  const message = redactText(error.provider.message, secrets);
+  const detail = redactText(error.detail, secrets);
+  if (message === error.provider.message && detail === error.detail) return error;
+  return new GatewayError(error.code, detail, {
+    provider: { ...error.provider, message },
+    errors: error.errors,
+    retryAfter: error.retryAfter,
+    extensions: error.extensions,
+    noRetry: error.noRetry,
+    cause: error.cause,
+  });
 }

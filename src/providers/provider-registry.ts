@@ -25,6 +25,8 @@ export interface ProviderEntry {
   /** Absent when disabled. */
   adapter?: ProviderAdapter;
   baseUrl?: string;
+  /** The provider's configured credential values (to mask in echoed error text); absent when disabled. */
+  secrets?: string[];
   /** The circuit state of the provider's breaker; absent when disabled. */
   circuit?: () => 'closed' | 'open' | 'half-open';
 }

@@ -8,6 +8,7 @@ import type {
   StatusReading,
   Translation,
 } from '../providers/provider-adapter.js';
+import { withoutSecrets } from '../providers/provider-errors.js';
 import type { ProviderGuard } from './provider-guard.js';
 import { withRetries, type RetryPolicy } from './retry-policy.js';
 
@@ -29,6 +30,8 @@ export class ResilientAdapter implements ProviderAdapter {
     private readonly policy: RetryPolicy,
     readonly guard: ProviderGuard,
     private readonly onRetry?: (operation: string, code: string, attempt: number, delayMs: number) => void,
+    /** The provider's configured credentials, masked in any error text the provider echoes them in. */
+    private readonly secrets: readonly string[] = [],
   ) {
     this.id = inner.id;
     this.name = inner.name;
@@ -48,29 +51,41 @@ export class ResilientAdapter implements ProviderAdapter {
   }
 
   prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
-    return withRetries(
-      this.policy,
-      // Preparing may make no provider call (Spidr, Pismo): it must not count as a success that resets the
-      // breaker's run of failures, so it only checks that the circuit is not open.
-      () => this.guard.passIfClosed(() => this.inner.prepareChange(request, ctx)),
-      this.hooks('prepare'),
+    return this.clean(
+      withRetries(
+        this.policy,
+        // Preparing may make no provider call (Spidr, Pismo): it must not count as a success that resets the
+        // breaker's run of failures, so it only checks that the circuit is not open.
+        () => this.guard.passIfClosed(() => this.inner.prepareChange(request, ctx)),
+        this.hooks('prepare'),
+      ),
     );
   }
 
   applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
     const guarded = this.inner.isTerminal(prepared.request.status) && this.inner.liveRead;
-    return withRetries(this.policy, () => this.guard.run(() => this.inner.applyChange(prepared, ctx)), {
-      ...this.hooks('change status'),
-      beforeRepeat: guarded ? () => this.alreadyApplied(prepared, ctx) : undefined,
-    });
+    return this.clean(
+      withRetries(this.policy, () => this.guard.run(() => this.inner.applyChange(prepared, ctx)), {
+        ...this.hooks('change status'),
+        beforeRepeat: guarded ? () => this.alreadyApplied(prepared, ctx) : undefined,
+      }),
+    );
   }
 
   readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
-    return withRetries(
-      this.policy,
-      () => this.guard.run(() => this.inner.readStatus(accountId, ctx)),
-      this.hooks('read status'),
+    return this.clean(
+      withRetries(
+        this.policy,
+        () => this.guard.run(() => this.inner.readStatus(accountId, ctx)),
+        this.hooks('read status'),
+      ),
     );
+  }
+
+  private clean<T>(work: Promise<T>): Promise<T> {
+    return work.catch((error: unknown) => {
+      throw withoutSecrets(error, this.secrets);
+    });
   }
 
   /** Did the failed attempt reach the provider after all? Then the change is done and must not be repeated. */

@@ -28,14 +28,28 @@ export class CallerAuthService {
     return this.config.authEnabled;
   }
 
-  /** The key from `X-API-Key` or `Authorization: Bearer`; undefined when neither is present. */
-  static keyFrom(headers: Record<string, string | string[] | undefined>): string | undefined {
+  /**
+   * The key from `X-API-Key` or `Authorization: Bearer`; undefined when neither is present. The bearer
+   * token must be printable ASCII (RFC 6750), and a request with more than one Authorization header is
+   * refused (Node keeps only the first, which would let a valid first header hide a second).
+   */
+  static keyFrom(
+    headers: Record<string, string | string[] | undefined>,
+    rawHeaders: string[] = [],
+  ): string | undefined {
+    const authorizations = rawHeaders.filter(
+      (name, i) => i % 2 === 0 && name.toLowerCase() === 'authorization',
+    );
+    if (authorizations.length > 1) throw new GatewayError('UNAUTHENTICATED', 'Send one Authorization header');
     const apiKey = headers['x-api-key'];
     if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
     const authorization = headers.authorization;
     if (typeof authorization === 'string') {
-      const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
+      const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
       if (match) return match[1];
+      if (authorization !== '') {
+        throw new GatewayError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <API key>"');
+      }
     }
     return undefined;
   }

@@ -46,7 +46,7 @@ export class ProviderRuntime {
             ((op: string, code: string, attempt: number, delayMs: number) =>
               onRetry({ provider: id, operation: op, code, attempt, delayMs }));
           const guard = new ProviderGuard(id, config.guard, (state) => onCircuit?.(id, state));
-          entry.adapter = new ResilientAdapter(entry.adapter, policy, guard, listener);
+          entry.adapter = new ResilientAdapter(entry.adapter, policy, guard, listener, entry.secrets ?? []);
           entry.circuit = () => guard.circuit;
         }
         entries.push(entry);
@@ -82,7 +82,10 @@ export class ProviderRuntime {
       const settings = { ...(definition.sandboxSettings as object), ...definition.sandboxOptions?.(config) };
       endpoint = { mode: 'sandbox', baseUrl, timeoutMs: providerConfig.timeoutMs, settings };
     }
-    return { ...base, baseUrl: endpoint.baseUrl, adapter: definition.createAdapter(endpoint) };
+    const secrets = Object.values((endpoint.settings ?? {}) as Record<string, unknown>).filter(
+      (v): v is string => typeof v === 'string',
+    );
+    return { ...base, baseUrl: endpoint.baseUrl, adapter: definition.createAdapter(endpoint), secrets };
   }
 
   async close(): Promise<void> {
