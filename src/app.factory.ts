@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { setupSwagger } from './api/openapi.js';
 import { AppModule } from './app.module.js';
 import { Lifecycle } from './common/lifecycle.js';
+import { Metrics } from './observability/metrics.js';
 import { ProblemFilter, sendProblem } from './common/problem.filter.js';
 import { GatewayError } from './domain/index.js';
 import { createValidationPipe } from './common/validation.js';
@@ -30,19 +31,27 @@ export interface GatewayApp {
   runtime: ProviderRuntime;
   store: Store;
   lifecycle: Lifecycle;
+  metrics: Metrics;
 }
 
 /** Builds the whole gateway (sandboxes started, routes ready) without listening. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<GatewayApp> {
   const logger = createLogger(config.logLevel, options.logDestination);
   const lifecycle = new Lifecycle();
+  const metrics = new Metrics();
   const store = await Store.open(config.databaseUrl, logger);
   let runtime: ProviderRuntime;
   try {
     runtime = await ProviderRuntime.start(
       config,
-      (event) => logger.warn(event, 'retrying provider call'),
-      (provider, circuit) => logger.warn({ provider, circuit }, 'provider circuit changed'),
+      (event) => {
+        metrics.retries.inc({ provider: event.provider, operation: event.operation, code: event.code });
+        logger.warn(event, 'retrying provider call');
+      },
+      (provider, circuit) => {
+        metrics.setCircuit(provider, circuit);
+        logger.warn({ provider, circuit }, 'provider circuit changed');
+      },
     );
   } catch (error) {
     await store.close();
@@ -67,7 +76,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
   });
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, runtime, store, logger, lifecycle),
+    AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics),
     adapter,
     {
       logger: nestLogger(logger),
@@ -75,7 +84,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
   );
   const fastify = app.getHttpAdapter().getInstance();
-  installRequestLogging(fastify, logger);
+  installRequestLogging(fastify, logger, metrics);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     securityHeaders(request.url, reply);
     if (lifecycle.draining) void reply.header('connection', 'close');
@@ -90,7 +99,9 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     if (entry.mode === 'sandbox')
       logger.info({ provider: entry.id, baseUrl: entry.baseUrl }, 'provider sandbox listening');
   }
-  return { app, logger, runtime, store, lifecycle };
+  for (const entry of runtime.registry.list())
+    if (entry.circuit) metrics.setCircuit(entry.id, entry.circuit());
+  return { app, logger, runtime, store, lifecycle, metrics };
 }
 
 const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";

@@ -14,6 +14,8 @@ import { AccountStatusService } from './services/account-status.service.js';
 import { ChangeStatusService } from './services/change-status.service.js';
 import { Store } from './persistence/store.js';
 import { Lifecycle } from './common/lifecycle.js';
+import { Metrics } from './observability/metrics.js';
+import { MetricsController } from './api/metrics.controller.js';
 
 export const LOGGER = Symbol('LOGGER');
 const RUNTIME = Symbol('PROVIDER_RUNTIME');
@@ -39,10 +41,11 @@ export class AppModule {
     store: Store,
     logger: Logger,
     lifecycle: Lifecycle,
+    metrics: Metrics,
   ): DynamicModule {
     return {
       module: AppModule,
-      controllers: [AccountsController, ProvidersController, HealthController],
+      controllers: [AccountsController, ProvidersController, HealthController, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -50,6 +53,7 @@ export class AppModule {
         { provide: ProviderRegistry, useValue: runtime.registry },
         { provide: Store, useValue: store },
         { provide: Lifecycle, useValue: lifecycle },
+        { provide: Metrics, useValue: metrics },
         {
           provide: RuntimeCloser,
           useFactory: (r: ProviderRuntime, s: Store) => new RuntimeCloser(r, s),

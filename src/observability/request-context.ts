@@ -19,6 +19,8 @@ export interface RequestContext {
     providerHttpStatus?: number;
     errorCode?: string;
     dryRun?: boolean;
+    /** Time spent in the provider call (all attempts), for the latency histogram; not logged. */
+    providerSeconds?: number;
   };
 }
 

@@ -1,12 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { requestIdFrom } from './request-context.js';
+import type { Metrics } from './metrics.js';
+import { requestIdFrom, type RequestContext } from './request-context.js';
 
 /**
  * Gives every request a context (request id taken from X-Request-Id or generated, echoed back) and
  * writes exactly one JSON line per request when the response has been sent.
  */
-export function installRequestLogging(fastify: FastifyInstance, logger: Logger): void {
+export function installRequestLogging(fastify: FastifyInstance, logger: Logger, metrics?: Metrics): void {
   fastify.decorateRequest('ctx', null as never);
   fastify.addHook('onRequest', (request, reply, done) => {
     const requestId = requestIdFrom(request.headers['x-request-id']);
@@ -32,8 +33,34 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Logger):
       latencyMs: Math.round(latencyMs * 1000) / 1000,
       ...ctx.log,
     };
+    if (metrics) record(metrics, request.method, line.route, reply.statusCode, ctx);
     if (reply.statusCode >= 500) logger.error(line, 'request');
     else logger.info(line, 'request');
     done();
   });
+}
+
+function record(
+  metrics: Metrics,
+  method: string,
+  route: string,
+  statusCode: number,
+  ctx: RequestContext,
+): void {
+  const code = ctx.log.errorCode ?? '';
+  metrics.requests.inc({ route, method, status_code: String(statusCode), code });
+  if (method === 'PUT' && ctx.log.provider && ctx.log.status && !ctx.log.dryRun && ctx.log.outcome) {
+    metrics.changes.inc({
+      provider: ctx.log.provider,
+      status: ctx.log.status,
+      outcome: ctx.log.outcome,
+      code,
+    });
+    if (ctx.log.providerSeconds !== undefined) {
+      metrics.providerLatency.observe(
+        { provider: ctx.log.provider, outcome: ctx.log.outcome },
+        ctx.log.providerSeconds,
+      );
+    }
+  }
 }

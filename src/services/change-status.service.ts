@@ -173,6 +173,7 @@ export class ChangeStatusService {
       result = await adapter.applyChange(prepared, { requestId: ctx.requestId });
     } catch (error) {
       ctx.log.outcome = 'FAILED';
+      ctx.log.providerSeconds = (performance.now() - started) / 1000;
       if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
         ctx.log.providerHttpStatus = error.provider.httpStatus;
       }
@@ -183,7 +184,11 @@ export class ChangeStatusService {
       throw new RecordedFailure(error);
     }
     const completedAt = new Date().toISOString();
-    Object.assign(ctx.log, { outcome: result.outcome, providerHttpStatus: result.providerHttpStatus });
+    Object.assign(ctx.log, {
+      outcome: result.outcome,
+      providerHttpStatus: result.providerHttpStatus,
+      providerSeconds: (performance.now() - started) / 1000,
+    });
     const body: ChangeStatusResponse = {
       changeId,
       provider: adapter.id,
