@@ -13,7 +13,7 @@ import { Ctx, type RequestContext } from '../observability/request-context.js';
 import { AccountStatusService } from '../services/account-status.service.js';
 import { ChangeStatusService, type ChangeAnswer } from '../services/change-status.service.js';
 import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
-import { idempotencyKeyFrom } from './idempotency-key.pipe.js';
+import { idempotencyKeyFrom } from './idempotency-key.js';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import {

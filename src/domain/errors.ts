@@ -26,7 +26,6 @@ export const ERROR_CATALOG = {
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
-export const ERROR_CODES = Object.keys(ERROR_CATALOG) as ErrorCode[];
 
 /** Used as the provider code when a provider's error body carries none (e.g. ClearGrid's `{error}`). */
 export const NO_PROVIDER_CODE = 'NO_CODE';

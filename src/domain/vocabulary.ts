@@ -33,14 +33,6 @@ export type CanonicalReason = (typeof CANONICAL_REASONS)[number];
 /** How the provider took a change: applied at once, or only accepted for later processing. */
 export type ChangeOutcome = 'APPLIED' | 'ACCEPTED';
 
-export function isProviderId(value: string): value is ProviderId {
-  return (PROVIDER_IDS as readonly string[]).includes(value);
-}
-
-export function isCanonicalStatus(value: unknown): value is CanonicalStatus {
-  return typeof value === 'string' && (CANONICAL_STATUSES as readonly string[]).includes(value);
-}
-
 export function isCanonicalReason(value: unknown): value is CanonicalReason {
   return typeof value === 'string' && (CANONICAL_REASONS as readonly string[]).includes(value);
 }

@@ -8,6 +8,7 @@ import {
   type CanonicalReason,
   type CanonicalStatus,
 } from '../../domain/index.js';
+import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../../services/account-status.service.js';
 
 /** Ids that reach provider URLs: a conservative character set so no value can steer a path. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+-]{0,127}$/;
@@ -85,13 +86,21 @@ export class ChangeStatusDto {
   providerOptions?: Record<string, unknown>;
 }
 
+const LIMIT_RULE = `limit must be a whole number from 1 to ${HISTORY_MAX_LIMIT}`;
+
 export class HistoryQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20, example: 20, description: 'Page size' })
+  @ApiPropertyOptional({
+    minimum: 1,
+    maximum: HISTORY_MAX_LIMIT,
+    default: HISTORY_DEFAULT_LIMIT,
+    example: HISTORY_DEFAULT_LIMIT,
+    description: 'Page size',
+  })
   @IsOptional()
   @Type(() => Number)
-  @IsInt({ message: 'limit must be a whole number from 1 to 100' })
-  @Min(1, { message: 'limit must be a whole number from 1 to 100' })
-  @Max(100, { message: 'limit must be a whole number from 1 to 100' })
+  @IsInt({ message: LIMIT_RULE })
+  @Min(1, { message: LIMIT_RULE })
+  @Max(HISTORY_MAX_LIMIT, { message: LIMIT_RULE })
   limit?: number;
 
   @ApiPropertyOptional({

@@ -39,12 +39,6 @@ export class TokenCache {
     return (await entry.pending).value;
   }
 
-  /** The cached token for `key`, if any and still fresh. */
-  peek(key: string): MintedToken | undefined {
-    const token = this.entries.get(key)?.token;
-    return token && token.expiresAt - this.skewMs > this.now() ? token : undefined;
-  }
-
   /**
    * Drops the token a call was rejected with. When another caller already replaced it, the newer
    * token is kept, so a burst of 401s causes one new mint, not one per call.

@@ -1,14 +1,14 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppConfig } from '../../config/config.js';
-import { PROVIDER_IDS, type ProviderId } from '../../domain/index.js';
-import { PROVIDER_DEFINITIONS } from '../definitions.js';
-import type { ProviderEndpoint } from '../provider-adapter.js';
-import type { ProviderDefinition } from '../provider-definition.js';
-import { ProviderRegistry, type ProviderEntry } from '../provider-registry.js';
-import { listenOnLoopback } from './sandbox-kit.js';
-import { ProviderGuard, type CircuitName } from '../../resilience/provider-guard.js';
-import { ResilientAdapter } from '../../resilience/resilient-adapter.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../../resilience/retry-policy.js';
+import type { AppConfig } from '../config/config.js';
+import { PROVIDER_IDS, type ProviderId } from '../domain/index.js';
+import { PROVIDER_DEFINITIONS } from './definitions.js';
+import type { ProviderEndpoint } from './provider-adapter.js';
+import type { ProviderDefinition } from './provider-definition.js';
+import { ProviderRegistry, type ProviderEntry } from './provider-registry.js';
+import { listenOnLoopback } from './sandbox/sandbox-kit.js';
+import { ProviderGuard, type CircuitName } from '../resilience/provider-guard.js';
+import { ResilientAdapter } from '../resilience/resilient-adapter.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../resilience/retry-policy.js';
 
 export type RetryListener = (event: {
   provider: ProviderId;
