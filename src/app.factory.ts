@@ -42,17 +42,26 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   const store = await Store.open(config.databaseUrl, logger);
   let runtime: ProviderRuntime;
   try {
-    runtime = await ProviderRuntime.start(
-      config,
-      (event) => {
+    runtime = await ProviderRuntime.start(config, {
+      retry: (event) => {
         metrics.retries.inc({ provider: event.provider, operation: event.operation, code: event.code });
         logger.warn(event, 'retrying provider call');
       },
-      (provider, circuit) => {
+      circuit: (provider, circuit) => {
         metrics.setCircuit(provider, circuit);
         logger.warn({ provider, circuit }, 'provider circuit changed');
       },
-    );
+      tokenMinted: ({ provider, reason, ok }) => {
+        metrics.tokenRefreshes.inc({ provider, reason, result: ok ? 'ok' : 'failed' });
+      },
+      unmappedError: (provider, error) => {
+        metrics.countUnmapped(provider, error.provider?.httpStatus, error.provider?.code);
+        logger.warn(
+          { provider, providerHttpStatus: error.provider?.httpStatus, providerCode: error.provider?.code },
+          'provider error not recognised by any rule: answered PROVIDER_REJECTED',
+        );
+      },
+    });
   } catch (error) {
     await store.close();
     throw error;

@@ -53,6 +53,11 @@ export interface GatewayErrorOptions {
   extensions?: Record<string, unknown>;
   /** Never repeat the call within this request (e.g. the provider's circuit is open). */
   noRetry?: boolean;
+  /**
+   * The provider's answer was not recognised: a code no table maps, or a body in no documented shape, so
+   * the canonical code fell back to the HTTP status. Counted in /metrics so new provider codes get noticed.
+   */
+  unmapped?: boolean;
   cause?: unknown;
 }
 
@@ -63,6 +68,7 @@ export class GatewayError extends Error {
   readonly retryAfter?: number;
   readonly extensions?: Record<string, unknown>;
   readonly noRetry: boolean;
+  readonly unmapped: boolean;
 
   constructor(
     readonly code: ErrorCode,
@@ -76,6 +82,7 @@ export class GatewayError extends Error {
     this.retryAfter = options.retryAfter;
     this.extensions = options.extensions;
     this.noRetry = options.noRetry ?? false;
+    this.unmapped = options.unmapped ?? false;
   }
 
   get httpStatus(): number {

@@ -3,6 +3,7 @@
  * An adapter is two things: pure translation (canonical ⇄ provider, in `<p>.transformers.ts`)
  * and transport (auth, URL, call, error parsing, in `<p>.adapter.ts`).
  */
+import type { TokenMintListener } from './auth/token-cache.js';
 import type {
   CanonicalReason,
   CanonicalStatus,
@@ -99,4 +100,10 @@ export interface ProviderEndpoint<Settings = Record<string, unknown>> {
   mode: Exclude<ProviderMode, 'disabled'>;
   timeoutMs: number;
   settings: Settings;
+  /** Told of what the adapter does inside (token mints), for metrics. */
+  observer?: ProviderObserver;
+}
+
+export interface ProviderObserver {
+  tokenMinted?: TokenMintListener;
 }

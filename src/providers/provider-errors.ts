@@ -61,8 +61,18 @@ export function providerFailure(
   return new GatewayError(
     code,
     `${providerId} ${operation} failed: HTTP ${response.status} ${provider.code} ${provider.message}`,
-    { provider, retryAfter },
+    { provider, retryAfter, unmapped: isUnmapped(parsed, code) },
   );
+}
+
+/**
+ * True when no rule of the gateway recognised the provider's answer, so it fell into the catch-all
+ * PROVIDER_REJECTED ("other 4xx", CONTRACT §5): the caller cannot tell it from any other refusal, so
+ * operators should see it. 401/403, 404, 429 and 5xx are decided by the HTTP status as the contract says,
+ * so they count as mapped whatever their body.
+ */
+function isUnmapped(parsed: ParsedProviderError | undefined, code: ErrorCode): boolean {
+  return code === 'PROVIDER_REJECTED' && parsed?.canonical === undefined;
 }
 
 /** A 2xx answer whose body the gateway cannot read is a provider failure, not a success. */
@@ -107,6 +117,7 @@ export function withoutSecrets(error: unknown, secrets: readonly string[]): unkn
     retryAfter: error.retryAfter,
     extensions: error.extensions,
     noRetry: error.noRetry,
+    unmapped: error.unmapped,
     cause: error.cause,
   });
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/config.js';
-import { PROVIDER_IDS, type ProviderId } from '../domain/index.js';
+import { PROVIDER_IDS, type GatewayError, type ProviderId } from '../domain/index.js';
+import type { TokenMintReason } from './auth/token-cache.js';
 import { PROVIDER_DEFINITIONS } from './definitions.js';
 import type { ProviderEndpoint } from './provider-adapter.js';
 import type { ProviderDefinition } from './provider-definition.js';
@@ -18,6 +19,15 @@ export type RetryListener = (event: {
   delayMs: number;
 }) => void;
 
+/** What the runtime reports about providers, for logs and metrics. */
+export interface ProviderEvents {
+  retry?: RetryListener;
+  circuit?: (provider: ProviderId, state: CircuitName) => void;
+  tokenMinted?: (event: { provider: ProviderId; reason: TokenMintReason; ok: boolean }) => void;
+  /** A provider error no rule recognised (see GatewayError.unmapped), once per failed request. */
+  unmappedError?: (provider: ProviderId, error: GatewayError) => void;
+}
+
 /**
  * Builds the provider registry: live providers point at their base URL; providers without one start
  * their built-in sandbox on an ephemeral loopback port of this process (so adapters use the same HTTP
@@ -29,24 +39,28 @@ export class ProviderRuntime {
     private readonly sandboxes: FastifyInstance[],
   ) {}
 
-  static async start(
-    config: AppConfig,
-    onRetry?: RetryListener,
-    onCircuit?: (provider: ProviderId, state: CircuitName) => void,
-  ): Promise<ProviderRuntime> {
+  static async start(config: AppConfig, events: ProviderEvents = {}): Promise<ProviderRuntime> {
+    const { retry: onRetry, circuit: onCircuit, unmappedError } = events;
     const sandboxes: FastifyInstance[] = [];
     const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...config.retry };
     try {
       const entries: ProviderEntry[] = [];
       for (const id of PROVIDER_IDS) {
-        const entry = await ProviderRuntime.entry(id, config, sandboxes);
+        const entry = await ProviderRuntime.entry(id, config, sandboxes, events);
         if (entry.adapter) {
           const listener =
             onRetry &&
             ((op: string, code: string, attempt: number, delayMs: number) =>
               onRetry({ provider: id, operation: op, code, attempt, delayMs }));
           const guard = new ProviderGuard(id, config.guard, (state) => onCircuit?.(id, state));
-          entry.adapter = new ResilientAdapter(entry.adapter, policy, guard, listener, entry.secrets ?? []);
+          entry.adapter = new ResilientAdapter(
+            entry.adapter,
+            policy,
+            guard,
+            listener,
+            entry.secrets ?? [],
+            unmappedError && ((error) => unmappedError(id, error)),
+          );
           entry.circuit = () => guard.circuit;
         }
         entries.push(entry);
@@ -62,6 +76,7 @@ export class ProviderRuntime {
     id: ProviderId,
     config: AppConfig,
     sandboxes: FastifyInstance[],
+    events: ProviderEvents,
   ): Promise<ProviderEntry> {
     const providerConfig = config.providers[id];
     const definition = PROVIDER_DEFINITIONS[id] as ProviderDefinition<unknown>;
@@ -85,6 +100,8 @@ export class ProviderRuntime {
     const secrets = Object.values((endpoint.settings ?? {}) as Record<string, unknown>).filter(
       (v): v is string => typeof v === 'string',
     );
+    const { tokenMinted } = events;
+    if (tokenMinted) endpoint.observer = { tokenMinted: (reason, ok) => tokenMinted({ provider: id, reason, ok }) };
     return { ...base, baseUrl: endpoint.baseUrl, adapter: definition.createAdapter(endpoint), secrets };
   }
 

@@ -1,4 +1,4 @@
-import type { CanonicalReason, CanonicalStatus, FieldError } from '../domain/index.js';
+import { GatewayError, type CanonicalReason, type CanonicalStatus, type FieldError } from '../domain/index.js';
 import type {
   CallContext,
   ChangeRequest,
@@ -32,6 +32,8 @@ export class ResilientAdapter implements ProviderAdapter {
     private readonly onRetry?: (operation: string, code: string, attempt: number, delayMs: number) => void,
     /** The provider's configured credentials, masked in any error text the provider echoes them in. */
     private readonly secrets: readonly string[] = [],
+    /** Told once per failed operation whose provider error no rule recognised. */
+    private readonly onUnmapped?: (error: GatewayError) => void,
   ) {
     this.id = inner.id;
     this.name = inner.name;
@@ -84,7 +86,9 @@ export class ResilientAdapter implements ProviderAdapter {
 
   private clean<T>(work: Promise<T>): Promise<T> {
     return work.catch((error: unknown) => {
-      throw withoutSecrets(error, this.secrets);
+      const cleaned = withoutSecrets(error, this.secrets);
+      if (cleaned instanceof GatewayError && cleaned.unmapped) this.onUnmapped?.(cleaned);
+      throw cleaned;
     });
   }
 

@@ -4,9 +4,17 @@ export interface MintedToken {
   expiresAt: number;
 }
 
+/** Why a new token is minted: none yet, the cached one is about to expire, or the provider rejected it. */
+export type TokenMintReason = 'initial' | 'expiring' | 'rejected';
+
+/** Told of every mint (one per shared mint, not per waiting caller), for the token-refresh metric. */
+export type TokenMintListener = (reason: TokenMintReason, ok: boolean) => void;
+
 interface Entry {
   token?: MintedToken;
   pending?: Promise<MintedToken>;
+  /** The last token was dropped because the provider rejected it. */
+  rejected?: boolean;
 }
 
 /**
@@ -20,6 +28,7 @@ export class TokenCache {
   constructor(
     private readonly skewMs = 30_000,
     private readonly now: () => number = Date.now,
+    private readonly onMint?: TokenMintListener,
   ) {}
 
   async get(key: string, mint: () => Promise<MintedToken>): Promise<string> {
@@ -27,11 +36,20 @@ export class TokenCache {
     this.entries.set(key, entry);
     if (entry.token && entry.token.expiresAt - this.skewMs > this.now()) return entry.token.value;
     if (!entry.pending) {
+      const reason: TokenMintReason = entry.token ? 'expiring' : entry.rejected ? 'rejected' : 'initial';
       entry.pending = mint()
-        .then((token) => {
-          entry.token = token;
-          return token;
-        })
+        .then(
+          (token) => {
+            entry.token = token;
+            entry.rejected = false;
+            this.onMint?.(reason, true);
+            return token;
+          },
+          (error: unknown) => {
+            this.onMint?.(reason, false);
+            throw error;
+          },
+        )
         .finally(() => {
           entry.pending = undefined;
         });
@@ -45,7 +63,10 @@ export class TokenCache {
    */
   invalidate(key: string, rejectedValue: string): void {
     const entry = this.entries.get(key);
-    if (entry?.token?.value === rejectedValue) entry.token = undefined;
+    if (entry?.token?.value === rejectedValue) {
+      entry.token = undefined;
+      entry.rejected = true;
+    }
   }
 
   clear(): void {

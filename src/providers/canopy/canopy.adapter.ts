@@ -63,10 +63,11 @@ export class CanopyAdapter implements ProviderAdapter {
   readonly liveRead = true;
 
   private readonly http: ProviderHttpClient;
-  private readonly tokens = new TokenCache(TOKEN_REFRESH_SKEW_MS);
+  private readonly tokens: TokenCache;
   private readonly baseUrl: string;
 
   constructor(private readonly endpoint: ProviderEndpoint<CanopySettings>) {
+    this.tokens = new TokenCache(TOKEN_REFRESH_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
     this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs);
     this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
   }

@@ -64,11 +64,12 @@ export class ClearGridAdapter implements ProviderAdapter {
   readonly liveRead = false;
 
   private readonly http: ProviderHttpClient;
-  private readonly tokens = new TokenCache(TOKEN_EXPIRY_SKEW_MS);
+  private readonly tokens: TokenCache;
   private readonly baseUrl: string;
   private session?: ClearGridSession;
 
   constructor(private readonly endpoint: ProviderEndpoint<ClearGridSettings>) {
+    this.tokens = new TokenCache(TOKEN_EXPIRY_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
     this.http = new ProviderHttpClient(CLEARGRID_ID, endpoint.timeoutMs);
     this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
   }

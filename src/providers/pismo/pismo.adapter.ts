@@ -46,9 +46,10 @@ export class PismoAdapter implements ProviderAdapter {
 
   private readonly api: PismoAccountApi;
   private readonly http: ProviderHttpClient;
-  private readonly tokens = new TokenCache(PISMO_TOKEN_SKEW_MS);
+  private readonly tokens: TokenCache;
 
   constructor(private readonly endpoint: ProviderEndpoint<PismoSettings>) {
+    this.tokens = new TokenCache(PISMO_TOKEN_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
     this.api = endpoint.settings.accountApi === 'accounts' ? 'accounts' : 'corporate';
     this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs);
   }
