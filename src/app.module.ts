@@ -1,4 +1,5 @@
 import { Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
 import type { Logger } from 'pino';
 import { AccountsController } from './api/accounts.controller.js';
 import { ApiKeyGuard } from './api/auth.guard.js';
@@ -45,6 +46,8 @@ export class AppModule {
   ): DynamicModule {
     return {
       module: AppModule,
+      // Terminus's own error log is off: every probe already gets the gateway's one request log line.
+      imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [AccountsController, ProvidersController, HealthController, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },

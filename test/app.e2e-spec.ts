@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { buildOpenApiDocument } from '../src/api/openapi.js';
 import { stableJson } from '../src/common/stable-json.js';
+import type { ProviderId } from '../src/domain/index.js';
 import { call, expectProblem, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
 
 describe('Gateway (end to end)', () => {
@@ -15,11 +17,56 @@ describe('Gateway (end to end)', () => {
 
   describe('health', () => {
     it('should answer live and ready with each provider mode', async () => {
-      expect((await call('GET', `${gw.url}/health/live`)).body).toEqual({ status: 'ok' });
+      expect((await call('GET', `${gw.url}/health/live`)).body).toMatchObject({ status: 'ok' });
       const ready = await call('GET', `${gw.url}/health/ready`);
       expect(ready.status).toBe(200);
-      expect(ready.body.providers.spidr).toEqual({ mode: 'sandbox', circuit: 'closed' });
-      expect(Object.keys(ready.body.providers).sort()).toEqual(['canopy', 'cleargrid', 'pismo', 'spidr']);
+      expect(ready.body.status).toBe('ok');
+      expect(ready.body.details.spidr).toEqual({ status: 'up', mode: 'sandbox', circuit: 'closed' });
+      expect(ready.body.details.database).toEqual({ status: 'up', engine: 'sqlite' });
+      expect(ready.body.details.gateway).toEqual({ status: 'up', draining: false });
+      expect(Object.keys(ready.body.details).sort()).toEqual([
+        'canopy',
+        'cleargrid',
+        'database',
+        'gateway',
+        'pismo',
+        'spidr',
+      ]);
+    });
+  });
+
+  describe('readiness failures', () => {
+    it('should answer 503 with the failing part under error while draining, and 200 again after', async () => {
+      gw.gateway.lifecycle.draining = true;
+      try {
+        const ready = await call('GET', `${gw.url}/health/ready`);
+        expect(ready.status).toBe(503);
+        expect(ready.body.status).toBe('error');
+        expect(ready.body.error.gateway).toEqual({ status: 'down', draining: true });
+        expect((await call('GET', `${gw.url}/health/live`)).status).toBe(200); // liveness stays cheap and up
+      } finally {
+        gw.gateway.lifecycle.draining = false;
+      }
+      expect((await call('GET', `${gw.url}/health/ready`)).status).toBe(200);
+    });
+
+    it('should answer 503 when the database does not answer, and keep liveness at 200', async () => {
+      const own = await startGateway();
+      try {
+        await own.gateway.store.close();
+        const ready = await call('GET', `${own.url}/health/ready`);
+        expect(ready.status).toBe(503);
+        expect(ready.headers.get('content-type')).toMatch(/^application\/json/);
+        expect(ready.body.error.database).toEqual({
+          status: 'down',
+          engine: 'sqlite',
+          message: 'unreachable',
+        });
+        expect(ready.body.details.spidr).toMatchObject({ status: 'up' });
+        expect((await call('GET', `${own.url}/health/live`)).status).toBe(200);
+      } finally {
+        await own.close().catch(() => undefined);
+      }
     });
   });
 
@@ -76,6 +123,56 @@ describe('Gateway (end to end)', () => {
       const calls = await sandboxCalls(gw.providerUrl('spidr'));
       const write = calls.find((c) => c.method === 'PATCH' && c.url.endsWith('/rid-1'));
       expect(write?.headers['x-request-id']).toBe(requestId);
+    });
+
+    it('should pass the caller W3C traceparent and tracestate on unchanged to every provider call', async () => {
+      const changes: Array<[ProviderId, Record<string, unknown>]> = [
+        ['cleargrid', { status: 'DISPUTED', customerId: 'cust-tp' }],
+        ['canopy', { status: 'SUSPENDED', reason: 'FRAUD' }],
+        ['pismo', { status: 'SUSPENDED', reason: 'FRAUD' }],
+        ['spidr', { status: 'SUSPENDED' }],
+      ];
+      for (const [provider, body] of changes) {
+        const traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+        const requestId = `tp-${provider}-${randomBytes(4).toString('hex')}`;
+        const res = await call('PUT', `${gw.url}/v1/accounts/${provider}/tp-${provider}-1/status`, {
+          body,
+          headers: { traceparent, tracestate: 'vendor=opaque,other=1', 'x-request-id': requestId },
+        });
+        expect([200, 202]).toContain(res.status);
+        const mine = (await sandboxCalls(gw.providerUrl(provider))).filter(
+          (c) => c.headers['x-request-id'] === requestId,
+        );
+        expect(mine.length).toBeGreaterThanOrEqual(1); // token calls too, where the provider has them
+        for (const c of mine) {
+          expect(c.headers.traceparent).toBe(traceparent);
+          expect(c.headers.tracestate).toBe('vendor=opaque,other=1');
+        }
+        const line = gw.logs.find((l) => l.requestId === requestId && l.msg === 'request');
+        expect(line?.traceId).toBe(traceparent.slice(3, 35));
+      }
+    });
+
+    it('should drop an invalid traceparent (and its tracestate) instead of forwarding it', async () => {
+      for (const traceparent of [
+        `00-${'0'.repeat(32)}-${'a'.repeat(16)}-01`,
+        `ff-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+        `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01-extra`,
+        'not-a-trace',
+      ]) {
+        const requestId = `tp-bad-${randomBytes(4).toString('hex')}`;
+        const res = await call('PUT', `${gw.url}/v1/accounts/spidr/tp-bad-1/status`, {
+          body: { status: 'SUSPENDED' },
+          headers: { traceparent, tracestate: 'vendor=x', 'x-request-id': requestId },
+        });
+        expect(res.status).toBe(200);
+        const mine = (await sandboxCalls(gw.providerUrl('spidr'))).filter(
+          (c) => c.headers['x-request-id'] === requestId,
+        );
+        expect(mine).toHaveLength(1);
+        expect(mine[0].headers.traceparent).toBeUndefined();
+        expect(mine[0].headers.tracestate).toBeUndefined();
+      }
     });
 
     it('should generate a request id when none (or an unusable one) is sent', async () => {

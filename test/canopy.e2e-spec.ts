@@ -765,7 +765,7 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
     expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'live', pismo: 'sandbox', spidr: 'sandbox' });
     expect(gw.providerUrl('canopy')).toBe(live.url);
     const ready = await gw$('GET', `${gw.url}/health/ready`);
-    expect(ready.body.providers.canopy.mode).toBe('live');
+    expect(ready.body.details.canopy.mode).toBe('live');
   });
 
   it("should send exactly the contract's token and status requests to the live URL", async () => {

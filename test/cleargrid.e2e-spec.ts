@@ -925,7 +925,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
     const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
     expect(modes).toEqual({ cleargrid: 'live', canopy: 'sandbox', pismo: 'sandbox', spidr: 'sandbox' });
     expect(gw.providerUrl('cleargrid')).toBe(live.url);
-    expect((await call('GET', `${gw.url}/health/ready`)).body.providers.cleargrid.mode).toBe('live');
+    expect((await call('GET', `${gw.url}/health/ready`)).body.details.cleargrid.mode).toBe('live');
   });
 
   it('should log in with the configured lender and credentials and send the contract requests', async () => {

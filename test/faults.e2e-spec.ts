@@ -260,10 +260,13 @@ describe('Fault injection: the per-provider circuit breaker', () => {
         (providers.body.items as Array<{ id: string; circuit: string }>).map((p) => [p.id, p.circuit]),
       ),
       ready: Object.fromEntries(
-        Object.entries(ready.body.providers as Record<string, { circuit: string }>).map(([p, v]) => [
-          p,
-          v.circuit,
-        ]),
+        Object.entries(ready.body.details as Record<string, { status: string; circuit?: string }>)
+          .filter(([, v]) => v.circuit !== undefined)
+          .map(([p, v]) => {
+            // An open or half-open circuit is reported "degraded" (still 200), a closed one "up".
+            expect(v.status).toBe(v.circuit === 'closed' ? 'up' : 'degraded');
+            return [p, v.circuit as string];
+          }),
       ),
     };
   }

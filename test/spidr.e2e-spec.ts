@@ -858,7 +858,7 @@ describe('Spidr in live mode (standalone sandbox at SPIDR_BASE_URL)', () => {
     const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
     expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'sandbox', spidr: 'live' });
     expect(gw.providerUrl('spidr')).toBe(sandbox.url);
-    expect((await call('GET', `${gw.url}/health/ready`)).body.providers.spidr.mode).toBe('live');
+    expect((await call('GET', `${gw.url}/health/ready`)).body.details.spidr.mode).toBe('live');
   });
 
   it("should send exactly the contract's requests with the API key to the live URL", async () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Metrics } from './metrics.js';
-import { requestIdFrom, type RequestContext } from './request-context.js';
+import { requestIdFrom, traceFrom, type RequestContext } from './request-context.js';
 
 /**
  * Gives every request a context (request id taken from X-Request-Id or generated, echoed back) and
@@ -16,6 +16,7 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Logger, 
       callerId: 'anonymous',
       scopes: new Set(),
       startedAt: process.hrtime.bigint(),
+      trace: traceFrom(request.headers.traceparent, request.headers.tracestate),
       log: {},
     };
     void reply.header('x-request-id', requestId);
@@ -26,6 +27,7 @@ export function installRequestLogging(fastify: FastifyInstance, logger: Logger, 
     const latencyMs = Number(process.hrtime.bigint() - ctx.startedAt) / 1e6;
     const line = {
       requestId: ctx.requestId,
+      ...(ctx.trace && { traceId: ctx.trace.traceparent.slice(3, 35) }),
       callerId: ctx.callerId,
       method: request.method,
       route: request.routeOptions.url ?? request.url.split('?')[0],

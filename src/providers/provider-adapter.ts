@@ -27,6 +27,14 @@ export interface ChangeRequest {
 /** Per-call context passed down from the HTTP request. */
 export interface CallContext {
   requestId: string;
+  /** The caller's W3C trace context, passed on unchanged to the provider. */
+  trace?: TraceHeaders;
+}
+
+/** W3C Trace Context headers as the caller sent them (already checked for validity). */
+export interface TraceHeaders {
+  traceparent: string;
+  tracestate?: string;
 }
 
 /** The provider request as it may be shown to callers and stored: absolute URL, never credentials. */

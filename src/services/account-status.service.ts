@@ -5,7 +5,7 @@ import {
   type CanonicalStatus,
   type ProviderId,
 } from '../domain/index.js';
-import type { RequestContext } from '../observability/request-context.js';
+import { callContextOf, type RequestContext } from '../observability/request-context.js';
 import type { AttemptRow } from '../persistence/audit.repository.js';
 import { Store } from '../persistence/store.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
@@ -55,7 +55,7 @@ export class AccountStatusService {
     const adapter = this.registry.get(providerId);
     Object.assign(ctx.log, { provider: adapter.id, accountId });
     if (adapter.liveRead) {
-      const reading = await adapter.readStatus(accountId, { requestId: ctx.requestId });
+      const reading = await adapter.readStatus(accountId, callContextOf(ctx));
       ctx.log.status = reading.status ?? undefined;
       return {
         provider: adapter.id,

@@ -10,7 +10,7 @@ import {
   type CanonicalStatus,
   type ProviderId,
 } from '../domain/index.js';
-import type { RequestContext } from '../observability/request-context.js';
+import { callContextOf, type RequestContext } from '../observability/request-context.js';
 import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
 import type { IdempotencyRepository } from '../persistence/idempotency.repository.js';
 import { Store } from '../persistence/store.js';
@@ -99,7 +99,7 @@ export class ChangeStatusService {
 
     if (options.dryRun) {
       ensureSupported(adapter, request);
-      const prepared = await adapter.prepareChange(request, { requestId: ctx.requestId });
+      const prepared = await adapter.prepareChange(request, callContextOf(ctx));
       return {
         httpStatus: 200,
         body: { dryRun: true, providerRequest: prepared.providerRequest },
@@ -156,7 +156,7 @@ export class ChangeStatusService {
     let prepared: PreparedChange;
     try {
       ensureSupported(adapter, request);
-      prepared = await adapter.prepareChange(request, { requestId: ctx.requestId });
+      prepared = await adapter.prepareChange(request, callContextOf(ctx));
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
       await this.store.transaction(async (tx) => {
@@ -170,7 +170,7 @@ export class ChangeStatusService {
     const started = performance.now();
     let result: ChangeResult;
     try {
-      result = await adapter.applyChange(prepared, { requestId: ctx.requestId });
+      result = await adapter.applyChange(prepared, callContextOf(ctx));
     } catch (error) {
       ctx.log.outcome = 'FAILED';
       ctx.log.providerSeconds = (performance.now() - started) / 1000;

@@ -143,7 +143,7 @@ export class CanopyAdapter implements ProviderAdapter {
   private async authorized(request: ProviderRequest, ctx: CallContext): Promise<ProviderHttpResponse> {
     const key = this.endpoint.settings.clientId;
     const send = (token: string) =>
-      this.http.send({ ...request, headers: { authorization: `Bearer ${token}` }, requestId: ctx.requestId });
+      this.http.send({ ...request, headers: { authorization: `Bearer ${token}` }, context: ctx });
     const first = await this.tokens.get(key, () => this.mint(ctx));
     const response = await send(first);
     if (!isCanopyTokenRejected(response.status, response.body)) return response;
@@ -157,7 +157,7 @@ export class CanopyAdapter implements ProviderAdapter {
       method: 'POST',
       url: `${this.baseUrl}/auth/token`,
       body: { client_id: clientId, client_secret: clientSecret },
-      requestId: ctx.requestId,
+      context: ctx,
     });
     if (!isSuccess(response)) {
       throw providerFailure(

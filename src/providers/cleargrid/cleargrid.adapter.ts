@@ -170,7 +170,7 @@ export class ClearGridAdapter implements ProviderAdapter {
       url,
       body,
       headers: { authorization: `Bearer ${token}` },
-      requestId: ctx.requestId,
+      context: ctx,
     });
   }
 
@@ -207,7 +207,7 @@ export class ClearGridAdapter implements ProviderAdapter {
       method: 'POST',
       url: this.url(CLEARGRID_PATHS.login(lender)),
       body: buildClearGridLoginBody(email, password),
-      requestId: ctx.requestId,
+      context: ctx,
     });
     if (response.status < 200 || response.status >= 300) throw tokenFailure('login', response);
     const login = readClearGridLogin(response.body);
@@ -225,7 +225,7 @@ export class ClearGridAdapter implements ProviderAdapter {
       method: 'POST',
       url: this.url(CLEARGRID_PATHS.refresh(this.endpoint.settings.lender)),
       body: buildClearGridRefreshBody(refreshToken),
-      requestId: ctx.requestId,
+      context: ctx,
     });
     if (response.status < 200 || response.status >= 300) return undefined;
     const refreshed = readClearGridRefresh(response.body);

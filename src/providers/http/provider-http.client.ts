@@ -2,14 +2,15 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { GatewayError, type ProviderId } from '../../domain/index.js';
-import type { HttpMethod } from '../provider-adapter.js';
+import type { CallContext, HttpMethod } from '../provider-adapter.js';
 
 export interface ProviderHttpRequest {
   method: HttpMethod;
   url: string;
   headers?: Record<string, string>;
   body?: unknown;
-  requestId?: string;
+  /** Sends on the caller's X-Request-Id and W3C trace context. */
+  context?: CallContext;
 }
 
 export interface ProviderHttpResponse {
@@ -52,7 +53,14 @@ export class ProviderHttpClient {
   async send(request: ProviderHttpRequest): Promise<ProviderHttpResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
-    if (request.requestId) headers['x-request-id'] = request.requestId;
+    const context = request.context;
+    if (context) {
+      headers['x-request-id'] = context.requestId;
+      if (context.trace) {
+        headers.traceparent = context.trace.traceparent;
+        if (context.trace.tracestate) headers.tracestate = context.trace.tracestate;
+      }
+    }
     try {
       const response = await this.axios.request<string>({
         method: request.method,

@@ -74,7 +74,7 @@ export class PismoAdapter implements ProviderAdapter {
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
     const { method, url, body } = prepared.providerRequest;
     const response = await this.withAccountToken(prepared.request.accountId, ctx, (authorization) =>
-      this.http.send({ method, url, body, headers: { authorization }, requestId: ctx.requestId }),
+      this.http.send({ method, url, body, headers: { authorization }, context: ctx }),
     );
     if (!isSuccess(response)) {
       throw providerFailure(
@@ -95,7 +95,7 @@ export class PismoAdapter implements ProviderAdapter {
   async readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
     const url = this.url(PISMO_PATHS[this.api].read(encodeURIComponent(accountId)));
     const response = await this.withAccountToken(accountId, ctx, (authorization) =>
-      this.http.send({ method: 'GET', url, headers: { authorization }, requestId: ctx.requestId }),
+      this.http.send({ method: 'GET', url, headers: { authorization }, context: ctx }),
     );
     if (!isSuccess(response)) {
       throw providerFailure(
@@ -151,7 +151,7 @@ export class PismoAdapter implements ProviderAdapter {
       method: 'POST',
       url: this.url(PISMO_TOKEN_PATH),
       body: buildPismoTokenRequest(this.api, this.endpoint.settings, accountId),
-      requestId: ctx.requestId,
+      context: ctx,
     });
     if (!isSuccess(response)) {
       throw providerFailure(

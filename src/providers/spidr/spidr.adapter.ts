@@ -80,7 +80,7 @@ export class SpidrAdapter implements ProviderAdapter {
       url,
       body,
       headers: this.authHeaders(),
-      requestId: ctx.requestId,
+      context: ctx,
     });
     if (!isSuccess(response)) {
       throw providerFailure(
@@ -104,7 +104,7 @@ export class SpidrAdapter implements ProviderAdapter {
       method: 'GET',
       url: this.accountUrl(accountId),
       headers: this.authHeaders(),
-      requestId: ctx.requestId,
+      context: ctx,
     });
     if (!isSuccess(response)) {
       throw providerFailure(
