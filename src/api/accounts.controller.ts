@@ -7,6 +7,7 @@ import {
   ApiResponse,
   ApiSecurity,
   ApiTags,
+  getSchemaPath,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Ctx, type RequestContext } from '../observability/request-context.js';
@@ -14,7 +15,7 @@ import { AccountStatusService } from '../services/account-status.service.js';
 import { ChangeStatusService, type ChangeAnswer } from '../services/change-status.service.js';
 import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { idempotencyKeyFrom } from './idempotency-key.js';
-import { ApiProblems } from './api-problems.decorator.js';
+import { ApiProblems, type ProblemOperation } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import {
   AccountPathDto,
@@ -27,8 +28,18 @@ import {
   ChangeStatusResponseDto,
   DryRunResponseDto,
   HistoryPageDto,
-  ProblemDto,
 } from './dto/responses.dto.js';
+import {
+  ACCOUNT_STATUS_EXAMPLES,
+  CHANGE_ACCEPTED_EXAMPLES,
+  CHANGE_APPLIED_EXAMPLES,
+  HISTORY_EXAMPLES,
+} from './dto/response-examples.js';
+
+const ACCOUNT_PATH = '/v1/accounts/{provider}/{accountId}';
+const CHANGE: ProblemOperation = { method: 'PUT', path: `${ACCOUNT_PATH}/status`, callsProvider: true };
+const READ: ProblemOperation = { method: 'GET', path: `${ACCOUNT_PATH}/status`, callsProvider: true };
+const HISTORY: ProblemOperation = { method: 'GET', path: `${ACCOUNT_PATH}/history`, callsProvider: false };
 
 const REQUEST_ID_HEADER = {
   name: 'X-Request-Id',
@@ -39,7 +50,7 @@ const REQUEST_ID_HEADER = {
 @ApiTags('accounts')
 @ApiSecurity('apiKey')
 @ApiSecurity('bearer')
-@ApiExtraModels(ProblemDto, DryRunResponseDto)
+@ApiExtraModels(ChangeStatusResponseDto, DryRunResponseDto, AccountStatusDto, HistoryPageDto)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/accounts/:provider/:accountId')
 export class AccountsController {
@@ -96,15 +107,32 @@ export class AccountsController {
   })
   @ApiResponse({
     status: 200,
-    description: 'Applied by the provider (or, with dryRun=true, a DryRunResponseDto)',
-    type: ChangeStatusResponseDto,
+    description:
+      'Applied by the provider (outcome APPLIED); with dryRun=true, the provider request that would be sent',
+    content: {
+      'application/json': {
+        schema: {
+          oneOf: [
+            { $ref: getSchemaPath(ChangeStatusResponseDto) },
+            { $ref: getSchemaPath(DryRunResponseDto) },
+          ],
+        },
+        examples: CHANGE_APPLIED_EXAMPLES,
+      },
+    },
   })
   @ApiResponse({
     status: 202,
-    description: 'Accepted by the provider for asynchronous processing (ClearGrid)',
-    type: ChangeStatusResponseDto,
+    description: 'Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid)',
+    content: {
+      'application/json': {
+        schema: { $ref: getSchemaPath(ChangeStatusResponseDto) },
+        examples: CHANGE_ACCEPTED_EXAMPLES,
+      },
+    },
   })
   @ApiProblems(
+    CHANGE,
     'VALIDATION_FAILED',
     'UNAUTHENTICATED',
     'FORBIDDEN',
@@ -143,8 +171,18 @@ export class AccountsController {
       'the gateway recorded (source "gateway"). Scope status:read.',
   })
   @ApiHeader(REQUEST_ID_HEADER)
-  @ApiResponse({ status: 200, type: AccountStatusDto })
+  @ApiResponse({
+    status: 200,
+    description: 'The current status',
+    content: {
+      'application/json': {
+        schema: { $ref: getSchemaPath(AccountStatusDto) },
+        examples: ACCOUNT_STATUS_EXAMPLES,
+      },
+    },
+  })
   @ApiProblems(
+    READ,
     'VALIDATION_FAILED',
     'UNAUTHENTICATED',
     'FORBIDDEN',
@@ -169,8 +207,21 @@ export class AccountsController {
       'newest first, cursor-paginated. Scope status:read.',
   })
   @ApiHeader(REQUEST_ID_HEADER)
-  @ApiResponse({ status: 200, type: HistoryPageDto })
-  @ApiProblems('VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'PROVIDER_NOT_FOUND')
+  @ApiResponse({
+    status: 200,
+    description: 'One page of the audit trail, newest first',
+    content: {
+      'application/json': { schema: { $ref: getSchemaPath(HistoryPageDto) }, examples: HISTORY_EXAMPLES },
+    },
+  })
+  @ApiProblems(
+    HISTORY,
+    'VALIDATION_FAILED',
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'PROVIDER_NOT_FOUND',
+    'RATE_LIMITED',
+  )
   history(
     @Param() path: AccountPathDto,
     @Query() query: HistoryQueryDto,

@@ -1,78 +1,73 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiResponse } from '@nestjs/swagger';
+import { ApiExtraModels, ApiResponse } from '@nestjs/swagger';
+import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { ERROR_CATALOG, type ErrorCode } from '../domain/index.js';
+import { problemExamples, type ProblemOperation } from './dto/problem-examples.js';
 import { ProblemDto } from './dto/responses.dto.js';
 
-const EXAMPLE_PROVIDER: Partial<Record<ErrorCode, unknown>> = {
-  ACCOUNT_NOT_FOUND: {
-    id: 'pismo',
-    httpStatus: 400,
-    code: 'WCAC0012',
-    message: 'Corporate account not found',
-  },
-  ACCOUNT_CLOSED: { id: 'spidr', httpStatus: 400, code: 'ACCOUNT_CLOSED', message: 'Account is closed' },
-  INVALID_TRANSITION: {
-    id: 'pismo',
-    httpStatus: 422,
-    code: 'WCAC0038',
-    message: 'Account status update blocked: operation blocked for account.',
-  },
-  PROVIDER_REJECTED: { id: 'canopy', httpStatus: 400, code: 'invalid_request', message: 'Invalid substatus' },
-  RATE_LIMITED: { id: 'canopy', httpStatus: 429, code: 'rate_limited', message: 'Too many requests' },
-  PROVIDER_AUTH_FAILED: { id: 'cleargrid', httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' },
-  PROVIDER_ERROR: {
-    id: 'cleargrid',
-    httpStatus: 500,
-    code: 'NO_CODE',
-    message: 'Something went wrong. Please try again later.',
-  },
+export type { ProblemOperation } from './dto/problem-examples.js';
+
+/** When each code happens, in the words of CONTRACT.md section 4 (shown in Swagger UI under each status). */
+const WHEN: Record<ErrorCode, string> = {
+  VALIDATION_FAILED: 'bad body, query, header or path value; `errors` names each field',
+  UNAUTHENTICATED: 'no or unknown API key',
+  FORBIDDEN: 'the key lacks the scope; `requiredScope` names it',
+  PROVIDER_NOT_FOUND: 'unknown provider, or disabled (no base URL and SANDBOX=false)',
+  ACCOUNT_NOT_FOUND: 'the provider has no such account',
+  NOT_FOUND: 'no such route',
+  STATUS_NOT_SUPPORTED:
+    'the provider cannot express this status/reason; refused before any call; `supportedStatuses` lists what it can',
+  ACCOUNT_CLOSED: 'the account is in a final status at the provider',
+  INVALID_TRANSITION: 'the provider refuses this change from the current status',
+  PROVIDER_REJECTED: "the provider's own validation refused the request",
+  IDEMPOTENCY_KEY_REUSED: 'the same Idempotency-Key with a different request',
+  IDEMPOTENCY_IN_PROGRESS: 'the same Idempotency-Key while the first request is still running',
+  RATE_LIMITED:
+    "the caller's key exceeded RATE_LIMIT_PER_MINUTE (no `provider` member), or the provider kept answering 429 through the retries",
+  PROVIDER_AUTH_FAILED: "the provider refused the gateway's own credentials after one re-authentication",
+  PROVIDER_ERROR: 'the provider failed (5xx, malformed answer) through the retries',
+  PROVIDER_UNAVAILABLE: 'connection refused or reset, or the circuit for that provider is open',
+  PROVIDER_TIMEOUT: 'no answer within <PROVIDER>_TIMEOUT_MS on every attempt',
+  INTERNAL: 'anything else; logged server-side, never a stack trace',
 };
 
-const EXAMPLE_EXTRA: Partial<Record<ErrorCode, Record<string, unknown>>> = {
-  VALIDATION_FAILED: { errors: [{ field: 'status', message: 'status must be one of ACTIVE, SUSPENDED, …' }] },
-  STATUS_NOT_SUPPORTED: { supportedStatuses: ['DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'] },
-};
-
-function example(code: ErrorCode): Record<string, unknown> {
-  const entry = ERROR_CATALOG[code];
-  return {
-    type: `urn:problem:${code}`,
-    title: entry.title,
-    status: entry.status,
-    detail: `Example ${code} problem`,
-    instance: '/v1/accounts/pismo/EXT-1/status',
-    code,
-    retryable: entry.retryable,
-    requestId: 'c0ffee00-1234-4abc-8def-000000000001',
-    ...(EXAMPLE_PROVIDER[code] ? { provider: EXAMPLE_PROVIDER[code] } : {}),
-    ...EXAMPLE_EXTRA[code],
+const HEADERS: Partial<Record<number, Record<string, { description: string; schema: { type: 'string' } }>>> =
+  {
+    401: {
+      'WWW-Authenticate': {
+        description: 'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',
+        schema: { type: 'string' },
+      },
+    },
+    429: {
+      'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'string' } },
+    },
   };
-}
 
-/** Documents the problem+json responses an operation can give, one example per canonical code. */
-export function ApiProblems(...codes: ErrorCode[]): MethodDecorator {
+/**
+ * Documents the problem+json responses an operation can give: per HTTP status, each code with when it happens
+ * and at least one named example body. `INTERNAL` (500) is added to every operation.
+ */
+export function ApiProblems(op: ProblemOperation, ...codes: ErrorCode[]): MethodDecorator {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of codes) {
+  for (const code of [...new Set<ErrorCode>([...codes, 'INTERNAL'])]) {
     const status = ERROR_CATALOG[code].status;
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   return applyDecorators(
+    ApiExtraModels(ProblemDto),
     ...[...byStatus.entries()].map(([status, group]) =>
       ApiResponse({
         status,
-        description: group.map((c) => `\`${c}\`: ${ERROR_CATALOG[c].title}`).join('; '),
+        description: group.map((c) => `\`${c}\`: ${WHEN[c]}`).join('. '),
+        headers: HEADERS[status],
         content: {
-          'application/problem+json': {
+          [PROBLEM_CONTENT_TYPE]: {
             schema: { $ref: '#/components/schemas/ProblemDto' },
-            examples: Object.fromEntries(group.map((c) => [c, { value: example(c) }])),
+            examples: Object.fromEntries(group.flatMap((c) => Object.entries(problemExamples(c, op)))),
           },
         },
       }),
     ),
-    ApiResponse({
-      status: 500,
-      description: '`INTERNAL`: unexpected failure (no stack trace)',
-      type: ProblemDto,
-    }),
   );
 }

@@ -8,7 +8,13 @@ application/problem+json (RFC 9457) with \`code\`, \`retryable\`, \`requestId\` 
 answered, \`provider\` {id, httpStatus, code, message} holding the provider's own code and message.
 
 Authorize with an API key (X-API-Key or Authorization: Bearer) when the gateway has API_KEYS configured.
-Scopes: status:read for GET /v1/…, status:write for changes, status:close in addition for CLOSED.`;
+Scopes: status:read for GET /v1/…, status:write for changes, status:close in addition for CLOSED.
+
+**Try it out**: click Authorize, paste the key under apiKey (or bearer), Authorize, Close; open an operation, fill
+it in and press Execute. Every response lists its error codes with named example bodies. On the built-in sandboxes
+(SANDBOX=true) any account id works, and these prefixes make the sandbox fail the documented way (e.g. spidr,
+NOTFOUND-1): NOTFOUND- → ACCOUNT_NOT_FOUND, CLOSED- → ACCOUNT_CLOSED (not Canopy), REJECT- → PROVIDER_REJECTED,
+ERROR500- → PROVIDER_ERROR, RATELIMIT- → RATE_LIMITED (after the retries), SLOW- → an answer after 3 s.`;
 
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()

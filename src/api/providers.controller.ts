@@ -1,13 +1,22 @@
 import { Controller, Get, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExtraModels,
+  ApiOperation,
+  ApiResponse,
+  ApiSecurity,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import { ProvidersService } from '../services/providers.service.js';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
+import { PROVIDERS_EXAMPLES } from './dto/response-examples.js';
 import { ProvidersResponseDto } from './dto/responses.dto.js';
 
 @ApiTags('providers')
 @ApiSecurity('apiKey')
 @ApiSecurity('bearer')
+@ApiExtraModels(ProvidersResponseDto)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/providers')
 export class ProvidersController {
@@ -21,8 +30,22 @@ export class ProvidersController {
       'For every provider: its mode (live, sandbox, disabled), circuit state, whether it has a live read, and for ' +
       'every canonical status the provider value it maps to (per reason where the reason changes it), or that it is unsupported.',
   })
-  @ApiResponse({ status: 200, type: ProvidersResponseDto })
-  @ApiProblems('UNAUTHENTICATED', 'FORBIDDEN')
+  @ApiResponse({
+    status: 200,
+    description: 'Every provider with its capability matrix',
+    content: {
+      'application/json': {
+        schema: { $ref: getSchemaPath(ProvidersResponseDto) },
+        examples: PROVIDERS_EXAMPLES,
+      },
+    },
+  })
+  @ApiProblems(
+    { method: 'GET', path: '/v1/providers', callsProvider: false },
+    'UNAUTHENTICATED',
+    'FORBIDDEN',
+    'RATE_LIMITED',
+  )
   list(): ProvidersResponseDto {
     return this.providers.list();
   }

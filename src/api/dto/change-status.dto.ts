@@ -103,10 +103,9 @@ export class HistoryQueryDto {
   @Max(HISTORY_MAX_LIMIT, { message: LIMIT_RULE })
   limit?: number;
 
-  @ApiPropertyOptional({
-    description: 'nextCursor of the previous page',
-    example: 'c1.MDE5M2E4ZTctN2M0Yi03ZDJhLTlmMDAtMWEyYjNjNGQ1ZTZm',
-  })
+  // No example on purpose: Swagger UI's Try it out pre-fills parameters with their example, and a made-up cursor
+  // would silently skip the account's real history.
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page (leave empty for the newest page)' })
   @IsOptional()
   @IsString()
   @MaxLength(200)

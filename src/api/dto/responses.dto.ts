@@ -214,6 +214,20 @@ export class ProblemDto {
     description: 'Present on STATUS_NOT_SUPPORTED: the statuses this provider can express',
   })
   supportedStatuses?: string[];
+
+  @ApiPropertyOptional({
+    enum: ['status:read', 'status:write', 'status:close'],
+    example: 'status:write',
+    description: 'Present on FORBIDDEN: the scope the key lacks',
+  })
+  requiredScope?: string;
+
+  @ApiPropertyOptional({
+    enum: ['closed', 'open', 'half-open'],
+    example: 'open',
+    description: "Present on PROVIDER_UNAVAILABLE when the provider's circuit is open",
+  })
+  circuit?: string;
 }
 
 export class HistoryItemDto {

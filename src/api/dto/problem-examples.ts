@@ -1,0 +1,346 @@
+/**
+ * Example problem+json bodies for the OpenAPI document, one or more per error code. They are built with the
+ * same `problemOf` the error filter uses, and their details are what the gateway and the sandboxes really
+ * answer, so Swagger UI shows bodies a caller will actually meet.
+ */
+import { problemOf } from '../../common/problem.filter.js';
+import { GatewayError, type ErrorCode, type GatewayErrorOptions } from '../../domain/index.js';
+
+/** The operation a problem example is for: its method, OpenAPI path and whether it calls a provider. */
+export interface ProblemOperation {
+  method: 'GET' | 'PUT';
+  path: string;
+  callsProvider: boolean;
+}
+
+/** An OpenAPI Example Object, named in the `examples` map (Swagger UI lists them in a drop-down). */
+export interface NamedExample {
+  summary: string;
+  value: Record<string, unknown>;
+}
+
+export const EXAMPLE_REQUEST_ID = 'c0ffee00-1234-4abc-8def-000000000001';
+const ID_RULE =
+  'must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)';
+const STATUSES = 'ACTIVE, SUSPENDED, DELINQUENT, DISPUTED, DO_NOT_CONTACT, CLOSED';
+
+interface Variant {
+  name: string;
+  summary: string;
+  /** The example's path values (the instance is the operation's path with them filled in). */
+  provider?: string;
+  accountId?: string;
+  detail: string;
+  options?: GatewayErrorOptions;
+}
+
+type VariantsOf = (op: ProblemOperation) => Variant[];
+
+const hasAccount = (op: ProblemOperation) => op.path.includes('{accountId}');
+const isChange = (op: ProblemOperation) => op.method === 'PUT';
+
+const VARIANTS: Record<ErrorCode, VariantsOf> = {
+  VALIDATION_FAILED: (op) => [
+    ...(isChange(op)
+      ? [
+          {
+            name: 'VALIDATION_FAILED_body',
+            summary: 'Unknown field and a status outside the vocabulary',
+            detail: `colour: colour is not a known field; status: status must be one of ${STATUSES}`,
+            options: {
+              errors: [
+                { field: 'colour', message: 'colour is not a known field' },
+                { field: 'status', message: `status must be one of ${STATUSES}` },
+              ],
+            },
+          },
+        ]
+      : []),
+    ...(op.path.endsWith('/history')
+      ? [
+          {
+            name: 'VALIDATION_FAILED_limit',
+            summary: 'limit out of range',
+            detail: 'limit: limit must be a whole number from 1 to 100',
+            options: { errors: [{ field: 'limit', message: 'limit must be a whole number from 1 to 100' }] },
+          },
+        ]
+      : []),
+    ...(hasAccount(op)
+      ? [
+          {
+            name: 'VALIDATION_FAILED_accountId',
+            summary: 'accountId with a character outside the allowed set',
+            accountId: 'bad%20id',
+            detail: `accountId: accountId ${ID_RULE}`,
+            options: { errors: [{ field: 'accountId', message: `accountId ${ID_RULE}` }] },
+          },
+        ]
+      : []),
+  ],
+  UNAUTHENTICATED: () => [
+    {
+      name: 'UNAUTHENTICATED_missing',
+      summary: 'No API key sent',
+      detail: 'Send an API key as X-API-Key or Authorization: Bearer',
+    },
+    { name: 'UNAUTHENTICATED_unknown', summary: 'Unknown API key', detail: 'The API key is not known' },
+  ],
+  FORBIDDEN: (op) => [
+    {
+      name: 'FORBIDDEN',
+      summary: 'The key lacks the scope',
+      detail: `API key "reporting" lacks scope ${isChange(op) ? 'status:write' : 'status:read'}, needed for ${op.method} ${nestPath(op.path)}`,
+      options: { extensions: { requiredScope: isChange(op) ? 'status:write' : 'status:read' } },
+    },
+    ...(isChange(op)
+      ? [
+          {
+            name: 'FORBIDDEN_close',
+            summary: 'CLOSED needs status:close as well',
+            detail:
+              'API key "billing-service" lacks scope status:close, needed to set CLOSED, a final status',
+            options: { extensions: { requiredScope: 'status:close' } },
+          },
+        ]
+      : []),
+  ],
+  PROVIDER_NOT_FOUND: () => [
+    {
+      name: 'PROVIDER_NOT_FOUND',
+      summary: 'Unknown provider',
+      provider: 'acme',
+      detail: 'Unknown provider "acme"; known: cleargrid, canopy, pismo, spidr',
+    },
+    {
+      name: 'PROVIDER_NOT_FOUND_disabled',
+      summary: 'Provider disabled (no base URL and SANDBOX=false)',
+      provider: 'pismo',
+      detail: 'Provider "pismo" is disabled: it has no PISMO_BASE_URL and SANDBOX is false',
+    },
+  ],
+  ACCOUNT_NOT_FOUND: (op) =>
+    isChange(op)
+      ? [
+          {
+            name: 'ACCOUNT_NOT_FOUND',
+            summary: 'Pismo has no such account (WCAC0012)',
+            provider: 'pismo',
+            accountId: 'EXT-404',
+            detail: 'pismo change status failed: HTTP 400 WCAC0012 Corporate account not found',
+            options: {
+              provider: {
+                id: 'pismo',
+                httpStatus: 400,
+                code: 'WCAC0012',
+                message: 'Corporate account not found',
+              },
+            },
+          },
+        ]
+      : [
+          {
+            name: 'ACCOUNT_NOT_FOUND',
+            summary: 'Spidr has no such account',
+            accountId: 'acc-404',
+            detail: 'spidr read status failed: HTTP 404 NOT_FOUND Account acc-404 not found',
+            options: {
+              provider: {
+                id: 'spidr',
+                httpStatus: 404,
+                code: 'NOT_FOUND',
+                message: 'Account acc-404 not found',
+              },
+            },
+          },
+          {
+            name: 'ACCOUNT_NOT_FOUND_gateway',
+            summary: 'ClearGrid (no read endpoint) with no recorded change',
+            provider: 'cleargrid',
+            accountId: 'acc-404',
+            detail:
+              'cleargrid has no read endpoint and the gateway has recorded no applied or accepted change for acc-404',
+          },
+        ],
+  NOT_FOUND: () => [{ name: 'NOT_FOUND', summary: 'No such route', detail: 'No such route' }],
+  STATUS_NOT_SUPPORTED: () => [
+    {
+      name: 'STATUS_NOT_SUPPORTED',
+      summary: 'Spidr cannot express DISPUTED',
+      detail:
+        'Spidr cannot express DISPUTED: its account statuses are active, suspended, delinquent and the close_* statuses',
+      options: { extensions: { supportedStatuses: ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'CLOSED'] } },
+    },
+    {
+      name: 'STATUS_NOT_SUPPORTED_reason',
+      summary: 'Canopy has no substatus for this reason',
+      provider: 'canopy',
+      detail: 'canopy has no account substatus for reason COMPLIANCE (SUSPENDED with reason COMPLIANCE)',
+      options: { extensions: { supportedStatuses: ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'CLOSED'] } },
+    },
+  ],
+  ACCOUNT_CLOSED: () => [
+    providerFailure('ACCOUNT_CLOSED', 'Spidr account already closed', 'spidr', 400, 'ACCOUNT_CLOSED', {
+      accountId: 'acc-closed',
+      message: 'Account acc-closed is closed (close_with_refund); a closed account cannot be changed',
+    }),
+  ],
+  INVALID_TRANSITION: () => [
+    providerFailure('INVALID_TRANSITION', 'Pismo refuses the change (WCAC0038)', 'pismo', 422, 'WCAC0038', {
+      message: 'Account status update blocked: operation blocked for account.',
+    }),
+  ],
+  PROVIDER_REJECTED: () => [
+    providerFailure(
+      'PROVIDER_REJECTED',
+      "Spidr's own validation refused it",
+      'spidr',
+      400,
+      'REQUEST_REJECTED',
+      {
+        message: 'The request was rejected',
+      },
+    ),
+  ],
+  IDEMPOTENCY_KEY_REUSED: () => [
+    {
+      name: 'IDEMPOTENCY_KEY_REUSED',
+      summary: 'Same Idempotency-Key, different request',
+      detail: 'Idempotency-Key "change-4711" was already used by this caller for a different request',
+    },
+  ],
+  IDEMPOTENCY_IN_PROGRESS: () => [
+    {
+      name: 'IDEMPOTENCY_IN_PROGRESS',
+      summary: 'The first request with this key is still running',
+      detail: 'A request with Idempotency-Key "change-4711" is still running',
+    },
+  ],
+  RATE_LIMITED: (op) => [
+    {
+      name: 'RATE_LIMITED_caller',
+      summary: "The caller's key exceeded RATE_LIMIT_PER_MINUTE (no provider member)",
+      detail: 'Caller "billing-service" exceeded RATE_LIMIT_PER_MINUTE (6000); retry after 1 s',
+      options: { retryAfter: 1 },
+    },
+    ...(op.callsProvider
+      ? [
+          providerFailure(
+            'RATE_LIMITED',
+            'Canopy kept answering 429 through the retries',
+            'canopy',
+            429,
+            'too_many_requests',
+            {
+              message: 'Too many requests',
+              read: !isChange(op),
+            },
+          ),
+        ]
+      : []),
+  ],
+  PROVIDER_AUTH_FAILED: (op) => [
+    providerFailure(
+      'PROVIDER_AUTH_FAILED',
+      "Spidr refused the gateway's API key",
+      'spidr',
+      401,
+      'UNAUTHORIZED',
+      {
+        message: 'Invalid or missing API key',
+        read: !isChange(op),
+      },
+    ),
+  ],
+  PROVIDER_ERROR: (op) => [
+    isChange(op)
+      ? providerFailure(
+          'PROVIDER_ERROR',
+          'ClearGrid answered 500 through the retries',
+          'cleargrid',
+          500,
+          'NO_CODE',
+          {
+            message: 'Something went wrong. Please try again later.',
+          },
+        )
+      : providerFailure(
+          'PROVIDER_ERROR',
+          'Spidr answered 500 through the retries',
+          'spidr',
+          500,
+          'LOOKUP_FAILED',
+          {
+            message: 'Could not look up the account',
+            read: true,
+          },
+        ),
+  ],
+  PROVIDER_UNAVAILABLE: (op) => [
+    {
+      name: 'PROVIDER_UNAVAILABLE',
+      summary: 'Connection refused',
+      detail: `spidr ${isChange(op) ? 'PATCH' : 'GET'} /v1/account/acc-1001: ECONNREFUSED`,
+    },
+    {
+      name: 'PROVIDER_UNAVAILABLE_circuit',
+      summary: 'Circuit open after repeated failures',
+      detail: 'spidr circuit is open after repeated failures; calls are refused until a probe succeeds',
+      options: { extensions: { circuit: 'open' } },
+    },
+  ],
+  PROVIDER_TIMEOUT: (op) => [
+    {
+      name: 'PROVIDER_TIMEOUT',
+      summary: 'No answer within SPIDR_TIMEOUT_MS',
+      detail: `spidr ${isChange(op) ? 'PATCH' : 'GET'} /v1/account/acc-1001: no answer within 10000 ms`,
+    },
+  ],
+  INTERNAL: () => [
+    {
+      name: 'INTERNAL',
+      summary: 'Unexpected failure (logged server-side, never a stack trace)',
+      detail: 'The gateway failed unexpectedly; the error has been logged',
+    },
+  ],
+};
+
+/** A failure the provider answered: the detail repeats its HTTP status, code and message, as the gateway does. */
+function providerFailure(
+  code: ErrorCode,
+  summary: string,
+  provider: 'cleargrid' | 'canopy' | 'pismo' | 'spidr',
+  httpStatus: number,
+  providerCode: string,
+  more: { message: string; accountId?: string; read?: boolean },
+): Variant {
+  return {
+    name: code,
+    summary,
+    provider,
+    accountId: more.accountId,
+    detail: `${provider} ${more.read ? 'read' : 'change'} status failed: HTTP ${httpStatus} ${providerCode} ${more.message}`,
+    options: { provider: { id: provider, httpStatus, code: providerCode, message: more.message } },
+  };
+}
+
+/** `/v1/accounts/{provider}/{accountId}/status` → `/v1/accounts/:provider/:accountId/status` (Fastify's form). */
+function nestPath(path: string): string {
+  return path.replace(/\{(\w+)\}/g, ':$1');
+}
+
+/** The named examples of one error code for one operation. */
+export function problemExamples(code: ErrorCode, op: ProblemOperation): Record<string, NamedExample> {
+  return Object.fromEntries(
+    VARIANTS[code](op).map((v) => {
+      const instance = op.path
+        .replace('{provider}', v.provider ?? 'spidr')
+        .replace('{accountId}', v.accountId ?? 'acc-1001');
+      const error = new GatewayError(code, v.detail, v.options);
+      return [
+        v.name,
+        { summary: `${code}: ${v.summary}`, value: { ...problemOf(error, instance, EXAMPLE_REQUEST_ID) } },
+      ];
+    }),
+  );
+}
