@@ -12,7 +12,7 @@ import { ProblemFilter, sendProblem } from './common/problem.filter.js';
 import { GatewayError } from './domain/index.js';
 import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
-import { createLogger } from './observability/logger.js';
+import { createLoggers } from './observability/logger.js';
 import { installRequestLogging } from './observability/request-logging.js';
 import { ProviderRuntime } from './providers/provider-runtime.js';
 import { Store } from './persistence/store.js';
@@ -36,7 +36,7 @@ export interface GatewayApp {
 
 /** Builds the whole gateway (sandboxes started, routes ready) without listening. */
 export async function createApp(config: AppConfig, options: CreateAppOptions = {}): Promise<GatewayApp> {
-  const logger = createLogger(config.logLevel, options.logDestination);
+  const { logger, requestLogger } = createLoggers(config.logLevel, options.logDestination);
   const lifecycle = new Lifecycle();
   const metrics = new Metrics();
   const store = await Store.open(config.databaseUrl, logger);
@@ -93,7 +93,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
   );
   const fastify = app.getHttpAdapter().getInstance();
-  installRequestLogging(fastify, logger, metrics);
+  installRequestLogging(fastify, requestLogger, metrics);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     securityHeaders(request.url, reply);
     if (lifecycle.draining) void reply.header('connection', 'close');

@@ -1,7 +1,23 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 let lastMs = 0;
 let counter = 0;
+
+// Random bytes are drawn from the CSPRNG 4 KiB at a time: one system call per 256 ids instead of two per id.
+const POOL_SIZE = 4096;
+const pool = Buffer.alloc(POOL_SIZE);
+let poolOffset = POOL_SIZE;
+
+/** `size` fresh random bytes (copied out of the pool, never handed out twice). */
+function randomBytesFromPool(size: number): Buffer {
+  if (poolOffset + size > POOL_SIZE) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const bytes = Buffer.from(pool.subarray(poolOffset, poolOffset + size));
+  poolOffset += size;
+  return bytes;
+}
 
 /**
  * A UUIDv7 (RFC 9562): 48-bit millisecond timestamp, then a 12-bit counter (method 1 of section 6.2),
@@ -19,10 +35,10 @@ export function uuidv7(now = Date.now()): string {
     }
   } else {
     // A random start in the lower half leaves room to count up within the millisecond.
-    counter = randomBytes(1)[0] << 3;
+    counter = randomBytesFromPool(1)[0] << 3;
   }
   lastMs = ms;
-  const bytes = randomBytes(16);
+  const bytes = randomBytesFromPool(16);
   bytes.writeUIntBE(ms, 0, 6);
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;

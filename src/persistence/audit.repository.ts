@@ -137,7 +137,7 @@ type CompletionColumns = Pick<
   | 'completed_at'
 >;
 
-function completionColumns(completion: AttemptCompletion | undefined): CompletionColumns {
+export function completionColumns(completion: AttemptCompletion | undefined): CompletionColumns {
   if (!completion) {
     return {
       outcome: 'PENDING',

@@ -1,4 +1,6 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import {
@@ -17,6 +19,8 @@ export type Engine = 'sqlite' | 'postgres';
 export interface Database {
   db: Kysely<DatabaseSchema>;
   engine: Engine;
+  /** The SQLite connection itself (SQLite only), for the prepared hot-path writes. */
+  sqlite?: SQLite.Database;
   /** Where the data lives, without credentials (for logs). */
   location: string;
   ping(): Promise<void>;
@@ -46,17 +50,73 @@ function openSqlite(path: string): Database {
   // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last commits.
   sqlite.pragma('synchronous = NORMAL');
   sqlite.pragma('busy_timeout = 5000');
+  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(sqlite, file);
   const db = new Kysely<DatabaseSchema>({
     dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
   });
   return {
     db,
     engine: 'sqlite',
+    sqlite,
     location: file,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
-    close: () => db.destroy(),
+    close: async () => {
+      await checkpointer?.stop();
+      await db.destroy();
+    },
+  };
+}
+
+/** How often the checkpoint thread copies the WAL back into the database file. */
+export const CHECKPOINT_EVERY_MS = 1_000;
+
+// Runs in a worker thread with its own connection; PASSIVE never blocks the gateway's writes.
+const CHECKPOINTER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('busy_timeout = 1000');
+const checkpoint = (mode) => { try { db.pragma('wal_checkpoint(' + mode + ')'); } catch {} };
+const timer = setInterval(() => checkpoint('PASSIVE'), workerData.everyMs);
+parentPort.on('message', () => {
+  clearInterval(timer);
+  checkpoint('PASSIVE');
+  db.close();
+  parentPort.close();
+});
+`;
+
+/**
+ * SQLite's automatic checkpoint runs inside a COMMIT on the gateway's own thread and syncs the database
+ * file: a pause of milliseconds on the request path every few hundred changes. Instead a worker thread
+ * checkpoints every CHECKPOINT_EVERY_MS on its own connection. Should the worker fail, the automatic
+ * checkpoint is switched back on, so the WAL never grows without bound.
+ */
+function startCheckpointer(sqlite: SQLite.Database, file: string): { stop(): Promise<void> } {
+  sqlite.pragma('wal_autocheckpoint = 0');
+  const worker = new Worker(CHECKPOINTER_SOURCE, {
+    eval: true,
+    workerData: {
+      file,
+      everyMs: CHECKPOINT_EVERY_MS,
+      driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+    },
+  });
+  worker.unref();
+  const fallBack = () => {
+    if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
+  };
+  worker.on('error', fallBack);
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  return {
+    async stop() {
+      worker.postMessage('stop');
+      const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
+      await Promise.race([exited, timeout]);
+      await worker.terminate();
+    },
   };
 }
 

@@ -111,7 +111,7 @@ export class IdempotencyRepository {
       .executeTakeFirst();
   }
 
-  private async claim(request: BeginRequest): Promise<boolean> {
+  async claim(request: BeginRequest): Promise<boolean> {
     const result = await this.db
       .insertInto('idempotency_keys')
       .values({

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { uuidv7 } from '../common/ids.js';
 import { AuditRepository } from './audit.repository.js';
+import { KyselyChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
 import { openDatabase, type Database } from './database.js';
-import { IdempotencyRepository } from './idempotency.repository.js';
+import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
 import { InstanceRepository } from './instance.repository.js';
 
 /** How often a process proves it is alive, and after how long without proof it is presumed dead. */
@@ -19,6 +20,8 @@ export class Store {
   readonly audit: AuditRepository;
   readonly idempotency: IdempotencyRepository;
   readonly instances: InstanceRepository;
+  /** The hot-path writes of a status change (prepared statements and group commit on SQLite). */
+  readonly writes: ChangeWrites;
   readonly instanceId = uuidv7();
   private readonly timers: NodeJS.Timeout[] = [];
 
@@ -29,6 +32,15 @@ export class Store {
     this.audit = new AuditRepository(database.db);
     this.idempotency = new IdempotencyRepository(database.db);
     this.instances = new InstanceRepository(database.db);
+    this.writes = database.sqlite
+      ? new SqliteChangeWrites(database.sqlite)
+      : new KyselyChangeWrites(database.db);
+  }
+
+  /** Claims an idempotency key: the common case (a new key) in one write, the rest in the repository. */
+  async beginKey(request: BeginRequest): Promise<BeginResult> {
+    if (await this.writes.claimKey(request)) return { kind: 'started' };
+    return this.idempotency.begin(request);
   }
 
   static async open(url: string, logger: Logger): Promise<Store> {
@@ -63,17 +75,6 @@ export class Store {
     if (this.database.engine === 'postgres')
       await this.instances.reapStale(new Date(Date.now() - 10 * INSTANCE_STALE_MS));
     return marked;
-  }
-
-  /** Runs `work` in one transaction (one commit) with repositories bound to it. */
-  transaction<T>(
-    work: (tx: { audit: AuditRepository; idempotency: IdempotencyRepository }) => Promise<T>,
-  ): Promise<T> {
-    return this.database.db
-      .transaction()
-      .execute((trx) =>
-        work({ audit: new AuditRepository(trx), idempotency: new IdempotencyRepository(trx) }),
-      );
   }
 
   async purge(): Promise<number> {

@@ -11,7 +11,7 @@
  * Prints one table and writes bench/results/latest.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
@@ -22,12 +22,17 @@ const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const BENCH_KEY = 'bench-caller-key-0123456789';
+/** BENCH_ENGINES=sqlite skips PostgreSQL (e.g. while profiling). */
+const ENGINES = (process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(',');
 const PG_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://statusgate:statusgate@127.0.0.1:5432/statusgate_test';
 
 interface Target {
   name: string;
   port: number;
+  /** The process serving this target, whose CPU time per request is measured at saturation. */
+  pid?: number;
   request(i: number): { method: string; path: string; headers: Record<string, string>; body?: string };
 }
 
@@ -37,6 +42,8 @@ interface Figures {
   p99: number;
   errors: number;
   rps?: number;
+  /** CPU time (user + system) the serving process spent per request at saturation, in µs. */
+  cpuUsPerRequest?: number;
 }
 
 const agentFor = (sockets: number) =>
@@ -102,6 +109,7 @@ async function saturate(target: Target, seconds: number, offset: number): Promis
   let errors = 0;
   let next = offset;
   const deadline = Date.now() + seconds * 1000;
+  const cpuBefore = target.pid === undefined ? 0 : cpuMicros(target.pid);
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
@@ -114,7 +122,9 @@ async function saturate(target: Target, seconds: number, offset: number): Promis
   );
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
   agent.destroy();
-  return { ...percentiles(latencies), errors, rps: latencies.length / elapsed };
+  const cpuUsPerRequest =
+    target.pid === undefined ? undefined : (cpuMicros(target.pid) - cpuBefore) / latencies.length;
+  return { ...percentiles(latencies), errors, rps: latencies.length / elapsed, cpuUsPerRequest };
 }
 
 function percentiles(micros: number[]): { p50: number; p90: number; p99: number } {
@@ -151,6 +161,13 @@ function startProcess(
   });
 }
 
+/** utime + stime of a process, in µs (from /proc; clock ticks are 100 Hz on Linux). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
@@ -168,7 +185,9 @@ async function startGateway(
 ): Promise<{ child: ChildProcess; port: number; startMs: number }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const t0 = process.hrtime.bigint();
-  const child = spawn(process.execPath, ['dist/main.js'], {
+  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/profiles" profiles the gateway under load.
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -226,6 +245,7 @@ async function main(): Promise<void> {
   const direct: Target = {
     name: 'stub, direct',
     port: stub.port,
+    pid: stub.child.pid,
     request: (i) => ({
       method: 'PATCH',
       path: providerPath(i),
@@ -233,14 +253,24 @@ async function main(): Promise<void> {
       body: providerBody,
     }),
   };
-  const forwarded: Target = { ...direct, name: 'node:http forwarder', port: forwarder.port };
-  const gatewayTarget = (name: string, port: number, run: string): Target => ({
+  const forwarded: Target = {
+    ...direct,
+    name: 'node:http forwarder',
+    port: forwarder.port,
+    pid: forwarder.child.pid,
+  };
+  const gatewayTarget = (name: string, port: number, pid: number, run: string): Target => ({
     name,
     port,
+    pid,
     request: (i) => ({
       method: 'PUT',
       path: `/v1/accounts/spidr/bench-${run}-${i}/status`,
-      headers: { 'content-type': 'application/json', 'idempotency-key': `${run}-${i}` },
+      headers: {
+        'content-type': 'application/json',
+        'idempotency-key': `${run}-${i}`,
+        'x-api-key': BENCH_KEY,
+      },
       body: JSON.stringify({ status: 'SUSPENDED', reason: 'FRAUD' }),
     }),
   });
@@ -262,7 +292,10 @@ async function main(): Promise<void> {
   const gatewayEnv = {
     SPIDR_BASE_URL: stubUrl,
     SPIDR_API_KEY: 'bench-key-000000000000',
-    AUTH_DISABLED: 'true',
+    // Callers authenticate as in production: one key, stored as its SHA-256.
+    API_KEYS: JSON.stringify([
+      { id: 'bench', sha256: createHash('sha256').update(BENCH_KEY).digest('hex'), scopes: ['status:write'] },
+    ]),
     LOG_LEVEL: 'info',
     // The benchmark measures the gateway's cost, not its abuse limit (6,000/min by default).
     RATE_LIMIT_PER_MINUTE: '0',
@@ -274,7 +307,7 @@ async function main(): Promise<void> {
     url: `sqlite:${sqliteFile}`,
     cleanup: () => Promise.resolve(rmSync(sqliteFile, { force: true })),
   });
-  const postgres = await freshPostgresSchema();
+  const postgres = ENGINES.includes('postgres') ? await freshPostgresSchema() : undefined;
   if (postgres) engines.push({ engine: 'postgres', url: postgres.url, cleanup: () => postgres.drop() });
   else process.stdout.write(`PostgreSQL at ${PG_URL} not reachable: gateway measured on SQLite only\n`);
 
@@ -291,7 +324,7 @@ async function main(): Promise<void> {
     await sleep(500);
     const idleRss = rssMb(gateway.child.pid!);
     const [rate, sat] = await measure(
-      gatewayTarget(`gateway (${engine})`, gateway.port, `${engine}-${Date.now()}`),
+      gatewayTarget(`gateway (${engine})`, gateway.port, gateway.child.pid!, `${engine}-${Date.now()}`),
     );
     const afterRss = rssMb(gateway.child.pid!);
     await stop(gateway.child);
@@ -314,16 +347,16 @@ async function main(): Promise<void> {
   await stop(stub.child);
   await stop(forwarder.child);
 
-  const header = `| target | p50 ms | p90 ms | p99 ms | errors | req/s at ${CONNECTIONS} conns |`;
+  const header = `| target | p50 ms | p90 ms | p99 ms | errors | req/s at ${CONNECTIONS} conns | CPU µs/req |`;
   const lines = [
     `statusgate benchmark — ${new Date().toISOString()}, ${cpus().length} cores, node ${process.version}`,
     `fixed rate ${RATE} req/s for ${SECONDS} s (after ${WARMUP_SECONDS} s warm-up); saturation ${CONNECTIONS} connections for ${SECONDS} s`,
     '',
     header,
-    '|---|---|---|---|---|---|',
+    '|---|---|---|---|---|---|---|',
     ...rows.map(
       ([name, r, s]) =>
-        `| ${name} | ${fmt(r.p50, 3)} | ${fmt(r.p90, 3)} | ${fmt(r.p99, 3)} | ${r.errors + s.errors} | ${fmt(s.rps, 0)} |`,
+        `| ${name} | ${fmt(r.p50, 3)} | ${fmt(r.p90, 3)} | ${fmt(r.p99, 3)} | ${r.errors + s.errors} | ${fmt(s.rps, 0)} | ${fmt(s.cpuUsPerRequest, 0)} |`,
     ),
     '',
     '| gateway | added p50 ms | added p99 ms | throughput vs forwarder | RSS idle MB | RSS after MB | start to ready ms |',

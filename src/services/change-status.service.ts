@@ -12,7 +12,7 @@ import {
 } from '../domain/index.js';
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
 import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
-import type { IdempotencyRepository } from '../persistence/idempotency.repository.js';
+import type { ChangeWrite } from '../persistence/change-writes.js';
 import { Store } from '../persistence/store.js';
 import type {
   ChangeRequest,
@@ -118,7 +118,9 @@ export class ChangeStatusService {
     } catch (error) {
       if (key !== undefined && !(error instanceof RecordedFailure)) {
         // Failed before anything was recorded (e.g. the store itself): never leave the key held.
-        await this.store.idempotency.release(ctx.callerId, key).catch(() => undefined);
+        await this.store.writes
+          .commit([{ kind: 'releaseKey', callerId: ctx.callerId, key }])
+          .catch(() => undefined);
       }
       throw error instanceof RecordedFailure ? error.error : error;
     }
@@ -159,14 +161,14 @@ export class ChangeStatusService {
       prepared = await adapter.prepareChange(request, callContextOf(ctx));
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
-      await this.store.transaction(async (tx) => {
-        await tx.audit.insert(attempt(null), failure(error, 0));
-        if (key !== undefined) await settleFailedKey(tx.idempotency, ctx, key, error, instance);
-      });
+      await this.store.writes.commit([
+        { kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) },
+        ...settleFailedKey(ctx, key, error, instance),
+      ]);
       throw new RecordedFailure(error);
     }
 
-    await this.store.audit.insert(attempt(prepared.providerRequest));
+    await this.store.writes.commit([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }]);
     const started = performance.now();
     let result: ChangeResult;
     try {
@@ -177,10 +179,10 @@ export class ChangeStatusService {
       if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
         ctx.log.providerHttpStatus = error.provider.httpStatus;
       }
-      await this.store.transaction(async (tx) => {
-        await tx.audit.complete(changeId, failure(error, performance.now() - started));
-        if (key !== undefined) await settleFailedKey(tx.idempotency, ctx, key, error, instance);
-      });
+      await this.store.writes.commit([
+        { kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) },
+        ...settleFailedKey(ctx, key, error, instance),
+      ]);
       throw new RecordedFailure(error);
     }
     const completedAt = new Date().toISOString();
@@ -200,24 +202,22 @@ export class ChangeStatusService {
       requestId: ctx.requestId,
       completedAt,
     };
-    await this.store.transaction(async (tx) => {
-      await tx.audit.complete(changeId, {
-        outcome: result.outcome,
-        providerHttpStatus: result.providerHttpStatus,
-        providerStatus: result.providerStatus,
-        latencyMs: round(performance.now() - started),
-        completedAt,
-      });
-      if (key !== undefined) {
-        await tx.idempotency.complete(
-          ctx.callerId,
-          key,
-          result.outcome === 'ACCEPTED' ? 202 : 200,
-          body,
-          changeId,
-        );
-      }
-    });
+    const completion = {
+      outcome: result.outcome,
+      providerHttpStatus: result.providerHttpStatus,
+      providerStatus: result.providerStatus,
+      latencyMs: round(performance.now() - started),
+      completedAt,
+    };
+    const status = result.outcome === 'ACCEPTED' ? 202 : 200;
+    await this.store.writes.commit(
+      key === undefined
+        ? [{ kind: 'completeAttempt', changeId, completion }]
+        : [
+            { kind: 'completeAttempt', changeId, completion },
+            { kind: 'completeKey', callerId: ctx.callerId, key, status, body, changeId },
+          ],
+    );
     return body;
   }
 
@@ -226,7 +226,7 @@ export class ChangeStatusService {
     key: string,
     print: string,
   ): Promise<ChangeAnswer | undefined> {
-    const result = await this.store.idempotency.begin({
+    const result = await this.store.beginKey({
       callerId: ctx.callerId,
       key,
       fingerprint: print,
@@ -265,19 +265,18 @@ class RecordedFailure extends Error {
  * A failure the caller could fix only by retrying (5xx, 429, anything retryable) releases the key;
  * a final refusal (unknown account, unsupported status …) is stored and replayed like a success.
  */
-async function settleFailedKey(
-  keys: IdempotencyRepository,
+function settleFailedKey(
   ctx: RequestContext,
-  key: string,
+  key: string | undefined,
   error: unknown,
   instance: string,
-): Promise<void> {
+): ChangeWrite[] {
+  if (key === undefined) return [];
+  const callerId = ctx.callerId;
   const final = error instanceof GatewayError && !error.retryable && error.httpStatus < 500;
-  if (final) {
-    await keys.complete(ctx.callerId, key, error.httpStatus, problemOf(error, instance, ctx.requestId), null);
-  } else {
-    await keys.release(ctx.callerId, key);
-  }
+  if (!final) return [{ kind: 'releaseKey', callerId, key }];
+  const body = problemOf(error, instance, ctx.requestId);
+  return [{ kind: 'completeKey', callerId, key, status: error.httpStatus, body, changeId: null }];
 }
 
 /** CLOSED, and any status the provider treats as final, needs `status:close` on top of `status:write`. */

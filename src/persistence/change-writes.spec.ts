@@ -1,0 +1,135 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NewAttempt } from './audit.repository.js';
+import { openDatabase, type Database } from './database.js';
+import { SqliteChangeWrites } from './change-writes.js';
+
+const attempt = (changeId: string): NewAttempt => ({
+  changeId,
+  provider: 'spidr',
+  accountId: 'acc-1',
+  customerId: null,
+  callerId: 'svc',
+  requestId: `req-${changeId}`,
+  status: 'SUSPENDED',
+  reason: null,
+  note: null,
+  idempotencyKey: null,
+  providerRequest: { method: 'PATCH', url: 'http://x/v1/account/acc-1', body: { status: 'suspended' } },
+  instanceId: 'i-1',
+  createdAt: new Date().toISOString(),
+});
+
+describe('SqliteChangeWrites (group commit)', () => {
+  let dir: string;
+  let database: Database;
+  let writes: SqliteChangeWrites;
+  const count = () =>
+    (database.sqlite!.prepare('select count(*) as n from change_attempts').get() as { n: number }).n;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'statusgate-writes-'));
+    database = await openDatabase(`sqlite:${join(dir, 'g.sqlite')}`);
+    writes = new SqliteChangeWrites(database.sqlite!);
+  });
+  afterEach(async () => {
+    await database.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should commit the writes of requests made in one turn together, once, before resolving any', async () => {
+    const pending = Array.from({ length: 10 }, (_, i) =>
+      writes.commit([{ kind: 'insertAttempt', attempt: attempt(`c-${i}`) }]),
+    );
+    expect(count()).toBe(0); // nothing written before the batch runs
+    await Promise.all(pending);
+    expect(count()).toBe(10);
+    expect(writes.stats).toEqual({ commits: 1, requests: 10 });
+    await writes.commit([{ kind: 'insertAttempt', attempt: attempt('c-late') }]);
+    expect(writes.stats).toEqual({ commits: 2, requests: 11 });
+  });
+
+  it("should undo only the failing request's writes, all of them, and keep the others of the batch", async () => {
+    await writes.commit([{ kind: 'insertAttempt', attempt: attempt('dup') }]);
+    const claim = {
+      callerId: 'svc',
+      key: 'k-1',
+      fingerprint: 'f',
+      now: new Date(),
+      ttlMs: 60_000,
+      lockMs: 10_000,
+    };
+    const [ok1, failing, ok2, claimed] = await Promise.allSettled([
+      writes.commit([{ kind: 'insertAttempt', attempt: attempt('a-1') }]),
+      // Its first write would succeed, its second violates the primary key: both are undone.
+      writes.commit([
+        { kind: 'insertAttempt', attempt: attempt('a-2') },
+        { kind: 'insertAttempt', attempt: attempt('dup') },
+      ]),
+      writes.commit([{ kind: 'insertAttempt', attempt: attempt('a-3') }]),
+      writes.claimKey(claim),
+    ]);
+    expect(ok1.status).toBe('fulfilled');
+    expect(failing.status).toBe('rejected');
+    expect(ok2.status).toBe('fulfilled');
+    expect(claimed).toEqual({ status: 'fulfilled', value: true });
+    const ids = (
+      database.sqlite!.prepare('select change_id from change_attempts order by change_id').all() as Array<{
+        change_id: string;
+      }>
+    ).map((r) => r.change_id);
+    expect(ids).toEqual(['a-1', 'a-3', 'dup']);
+    // The same key again: already held, not claimed twice.
+    expect(await writes.claimKey(claim)).toBe(false);
+  });
+
+  it('should complete and release keys and attempts like the repositories do', async () => {
+    const claim = {
+      callerId: 'svc',
+      key: 'k-2',
+      fingerprint: 'f',
+      now: new Date(),
+      ttlMs: 60_000,
+      lockMs: 10_000,
+    };
+    expect(await writes.claimKey(claim)).toBe(true);
+    await writes.commit([
+      { kind: 'insertAttempt', attempt: attempt('x-1') },
+      {
+        kind: 'completeAttempt',
+        changeId: 'x-1',
+        completion: {
+          outcome: 'APPLIED',
+          providerHttpStatus: 200,
+          providerStatus: 'suspended',
+          latencyMs: 1.5,
+          completedAt: 'then',
+        },
+      },
+      { kind: 'completeKey', callerId: 'svc', key: 'k-2', status: 200, body: { ok: true }, changeId: 'x-1' },
+    ]);
+    const row = database.sqlite!.prepare('select * from change_attempts where change_id = ?').get('x-1');
+    expect(row).toMatchObject({
+      outcome: 'APPLIED',
+      provider_http_status: 200,
+      provider_status: '"suspended"',
+      latency_ms: 1.5,
+    });
+    const key = database
+      .sqlite!.prepare('select * from idempotency_keys where idempotency_key = ?')
+      .get('k-2');
+    expect(key).toMatchObject({
+      state: 'COMPLETED',
+      response_status: 200,
+      response_body: '{"ok":true}',
+      change_id: 'x-1',
+    });
+    // A completed key is not released; an in-progress one is.
+    await writes.commit([{ kind: 'releaseKey', callerId: 'svc', key: 'k-2' }]);
+    expect(await writes.claimKey(claim)).toBe(false);
+    expect(await writes.claimKey({ ...claim, key: 'k-3' })).toBe(true);
+    await writes.commit([{ kind: 'releaseKey', callerId: 'svc', key: 'k-3' }]);
+    expect(await writes.claimKey({ ...claim, key: 'k-3' })).toBe(true);
+  });
+});
