@@ -290,6 +290,8 @@ async function main(): Promise<void> {
   results.forwarder = { fixedRate: rows[1][1], saturation: forwarderSat };
 
   const gatewayEnv = {
+    // As deployed (the image sets it): no built-in sandboxes for the providers without a base URL.
+    NODE_ENV: 'production',
     SPIDR_BASE_URL: stubUrl,
     SPIDR_API_KEY: 'bench-key-000000000000',
     // Callers authenticate as in production: one key, stored as its SHA-256.
