@@ -106,7 +106,9 @@ export function loadConfig(env: Env): AppConfig {
     if (anyLive) {
       throw new ConfigError('API_KEYS', 'is required when any provider is live (or set AUTH_DISABLED=true)');
     }
-    warnings.push('Caller authentication is off: no API_KEYS and every provider runs on its sandbox');
+    warnings.push(
+      'Caller authentication is off: no API_KEYS and no live provider (every provider is on its sandbox or disabled)',
+    );
   }
   if (authDisabled) {
     authEnabled = false;
