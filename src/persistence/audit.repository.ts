@@ -30,7 +30,8 @@ export interface AttemptCompletion {
 
 export type AttemptRow = ChangeAttemptTable;
 
-const json = (value: unknown): string | null =>
+/** A JSON text column: null for absent values. */
+export const json = (value: unknown): string | null =>
   value === undefined || value === null ? null : JSON.stringify(value);
 
 /** The audit trail: every change attempt, written before the provider is called and completed after. */

@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import {
   AuditRepository,
   completionColumns,
+  json,
   type AttemptCompletion,
   type NewAttempt,
 } from './audit.repository.js';
@@ -152,9 +153,7 @@ export class SqliteChangeWrites implements ChangeWrites {
           a.reason,
           a.note,
           a.idempotencyKey,
-          a.providerRequest === undefined || a.providerRequest === null
-            ? null
-            : JSON.stringify(a.providerRequest),
+          json(a.providerRequest),
           c.outcome,
           c.error_code,
           c.provider_http_status,

@@ -23,10 +23,11 @@ export interface BeginRequest {
 export class IdempotencyRepository {
   constructor(private readonly db: Kysely<DatabaseSchema>) {}
 
-  async begin(request: BeginRequest): Promise<BeginResult> {
+  /** `claimTried`: the caller already tried the claim once (Store.beginKey), so the first round skips it. */
+  async begin(request: BeginRequest, claimTried = false): Promise<BeginResult> {
     // Two rounds at most: a row that expired or whose holder died is removed or taken over, then claimed.
     for (let round = 0; round < 3; round++) {
-      const claimed = await this.claim(request);
+      const claimed = round === 0 && claimTried ? false : await this.claim(request);
       if (claimed) return { kind: 'started' };
       const row = await this.find(request.callerId, request.key);
       if (!row) continue; // released between our insert and our read: claim again

@@ -40,7 +40,7 @@ export class Store {
   /** Claims an idempotency key: the common case (a new key) in one write, the rest in the repository. */
   async beginKey(request: BeginRequest): Promise<BeginResult> {
     if (await this.writes.claimKey(request)) return { kind: 'started' };
-    return this.idempotency.begin(request);
+    return this.idempotency.begin(request, true);
   }
 
   static async open(url: string, logger: Logger): Promise<Store> {

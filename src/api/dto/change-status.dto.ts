@@ -12,7 +12,7 @@ import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../../services/account
 
 /** Ids that reach provider URLs: a conservative character set so no value can steer a path. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~:@+-]{0,127}$/;
-const ID_RULE =
+export const ID_RULE =
   'must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)';
 
 export class AccountPathDto {

@@ -4,7 +4,13 @@
  * answer, so Swagger UI shows bodies a caller will actually meet.
  */
 import { problemOf } from '../../common/problem.filter.js';
-import { GatewayError, type ErrorCode, type GatewayErrorOptions } from '../../domain/index.js';
+import {
+  CANONICAL_STATUSES,
+  GatewayError,
+  type ErrorCode,
+  type GatewayErrorOptions,
+} from '../../domain/index.js';
+import { ID_RULE } from './change-status.dto.js';
 
 /** The operation a problem example is for: its method, OpenAPI path and whether it calls a provider. */
 export interface ProblemOperation {
@@ -20,9 +26,7 @@ export interface NamedExample {
 }
 
 export const EXAMPLE_REQUEST_ID = 'c0ffee00-1234-4abc-8def-000000000001';
-const ID_RULE =
-  'must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)';
-const STATUSES = 'ACTIVE, SUSPENDED, DELINQUENT, DISPUTED, DO_NOT_CONTACT, CLOSED';
+const STATUSES = CANONICAL_STATUSES.join(', ');
 
 interface Variant {
   name: string;
