@@ -3,6 +3,7 @@ import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { GatewayError, type ProviderId } from '../../domain/index.js';
 import type { CallContext, HttpMethod } from '../provider-adapter.js';
+import { keepAliveAdapter } from './keep-alive.adapter.js';
 
 export interface ProviderHttpRequest {
   method: HttpMethod;
@@ -24,8 +25,8 @@ export interface ProviderHttpResponse {
 }
 
 /**
- * One HTTP client per provider: its own keep-alive agents, a hard deadline per call covering connect
- * and response, and network failures turned into canonical errors. It never throws on an HTTP status:
+ * One HTTP client per provider: axios on its own keep-alive agents through a lean adapter, a hard
+ * deadline per call covering connect and the complete response, and network failures turned into canonical errors. It never throws on an HTTP status:
  * the adapter reads the provider's error body.
  */
 export class ProviderHttpClient {
@@ -37,10 +38,14 @@ export class ProviderHttpClient {
   ) {
     const agentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 256, maxFreeSockets: 64 };
     this.axios = axios.create({
-      httpAgent: new http.Agent(agentOptions),
-      httpsAgent: new https.Agent(agentOptions),
+      adapter: keepAliveAdapter({
+        httpAgent: new http.Agent(agentOptions),
+        httpsAgent: new https.Agent(agentOptions),
+      }),
+      // A hard deadline over the whole exchange (connect, request, complete body): see keepAliveAdapter.
       timeout: timeoutMs,
       responseType: 'text',
+      transformRequest: [(data: unknown) => data],
       transformResponse: [(data: unknown) => data],
       validateStatus: () => true,
       maxRedirects: 0,
@@ -67,7 +72,6 @@ export class ProviderHttpClient {
         url: request.url,
         headers,
         data: request.body === undefined ? undefined : JSON.stringify(request.body),
-        signal: AbortSignal.timeout(this.timeoutMs),
       });
       const rawBody = typeof response.data === 'string' ? response.data : '';
       const { body, malformed } = parseJson(rawBody);
