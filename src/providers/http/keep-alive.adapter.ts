@@ -140,7 +140,8 @@ export function keepAliveAdapter(options: KeepAliveAdapterOptions): AxiosAdapter
       if (config.timeout) {
         const ms = config.timeout;
         timer = setTimeout(
-          () => finish(new AxiosError(`timeout of ${ms}ms exceeded`, AxiosError.ECONNABORTED, config, request)),
+          () =>
+            finish(new AxiosError(`timeout of ${ms}ms exceeded`, AxiosError.ECONNABORTED, config, request)),
           ms,
         );
       }
@@ -156,7 +157,12 @@ export function keepAliveAdapter(options: KeepAliveAdapterOptions): AxiosAdapter
 }
 
 function tooLarge(max: number, config: InternalAxiosRequestConfig, request: http.ClientRequest): AxiosError {
-  return new AxiosError(`maxContentLength size of ${max} exceeded`, AxiosError.ERR_BAD_RESPONSE, config, request);
+  return new AxiosError(
+    `maxContentLength size of ${max} exceeded`,
+    AxiosError.ERR_BAD_RESPONSE,
+    config,
+    request,
+  );
 }
 
 /** Undoes a content encoding; a RangeError when the decoded body would exceed `max` bytes. */
