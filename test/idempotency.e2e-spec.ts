@@ -74,6 +74,32 @@ describe.each(cases)('Idempotency and history on $engine', ({ fresh }) => {
       expect(await writesTo(gw, account)).toBe(1);
     });
 
+    it('should call the provider once and record one attempt when many requests race on one new key', async () => {
+      for (let round = 0; round < 3; round++) {
+        const account = unique('SLOW150-race-');
+        const key = unique('race-key-');
+        // Sent together, all of them find the key unused and race to claim it with their first record.
+        const results = await Promise.all(
+          Array.from({ length: 8 }, () =>
+            put(account, { status: 'SUSPENDED', reason: 'RISK_REVIEW' }, { 'idempotency-key': key }),
+          ),
+        );
+        const statuses = results.map((r) => r.status).sort();
+        expect(statuses).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
+        for (const loser of results.filter((r) => r.status === 409))
+          expectProblem(loser, 409, 'IDEMPOTENCY_IN_PROGRESS');
+        expect(await writesTo(gw, account)).toBe(1);
+        const history = await call('GET', `${gw.url}/v1/accounts/spidr/${account}/history`);
+        expect((history.body as { items: unknown[] }).items).toHaveLength(1);
+        const replayed = await put(
+          account,
+          { status: 'SUSPENDED', reason: 'RISK_REVIEW' },
+          { 'idempotency-key': key },
+        );
+        expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+      }
+    });
+
     it('should store a final refusal and replay it', async () => {
       const account = unique('NOTFOUND-idem-');
       const key = unique('key-');
@@ -84,6 +110,21 @@ describe.each(cases)('Idempotency and history on $engine', ({ fresh }) => {
       expect(again.headers.get('idempotent-replayed')).toBe('true');
       expect(again.body).toEqual(first.body);
       expect(await writesTo(gw, account)).toBe(1);
+    });
+
+    it('should record a refusal found before any provider call once, with its key, and replay it', async () => {
+      const account = unique('idem-');
+      const key = unique('key-');
+      const first = await put(account, { status: 'DISPUTED' }, { 'idempotency-key': key });
+      expectProblem(first, 422, 'STATUS_NOT_SUPPORTED');
+      const again = await put(account, { status: 'DISPUTED' }, { 'idempotency-key': key });
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.body).toEqual(first.body);
+      const history = await call('GET', `${gw.url}/v1/accounts/spidr/${account}/history`);
+      expect((history.body as { items: unknown[] }).items).toEqual([
+        expect.objectContaining({ status: 'DISPUTED', outcome: 'FAILED', errorCode: 'STATUS_NOT_SUPPORTED' }),
+      ]);
+      expect(await writesTo(gw, account)).toBe(0);
     });
 
     it('should not store a failure the caller should retry', async () => {

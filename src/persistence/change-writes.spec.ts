@@ -132,4 +132,32 @@ describe('SqliteChangeWrites (group commit)', () => {
     await writes.commit([{ kind: 'releaseKey', callerId: 'svc', key: 'k-3' }]);
     expect(await writes.claimKey({ ...claim, key: 'k-3' })).toBe(true);
   });
+
+  it("should write a claim's records in its commit only when the claim wins", async () => {
+    const claim = {
+      callerId: 'svc',
+      key: 'k-9',
+      fingerprint: 'f',
+      now: new Date(),
+      ttlMs: 60_000,
+      lockMs: 10_000,
+    };
+    expect(await writes.hasKey('svc', 'k-9')).toBe(false);
+    // Two requests with one key in the same batch: the first claims and records, the second writes nothing.
+    const [won, lost] = await Promise.all([
+      writes.claimKey(claim, [{ kind: 'insertAttempt', attempt: attempt('w-1') }]),
+      writes.claimKey(claim, [{ kind: 'insertAttempt', attempt: attempt('w-2') }]),
+    ]);
+    expect([won, lost]).toEqual([true, false]);
+    expect(writes.stats).toEqual({ commits: 1, requests: 2 });
+    expect(await writes.hasKey('svc', 'k-9')).toBe(true);
+    expect(await writes.hasKey('other', 'k-9')).toBe(false);
+    const ids = database.sqlite!.prepare('select change_id from change_attempts').pluck().all();
+    expect(ids).toEqual(['w-1']);
+    // A claim whose record fails is undone with it: the key stays free.
+    await expect(
+      writes.claimKey({ ...claim, key: 'k-10' }, [{ kind: 'insertAttempt', attempt: attempt('w-1') }]),
+    ).rejects.toMatchObject({ code: 'SQLITE_CONSTRAINT_PRIMARYKEY' });
+    expect(await writes.hasKey('svc', 'k-10')).toBe(false);
+  });
 });

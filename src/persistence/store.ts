@@ -37,9 +37,12 @@ export class Store {
       : new KyselyChangeWrites(database.db);
   }
 
-  /** Claims an idempotency key: the common case (a new key) in one write, the rest in the repository. */
-  async beginKey(request: BeginRequest): Promise<BeginResult> {
-    if (await this.writes.claimKey(request)) return { kind: 'started' };
+  /**
+   * Claims an idempotency key: the common case (a new key) in one write, the rest in the repository.
+   * `claimTried`: the key is known to exist already, so the first write is skipped.
+   */
+  async beginKey(request: BeginRequest, claimTried = false): Promise<BeginResult> {
+    if (!claimTried && (await this.writes.claimKey(request))) return { kind: 'started' };
     return this.idempotency.begin(request, true);
   }
 

@@ -42,7 +42,7 @@ interface Figures {
   p99: number;
   errors: number;
   rps?: number;
-  /** CPU time (user + system) the serving process spent per request at saturation, in µs. */
+  /** CPU time (user + system) the serving process spent per request, in µs. */
   cpuUsPerRequest?: number;
 }
 
@@ -80,6 +80,7 @@ async function fixedRate(target: Target, seconds: number, offset: number): Promi
   const latencies: number[] = [];
   let errors = 0;
   const inFlight: Array<Promise<void>> = [];
+  const cpuBefore = target.pid === undefined ? 0 : cpuMicros(target.pid);
   const start = process.hrtime.bigint();
   let sent = 0;
   for (;;) {
@@ -99,7 +100,9 @@ async function fixedRate(target: Target, seconds: number, offset: number): Promi
   }
   await Promise.all(inFlight);
   agent.destroy();
-  return { ...percentiles(latencies), errors };
+  const cpuUsPerRequest =
+    target.pid === undefined ? undefined : (cpuMicros(target.pid) - cpuBefore) / latencies.length;
+  return { ...percentiles(latencies), errors, cpuUsPerRequest };
 }
 
 /** Closed loop: CONNECTIONS requests always in flight. */
@@ -349,16 +352,16 @@ async function main(): Promise<void> {
   await stop(stub.child);
   await stop(forwarder.child);
 
-  const header = `| target | p50 ms | p90 ms | p99 ms | errors | req/s at ${CONNECTIONS} conns | CPU µs/req |`;
+  const header = `| target | p50 ms | p90 ms | p99 ms | CPU µs/req at ${RATE}/s | errors | req/s at ${CONNECTIONS} conns | CPU µs/req at ${CONNECTIONS} conns |`;
   const lines = [
     `statusgate benchmark — ${new Date().toISOString()}, ${cpus().length} cores, node ${process.version}`,
     `fixed rate ${RATE} req/s for ${SECONDS} s (after ${WARMUP_SECONDS} s warm-up); saturation ${CONNECTIONS} connections for ${SECONDS} s`,
     '',
     header,
-    '|---|---|---|---|---|---|---|',
+    '|---|---|---|---|---|---|---|---|',
     ...rows.map(
       ([name, r, s]) =>
-        `| ${name} | ${fmt(r.p50, 3)} | ${fmt(r.p90, 3)} | ${fmt(r.p99, 3)} | ${r.errors + s.errors} | ${fmt(s.rps, 0)} | ${fmt(s.cpuUsPerRequest, 0)} |`,
+        `| ${name} | ${fmt(r.p50, 3)} | ${fmt(r.p90, 3)} | ${fmt(r.p99, 3)} | ${fmt(r.cpuUsPerRequest, 0)} | ${r.errors + s.errors} | ${fmt(s.rps, 0)} | ${fmt(s.cpuUsPerRequest, 0)} |`,
     ),
     '',
     '| gateway | added p50 ms | added p99 ms | throughput vs forwarder | RSS idle MB | RSS after MB | start to ready ms |',

@@ -13,6 +13,7 @@ import {
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
 import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
 import type { ChangeWrite } from '../persistence/change-writes.js';
+import type { BeginRequest } from '../persistence/idempotency.repository.js';
 import { Store } from '../persistence/store.js';
 import type {
   ChangeRequest,
@@ -108,22 +109,58 @@ export class ChangeStatusService {
     }
 
     const key = options.idempotencyKey;
+    const hold: KeyHold = { claim: undefined, held: false };
     if (key !== undefined) {
-      const replay = await this.beginIdempotent(ctx, key, fingerprint(adapter.id, accountId, input));
-      if (replay) return replay;
-    }
-    try {
-      const body = await this.applyRecorded(adapter, request, input, key, ctx);
-      return { httpStatus: body.outcome === 'ACCEPTED' ? 202 : 200, body, replayed: false };
-    } catch (error) {
-      if (key !== undefined && !(error instanceof RecordedFailure)) {
-        // Failed before anything was recorded (e.g. the store itself): never leave the key held.
-        await this.store.writes
-          .commit([{ kind: 'releaseKey', callerId: ctx.callerId, key }])
-          .catch(() => undefined);
+      const claim: BeginRequest = {
+        callerId: ctx.callerId,
+        key,
+        fingerprint: fingerprint(adapter.id, accountId, input),
+        now: new Date(),
+        ttlMs: IDEMPOTENCY_TTL_MS,
+        lockMs: IDEMPOTENCY_LOCK_MS,
+      };
+      const writes = this.store.writes;
+      if (writes.claimWithFirstRecord && !(await writes.hasKey(ctx.callerId, key))) {
+        // A new key: claimed in the same commit as the change's first record (see recordFirst).
+        hold.claim = claim;
+      } else {
+        const replay = await this.beginIdempotent(ctx, claim, writes.claimWithFirstRecord);
+        if (replay) return replay;
+        hold.held = true;
       }
-      throw error instanceof RecordedFailure ? error.error : error;
     }
+    for (;;) {
+      try {
+        const body = await this.applyRecorded(adapter, request, input, key, ctx, hold);
+        return { httpStatus: body.outcome === 'ACCEPTED' ? 202 : 200, body, replayed: false };
+      } catch (error) {
+        if (error instanceof LostClaim) {
+          // Another request claimed the key after we looked: answer as if it had been there all along.
+          const replay = await this.beginIdempotent(ctx, error.claim, true);
+          if (replay) return replay;
+          Object.assign(hold, { claim: undefined, held: true });
+          continue;
+        }
+        if (key !== undefined && hold.held && !(error instanceof RecordedFailure)) {
+          // Failed before anything was recorded (e.g. the store itself): never leave the key held.
+          await this.store.writes
+            .commit([{ kind: 'releaseKey', callerId: ctx.callerId, key }])
+            .catch(() => undefined);
+        }
+        throw error instanceof RecordedFailure ? error.error : error;
+      }
+    }
+  }
+
+  /**
+   * The first record of a change. When a new key is still to be claimed, the claim and the record are one
+   * transaction: the record is written only if this request won the key (LostClaim otherwise).
+   */
+  private async recordFirst(writes: ChangeWrite[], hold: KeyHold): Promise<void> {
+    const claim = hold.claim;
+    if (claim === undefined) return this.store.writes.commit(writes);
+    if (!(await this.store.writes.claimKey(claim, writes))) throw new LostClaim(claim);
+    Object.assign(hold, { claim: undefined, held: true });
   }
 
   /**
@@ -136,6 +173,7 @@ export class ChangeStatusService {
     input: ChangeStatusInput,
     key: string | undefined,
     ctx: RequestContext,
+    hold: KeyHold,
   ): Promise<ChangeStatusResponse> {
     const changeId = uuidv7();
     const instance = `/v1/accounts/${adapter.id}/${request.accountId}/status`;
@@ -161,14 +199,17 @@ export class ChangeStatusService {
       prepared = await adapter.prepareChange(request, callContextOf(ctx));
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
-      await this.store.writes.commit([
-        { kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) },
-        ...settleFailedKey(ctx, key, error, instance),
-      ]);
+      await this.recordFirst(
+        [
+          { kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) },
+          ...settleFailedKey(ctx, key, error, instance),
+        ],
+        hold,
+      );
       throw new RecordedFailure(error);
     }
 
-    await this.store.writes.commit([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }]);
+    await this.recordFirst([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }], hold);
     const started = performance.now();
     let result: ChangeResult;
     try {
@@ -221,19 +262,14 @@ export class ChangeStatusService {
     return body;
   }
 
+  /** Claims the key, or settles a request whose key is already there: replay, conflict, or take-over. */
   private async beginIdempotent(
     ctx: RequestContext,
-    key: string,
-    print: string,
+    claim: BeginRequest,
+    known: boolean,
   ): Promise<ChangeAnswer | undefined> {
-    const result = await this.store.beginKey({
-      callerId: ctx.callerId,
-      key,
-      fingerprint: print,
-      now: new Date(),
-      ttlMs: IDEMPOTENCY_TTL_MS,
-      lockMs: IDEMPOTENCY_LOCK_MS,
-    });
+    const key = claim.key;
+    const result = await this.store.beginKey(claim, known);
     switch (result.kind) {
       case 'started':
         return undefined;
@@ -251,6 +287,19 @@ export class ChangeStatusService {
           `A request with Idempotency-Key "${key}" is still running`,
         );
     }
+  }
+}
+
+/** A request's hold on its idempotency key: still to be claimed (with the first record), or held. */
+interface KeyHold {
+  claim: BeginRequest | undefined;
+  held: boolean;
+}
+
+/** The key was claimed by another request between our look and our claim; nothing of ours was written. */
+class LostClaim extends Error {
+  constructor(readonly claim: BeginRequest) {
+    super('idempotency key claimed by another request');
   }
 }
 
