@@ -189,8 +189,8 @@ async function startGateway(
   const port = 20000 + Math.floor(Math.random() * 20000);
   const t0 = process.hrtime.bigint();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/profiles" profiles the gateway under load.
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/main.js'], {
+  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  const child = spawn(process.execPath, [...deployedNodeArgs(), ...extra, 'dist/main.js'], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -206,6 +206,14 @@ async function startGateway(
     if (ok) return { child, port, startMs: Number(process.hrtime.bigint() - t0) / 1e6 };
     await sleep(5);
   }
+}
+
+/** The node flags the gateway is deployed with: those of `npm start` (the image's CMD has the same). */
+function deployedNodeArgs(): string[] {
+  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts
+    .start;
+  const words = start.split(/\s+/);
+  return words.slice(words.indexOf('node') + 1, words.indexOf('dist/main.js'));
 }
 
 async function freshPostgresSchema(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
