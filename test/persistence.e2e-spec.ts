@@ -183,4 +183,61 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
       expect(results.filter((r) => r.kind === 'started')).toHaveLength(1);
     });
   });
+
+  describe('hot-path writes (prepared statements of the engine)', () => {
+    const claim = (key: string) => ({
+      callerId: 'hot',
+      key,
+      fingerprint: 'fp',
+      now: new Date(),
+      ttlMs: 60_000,
+      lockMs: 10_000,
+    });
+
+    it('should claim a key with its first record in one transaction, or write neither', async () => {
+      const first = attempt({ accountId: 'hot-1' });
+      const second = attempt({ accountId: 'hot-1' });
+      expect(await store.writes.hasKey('hot', 'h-1')).toBe(false);
+      const results = await Promise.all([
+        store.writes.claimKey(claim('h-1'), [{ kind: 'insertAttempt', attempt: first }]),
+        store.writes.claimKey(claim('h-1'), [{ kind: 'insertAttempt', attempt: second }]),
+      ]);
+      expect(results.sort()).toEqual([false, true]);
+      expect(await store.writes.hasKey('hot', 'h-1')).toBe(true);
+      expect(await store.audit.history('spidr', 'hot-1', 10)).toHaveLength(1);
+      // A record that fails (its change id exists) undoes the claim made with it.
+      await expect(
+        store.writes.claimKey(claim('h-2'), [{ kind: 'insertAttempt', attempt: first }]),
+      ).rejects.toBeDefined();
+      expect(await store.writes.hasKey('hot', 'h-2')).toBe(false);
+    });
+
+    it('should complete an attempt and its key together, and release only a key in progress', async () => {
+      const a = attempt({ accountId: 'hot-2' });
+      expect(await store.writes.claimKey(claim('h-3'))).toBe(true);
+      await store.writes.commit([{ kind: 'insertAttempt', attempt: a }]);
+      expect((await store.audit.find(a.changeId))?.outcome).toBe('PENDING');
+      await store.writes.commit([
+        { kind: 'completeAttempt', changeId: a.changeId, completion: applied() },
+        {
+          kind: 'completeKey',
+          callerId: 'hot',
+          key: 'h-3',
+          status: 200,
+          body: { ok: 1 },
+          changeId: a.changeId,
+        },
+      ]);
+      expect(await store.audit.find(a.changeId)).toMatchObject({ outcome: 'APPLIED', latency_ms: 3.5 });
+      await store.writes.commit([{ kind: 'releaseKey', callerId: 'hot', key: 'h-3' }]);
+      expect(await store.idempotency.begin(claim('h-3'))).toEqual({
+        kind: 'replay',
+        status: 200,
+        body: { ok: 1 },
+      });
+      expect(await store.writes.claimKey(claim('h-4'))).toBe(true);
+      await store.writes.commit([{ kind: 'releaseKey', callerId: 'hot', key: 'h-4' }]);
+      expect(await store.writes.hasKey('hot', 'h-4')).toBe(false);
+    });
+  });
 });

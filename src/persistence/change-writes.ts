@@ -1,14 +1,7 @@
 import type SQLite from 'better-sqlite3';
-import type { Kysely } from 'kysely';
-import {
-  AuditRepository,
-  completionColumns,
-  json,
-  type AttemptCompletion,
-  type NewAttempt,
-} from './audit.repository.js';
-import { IdempotencyRepository, type BeginRequest } from './idempotency.repository.js';
-import type { DatabaseSchema } from './schema.js';
+import type pg from 'pg';
+import { completionColumns, json, type AttemptCompletion, type NewAttempt } from './audit.repository.js';
+import type { BeginRequest } from './idempotency.repository.js';
 
 /** One write of a status change; a list of them is committed atomically, in order. */
 export type ChangeWrite =
@@ -48,55 +41,59 @@ export interface ChangeWrites {
   readonly stats: { commits: number; requests: number };
 }
 
-/** Any engine, through the repositories (Kysely): one transaction per commit. Used for PostgreSQL. */
-export class KyselyChangeWrites implements ChangeWrites {
+/**
+ * PostgreSQL: the same statements, named so the server parses and plans each once per connection, sent
+ * through the pool without a query builder. A commit of one write is one round trip (autocommit); of
+ * several, one transaction on one connection. Replicas share the database, so no group commit here.
+ */
+export class PostgresChangeWrites implements ChangeWrites {
   readonly stats = { commits: 0, requests: 0 };
   readonly claimWithFirstRecord = false;
-  private readonly keys: IdempotencyRepository;
 
-  constructor(private readonly db: Kysely<DatabaseSchema>) {
-    this.keys = new IdempotencyRepository(db);
-  }
+  constructor(private readonly pool: pg.Pool) {}
 
   async claimKey(request: BeginRequest, writes: readonly ChangeWrite[] = []): Promise<boolean> {
     this.stats.commits += 1;
     this.stats.requests += 1;
-    if (writes.length === 0) return this.keys.claim(request);
-    return this.db.transaction().execute(async (trx) => {
-      const keys = new IdempotencyRepository(trx);
-      if (!(await keys.claim(request))) return false;
-      const audit = new AuditRepository(trx);
-      for (const write of writes) await applyWith(audit, keys, write);
+    if (writes.length === 0)
+      return (await this.pool.query(pgQuery('claim', claimParams(request)))).rowCount === 1;
+    return this.transaction(async (client) => {
+      if ((await client.query(pgQuery('claim', claimParams(request)))).rowCount !== 1) return false;
+      for (const write of writes) await client.query(pgQuery(...statementOf(write)));
       return true;
     });
   }
 
   async hasKey(callerId: string, key: string): Promise<boolean> {
-    return (await this.keys.find(callerId, key)) !== undefined;
+    return ((await this.pool.query(pgQuery('hasKey', [callerId, key]))).rowCount ?? 0) > 0;
   }
 
   async commit(writes: readonly ChangeWrite[]): Promise<void> {
     this.stats.commits += 1;
     this.stats.requests += 1;
-    if (writes.length === 1) return applyWith(new AuditRepository(this.db), this.keys, writes[0]);
-    await this.db.transaction().execute(async (trx) => {
-      const audit = new AuditRepository(trx);
-      const keys = new IdempotencyRepository(trx);
-      for (const write of writes) await applyWith(audit, keys, write);
+    if (writes.length === 1) {
+      await this.pool.query(pgQuery(...statementOf(writes[0])));
+      return;
+    }
+    await this.transaction(async (client) => {
+      for (const write of writes) await client.query(pgQuery(...statementOf(write)));
     });
   }
-}
 
-function applyWith(audit: AuditRepository, keys: IdempotencyRepository, write: ChangeWrite): Promise<void> {
-  switch (write.kind) {
-    case 'insertAttempt':
-      return audit.insert(write.attempt, write.completion);
-    case 'completeAttempt':
-      return audit.complete(write.changeId, write.completion);
-    case 'completeKey':
-      return keys.complete(write.callerId, write.key, write.status, write.body, write.changeId);
-    case 'releaseKey':
-      return keys.release(write.callerId, write.key);
+  /** Rolls back when `work` throws or answers false (a lost claim writes nothing). */
+  private async transaction<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('begin');
+      const result = await work(client);
+      await client.query(result === false ? 'rollback' : 'commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 }
 
@@ -122,7 +119,7 @@ export class SqliteChangeWrites implements ChangeWrites {
   readonly claimWithFirstRecord = true;
   private queue: Pending[] = [];
   private scheduled = false;
-  private readonly statements: ReturnType<typeof prepareStatements>;
+  private readonly statements: Record<StatementName, SQLite.Statement>;
   private readonly runBatch: (batch: Pending[], results: Array<{ ok: boolean; value: unknown }>) => void;
 
   constructor(sqlite: SQLite.Database) {
@@ -152,16 +149,7 @@ export class SqliteChangeWrites implements ChangeWrites {
 
   claimKey(request: BeginRequest, writes: readonly ChangeWrite[] = []): Promise<boolean> {
     return this.enqueue(() => {
-      const now = request.now.getTime();
-      const result = this.statements.claim.run(
-        request.callerId,
-        request.key,
-        request.fingerprint,
-        request.now.toISOString(),
-        new Date(now + request.ttlMs).toISOString(),
-        new Date(now + request.lockMs).toISOString(),
-      );
-      if (result.changes !== 1) return false;
+      if (this.statements.claim.run(...claimParams(request)).changes !== 1) return false;
       for (const write of writes) this.apply(write);
       return true;
     });
@@ -178,64 +166,8 @@ export class SqliteChangeWrites implements ChangeWrites {
   }
 
   private apply(write: ChangeWrite): void {
-    const s = this.statements;
-    switch (write.kind) {
-      case 'insertAttempt': {
-        const a = write.attempt;
-        const c = completionColumns(write.completion);
-        s.insertAttempt.run(
-          a.changeId,
-          a.provider,
-          a.accountId,
-          a.customerId,
-          a.callerId,
-          a.requestId,
-          a.status,
-          a.reason,
-          a.note,
-          a.idempotencyKey,
-          json(a.providerRequest),
-          c.outcome,
-          c.error_code,
-          c.provider_http_status,
-          c.provider_code,
-          c.provider_message,
-          c.provider_status,
-          c.latency_ms,
-          a.instanceId,
-          a.createdAt,
-          c.completed_at,
-        );
-        return;
-      }
-      case 'completeAttempt': {
-        const c = completionColumns(write.completion);
-        s.completeAttempt.run(
-          c.outcome,
-          c.error_code,
-          c.provider_http_status,
-          c.provider_code,
-          c.provider_message,
-          c.provider_status,
-          c.latency_ms,
-          c.completed_at,
-          write.changeId,
-        );
-        return;
-      }
-      case 'completeKey':
-        s.completeKey.run(
-          write.status,
-          JSON.stringify(write.body),
-          write.changeId,
-          write.callerId,
-          write.key,
-        );
-        return;
-      case 'releaseKey':
-        s.releaseKey.run(write.callerId, write.key);
-        return;
-    }
+    const [name, params] = statementOf(write);
+    this.statements[name].run(...params);
   }
 
   private enqueue<T>(run: () => T): Promise<T> {
@@ -270,32 +202,113 @@ export class SqliteChangeWrites implements ChangeWrites {
   }
 }
 
-function prepareStatements(sqlite: SQLite.Database) {
-  return {
-    claim: sqlite.prepare(
-      `insert into idempotency_keys (caller_id, idempotency_key, fingerprint, state, response_status,
-         response_body, change_id, created_at, expires_at, locked_until)
-       values (?, ?, ?, 'IN_PROGRESS', null, null, null, ?, ?, ?)
-       on conflict (caller_id, idempotency_key) do nothing`,
-    ),
-    hasKey: sqlite.prepare(`select 1 from idempotency_keys where caller_id = ? and idempotency_key = ?`),
-    insertAttempt: sqlite.prepare(
-      `insert into change_attempts (change_id, provider, account_id, customer_id, caller_id, request_id,
-         status, reason, note, idempotency_key, provider_request, outcome, error_code, provider_http_status,
-         provider_code, provider_message, provider_status, latency_ms, instance_id, created_at, completed_at)
-       values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
-    completeAttempt: sqlite.prepare(
-      `update change_attempts set outcome = ?, error_code = ?, provider_http_status = ?, provider_code = ?,
-         provider_message = ?, provider_status = ?, latency_ms = ?, completed_at = ?
-       where change_id = ?`,
-    ),
-    completeKey: sqlite.prepare(
-      `update idempotency_keys set state = 'COMPLETED', response_status = ?, response_body = ?, change_id = ?
-       where caller_id = ? and idempotency_key = ?`,
-    ),
-    releaseKey: sqlite.prepare(
-      `delete from idempotency_keys where caller_id = ? and idempotency_key = ? and state = 'IN_PROGRESS'`,
-    ),
-  };
+/** The hot-path statements, with `?` placeholders (numbered for PostgreSQL by pgQuery). */
+const SQL = {
+  claim: `insert into idempotency_keys (caller_id, idempotency_key, fingerprint, state, response_status,
+       response_body, change_id, created_at, expires_at, locked_until)
+     values (?, ?, ?, 'IN_PROGRESS', null, null, null, ?, ?, ?)
+     on conflict (caller_id, idempotency_key) do nothing`,
+  hasKey: `select 1 from idempotency_keys where caller_id = ? and idempotency_key = ?`,
+  insertAttempt: `insert into change_attempts (change_id, provider, account_id, customer_id, caller_id, request_id,
+       status, reason, note, idempotency_key, provider_request, outcome, error_code, provider_http_status,
+       provider_code, provider_message, provider_status, latency_ms, instance_id, created_at, completed_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  completeAttempt: `update change_attempts set outcome = ?, error_code = ?, provider_http_status = ?,
+       provider_code = ?, provider_message = ?, provider_status = ?, latency_ms = ?, completed_at = ?
+     where change_id = ?`,
+  completeKey: `update idempotency_keys set state = 'COMPLETED', response_status = ?, response_body = ?,
+       change_id = ?
+     where caller_id = ? and idempotency_key = ?`,
+  releaseKey: `delete from idempotency_keys where caller_id = ? and idempotency_key = ? and state = 'IN_PROGRESS'`,
+} as const;
+
+type StatementName = keyof typeof SQL;
+type WriteStatement = Exclude<StatementName, 'claim' | 'hasKey'>;
+
+function prepareStatements(sqlite: SQLite.Database): Record<StatementName, SQLite.Statement> {
+  const entries = Object.entries(SQL).map(([name, text]) => [name, sqlite.prepare(text)]);
+  return Object.fromEntries(entries) as Record<StatementName, SQLite.Statement>;
+}
+
+const PG_SQL = Object.fromEntries(
+  Object.entries(SQL).map(([name, text]) => {
+    let n = 0;
+    return [name, text.replace(/\?/g, () => `$${++n}`)];
+  }),
+) as Record<StatementName, string>;
+
+function pgQuery(name: StatementName, values: unknown[]): pg.QueryConfig {
+  return { name: `statusgate_${name}`, text: PG_SQL[name], values };
+}
+
+function claimParams(request: BeginRequest): unknown[] {
+  const now = request.now.getTime();
+  return [
+    request.callerId,
+    request.key,
+    request.fingerprint,
+    request.now.toISOString(),
+    new Date(now + request.ttlMs).toISOString(),
+    new Date(now + request.lockMs).toISOString(),
+  ];
+}
+
+/** The statement and the parameters of one write, for either engine. */
+function statementOf(write: ChangeWrite): [WriteStatement, unknown[]] {
+  switch (write.kind) {
+    case 'insertAttempt': {
+      const a = write.attempt;
+      const c = completionColumns(write.completion);
+      return [
+        'insertAttempt',
+        [
+          a.changeId,
+          a.provider,
+          a.accountId,
+          a.customerId,
+          a.callerId,
+          a.requestId,
+          a.status,
+          a.reason,
+          a.note,
+          a.idempotencyKey,
+          json(a.providerRequest),
+          c.outcome,
+          c.error_code,
+          c.provider_http_status,
+          c.provider_code,
+          c.provider_message,
+          c.provider_status,
+          c.latency_ms,
+          a.instanceId,
+          a.createdAt,
+          c.completed_at,
+        ],
+      ];
+    }
+    case 'completeAttempt': {
+      const c = completionColumns(write.completion);
+      return [
+        'completeAttempt',
+        [
+          c.outcome,
+          c.error_code,
+          c.provider_http_status,
+          c.provider_code,
+          c.provider_message,
+          c.provider_status,
+          c.latency_ms,
+          c.completed_at,
+          write.changeId,
+        ],
+      ];
+    }
+    case 'completeKey':
+      return [
+        'completeKey',
+        [write.status, JSON.stringify(write.body), write.changeId, write.callerId, write.key],
+      ];
+    case 'releaseKey':
+      return ['releaseKey', [write.callerId, write.key]];
+  }
 }

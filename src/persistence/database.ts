@@ -21,6 +21,8 @@ export interface Database {
   engine: Engine;
   /** The SQLite connection itself (SQLite only), for the prepared hot-path writes. */
   sqlite?: SQLite.Database;
+  /** The PostgreSQL pool Kysely runs on (PostgreSQL only), for the named hot-path statements. */
+  pool?: pg.Pool;
   /** Where the data lives, without credentials (for logs). */
   location: string;
   ping(): Promise<void>;
@@ -103,6 +105,8 @@ function startCheckpointer(sqlite: SQLite.Database, file: string): { stop(): Pro
       everyMs: CHECKPOINT_EVERY_MS,
       driver: createRequire(import.meta.url).resolve('better-sqlite3'),
     },
+    // It allocates next to nothing: a small heap keeps its memory small (the defaults reserve far more).
+    resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, stackSizeMb: 1 },
   });
   worker.unref();
   const fallBack = () => {
@@ -155,6 +159,7 @@ function openPostgres(url: string): Database {
   const parsed = new URL(url);
   return {
     db,
+    pool,
     engine: 'postgres',
     location: `postgres://${parsed.host}${parsed.pathname}`,
     ping: async () => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { uuidv7 } from '../common/ids.js';
 import { AuditRepository } from './audit.repository.js';
-import { KyselyChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
+import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
 import { openDatabase, type Database } from './database.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
 import { InstanceRepository } from './instance.repository.js';
@@ -34,7 +34,7 @@ export class Store {
     this.instances = new InstanceRepository(database.db);
     this.writes = database.sqlite
       ? new SqliteChangeWrites(database.sqlite)
-      : new KyselyChangeWrites(database.db);
+      : new PostgresChangeWrites(database.pool!);
   }
 
   /**
