@@ -253,6 +253,19 @@ function claimParams(request: BeginRequest): unknown[] {
   ];
 }
 
+/** The outcome columns, in the order both statements list them (outcome … latency_ms). */
+function outcomeValues(c: ReturnType<typeof completionColumns>): unknown[] {
+  return [
+    c.outcome,
+    c.error_code,
+    c.provider_http_status,
+    c.provider_code,
+    c.provider_message,
+    c.provider_status,
+    c.latency_ms,
+  ];
+}
+
 /** The statement and the parameters of one write, for either engine. */
 function statementOf(write: ChangeWrite): [WriteStatement, unknown[]] {
   switch (write.kind) {
@@ -273,13 +286,7 @@ function statementOf(write: ChangeWrite): [WriteStatement, unknown[]] {
           a.note,
           a.idempotencyKey,
           json(a.providerRequest),
-          c.outcome,
-          c.error_code,
-          c.provider_http_status,
-          c.provider_code,
-          c.provider_message,
-          c.provider_status,
-          c.latency_ms,
+          ...outcomeValues(c),
           a.instanceId,
           a.createdAt,
           c.completed_at,
@@ -288,20 +295,7 @@ function statementOf(write: ChangeWrite): [WriteStatement, unknown[]] {
     }
     case 'completeAttempt': {
       const c = completionColumns(write.completion);
-      return [
-        'completeAttempt',
-        [
-          c.outcome,
-          c.error_code,
-          c.provider_http_status,
-          c.provider_code,
-          c.provider_message,
-          c.provider_status,
-          c.latency_ms,
-          c.completed_at,
-          write.changeId,
-        ],
-      ];
+      return ['completeAttempt', [...outcomeValues(c), c.completed_at, write.changeId]];
     }
     case 'completeKey':
       return [
