@@ -17,6 +17,7 @@ import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { waitForOutput } from './child-output.js';
 
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -137,7 +138,7 @@ function percentiles(micros: number[]): { p50: number; p90: number; p99: number 
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99) };
 }
 
-function startProcess(
+async function startProcess(
   args: string[],
   env: Record<string, string>,
   readyPattern: RegExp,
@@ -146,22 +147,8 @@ function startProcess(
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let found = false;
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (found) return;
-      output += chunk.toString();
-      const match = readyPattern.exec(output);
-      if (match) {
-        found = true;
-        resolve({ child, port: Number(match[1]) });
-      }
-    });
-    child.on('exit', () => {
-      if (!found) reject(new Error(`${args.join(' ')} exited:\n${output}`));
-    });
-  });
+  const match = await waitForOutput(child, readyPattern, args.join(' '));
+  return { child, port: Number(match[1]) };
 }
 
 /** utime + stime of a process, in µs (from /proc; clock ticks are 100 Hz on Linux). */

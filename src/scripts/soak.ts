@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from '../providers/canopy/canopy.sandbox.js';
 import { listenOnLoopback } from '../providers/sandbox/sandbox-kit.js';
 import { SPIDR_SANDBOX_SETTINGS, createSpidrSandbox } from '../providers/spidr/spidr.sandbox.js';
+import { waitForOutput } from './child-output.js';
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 120);
 const concurrency = Number(process.env.SOAK_CONCURRENCY ?? 16);
@@ -214,22 +215,9 @@ async function post(url: string, body: unknown): Promise<void> {
   });
 }
 
-function listeningUrl(child: ReturnType<typeof spawn>): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    let found = false;
-    // Keep draining the pipe after start-up (one log line per request), but stop keeping it.
-    child.stdout?.on('data', (chunk: Buffer) => {
-      if (found) return;
-      output += chunk.toString();
-      const match = /listening on http:\/\/[^:]+:(\d+)/.exec(output);
-      if (match) {
-        found = true;
-        resolve(`http://127.0.0.1:${match[1]}`);
-      }
-    });
-    child.on('exit', () => reject(new Error(`gateway exited:\n${output}`)));
-  });
+async function listeningUrl(child: ReturnType<typeof spawn>): Promise<string> {
+  const match = await waitForOutput(child, /listening on http:\/\/[^:]+:(\d+)/, 'gateway');
+  return `http://127.0.0.1:${match[1]}`;
 }
 
 await main();
