@@ -4,7 +4,7 @@
  * port, and a grace period shorter than the drain all fail here. The image itself is built and run by
  * .ci/container-smoke.sh (see .ci/run), which needs podman and is too slow for the jest suite.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -254,19 +254,19 @@ describe('docker-compose.yml', () => {
     expect(Number(grace?.[1]) * 1000).toBeGreaterThan(drainMs);
   });
 
-  it('should be valid for docker-compose itself', async () => {
-    const run = promisify(execFile);
-    const found = await run('sh', ['-c', 'command -v docker-compose']).then(
-      () => true,
-      () => false,
-    );
-    if (!found) {
-      if (process.env.CI === 'true') throw new Error('docker-compose is not installed (CI=true)');
-      console.warn('docker-compose is not installed: `docker-compose config` not checked');
-      return;
-    }
-    await expect(run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q'])).resolves.toBeDefined();
-  });
+  // Where docker-compose is missing the test is registered as skipped, the reason in its title; under CI it
+  // runs anyway and fails, so a CI machine without it cannot pass by skipping.
+  const composeSkipped =
+    spawnSync('sh', ['-c', 'command -v docker-compose']).status !== 0 && process.env.CI !== 'true';
+  (composeSkipped ? it.skip : it)(
+    `should be valid for docker-compose itself${composeSkipped ? ' [SKIPPED: docker-compose not installed; apt-get install --no-install-recommends docker-compose]' : ''}`,
+    async () => {
+      const run = promisify(execFile);
+      await expect(
+        run('docker-compose', ['-f', 'docker-compose.yml', 'config', '-q']),
+      ).resolves.toBeDefined();
+    },
+  );
 });
 
 // --- deploy/kubernetes -------------------------------------------------------------------------------

@@ -1,5 +1,12 @@
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { engines, freshPostgres, postgresUnavailableReason, type TestDatabase } from './support/databases.js';
+import {
+  describeEachEngine,
+  describePostgres,
+  engines,
+  freshPostgres,
+  postgresUnavailableReason,
+  type TestDatabase,
+} from './support/databases.js';
 import {
   call,
   expectProblem,
@@ -21,7 +28,7 @@ async function writesTo(gw: TestGateway | StandaloneSandbox, accountId: string):
   return calls.filter((c) => c.method === 'PATCH' && c.url === `/v1/account/${accountId}`).length;
 }
 
-describe.each(cases)('Idempotency and history on $engine', ({ fresh }) => {
+describeEachEngine(cases, 'Idempotency and history on $engine', ({ fresh }) => {
   let db: TestDatabase;
   let gw: TestGateway;
   const put = (account: string, body: unknown, headers: Record<string, string> = {}, query = '') =>
@@ -267,7 +274,7 @@ describe('Data survives a restart', () => {
 });
 
 const pgReason = await postgresUnavailableReason();
-(pgReason === undefined ? describe : describe.skip)('Two gateways on one PostgreSQL', () => {
+describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
   let db: TestDatabase;
   let sandbox: StandaloneSandbox;
   let a: TestGateway;

@@ -4,7 +4,7 @@ import { uuidv7 } from '../src/common/ids.js';
 import type { AttemptCompletion, NewAttempt } from '../src/persistence/audit.repository.js';
 import { openDatabase, type Database } from '../src/persistence/database.js';
 import { Store } from '../src/persistence/store.js';
-import { engines, type TestDatabase } from './support/databases.js';
+import { describeEachEngine, engines, type TestDatabase } from './support/databases.js';
 
 const silent = pino({ level: 'silent' });
 const cases = await engines();
@@ -36,7 +36,7 @@ const applied = (providerStatus: unknown = 'suspended'): AttemptCompletion => ({
   completedAt: new Date().toISOString(),
 });
 
-describe.each(cases)('Store on $engine', ({ fresh }) => {
+describeEachEngine(cases, 'Store on $engine', ({ fresh }) => {
   let testDb: TestDatabase;
   let store: Store;
 

@@ -34,7 +34,11 @@ if (chromiumMissing) {
       `(apt-get install chromium, or set CHROMIUM_PATH) ***\n\n`,
   );
 }
-const describeWithBrowser = chromiumMissing ? describe.skip : describe;
+// Skipped: still registered, so every test is counted as skipped, with the reason in its title.
+const describeWithBrowser = chromiumMissing
+  ? (title: string, body: () => void) =>
+      describe.skip(`${title} [SKIPPED: no Chromium at ${CHROMIUM_PATH}]`, body)
+  : describe;
 
 interface PageWatch {
   /** CSP violations seen by the page (securitypolicyviolation events) and console errors mentioning CSP. */

@@ -1,7 +1,10 @@
 /**
  * Test databases for both engines. PostgreSQL tests use TEST_DATABASE_URL (default: the role and database
- * .ci/run creates on the machine's PostgreSQL 15) with a fresh schema per use, so runs never collide.
- * When no server answers they are skipped with a loud message, except under CI, where that is a failure.
+ * `npm run db:test` creates on the machine's PostgreSQL) with a fresh schema per use, so runs never collide.
+ *
+ * When PostgreSQL cannot be used, its suites are still registered, as `describe.skip` with the reason in
+ * the title, so jest counts every one of their tests as skipped instead of dropping them from the total.
+ * Under CI that is a failure instead: a broken CI set-up must not pass by skipping.
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -15,9 +18,38 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/** The URL without its password, for messages. */
+function shownUrl(): string {
+  const url = new URL(POSTGRES_TEST_URL);
+  if (url.password) url.password = '***';
+  return url.toString();
+}
+
+/**
+ * What is missing, told apart by the error's code: no server at that address, or a server that refuses
+ * the role, its password or the database (which `npm run db:test` creates).
+ */
+export function describePostgresFailure(error: unknown): string {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  const text = message ?? String(error);
+  const url = new URL(POSTGRES_TEST_URL);
+  const where = `${url.hostname}:${url.port || '5432'}`;
+  if (code !== undefined && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(code)) {
+    return `no PostgreSQL server answers at ${where} (${code}); start it, e.g. pg_ctlcluster 15 main start`;
+  }
+  if (code === '28P01' || code === '28000') {
+    return `the server at ${where} refuses role "${url.username}" (${code}: ${text}); create it with npm run db:test`;
+  }
+  if (code === '3D000') {
+    return `the server at ${where} has no database "${url.pathname.slice(1)}" (${code}); create it with npm run db:test`;
+  }
+  if (/timeout/i.test(text)) return `no PostgreSQL server answers at ${where} within 2 s (${text})`;
+  return `${shownUrl()} cannot be used: ${code ?? 'no code'} ${text}`;
+}
+
 let availability: Promise<string | undefined> | undefined;
 
-/** Undefined when PostgreSQL answers; otherwise why not. */
+/** Undefined when PostgreSQL answers; otherwise what is missing. */
 export function postgresUnavailableReason(): Promise<string | undefined> {
   availability ??= (async () => {
     const client = new pg.Client({ connectionString: POSTGRES_TEST_URL, connectionTimeoutMillis: 2000 });
@@ -26,7 +58,7 @@ export function postgresUnavailableReason(): Promise<string | undefined> {
       await client.query('select 1');
       return undefined;
     } catch (error) {
-      return error instanceof Error ? error.message : String(error);
+      return describePostgresFailure(error);
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -61,24 +93,46 @@ export function freshSqlite(): Promise<TestDatabase> {
 export interface EngineCase {
   engine: 'sqlite' | 'postgres';
   fresh: () => Promise<TestDatabase>;
+  /** Why this engine's tests are skipped; undefined when they run. */
+  skipped?: string;
 }
 
 /**
- * The engines to run a suite against: SQLite always; PostgreSQL when reachable. Under CI an unreachable
- * PostgreSQL is an error, so a broken CI set-up cannot pass by skipping.
+ * The engines to run a suite against: SQLite always, PostgreSQL too — marked `skipped` with the reason
+ * when it cannot be used. Under CI an unusable PostgreSQL is an error.
  */
 export async function engines(): Promise<EngineCase[]> {
-  const cases: EngineCase[] = [{ engine: 'sqlite', fresh: freshSqlite }];
   const reason = await postgresUnavailableReason();
-  if (reason === undefined) {
-    cases.push({ engine: 'postgres', fresh: freshPostgres });
-  } else if (process.env.CI === 'true') {
-    throw new Error(`PostgreSQL tests cannot run under CI: ${POSTGRES_TEST_URL} answered: ${reason}`);
-  } else {
-    process.stderr.write(
-      `\n*** PostgreSQL tests SKIPPED: ${POSTGRES_TEST_URL} is not reachable (${reason}). ` +
-        `Start it with: pg_ctlcluster 15 main start (see README) ***\n\n`,
-    );
+  if (reason !== undefined && process.env.CI === 'true') {
+    throw new Error(`PostgreSQL tests cannot run under CI: ${reason}`);
   }
-  return cases;
+  if (reason !== undefined) {
+    process.stderr.write(`\n*** PostgreSQL tests SKIPPED (counted as skipped): ${reason} ***\n\n`);
+  }
+  return [
+    { engine: 'sqlite', fresh: freshSqlite },
+    { engine: 'postgres', fresh: freshPostgres, skipped: reason },
+  ];
+}
+
+/** `describe` when PostgreSQL can be used, else `describe.skip` whose title carries the reason. */
+export function describePostgres(reason: string | undefined, title: string, body: () => void): void {
+  if (reason === undefined) describe(title, body);
+  else describe.skip(`${title} [SKIPPED: ${reason}]`, body);
+}
+
+/**
+ * `describe.each(cases)` for engine cases: `$engine` in the title is replaced, and a skipped engine's
+ * suite is registered with `describe.skip` (its tests counted as skipped, the reason in the title).
+ */
+export function describeEachEngine(
+  cases: readonly EngineCase[],
+  title: string,
+  body: (engine: EngineCase) => void,
+): void {
+  for (const engine of cases) {
+    const named = title.replace('$engine', engine.engine);
+    if (engine.skipped === undefined) describe(named, () => body(engine));
+    else describe.skip(`${named} [SKIPPED: ${engine.skipped}]`, () => body(engine));
+  }
 }
