@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { createApp } from './app.factory.js';
+import { runCommandLine } from './cli.js';
 import type { Lifecycle } from './common/lifecycle.js';
 import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
 
@@ -20,6 +21,8 @@ function configFromEnvironment(): AppConfig {
 }
 
 async function main(): Promise<void> {
+  const exitCode = runCommandLine(process.argv.slice(2));
+  if (exitCode !== undefined) process.exit(exitCode);
   const config = configFromEnvironment();
   const { app, logger, lifecycle } = await createApp(config);
   installDrain(app, logger, lifecycle, config.drainTimeoutMs);
