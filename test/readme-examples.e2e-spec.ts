@@ -1,0 +1,133 @@
+/**
+ * Every curl example in README.md runs here, in README order, with the real curl against a gateway on its
+ * built-in sandboxes (port 3000 replaced by the test gateway's), and must give the status and the answer
+ * the README shows under it (`# → 200 {…}`, see test/support/readme.ts). An example with an
+ * Idempotency-Key is sent twice and must be replayed unchanged. The README's other checkable claims are
+ * checked too: its table of contents, its links into docs/, its configuration table and API_KEYS example.
+ *
+ * Without curl the examples are registered as skipped (reason in the title); under CI=true that fails.
+ */
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { loadConfig } from '../src/config/config.js';
+import { PROVIDER_IDS } from '../src/domain/index.js';
+import { startGateway, type TestGateway } from './support/gateway.js';
+import { bashBlocks, readmeExamples, readmeText, subsetMismatches } from './support/readme.js';
+
+const README = readmeText();
+const EXAMPLES = readmeExamples(README);
+const curlSkipped = spawnSync('sh', ['-c', 'command -v curl']).status !== 0 && process.env.CI !== 'true';
+const exec = promisify(execFile);
+
+/** Runs one example as written, with curl reporting the HTTP status on a last line of its own. */
+async function runExample(
+  command: string,
+  gw: TestGateway,
+): Promise<{ status: number; body: unknown; raw: string }> {
+  const script = `curl() { command curl -sS -w '\\n%{http_code}' "$@"; }\n${command.replaceAll('localhost:3000', gw.url.replace('http://', ''))}`;
+  const { stdout } = await exec('bash', ['-c', script], { timeout: 20_000 });
+  const cut = stdout.lastIndexOf('\n');
+  const raw = stdout.slice(0, cut);
+  let body: unknown = raw;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    // not JSON: compared as text, and shown in the failure
+  }
+  return { status: Number(stdout.slice(cut + 1)), body, raw };
+}
+
+describe('README examples', () => {
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    if (!curlSkipped) gw = await startGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  it('should have examples, each against the gateway on port 3000, and a status change on every provider', () => {
+    expect(EXAMPLES.length).toBeGreaterThanOrEqual(10);
+    for (const example of EXAMPLES) expect(example.command).toContain('localhost:3000/');
+    const changed = EXAMPLES.filter(
+      (e) => /-X PUT/.test(e.command) && !/dryRun/.test(e.command) && e.status < 300,
+    );
+    for (const provider of PROVIDER_IDS) {
+      expect(changed.some((e) => e.command.includes(`/v1/accounts/${provider}/`))).toBe(true);
+    }
+  });
+
+  (curlSkipped ? it.skip : it).each(
+    EXAMPLES.map(
+      (e) => [`line ${e.line}: ${e.title}${curlSkipped ? ' [SKIPPED: curl not installed]' : ''}`, e] as const,
+    ),
+  )('should answer as shown: %s', async (_, example) => {
+    const first = await runExample(example.command, gw);
+    const problems = [
+      ...(first.status === example.status ? [] : [`status: expected ${example.status}, got ${first.status}`]),
+      ...(example.body === undefined ? [] : subsetMismatches(example.body, first.body)),
+    ];
+    expect({ command: example.command, answer: first.raw, problems }).toEqual({
+      command: example.command,
+      answer: first.raw,
+      problems: [],
+    });
+    if (/Idempotency-Key/i.test(example.command)) {
+      const again = await runExample(example.command, gw);
+      expect(again).toEqual(first);
+    }
+  });
+});
+
+describe('README claims', () => {
+  it('should list every section in its table of contents, in order, and nothing else', () => {
+    const headings = [...README.matchAll(/^## (.+)$/gm)].map((m) => m[1]).filter((h) => h !== 'Contents');
+    const contents = /^## Contents\n([\s\S]*?)\n## /m.exec(README)?.[1] ?? '';
+    const listed = [...contents.matchAll(/\[([^\]]+)\]\(#([^)]+)\)/g)];
+    const slug = (h: string) =>
+      h
+        .toLowerCase()
+        .replace(/[^\p{L}\p{N}\s-]/gu, '')
+        .replace(/\s/g, '-');
+    expect(listed.map((m) => m[1])).toEqual(headings);
+    for (const [, text, anchor] of listed) expect(anchor).toBe(slug(text));
+  });
+
+  it('should link only to files that exist', () => {
+    const links = [...README.matchAll(/\]\(((?!https?:|#)[^)#]+)(#[^)]*)?\)/g)].map((m) => m[1]);
+    expect(links.length).toBeGreaterThan(0);
+    expect(links.filter((path) => !existsSync(path))).toEqual([]);
+  });
+
+  it('should name every variable the configuration reads in its Configuration section', () => {
+    const section = /^## Configuration\n([\s\S]*?)\n## /m.exec(README)?.[1] ?? '';
+    const read = new Set<string>();
+    loadConfig(
+      new Proxy({}, {
+        get: (_, name) => {
+          if (typeof name === 'string') read.add(name);
+          return undefined;
+        },
+      }),
+    );
+    const named = (name: string) =>
+      new RegExp(`\\b${name}\\b`).test(section) ||
+      (name.endsWith('_TIMEOUT_MS') && section.includes('<PROVIDER>_TIMEOUT_MS'));
+    expect(read.size).toBeGreaterThan(10);
+    expect([...read].filter((name) => !named(name))).toEqual([]);
+  });
+
+  it('should give an API_KEYS example the configuration accepts', () => {
+    const block = bashBlocks(README).find((b) => b.lines[0].startsWith('API_KEYS='));
+    const value = /^API_KEYS='([\s\S]*)'$/.exec(block?.lines.join('\n') ?? '')?.[1];
+    expect(value).toBeDefined();
+    const config = loadConfig({ API_KEYS: value });
+    expect(config.apiKeys.map((k) => k.id)).toEqual(['billing', 'collections']);
+  });
+
+  it('should not read like a work log or point outside the repository', () => {
+    expect(README).not.toMatch(/this session|before issue \d|^#+ Done$|CONTRACT(\.md)? ?§/im);
+  });
+});
