@@ -105,12 +105,15 @@ describe('README claims', () => {
     const section = /^## Configuration\n([\s\S]*?)\n## /m.exec(README)?.[1] ?? '';
     const read = new Set<string>();
     loadConfig(
-      new Proxy({}, {
-        get: (_, name) => {
-          if (typeof name === 'string') read.add(name);
-          return undefined;
+      new Proxy(
+        {},
+        {
+          get: (_, name) => {
+            if (typeof name === 'string') read.add(name);
+            return undefined;
+          },
         },
-      }),
+      ),
     );
     const named = (name: string) =>
       new RegExp(`\\b${name}\\b`).test(section) ||
