@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# statusgate gateway image. Build: `docker build -t statusgate .` (or podman). See README "Deploying".
+# statusgate gateway image. Build: `docker build -t statusgate .` (or podman). See docs/deploying.md.
 #
 # Stage 1 compiles on the full Debian image: better-sqlite3 has no reachable prebuilt binary, so its
 # install step builds the native addon with node-gyp (python3, make, g++ are part of node:22-bookworm).
@@ -48,5 +48,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # node itself is PID 1 (the base image's entrypoint execs it): SIGTERM reaches the gateway, which drains
 # for up to DRAIN_TIMEOUT_MS (default 25 s) and exits 0. The flags are those of `npm start`: a young
-# generation of 2 × 8 MB instead of V8's 2 × 16 MB (README "Performance": less memory, same throughput).
+# generation of 2 × 8 MB instead of V8's 2 × 16 MB (docs/performance.md: less memory, same throughput).
 CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/main.js"]

@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/config.js';
 import { PROVIDER_IDS } from '../src/domain/index.js';
-import { startGateway, type TestGateway } from './support/gateway.js';
+import { call, startGateway, temporarySqliteUrl, type TestGateway } from './support/gateway.js';
 import { bashBlocks, readmeExamples, readmeText, subsetMismatches } from './support/readme.js';
 
 const README = readmeText();
@@ -132,5 +132,34 @@ describe('README claims', () => {
 
   it('should not read like a work log or point outside the repository', () => {
     expect(README).not.toMatch(/this session|before issue \d|^#+ Done$|CONTRACT(\.md)? ?§/im);
+  });
+});
+
+describe('README "The sandboxes": sandbox state lives in memory, the records do not', () => {
+  it('should show a sandbox account back in its open status after a restart, with its history kept', async () => {
+    const env = { DATABASE_URL: temporarySqliteUrl() };
+    const change = (gw: TestGateway, provider: string, account: string, body: unknown) =>
+      call('PUT', `${gw.url}/v1/accounts/${provider}/${account}/status`, { body });
+    const first = await startGateway(env);
+    try {
+      expect(
+        (await change(first, 'spidr', 'acc-1001', { status: 'SUSPENDED', reason: 'FRAUD' })).status,
+      ).toBe(200);
+      const accepted = await change(first, 'cleargrid', 'ORD-1', { status: 'DISPUTED', customerId: 'c-1' });
+      expect(accepted.status).toBe(202);
+    } finally {
+      await first.close();
+    }
+    const second = await startGateway(env);
+    try {
+      const status = await call('GET', `${second.url}/v1/accounts/spidr/acc-1001/status`);
+      expect(status.body).toMatchObject({ status: 'ACTIVE', source: 'provider' });
+      const history = await call('GET', `${second.url}/v1/accounts/spidr/acc-1001/history`);
+      expect(history.body.items).toMatchObject([{ status: 'SUSPENDED', outcome: 'APPLIED' }]);
+      const cleargrid = await call('GET', `${second.url}/v1/accounts/cleargrid/ORD-1/status`);
+      expect(cleargrid.body).toMatchObject({ status: 'DISPUTED', source: 'gateway' });
+    } finally {
+      await second.close();
+    }
   });
 });
