@@ -19,8 +19,8 @@ export interface TestDatabase {
 }
 
 /** The URL without its password, for messages. */
-function shownUrl(): string {
-  const url = new URL(POSTGRES_TEST_URL);
+function shownUrl(connectionString: string): string {
+  const url = new URL(connectionString);
   if (url.password) url.password = '***';
   return url.toString();
 }
@@ -29,10 +29,10 @@ function shownUrl(): string {
  * What is missing, told apart by the error's code: no server at that address, or a server that refuses
  * the role, its password or the database (which `npm run db:test` creates).
  */
-export function describePostgresFailure(error: unknown): string {
+export function describePostgresFailure(error: unknown, connectionString = POSTGRES_TEST_URL): string {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
   const text = message ?? String(error);
-  const url = new URL(POSTGRES_TEST_URL);
+  const url = new URL(connectionString);
   const where = `${url.hostname}:${url.port || '5432'}`;
   if (code !== undefined && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT'].includes(code)) {
     return `no PostgreSQL server answers at ${where} (${code}); start it, e.g. pg_ctlcluster 15 main start`;
@@ -44,7 +44,7 @@ export function describePostgresFailure(error: unknown): string {
     return `the server at ${where} has no database "${url.pathname.slice(1)}" (${code}); create it with npm run db:test`;
   }
   if (/timeout/i.test(text)) return `no PostgreSQL server answers at ${where} within 2 s (${text})`;
-  return `${shownUrl()} cannot be used: ${code ?? 'no code'} ${text}`;
+  return `${shownUrl(connectionString)} cannot be used: ${code ?? 'no code'} ${text}`;
 }
 
 let availability: Promise<string | undefined> | undefined;
