@@ -8,7 +8,8 @@
  * Without curl the examples are registered as skipped (reason in the title); under CI=true that fails.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig } from '../src/config/config.js';
 import { PROVIDER_IDS } from '../src/domain/index.js';
@@ -95,10 +96,15 @@ describe('README claims', () => {
     for (const [, text, anchor] of listed) expect(anchor).toBe(slug(text));
   });
 
-  it('should link only to files that exist', () => {
-    const links = [...README.matchAll(/\]\(((?!https?:|#)[^)#]+)(#[^)]*)?\)/g)].map((m) => m[1]);
-    expect(links.length).toBeGreaterThan(0);
-    expect(links.filter((path) => !existsSync(path))).toEqual([]);
+  it('should link only to files that exist, from the README and from docs/', () => {
+    const pages = ['README.md', ...readdirSync('docs').map((name) => join('docs', name))];
+    const broken = pages.flatMap((page) =>
+      [...readFileSync(page, 'utf8').matchAll(/\]\(((?!https?:|#)[^)#]+)(#[^)]*)?\)/g)]
+        .map((m) => join(dirname(page), m[1]))
+        .filter((target) => !existsSync(target))
+        .map((target) => `${page} → ${target}`),
+    );
+    expect(broken).toEqual([]);
   });
 
   it('should name every variable the configuration reads in its Configuration section', () => {
