@@ -83,9 +83,10 @@ describeEachEngine(cases, 'Idempotency and history on $engine', ({ fresh }) => {
 
     it('should call the provider once and record one attempt when many requests race on one new key', async () => {
       for (let round = 0; round < 3; round++) {
-        const account = unique('SLOW150-race-');
+        const account = unique('SLOW800-race-');
         const key = unique('race-key-');
-        // Sent together, all of them find the key unused and race to claim it with their first record.
+        // Sent together, all of them find the key unused and race to claim it with their first record. The
+        // provider takes 800 ms so that, even on a loaded machine, all eight arrive while the first runs.
         const results = await Promise.all(
           Array.from({ length: 8 }, () =>
             put(account, { status: 'SUSPENDED', reason: 'RISK_REVIEW' }, { 'idempotency-key': key }),
@@ -105,7 +106,7 @@ describeEachEngine(cases, 'Idempotency and history on $engine', ({ fresh }) => {
         );
         expect(replayed.headers.get('idempotent-replayed')).toBe('true');
       }
-    });
+    }, 20_000);
 
     it('should store a final refusal and replay it', async () => {
       const account = unique('NOTFOUND-idem-');
@@ -301,7 +302,7 @@ describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
 
   it('should call the provider once when both receive the same key at the same moment', async () => {
     for (let round = 0; round < 5; round++) {
-      const account = unique('SLOW150-race-');
+      const account = unique('SLOW500-race-');
       const key = unique('race-key-');
       const send = (gw: TestGateway) =>
         call('PUT', `${gw.url}/v1/accounts/spidr/${account}/status`, {
@@ -315,7 +316,7 @@ describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
       const replayed = await send(round % 2 === 0 ? a : b);
       expect(replayed.headers.get('idempotent-replayed')).toBe('true');
     }
-  });
+  }, 20_000);
 
   it('should show the history written through either replica on both', async () => {
     const account = unique('shared-');
