@@ -14,7 +14,7 @@ import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
 import { createLoggers } from './observability/logger.js';
 import { installRequestLogging } from './observability/request-logging.js';
-import { ProviderRuntime } from './providers/provider-runtime.js';
+import { ProviderRuntime } from './runtime/provider-runtime.js';
 import { Store } from './persistence/store.js';
 
 /** Request bodies larger than this are refused with VALIDATION_FAILED (a status change is tiny). */

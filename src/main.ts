@@ -3,7 +3,8 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Logger } from 'pino';
 import { createApp } from './app.factory.js';
 import type { Lifecycle } from './common/lifecycle.js';
-import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import { ConfigError, type AppConfig } from './config/config.js';
+import { loadConfig } from './runtime/config.js';
 
 function configFromEnvironment(): AppConfig {
   // A .env file may hold the configuration too; real environment variables win over it.

@@ -4,7 +4,7 @@
  * received (from its call log), the client-credential token flows, and that none of the sandbox's fake
  * personal data (CANOPY_SANDBOX_PII) ever leaves the gateway.
  */
-import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-account.js';
+import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-state.js';
 import {
   CANOPY_SANDBOX_SETTINGS,
   CANOPY_SANDBOX_TOKEN_LIFETIME_S,

@@ -9,7 +9,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { ConfigError, loadConfig } from '../src/config/config.js';
+import { ConfigError } from '../src/config/config.js';
+import { loadConfig } from '../src/runtime/config.js';
 
 type Json = Record<string, unknown>;
 

@@ -4,7 +4,7 @@
  * from its call log; every test uses its own account ids.
  */
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.transformers.js';
+import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.wire.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import {
   call,

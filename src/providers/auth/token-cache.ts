@@ -69,6 +69,25 @@ export class TokenCache {
     }
   }
 
+  /**
+   * The one "re-authenticate once" rule: runs `send` with the cached token for `key`; when
+   * `rejected(answer)` says the provider refused that token, drops exactly that token, gets a new one
+   * (one shared mint for a burst) and sends once more (`retried` true). The second answer is returned
+   * as it is, for the adapter's error parser to read.
+   */
+  async withToken<Answer>(
+    key: string,
+    mint: () => Promise<MintedToken>,
+    send: (token: string, retried: boolean) => Promise<Answer>,
+    rejected: (answer: Answer) => boolean,
+  ): Promise<Answer> {
+    const token = await this.get(key, mint);
+    const first = await send(token, false);
+    if (!rejected(first)) return first;
+    this.invalidate(key, token);
+    return send(await this.get(key, mint), true);
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -1,6 +1,6 @@
 /** The adapter's token handling, against the Canopy sandbox over loopback HTTP. */
 import type { FastifyInstance } from 'fastify';
-import type { CanopySettings } from '../../config/provider-settings.js';
+import type { CanopySettings } from './canopy.settings.js';
 import { GatewayError } from '../../domain/index.js';
 import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
 import { listenOnLoopback, sleep, type SandboxCall } from '../sandbox/sandbox-kit.js';

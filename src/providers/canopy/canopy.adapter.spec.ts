@@ -1,11 +1,11 @@
 import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
-import type { CanopySettings } from '../../config/provider-settings.js';
+import type { CanopySettings } from './canopy.settings.js';
 import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
 import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
 import { listenOnLoopback, type SandboxCall } from '../sandbox/sandbox-kit.js';
 import { CanopyAdapter } from './canopy.adapter.js';
-import { CANOPY_SANDBOX_PII } from './canopy.sandbox-account.js';
+import { CANOPY_SANDBOX_PII } from './canopy.sandbox-state.js';
 import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from './canopy.sandbox.js';
 
 let app: FastifyInstance;

@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { GatewayError } from '../../domain/index.js';
-import type { ClearGridSettings } from '../../config/provider-settings.js';
+import type { ClearGridSettings } from './cleargrid.settings.js';
 import type { ChangeRequest, ChangeResult } from '../provider-adapter.js';
 import { listenOnLoopback, type SandboxCall } from '../sandbox/sandbox-kit.js';
 import { ClearGridAdapter } from './cleargrid.adapter.js';

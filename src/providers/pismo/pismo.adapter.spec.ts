@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import type { PismoAccountApi } from '../../config/provider-settings.js';
+import type { PismoAccountApi } from './pismo.settings.js';
 import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
 import { listenOnLoopback, type SandboxCall } from '../sandbox/sandbox-kit.js';
 import { PismoAdapter } from './pismo.adapter.js';

@@ -7,7 +7,6 @@
  * corporate (default, documented) or regular accounts status endpoint. Guessed paths, field names and
  * the token flow are constants in pismo.wire.ts — see there to change them.
  */
-import type { PismoAccountApi, PismoSettings } from '../../config/provider-settings.js';
 import {
   GatewayError,
   type CanonicalReason,
@@ -15,7 +14,7 @@ import {
   type FieldError,
 } from '../../domain/index.js';
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
-import { ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import { isSuccess, ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeRequest,
@@ -26,7 +25,7 @@ import type {
   StatusReading,
   Translation,
 } from '../provider-adapter.js';
-import { malformedAnswer, providerFailure } from '../provider-errors.js';
+import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {
   buildPismoStatusBody,
   buildPismoTokenRequest,
@@ -37,11 +36,11 @@ import {
   translatePismo,
   validatePismoRequest,
 } from './pismo.transformers.js';
-import { PISMO_PATHS, PISMO_TOKEN_PATH, PISMO_TOKEN_SKEW_MS } from './pismo.wire.js';
+import { PISMO_PATHS, PISMO_PROVIDER, PISMO_TOKEN_PATH, PISMO_TOKEN_SKEW_MS } from './pismo.wire.js';
 
 export class PismoAdapter implements ProviderAdapter {
-  readonly id = 'pismo' as const;
-  readonly name = 'Pismo';
+  readonly id = PISMO_PROVIDER.id;
+  readonly name = PISMO_PROVIDER.name;
   readonly liveRead = true;
 
   private readonly api: PismoAccountApi;
@@ -51,7 +50,7 @@ export class PismoAdapter implements ProviderAdapter {
   constructor(private readonly endpoint: ProviderEndpoint<PismoSettings>) {
     this.tokens = new TokenCache(PISMO_TOKEN_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
     this.api = endpoint.settings.accountApi === 'accounts' ? 'accounts' : 'corporate';
-    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs);
+    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs, parsePismoError);
   }
 
   translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
@@ -73,17 +72,12 @@ export class PismoAdapter implements ProviderAdapter {
 
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
     const { method, url, body } = prepared.providerRequest;
-    const response = await this.withAccountToken(prepared.request.accountId, ctx, (authorization) =>
-      this.http.send({ method, url, body, headers: { authorization }, context: ctx }),
+    const response = await this.withAccountToken(
+      'change status',
+      prepared.request.accountId,
+      ctx,
+      (authorization) => this.http.send({ method, url, body, headers: { authorization }, context: ctx }),
     );
-    if (!isSuccess(response)) {
-      throw providerFailure(
-        this.id,
-        'change status',
-        response,
-        parsePismoError(response.status, response.body),
-      );
-    }
     // 204 is documented; any 2xx means Pismo applied it synchronously.
     return {
       outcome: 'APPLIED',
@@ -94,19 +88,11 @@ export class PismoAdapter implements ProviderAdapter {
 
   async readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
     const url = this.url(PISMO_PATHS[this.api].read(encodeURIComponent(accountId)));
-    const response = await this.withAccountToken(accountId, ctx, (authorization) =>
+    const response = await this.withAccountToken('read status', accountId, ctx, (authorization) =>
       this.http.send({ method: 'GET', url, headers: { authorization }, context: ctx }),
     );
-    if (!isSuccess(response)) {
-      throw providerFailure(
-        this.id,
-        'read status',
-        response,
-        parsePismoError(response.status, response.body),
-      );
-    }
     const reading = readPismoAccount(response.body);
-    if (!reading) throw malformedAnswer(this.id, 'read status', response);
+    if (!reading) throw this.http.malformed('read status', response);
     return reading;
   }
 
@@ -127,50 +113,38 @@ export class PismoAdapter implements ProviderAdapter {
 
   /**
    * Runs `call` with this account's token; on 401 drops exactly that token, mints a new one and
-   * retries once. A second 401 is returned as is (providerFailure maps it to PROVIDER_AUTH_FAILED).
-   * A 403 is not retried: a fresh token for the same account would not change Pismo's answer.
+   * retries once. A second 401 is a failure (PROVIDER_AUTH_FAILED). A 403 is not retried: a fresh
+   * token for the same account would not change Pismo's answer.
    */
   private async withAccountToken(
+    operation: string,
     accountId: string,
     ctx: CallContext,
     call: (authorization: string) => Promise<ProviderHttpResponse>,
   ): Promise<ProviderHttpResponse> {
-    const token = await this.token(accountId, ctx);
-    const first = await call(`Bearer ${token}`);
-    if (first.status !== 401) return first;
-    this.tokens.invalidate(accountId, token);
-    return call(`Bearer ${await this.token(accountId, ctx)}`);
-  }
-
-  private token(accountId: string, ctx: CallContext): Promise<string> {
-    return this.tokens.get(accountId, () => this.mint(accountId, ctx));
+    const response = await this.tokens.withToken(
+      accountId,
+      () => this.mint(accountId, ctx),
+      (token) => call(`Bearer ${token}`),
+      (answer) => answer.status === 401,
+    );
+    if (!isSuccess(response)) throw this.http.failure(operation, response);
+    return response;
   }
 
   private async mint(accountId: string, ctx: CallContext): Promise<MintedToken> {
-    const response = await this.http.send({
+    const response = await this.http.call('mint account token', {
       method: 'POST',
       url: this.url(PISMO_TOKEN_PATH),
       body: buildPismoTokenRequest(this.api, this.endpoint.settings, accountId),
       context: ctx,
     });
-    if (!isSuccess(response)) {
-      throw providerFailure(
-        this.id,
-        'mint account token',
-        response,
-        parsePismoError(response.status, response.body),
-      );
-    }
     const minted = parsePismoToken(response.body, Date.now());
-    if (!minted) throw malformedAnswer(this.id, 'mint account token', response);
+    if (!minted) throw this.http.malformed('mint account token', response);
     return minted;
   }
 
   private url(path: string): string {
     return `${this.endpoint.baseUrl.replace(/\/+$/, '')}${path}`;
   }
-}
-
-function isSuccess(response: ProviderHttpResponse): boolean {
-  return response.status >= 200 && response.status < 300;
 }

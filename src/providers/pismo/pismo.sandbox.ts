@@ -31,7 +31,7 @@
  * plus the kit's `/__sandbox/calls` and `/__sandbox/reset` (which also restores these defaults).
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PismoSettings } from '../../config/provider-settings.js';
+import type { PismoSettings } from './pismo.settings.js';
 import { createSandboxApp, magicOf, sleep } from '../sandbox/sandbox-kit.js';
 import {
   ACCOUNTS_STATUSES,

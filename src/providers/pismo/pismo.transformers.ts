@@ -2,7 +2,7 @@
  * Pure Pismo mappings: canonical ⇄ Pismo statuses, request bodies, providerOptions checks, error
  * bodies, reads and token answers. No I/O, no Nest. Guessed names live in pismo.wire.ts.
  */
-import type { PismoAccountApi, PismoSettings } from '../../config/provider-settings.js';
+import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {
   NO_PROVIDER_CODE,
   isCanonicalReason,

@@ -2,7 +2,9 @@
  * Pismo's wire shapes and every guess about its API, in one place. Nothing here leaves the folder.
  * `[guess]` marks a value the public docs do not state; each is a constant so it is a one-line change.
  */
-import type { PismoAccountApi } from '../../config/provider-settings.js';
+import type { PismoAccountApi } from './pismo.settings.js';
+
+export const PISMO_PROVIDER = { id: 'pismo', name: 'Pismo' } as const;
 
 /**
  * [guess] Which of Pismo's three token flows we use: the s2s one (server key + secret + account).

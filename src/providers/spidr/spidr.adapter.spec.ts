@@ -5,7 +5,7 @@ import type { SandboxCall } from '../sandbox/sandbox-kit.js';
 import { listenOnLoopback } from '../sandbox/sandbox-kit.js';
 import { SpidrAdapter } from './spidr.adapter.js';
 import { SPIDR_SANDBOX_SETTINGS, createSpidrSandbox } from './spidr.sandbox.js';
-import { SPIDR_API_KEY_HEADER } from './spidr.transformers.js';
+import { SPIDR_API_KEY_HEADER } from './spidr.wire.js';
 
 const API_KEY = SPIDR_SANDBOX_SETTINGS.apiKey;
 // The header's name is a guess kept in one constant; the test follows it so changing the guess is one edit.

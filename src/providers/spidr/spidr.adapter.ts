@@ -13,8 +13,7 @@ import {
   type CanonicalStatus,
   type FieldError,
 } from '../../domain/index.js';
-import type { SpidrSettings } from '../../config/provider-settings.js';
-import { ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import { ProviderHttpClient } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeRequest,
@@ -25,30 +24,29 @@ import type {
   StatusReading,
   Translation,
 } from '../provider-adapter.js';
-import { malformedAnswer, providerFailure } from '../provider-errors.js';
+import type { SpidrSettings } from './spidr.settings.js';
 import {
-  SPIDR_API_KEY_HEADER,
   buildSpidrEditAccountBody,
   isSpidrAccountBody,
   isSpidrTerminal,
   isSpidrWriteStatus,
   parseSpidrError,
   readingFromSpidrAccount,
-  spidrAccountPath,
   translateSpidr,
   validateSpidrOptions,
 } from './spidr.transformers.js';
+import { SPIDR_API_KEY_HEADER, SPIDR_PROVIDER, spidrAccountPath } from './spidr.wire.js';
 
 export class SpidrAdapter implements ProviderAdapter {
-  readonly id = 'spidr' as const;
-  readonly name = 'Spidr';
+  readonly id = SPIDR_PROVIDER.id;
+  readonly name = SPIDR_PROVIDER.name;
   readonly liveRead = true;
 
   private readonly http: ProviderHttpClient;
   private readonly baseUrl: string;
 
   constructor(private readonly endpoint: ProviderEndpoint<SpidrSettings>) {
-    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs);
+    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs, parseSpidrError);
     this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
   }
 
@@ -75,23 +73,10 @@ export class SpidrAdapter implements ProviderAdapter {
 
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
     const { method, url, body } = prepared.providerRequest;
-    const response = await this.http.send({
-      method,
-      url,
-      body,
-      headers: this.authHeaders(),
-      context: ctx,
-    });
-    if (!isSuccess(response)) {
-      throw providerFailure(
-        this.id,
-        'change status',
-        response,
-        parseSpidrError(response.status, response.body),
-      );
-    }
+    const headers = this.authHeaders();
+    const response = await this.http.call('change status', { method, url, body, headers, context: ctx });
     // Spidr answers 200 with the account object; anything else is not the documented answer.
-    if (!isSpidrAccountBody(response.body)) throw malformedAnswer(this.id, 'change status', response);
+    if (!isSpidrAccountBody(response.body)) throw this.http.malformed('change status', response);
     return {
       outcome: 'APPLIED',
       providerStatus: prepared.providerStatus,
@@ -100,21 +85,10 @@ export class SpidrAdapter implements ProviderAdapter {
   }
 
   async readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
-    const response = await this.http.send({
-      method: 'GET',
-      url: this.accountUrl(accountId),
-      headers: this.authHeaders(),
-      context: ctx,
-    });
-    if (!isSuccess(response)) {
-      throw providerFailure(
-        this.id,
-        'read status',
-        response,
-        parseSpidrError(response.status, response.body),
-      );
-    }
-    if (!isSpidrAccountBody(response.body)) throw malformedAnswer(this.id, 'read status', response);
+    const url = this.accountUrl(accountId);
+    const headers = this.authHeaders();
+    const response = await this.http.call('read status', { method: 'GET', url, headers, context: ctx });
+    if (!isSpidrAccountBody(response.body)) throw this.http.malformed('read status', response);
     return readingFromSpidrAccount(response.body);
   }
 
@@ -147,8 +121,4 @@ export class SpidrAdapter implements ProviderAdapter {
   private authHeaders(): Record<string, string> {
     return { [SPIDR_API_KEY_HEADER.name]: SPIDR_API_KEY_HEADER.value(this.endpoint.settings.apiKey) };
   }
-}
-
-function isSuccess(response: ProviderHttpResponse): boolean {
-  return response.status >= 200 && response.status < 300;
 }

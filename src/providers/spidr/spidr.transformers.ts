@@ -15,41 +15,7 @@ import {
 } from '../../domain/index.js';
 import type { StatusReading, Translation } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
-
-/**
- * GUESS: Spidr documents "an API key per environment" but not the header that carries it.
- * `Authorization: Bearer <key>` is the most common convention for `sk_…` keys. If Spidr turns out to
- * want e.g. `x-api-key: <key>`, change to `{ name: 'x-api-key', value: (key) => key }` — the adapter,
- * the sandbox and the specs all read this constant. `name` is lower-case (Node's header spelling).
- */
-export const SPIDR_API_KEY_HEADER = {
-  name: 'authorization',
-  value: (apiKey: string): string => `Bearer ${apiKey}`,
-} as const;
-
-/**
- * Spidr's account path. PATCH is documented (`/v1/account/:id`); GET on the same path is a GUESS
- * ([inferred] in the provider notes). The id is percent-encoded here, the only place a path is built.
- */
-export function spidrAccountPath(accountId: string): string {
-  return `/v1/account/${encodeURIComponent(accountId)}`;
-}
-
-/**
- * Every Spidr status string, in one map. GUESS: the lower-case spelling is inferred from Spidr's
- * examples (`"status":"closed"`, `close_with_refund`); if Spidr wants another spelling, change it here.
- */
-export const SPIDR_STATUS = {
-  active: 'active',
-  suspended: 'suspended',
-  delinquent: 'delinquent',
-  closeWithRefund: 'close_with_refund',
-  closeWithoutRefund: 'close_without_refund',
-  closeChargedOff: 'close_charged_off',
-  closePaidOff: 'close_paid_off',
-  /** Only ever read: reads show `closed` with the close_* value in `statusReason`. */
-  closed: 'closed',
-} as const;
+import { SPIDR_STATUS, type SpidrAccountBody, type SpidrErrorBody } from './spidr.wire.js';
 
 /** The values `PATCH /v1/account/:id` accepts as `status`. */
 export const SPIDR_WRITE_STATUSES = [
@@ -169,12 +135,6 @@ export function validateSpidrOptions(providerOptions: unknown): FieldError[] {
   return errors;
 }
 
-/** Spidr's documented error envelope. */
-export interface SpidrErrorBody {
-  status: 'error';
-  error: { errorType?: string; errorCode?: string | null; message?: string; errorData?: unknown };
-}
-
 /**
  * GUESS: Spidr does not document the errorCode of a write to a closed account; the sandbox answers
  * `ACCOUNT_ERROR` / `ACCOUNT_CLOSED`. Add the live code here once seen. As a fallback, an
@@ -230,13 +190,6 @@ function canonicalFor(
   if (errorType === 'LOOKUP_ERROR' || httpStatus >= 500) return 'PROVIDER_ERROR';
   if (errorType && SPIDR_REJECTED_TYPES.includes(errorType)) return 'PROVIDER_REJECTED';
   return undefined;
-}
-
-/** The part of Spidr's account object the gateway reads; the rest (user PII…) is never copied out. */
-export interface SpidrAccountBody {
-  id?: string;
-  status: string;
-  statusReason?: string | null;
 }
 
 export function isSpidrAccountBody(body: unknown): body is SpidrAccountBody {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError } from '../config/config.js';
+import { loadConfig } from './config.js';
 
 describe(loadConfig.name, () => {
   const live = {
