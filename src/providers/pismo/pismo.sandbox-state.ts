@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { CANONICAL_REASONS } from '../../domain/index.js';
 import { SandboxStore, bearerOf, magicOf, sandboxJwt } from '../sandbox/sandbox-kit.js';
+import { PISMO_DOCUMENTED_STATUSES, PISMO_DORMANCY_STATUSES } from './pismo.wire.js';
 
 export interface SandboxAnswer {
   status: number;
@@ -43,8 +44,8 @@ export const PISMO_SANDBOX_ERRORS = {
 } as const;
 
 export const FINAL_STATUSES = ['CANCELLED'];
-export const DORMANCY_STATUSES = ['INACTIVE', 'DORMANT', 'UNCLAIMED'];
-export const CORPORATE_STATUSES = ['NORMAL', 'BLOCKED', 'CANCELLED', 'DEBIT_ONLY', ...DORMANCY_STATUSES];
+export const DORMANCY_STATUSES: readonly string[] = PISMO_DORMANCY_STATUSES;
+export const CORPORATE_STATUSES: readonly string[] = PISMO_DOCUMENTED_STATUSES;
 export const ACCOUNTS_STATUSES = ['NORMAL', 'BLOCKED', 'CANCELLED', 'DEBIT_ONLY'];
 /** The organisation's reasons in this sandbox: the canonical ones and a doc example. */
 export const KNOWN_REASONS: readonly string[] = [...CANONICAL_REASONS, 'CREDIT_ONLY'];

@@ -4,8 +4,10 @@
  */
 import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {
+  NO_CANONICAL_STATUS,
   NO_PROVIDER_CODE,
   isCanonicalReason,
+  type NoCanonicalStatus,
   type CanonicalReason,
   type CanonicalStatus,
   type ErrorCode,
@@ -24,6 +26,7 @@ import {
   PISMO_REASON_MAX_LENGTH,
   PISMO_STATUS,
   type PismoCorporateStatusBody,
+  type PismoDocumentedStatus,
   type PismoErrorBody,
   type PismoStatusBody,
   type PismoTokenRequest,
@@ -236,12 +239,16 @@ export function parsePismoError(httpStatus: number, body: unknown): ParsedProvid
   return canonical ? { code, message, canonical } : { code, message };
 }
 
-/** Pismo status → canonical, for reads. Anything else (DEBIT_ONLY, dormancy, custom) reads as null. */
-const PISMO_READ_MAP: Readonly<Record<string, CanonicalStatus>> = {
-  [PISMO_STATUS.NORMAL]: 'ACTIVE',
-  [PISMO_STATUS.BLOCKED]: 'SUSPENDED',
-  [PISMO_STATUS.CANCELLED]: 'CLOSED',
-};
+/** Pismo status → canonical, for reads: total over the documented values; a custom status reads as none too. */
+const PISMO_READ_MAP = {
+  NORMAL: 'ACTIVE',
+  BLOCKED: 'SUSPENDED',
+  CANCELLED: 'CLOSED',
+  DEBIT_ONLY: NO_CANONICAL_STATUS,
+  INACTIVE: NO_CANONICAL_STATUS,
+  DORMANT: NO_CANONICAL_STATUS,
+  UNCLAIMED: NO_CANONICAL_STATUS,
+} as const satisfies Record<PismoDocumentedStatus, CanonicalStatus | NoCanonicalStatus>;
 
 /**
  * An account read → canonical status. The reason is the account's reason id when that is a canonical
@@ -250,12 +257,18 @@ const PISMO_READ_MAP: Readonly<Record<string, CanonicalStatus>> = {
 export function readPismoAccount(body: unknown): StatusReading | undefined {
   if (!isPlainObject(body) || typeof body.status !== 'string') return undefined;
   const providerStatus = body.status;
-  const status = PISMO_READ_MAP[providerStatus] ?? null;
+  const status: CanonicalStatus | NoCanonicalStatus = hasOwn(PISMO_READ_MAP, providerStatus)
+    ? PISMO_READ_MAP[providerStatus]
+    : NO_CANONICAL_STATUS;
   const rawReason = PISMO_READ_REASON_FIELDS.map((field) => body[field]).find(
     (value) => value !== undefined && value !== null,
   );
   const reason = status !== null && status !== 'ACTIVE' && isCanonicalReason(rawReason) ? rawReason : null;
   return { status, reason, providerStatus };
+}
+
+function hasOwn<T extends object>(map: T, key: string): key is Extract<keyof T, string> {
+  return Object.prototype.hasOwnProperty.call(map, key);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

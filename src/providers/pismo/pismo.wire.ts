@@ -118,3 +118,16 @@ export const PISMO_STATUS = {
   BLOCKED: 'BLOCKED',
   CANCELLED: 'CANCELLED',
 } as const;
+
+/** Pismo's documented dormancy statuses (set by Pismo itself, never by a status write). */
+export const PISMO_DORMANCY_STATUSES = ['INACTIVE', 'DORMANT', 'UNCLAIMED'] as const;
+
+/** Every account status Pismo documents; reads are mapped over exactly these. */
+export const PISMO_DOCUMENTED_STATUSES = [
+  PISMO_STATUS.NORMAL,
+  PISMO_STATUS.BLOCKED,
+  PISMO_STATUS.CANCELLED,
+  'DEBIT_ONLY',
+  ...PISMO_DORMANCY_STATUSES,
+] as const;
+export type PismoDocumentedStatus = (typeof PISMO_DOCUMENTED_STATUSES)[number];

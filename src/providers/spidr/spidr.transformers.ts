@@ -7,7 +7,9 @@
  * constant below, marked GUESS, so it can be changed in one place once a live sandbox tells.
  */
 import {
+  NO_CANONICAL_STATUS,
   NO_PROVIDER_CODE,
+  type NoCanonicalStatus,
   type CanonicalReason,
   type CanonicalStatus,
   type ErrorCode,
@@ -196,19 +198,28 @@ export function isSpidrAccountBody(body: unknown): body is SpidrAccountBody {
   return isRecord(body) && typeof body.status === 'string' && body.status !== 'error';
 }
 
-/** How a close_* value reads back as a canonical reason; with/without refund say nothing about why. */
-const SPIDR_CLOSE_REASON = new Map<string, CanonicalReason | null>([
-  [SPIDR_STATUS.closeWithRefund, null],
-  [SPIDR_STATUS.closeWithoutRefund, null],
-  [SPIDR_STATUS.closeChargedOff, 'CHARGED_OFF'],
-  [SPIDR_STATUS.closePaidOff, 'PAID_OFF'],
-]);
+type SpidrStatusValue = (typeof SPIDR_STATUS)[keyof typeof SPIDR_STATUS];
+type SpidrCloseValue = Exclude<SpidrStatusValue, 'active' | 'suspended' | 'delinquent' | 'closed'>;
 
-const SPIDR_OPEN_STATUS = new Map<string, CanonicalStatus>([
-  [SPIDR_STATUS.active, 'ACTIVE'],
-  [SPIDR_STATUS.suspended, 'SUSPENDED'],
-  [SPIDR_STATUS.delinquent, 'DELINQUENT'],
-]);
+/** Spidr status → canonical, for reads: total over every documented value (each has a canonical name). */
+const SPIDR_READ_STATUS = {
+  active: 'ACTIVE',
+  suspended: 'SUSPENDED',
+  delinquent: 'DELINQUENT',
+  closed: 'CLOSED',
+  close_with_refund: 'CLOSED',
+  close_without_refund: 'CLOSED',
+  close_charged_off: 'CLOSED',
+  close_paid_off: 'CLOSED',
+} as const satisfies Record<SpidrStatusValue, CanonicalStatus | NoCanonicalStatus>;
+
+/** How a close_* value reads back as a canonical reason; with/without refund say nothing about why. */
+const SPIDR_CLOSE_REASON = {
+  close_with_refund: null,
+  close_without_refund: null,
+  close_charged_off: 'CHARGED_OFF',
+  close_paid_off: 'PAID_OFF',
+} as const satisfies Record<SpidrCloseValue, CanonicalReason | null>;
 
 /**
  * Spidr's account → canonical reading. `providerStatus` is always `{status, statusReason}` as Spidr
@@ -219,18 +230,21 @@ const SPIDR_OPEN_STATUS = new Map<string, CanonicalStatus>([
 export function readingFromSpidrAccount(account: SpidrAccountBody): StatusReading {
   const statusReason = typeof account.statusReason === 'string' ? account.statusReason : null;
   const providerStatus = { status: account.status, statusReason };
-  const status = account.status.toLowerCase();
-  const open = SPIDR_OPEN_STATUS.get(status);
-  if (open) return { status: open, reason: null, providerStatus };
-  if (status === SPIDR_STATUS.closed) {
-    const reason =
-      statusReason === null ? null : (SPIDR_CLOSE_REASON.get(statusReason.toLowerCase()) ?? null);
-    return { status: 'CLOSED', reason, providerStatus };
-  }
-  if (SPIDR_CLOSE_REASON.has(status)) {
-    return { status: 'CLOSED', reason: SPIDR_CLOSE_REASON.get(status) ?? null, providerStatus };
-  }
-  return { status: null, reason: null, providerStatus };
+  const value = account.status.toLowerCase();
+  if (!hasOwn(SPIDR_READ_STATUS, value)) return { status: NO_CANONICAL_STATUS, reason: null, providerStatus };
+  const status = SPIDR_READ_STATUS[value];
+  if (status !== 'CLOSED') return { status, reason: null, providerStatus };
+  // `closed` carries its close_* value in statusReason; a close_* value in `status` carries it itself.
+  const closeValue = value === SPIDR_STATUS.closed ? statusReason?.toLowerCase() : value;
+  const reason =
+    closeValue !== undefined && hasOwn(SPIDR_CLOSE_REASON, closeValue)
+      ? SPIDR_CLOSE_REASON[closeValue]
+      : null;
+  return { status, reason, providerStatus };
+}
+
+function hasOwn<T extends object>(map: T, key: string): key is Extract<keyof T, string> {
+  return Object.prototype.hasOwnProperty.call(map, key);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
