@@ -5,6 +5,7 @@
  * corporate and the regular accounts API, live mode, request ids, providerOptions and timeouts.
  */
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { CANONICAL_REASONS } from '../src/domain/index.js';
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
 import {
   call,
@@ -220,21 +221,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     });
 
     it('should send each canonical reason of SUSPENDED as reason_external_id', async () => {
-      const reasons = [
-        'FRAUD',
-        'RISK_REVIEW',
-        'BANKRUPTCY',
-        'DECEASED',
-        'HARDSHIP',
-        'INACTIVITY',
-        'CUSTOMER_REQUEST',
-        'GRANTOR_REQUEST',
-        'ADMINISTRATIVE',
-        'COMPLIANCE',
-        'CHARGED_OFF',
-        'PAID_OFF',
-        'SETTLEMENT',
-      ];
+      const reasons = CANONICAL_REASONS;
       for (const reason of reasons) {
         const id = fresh();
         expectChange(await api.put(id, { status: 'SUSPENDED', reason }), id, 'SUSPENDED', 'BLOCKED', reason);
