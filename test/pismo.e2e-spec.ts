@@ -17,6 +17,7 @@ import {
   type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
+import { itMapsMagicFailures, type FailureContext } from './support/provider-failures.js';
 
 const TOKEN_PATH = '/passport/v2/s2s/access-token';
 const CORPORATE_WRITE = (id: string) => `/corporate/v2/corporate-accounts/${id}/status`;
@@ -389,39 +390,39 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       },
     ];
 
-    it.each(cases)('should map $prefix to $http $code keeping $pCode', async (c) => {
-      const id = fresh(c.prefix);
-      const res = await api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
-      const problem = expectProblem(res, c.http, c.code);
-      expect(problem).toMatchObject({
+    itMapsMagicFailures(
+      {
+        provider: 'pismo',
+        gateway: () => gw,
+        accountId: (magic) => fresh(magic),
+        statusCalls: (calls, id) => calls.filter((c) => c.url !== TOKEN_PATH && pathAccount(c) === id),
+      },
+      cases.map((c) => ({
+        title: `${c.prefix} to ${c.http} ${c.code} keeping ${c.pCode}`,
+        magic: c.prefix,
+        change: { status: 'SUSPENDED', reason: 'FRAUD' },
+        http: c.http,
+        code: c.code,
         retryable: c.retryable,
-        instance: `/v1/accounts/pismo/${id}/status`,
-        provider: { id: 'pismo', httpStatus: c.pHttp, code: c.pCode, message: c.pMessage },
-      });
-      if (c.code === 'RATE_LIMITED') {
-        expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
-      } else {
-        expect(res.headers.get('retry-after')).toBeNull();
-      }
-      // The request really reached Pismo, with this account's own token.
-      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
-      expect(tokenCalls).toHaveLength(1);
-      expect(accountCalls.length).toBeGreaterThanOrEqual(1);
-      for (const w of accountCalls) {
-        expect({ method: w.method, url: w.url, body: w.body }).toEqual({
-          method: 'PATCH',
-          url: CORPORATE_WRITE(id),
-          body: { status: 'BLOCKED', reason_external_id: 'FRAUD' },
-        });
-        expect(tokenAccount(bearer(w))).toBe(id);
-      }
-      const history = await api.history(id);
-      expect(history.body.items[0]).toMatchObject({
-        outcome: 'FAILED',
-        errorCode: c.code,
-        providerHttpStatus: c.pHttp,
-      });
-    });
+        provider: { httpStatus: c.pHttp, code: c.pCode, message: c.pMessage },
+        retryAfter: c.code === 'RATE_LIMITED' ? /^[1-9]\d*$/ : null,
+        history: true,
+        // The request really reached Pismo, with this account's own token.
+        also: async ({ accountId: id }: FailureContext) => {
+          const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+          expect(tokenCalls).toHaveLength(1);
+          expect(accountCalls.length).toBeGreaterThanOrEqual(1);
+          for (const w of accountCalls) {
+            expect({ method: w.method, url: w.url, body: w.body }).toEqual({
+              method: 'PATCH',
+              url: CORPORATE_WRITE(id),
+              body: { status: 'BLOCKED', reason_external_id: 'FRAUD' },
+            });
+            expect(tokenAccount(bearer(w))).toBe(id);
+          }
+        },
+      })),
+    );
 
     it('should map Pismo 404 WCAC0021 (unknown reason) to PROVIDER_REJECTED, not ACCOUNT_NOT_FOUND', async () => {
       const id = fresh();
