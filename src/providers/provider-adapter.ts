@@ -92,6 +92,9 @@ export interface ProviderAdapter {
   readStatus(accountId: string, ctx: CallContext): Promise<StatusReading>;
 }
 
+/** A provider's pure side (its transformers): what `translate`, `isTerminal` and `validate` of the port do. */
+export type ProviderMapping = Pick<ProviderAdapter, 'translate' | 'isTerminal' | 'validate'>;
+
 /** Where an adapter sends its calls and with which credentials and options; resolved at start (sandbox ports are ephemeral). */
 export interface ProviderEndpoint<Settings = Record<string, unknown>> {
   baseUrl: string;

@@ -14,27 +14,22 @@
  * Canopy answers a status write and a read with the whole account, personal data included: only
  * `account_overview.account_status` / `account_status_subtype` are read, nothing else is kept.
  */
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../../domain/index.js';
+import { GatewayError } from '../../domain/index.js';
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
-import { isSuccess, ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import { HttpAdapter } from '../http/http-adapter.js';
+import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
   PreparedChange,
-  ProviderAdapter,
   ProviderEndpoint,
   ProviderRequest,
   StatusReading,
-  Translation,
 } from '../provider-adapter.js';
 import type { CanopySettings } from './canopy.settings.js';
 import {
+  CANOPY_MAPPING,
   appliedCanopyStatus,
   canopyReading,
   canopyStatusBody,
@@ -56,34 +51,14 @@ const STATUS_OPERATION = 'change status';
 const READ_OPERATION = 'read status';
 const AUTH_OPERATION = 'authenticate';
 
-export class CanopyAdapter implements ProviderAdapter {
-  readonly id = CANOPY_PROVIDER.id;
-  readonly name = CANOPY_PROVIDER.name;
+export class CanopyAdapter extends HttpAdapter<CanopySettings> {
   readonly liveRead = true;
 
-  private readonly http: ProviderHttpClient;
   private readonly tokens: TokenCache;
-  private readonly baseUrl: string;
 
-  constructor(private readonly endpoint: ProviderEndpoint<CanopySettings>) {
+  constructor(endpoint: ProviderEndpoint<CanopySettings>) {
+    super(CANOPY_PROVIDER, endpoint, CANOPY_MAPPING, parseCanopyError);
     this.tokens = new TokenCache(TOKEN_REFRESH_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
-    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs, parseCanopyError);
-    this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
-  }
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return translateCanopy(status, reason);
-  }
-
-  /** CLOSED is not final at Canopy: a payment reversal can move an account back to ACTIVE or SUSPENDED. */
-  isTerminal(_status: CanonicalStatus): boolean {
-    return false;
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return Object.keys(request.providerOptions ?? {}).map((key) => ({
-      field: `providerOptions.${key}`,
-      message: 'canopy accepts no providerOptions',
-    }));
   }
 
   prepareChange(request: ChangeRequest, _ctx: CallContext): Promise<PreparedChange> {
@@ -116,10 +91,6 @@ export class CanopyAdapter implements ProviderAdapter {
     const status = canopyStatusOf(response.body);
     if (!status) throw this.http.malformed(READ_OPERATION, response);
     return canopyReading(status);
-  }
-
-  private url(path: string): string {
-    return `${this.baseUrl}${path}`;
   }
 
   /** Sends with the cached token; a rejected token is replaced once and the call retried once. */

@@ -3,7 +3,7 @@
  * in canopy.wire.ts. No I/O, no Nest.
  */
 import { NO_PROVIDER_CODE, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
-import type { ProviderStatusValue, StatusReading } from '../provider-adapter.js';
+import type { ProviderMapping, ProviderStatusValue, StatusReading } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
 import {
   CANOPY_DELINQUENT_STATUS,
@@ -203,3 +203,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function hasKey<T extends object>(map: T, key: string): key is Extract<keyof T, string> {
   return Object.prototype.hasOwnProperty.call(map, key);
 }
+
+/** The port's pure side for Canopy. CLOSED is not final there: a payment reversal can move an account back. */
+export const CANOPY_MAPPING: ProviderMapping = {
+  translate: translateCanopy,
+  isTerminal: () => false,
+  validate: (request) =>
+    Object.keys(request.providerOptions ?? {}).map((key) => ({
+      field: `providerOptions.${key}`,
+      message: 'canopy accepts no providerOptions',
+    })),
+};

@@ -10,37 +10,30 @@
  * retry once. Still refused → PROVIDER_AUTH_FAILED. The `lenderPublicId` is part of every write URL,
  * so prepareChange logs in when no session exists (no status call).
  */
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../../domain/index.js';
+import { GatewayError } from '../../domain/index.js';
 import { jwtExpiry, TokenCache, type MintedToken } from '../auth/token-cache.js';
-import { isSuccess, ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import { HttpAdapter } from '../http/http-adapter.js';
+import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
   PreparedChange,
-  ProviderAdapter,
   ProviderEndpoint,
   StatusReading,
-  Translation,
 } from '../provider-adapter.js';
 import type { ClearGridSettings } from './cleargrid.settings.js';
 import {
+  CLEARGRID_MAPPING,
   buildClearGridChangeBody,
   buildClearGridLoginBody,
   buildClearGridRefreshBody,
   classifyClearGridAcceptance,
   clearGridChangeFor,
-  isClearGridTerminal,
   parseClearGridError,
   readClearGridLogin,
   readClearGridRefresh,
   translateClearGrid,
-  validateClearGridRequest,
   type ClearGridChange,
 } from './cleargrid.transformers.js';
 import {
@@ -55,32 +48,15 @@ interface ClearGridSession {
   refreshToken?: string;
 }
 
-export class ClearGridAdapter implements ProviderAdapter {
-  readonly id = CLEARGRID_PROVIDER.id;
-  readonly name = CLEARGRID_PROVIDER.name;
+export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
   readonly liveRead = false;
 
-  private readonly http: ProviderHttpClient;
   private readonly tokens: TokenCache;
-  private readonly baseUrl: string;
   private session?: ClearGridSession;
 
-  constructor(private readonly endpoint: ProviderEndpoint<ClearGridSettings>) {
+  constructor(endpoint: ProviderEndpoint<ClearGridSettings>) {
+    super(CLEARGRID_PROVIDER, endpoint, CLEARGRID_MAPPING, parseClearGridError);
     this.tokens = new TokenCache(TOKEN_EXPIRY_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
-    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs, parseClearGridError);
-    this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
-  }
-
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return translateClearGrid(status, reason);
-  }
-
-  isTerminal(status: CanonicalStatus): boolean {
-    return isClearGridTerminal(status);
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return validateClearGridRequest(request);
   }
 
   async prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
@@ -222,10 +198,6 @@ export class ClearGridAdapter implements ProviderAdapter {
     if (!isSuccess(response)) return undefined;
     const refreshed = readClearGridRefresh(response.body);
     return refreshed ? minted(refreshed.token) : undefined;
-  }
-
-  private url(path: string): string {
-    return `${this.baseUrl}${path}`;
   }
 }
 

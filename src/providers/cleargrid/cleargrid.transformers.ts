@@ -9,7 +9,7 @@ import {
   type ErrorCode,
   type FieldError,
 } from '../../domain/index.js';
-import type { ChangeRequest, Translation } from '../provider-adapter.js';
+import type { ChangeRequest, ProviderMapping, Translation } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
 import {
   CLEARGRID_DISPUTED,
@@ -210,3 +210,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function nonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value !== '';
 }
+
+/** The port's pure side for ClearGrid. */
+export const CLEARGRID_MAPPING: ProviderMapping = {
+  translate: translateClearGrid,
+  isTerminal: isClearGridTerminal,
+  validate: validateClearGridRequest,
+};

@@ -7,62 +7,41 @@
  * corporate (default, documented) or regular accounts status endpoint. Guessed paths, field names and
  * the token flow are constants in pismo.wire.ts — see there to change them.
  */
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../../domain/index.js';
+import { GatewayError } from '../../domain/index.js';
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
-import { isSuccess, ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import { HttpAdapter } from '../http/http-adapter.js';
+import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
   PreparedChange,
-  ProviderAdapter,
   ProviderEndpoint,
   StatusReading,
-  Translation,
 } from '../provider-adapter.js';
 import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {
   buildPismoStatusBody,
   buildPismoTokenRequest,
-  isPismoTerminal,
   parsePismoError,
   parsePismoToken,
+  pismoMapping,
   readPismoAccount,
   translatePismo,
-  validatePismoRequest,
 } from './pismo.transformers.js';
 import { PISMO_PATHS, PISMO_PROVIDER, PISMO_TOKEN_PATH, PISMO_TOKEN_SKEW_MS } from './pismo.wire.js';
 
-export class PismoAdapter implements ProviderAdapter {
-  readonly id = PISMO_PROVIDER.id;
-  readonly name = PISMO_PROVIDER.name;
+export class PismoAdapter extends HttpAdapter<PismoSettings> {
   readonly liveRead = true;
 
   private readonly api: PismoAccountApi;
-  private readonly http: ProviderHttpClient;
   private readonly tokens: TokenCache;
 
-  constructor(private readonly endpoint: ProviderEndpoint<PismoSettings>) {
+  constructor(endpoint: ProviderEndpoint<PismoSettings>) {
+    const api = endpoint.settings.accountApi === 'accounts' ? 'accounts' : 'corporate';
+    super(PISMO_PROVIDER, endpoint, pismoMapping(api), parsePismoError);
+    this.api = api;
     this.tokens = new TokenCache(PISMO_TOKEN_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
-    this.api = endpoint.settings.accountApi === 'accounts' ? 'accounts' : 'corporate';
-    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs, parsePismoError);
-  }
-
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return translatePismo(this.api, status, reason);
-  }
-
-  isTerminal(status: CanonicalStatus): boolean {
-    return isPismoTerminal(status);
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return validatePismoRequest(this.api, request);
   }
 
   /** Needs no token: the URL carries only the account id. A refusal becomes a rejected promise. */
@@ -142,9 +121,5 @@ export class PismoAdapter implements ProviderAdapter {
     const minted = parsePismoToken(response.body, Date.now());
     if (!minted) throw this.http.malformed('mint account token', response);
     return minted;
-  }
-
-  private url(path: string): string {
-    return `${this.endpoint.baseUrl.replace(/\/+$/, '')}${path}`;
   }
 }

@@ -14,7 +14,7 @@ import {
   type FieldError,
 } from '../../domain/index.js';
 import { jwtExpiry, type MintedToken } from '../auth/token-cache.js';
-import type { ChangeRequest, StatusReading, Translation } from '../provider-adapter.js';
+import type { ChangeRequest, ProviderMapping, StatusReading, Translation } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
 import {
   PISMO_ACCOUNTS_FIELDS,
@@ -275,4 +275,13 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
+}
+
+/** The port's pure side for Pismo, for one account API. */
+export function pismoMapping(api: PismoAccountApi): ProviderMapping {
+  return {
+    translate: (status, reason) => translatePismo(api, status, reason),
+    isTerminal: isPismoTerminal,
+    validate: (request) => validatePismoRequest(api, request),
+  };
 }

@@ -7,59 +7,32 @@
  * (CONTRACT.md section 5) cannot help when the only credential is the same key that was just refused.
  * The header carrying the key is a GUESS kept in SPIDR_API_KEY_HEADER (spidr.transformers.ts).
  */
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../../domain/index.js';
-import { ProviderHttpClient } from '../http/provider-http.client.js';
+import { GatewayError } from '../../domain/index.js';
+import { HttpAdapter } from '../http/http-adapter.js';
 import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
   PreparedChange,
-  ProviderAdapter,
   ProviderEndpoint,
   StatusReading,
-  Translation,
 } from '../provider-adapter.js';
 import type { SpidrSettings } from './spidr.settings.js';
 import {
+  SPIDR_MAPPING,
   buildSpidrEditAccountBody,
   isSpidrAccountBody,
-  isSpidrTerminal,
   isSpidrWriteStatus,
   parseSpidrError,
   readingFromSpidrAccount,
-  translateSpidr,
-  validateSpidrOptions,
 } from './spidr.transformers.js';
 import { SPIDR_API_KEY_HEADER, SPIDR_PROVIDER, spidrAccountPath } from './spidr.wire.js';
 
-export class SpidrAdapter implements ProviderAdapter {
-  readonly id = SPIDR_PROVIDER.id;
-  readonly name = SPIDR_PROVIDER.name;
+export class SpidrAdapter extends HttpAdapter<SpidrSettings> {
   readonly liveRead = true;
 
-  private readonly http: ProviderHttpClient;
-  private readonly baseUrl: string;
-
-  constructor(private readonly endpoint: ProviderEndpoint<SpidrSettings>) {
-    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs, parseSpidrError);
-    this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
-  }
-
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return translateSpidr(status, reason);
-  }
-
-  isTerminal(status: CanonicalStatus): boolean {
-    return isSpidrTerminal(status);
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return validateSpidrOptions(request.providerOptions);
+  constructor(endpoint: ProviderEndpoint<SpidrSettings>) {
+    super(SPIDR_PROVIDER, endpoint, SPIDR_MAPPING, parseSpidrError);
   }
 
   /** Needs no call: the URL holds nothing but the account id. Rejects (never throws) when translate refuses. */
@@ -93,9 +66,7 @@ export class SpidrAdapter implements ProviderAdapter {
   }
 
   private buildChange(request: ChangeRequest): PreparedChange {
-    const translation = translateSpidr(request.status, request.reason);
-    if (!translation.supported) throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why);
-    const providerStatus = translation.providerStatus;
+    const providerStatus = this.providerStatusFor(request);
     if (!isSpidrWriteStatus(providerStatus)) {
       // Unreachable while the translation map only holds write statuses; kept so a bad edit fails loudly.
       throw new GatewayError(
@@ -115,7 +86,7 @@ export class SpidrAdapter implements ProviderAdapter {
   }
 
   private accountUrl(accountId: string): string {
-    return `${this.baseUrl}${spidrAccountPath(accountId)}`;
+    return this.url(spidrAccountPath(accountId));
   }
 
   private authHeaders(): Record<string, string> {

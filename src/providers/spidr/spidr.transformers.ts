@@ -15,7 +15,7 @@ import {
   type ErrorCode,
   type FieldError,
 } from '../../domain/index.js';
-import type { StatusReading, Translation } from '../provider-adapter.js';
+import type { ProviderMapping, StatusReading, Translation } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
 import { SPIDR_STATUS, type SpidrAccountBody, type SpidrErrorBody } from './spidr.wire.js';
 
@@ -254,3 +254,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function nonEmpty(value: string | null | undefined): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value : undefined;
 }
+
+/** The port's pure side for Spidr. */
+export const SPIDR_MAPPING: ProviderMapping = {
+  translate: translateSpidr,
+  isTerminal: isSpidrTerminal,
+  validate: (request) => validateSpidrOptions(request.providerOptions),
+};
