@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { PismoAccountApi } from './pismo.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
-import { failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import { applyThrough, failureOf, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
 import { pismoProvider } from './index.js';
 import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
@@ -30,16 +30,8 @@ function uidOf(authorization: unknown): string {
   return (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { uid: string }).uid;
 }
 
-async function change(
-  accountId: string,
-  status: CanonicalStatus,
-  reason?: CanonicalReason,
-  providerOptions?: Record<string, unknown>,
-  adapter = adapterFor(),
-) {
-  const prepared = await adapter.prepareChange({ accountId, status, reason, providerOptions }, ctx);
-  return adapter.applyChange(prepared, ctx);
-}
+const change = (...[accountId, status, reason, providerOptions, adapter = adapterFor()]: ChangeArgs) =>
+  applyThrough(adapter, { accountId, status, reason, providerOptions }, ctx);
 
 const failure = failureOf;
 

@@ -4,7 +4,7 @@
  * over real HTTP against it, never against a mocked client. Not part of the build (`*.spec-*.ts`).
  */
 import type { FastifyInstance } from 'fastify';
-import { GatewayError } from '../../domain/index.js';
+import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
 import type { CallContext, ChangeRequest, ChangeResult, ProviderAdapter } from '../provider-adapter.js';
 import type { ProviderDefinition } from '../provider-definition.js';
 import { listenOnLoopback, type SandboxCall } from './sandbox-kit.js';
@@ -58,6 +58,15 @@ export class SandboxHarness {
     return (await this.calls()).map((c) => c.url);
   }
 }
+
+/** A spec's `change(accountId, status, reason?, providerOptions?, adapter?)` arguments. */
+export type ChangeArgs<Adapter extends ProviderAdapter = ProviderAdapter> = [
+  accountId: string,
+  status: CanonicalStatus,
+  reason?: CanonicalReason,
+  providerOptions?: Record<string, unknown>,
+  adapter?: Adapter,
+];
 
 /** Prepares and applies one change, as the change service does. */
 export async function applyThrough(

@@ -1,6 +1,5 @@
 import http from 'node:http';
-import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
-import { failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import { applyThrough, failureOf, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
 import { SpidrAdapter } from './spidr.adapter.js';
 import { spidrProvider } from './index.js';
 import { SPIDR_SANDBOX_SETTINGS } from './spidr.sandbox.js';
@@ -25,16 +24,8 @@ function adapterFor(options: { apiKey?: string; timeoutMs?: number; url?: string
 
 const calls = () => sandbox.calls();
 
-async function change(
-  accountId: string,
-  status: CanonicalStatus,
-  reason?: CanonicalReason,
-  providerOptions?: Record<string, unknown>,
-  adapter = adapterFor(),
-) {
-  const prepared = await adapter.prepareChange({ accountId, status, reason, providerOptions }, ctx);
-  return adapter.applyChange(prepared, ctx);
-}
+const change = (...[accountId, status, reason, providerOptions, adapter = adapterFor()]: ChangeArgs) =>
+  applyThrough(adapter, { accountId, status, reason, providerOptions }, ctx);
 
 const failure = failureOf;
 
