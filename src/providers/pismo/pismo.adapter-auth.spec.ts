@@ -1,3 +1,4 @@
+/** The s2s flow (PISMO_AUTH=s2s): today's requests, unchanged. The OpenID flow: pismo.adapter-openid.spec.ts. */
 import type { SandboxCall } from '../sandbox/sandbox-kit.js';
 import { failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
@@ -15,7 +16,7 @@ function adapterFor(serverSecret = PISMO_SANDBOX_SETTINGS.serverSecret): PismoAd
     baseUrl: sandbox.baseUrl,
     mode: 'sandbox',
     timeoutMs: 2000,
-    settings: { ...PISMO_SANDBOX_SETTINGS, serverSecret },
+    settings: { ...PISMO_SANDBOX_SETTINGS, serverSecret, auth: 's2s' },
   });
 }
 

@@ -16,7 +16,7 @@ function adapterFor(options: { api?: PismoAccountApi; timeoutMs?: number; url?: 
     baseUrl: options.url ?? sandbox.baseUrl,
     mode: 'sandbox',
     timeoutMs: options.timeoutMs ?? 2000,
-    settings: { ...PISMO_SANDBOX_SETTINGS, accountApi: options.api ?? 'corporate' },
+    settings: { ...PISMO_SANDBOX_SETTINGS, accountApi: options.api ?? 'corporate', auth: 's2s' },
   });
 }
 

@@ -1,5 +1,6 @@
 /**
- * Transport to Pismo: per-account s2s tokens, URL building, calls, error parsing.
+ * Transport to Pismo: per-account tokens (OpenID: an RS256 assertion signed with PISMO_PRIVATE_KEY and
+ * exchanged at /passport/v1/oauth2/token; or s2s: server key + secret), URL building, calls, errors.
  *
  * Pismo tokens are bound to ONE account ("account token"): the cache key is the account id (the
  * external account id for the corporate API), a token is never sent for another account, concurrent
@@ -7,6 +8,8 @@
  * corporate (default, documented) or regular accounts status endpoint. Guessed paths, field names and
  * the token flow are constants in pismo.wire.ts — see there to change them.
  */
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { GatewayError } from '../../domain/index.js';
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
 import { HttpAdapter } from '../http/http-adapter.js';
@@ -21,6 +24,7 @@ import type {
 } from '../provider-adapter.js';
 import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {
+  buildPismoOpenIdClaims,
   buildPismoStatusBody,
   buildPismoTokenRequest,
   parsePismoError,
@@ -29,18 +33,30 @@ import {
   readPismoAccount,
   translatePismo,
 } from './pismo.transformers.js';
-import { PISMO_PATHS, PISMO_PROVIDER, PISMO_TOKEN_PATH, PISMO_TOKEN_SKEW_MS } from './pismo.wire.js';
+import {
+  PISMO_JWT_LIFETIME_SECONDS,
+  PISMO_OPENID_TOKEN_PATH,
+  PISMO_PATHS,
+  PISMO_PROVIDER,
+  PISMO_TOKEN_BINDING,
+  PISMO_TOKEN_PATH,
+  PISMO_TOKEN_SKEW_MS,
+  type PismoAuth,
+} from './pismo.wire.js';
 
 export class PismoAdapter extends HttpAdapter<PismoSettings> {
   readonly liveRead = true;
 
   private readonly api: PismoAccountApi;
+  private readonly auth: PismoAuth;
   private readonly tokens: TokenCache;
+  private key?: KeyObject;
 
   constructor(endpoint: ProviderEndpoint<PismoSettings>) {
     const api = endpoint.settings.accountApi === 'accounts' ? 'accounts' : 'corporate';
     super(PISMO_PROVIDER, endpoint, pismoMapping(api), parsePismoError);
     this.api = api;
+    this.auth = endpoint.settings.auth ?? PISMO_TOKEN_BINDING[api].auth;
     this.tokens = new TokenCache(PISMO_TOKEN_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
   }
 
@@ -111,7 +127,40 @@ export class PismoAdapter extends HttpAdapter<PismoSettings> {
     return response;
   }
 
-  private async mint(accountId: string, ctx: CallContext): Promise<MintedToken> {
+  private mint(accountId: string, ctx: CallContext): Promise<MintedToken> {
+    return this.auth === 'openid' ? this.mintOpenId(accountId, ctx) : this.mintS2s(accountId, ctx);
+  }
+
+  /** Signs a short RS256 assertion bound to the account and exchanges it for an account token. */
+  private async mintOpenId(accountId: string, ctx: CallContext): Promise<MintedToken> {
+    const { tenantId = '', jwtIssuer, jwtAudience } = this.endpoint.settings;
+    const assertion = await new SignJWT(buildPismoOpenIdClaims(this.api, tenantId, accountId))
+      .setProtectedHeader({ alg: 'RS256', typ: 'JWT' })
+      .setIssuer(jwtIssuer ?? tenantId)
+      .setSubject(accountId)
+      .setAudience(jwtAudience ?? this.url(''))
+      .setIssuedAt()
+      .setExpirationTime(`${PISMO_JWT_LIFETIME_SECONDS}s`)
+      .setJti(randomUUID())
+      .sign(this.signingKey());
+    const response = await this.http.call('mint account token', {
+      method: 'POST',
+      url: this.url(PISMO_OPENID_TOKEN_PATH),
+      body: { token: assertion },
+      context: ctx,
+    });
+    const minted = parsePismoToken(response.body, Date.now(), 'access_token');
+    if (!minted) throw this.http.malformed('mint account token', response);
+    return minted;
+  }
+
+  /** The signing key, parsed once (the settings checked at start that it is an RSA private key). */
+  private signingKey(): KeyObject {
+    this.key ??= createPrivateKey(this.endpoint.settings.privateKey ?? '');
+    return this.key;
+  }
+
+  private async mintS2s(accountId: string, ctx: CallContext): Promise<MintedToken> {
     const response = await this.http.call('mint account token', {
       method: 'POST',
       url: this.url(PISMO_TOKEN_PATH),

@@ -25,6 +25,7 @@ import {
   PISMO_READ_REASON_FIELDS,
   PISMO_REASON_MAX_LENGTH,
   PISMO_STATUS,
+  PISMO_TOKEN_BINDING,
   type PismoCorporateStatusBody,
   type PismoDocumentedStatus,
   type PismoErrorBody,
@@ -179,19 +180,36 @@ export function buildPismoTokenRequest(
   settings: Pick<PismoSettings, 'serverKey' | 'serverSecret'>,
   accountId: string,
 ): PismoTokenRequest {
-  const base = { server_key: settings.serverKey, server_secret: settings.serverSecret };
+  const base = { server_key: settings.serverKey ?? '', server_secret: settings.serverSecret ?? '' };
   if (api === 'corporate') return { ...base, [PISMO_CORPORATE_TOKEN_ACCOUNT_FIELD]: accountId };
   const numeric = /^\d{1,15}$/.test(accountId) ? Number(accountId) : accountId;
   return { ...base, [PISMO_ACCOUNTS_TOKEN_ACCOUNT_FIELD]: numeric };
 }
 
 /**
- * A token answer → the token and when it expires: `expires_in` (seconds) if present, else the JWT
- * `exp`, else PISMO_DEFAULT_TOKEN_LIFETIME_MS. Undefined when there is no token.
+ * The claims of the OpenID assertion that bind it to one account (besides iss, sub, aud, iat, exp, jti,
+ * which the adapter sets when it signs). Which claim names the account is PISMO_TOKEN_BINDING's guess.
  */
-export function parsePismoToken(body: unknown, now: number): MintedToken | undefined {
-  if (!isPlainObject(body) || typeof body.token !== 'string' || body.token === '') return undefined;
-  const token = body.token;
+export function buildPismoOpenIdClaims(
+  api: PismoAccountApi,
+  tenantId: string,
+  accountId: string,
+): Record<string, string> {
+  return { tenant_id: tenantId, [PISMO_TOKEN_BINDING[api].claim]: accountId };
+}
+
+/**
+ * A token answer → the token and when it expires: `expires_in` (seconds) if present, else the JWT
+ * `exp`, else PISMO_DEFAULT_TOKEN_LIFETIME_MS. Undefined when there is no token. The field is `token`
+ * for s2s and `access_token` for OpenID.
+ */
+export function parsePismoToken(
+  body: unknown,
+  now: number,
+  field: 'token' | 'access_token' = 'token',
+): MintedToken | undefined {
+  if (!isPlainObject(body) || typeof body[field] !== 'string' || body[field] === '') return undefined;
+  const token = body[field];
   const expiresIn = body.expires_in;
   if (typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0) {
     return { value: token, expiresAt: now + expiresIn * 1000 };
