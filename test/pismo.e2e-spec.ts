@@ -20,6 +20,11 @@ import {
 import { itMapsMagicFailures, type FailureContext } from './support/provider-failures.js';
 
 const TOKEN_PATH = '/passport/v2/s2s/access-token';
+/**
+ * These suites check the s2s flow's exact requests (PISMO_AUTH=s2s: today's requests, unchanged); the
+ * OpenID flow, the corporate default, has its own suite at the end of this file.
+ */
+const S2S = { PISMO_AUTH: 's2s' };
 const CORPORATE_WRITE = (id: string) => `/corporate/v2/corporate-accounts/${id}/status`;
 const CORPORATE_READ = (id: string) => `/corporate/v1/corporate-accounts/${id}`;
 const ACCOUNTS_WRITE = (id: string) => `/accounts/v2/accounts/${id}/status`;
@@ -163,7 +168,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
   const api = client(() => gw);
 
   beforeAll(async () => {
-    gw = await startGateway();
+    gw = await startGateway(S2S);
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -664,7 +669,7 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
   const api = client(() => gw);
 
   beforeAll(async () => {
-    gw = await startGateway();
+    gw = await startGateway(S2S);
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -807,7 +812,10 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
   const api = client(() => gw);
 
   beforeAll(async () => {
-    gw = await startGateway({ PISMO_ACCOUNT_API: 'accounts' });
+    gw = await startGateway({
+      ...S2S,
+      PISMO_ACCOUNT_API: 'accounts',
+    });
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -972,6 +980,7 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
   beforeAll(async () => {
     sandbox = await startSandbox('pismo');
     gw = await startGateway({
+      ...S2S,
       PISMO_BASE_URL: sandbox.url,
       PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
       PISMO_SERVER_SECRET: PISMO_SANDBOX_SETTINGS.serverSecret,
@@ -1049,6 +1058,7 @@ describe('Pismo in live mode with wrong credentials', () => {
   beforeAll(async () => {
     sandbox = await startSandbox('pismo');
     gw = await startGateway({
+      ...S2S,
       PISMO_BASE_URL: sandbox.url,
       PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
       PISMO_SERVER_SECRET: 'not-the-secret',
@@ -1094,7 +1104,11 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
 
   beforeAll(async () => {
     // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
-    gw = await startGateway({ PISMO_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
+    gw = await startGateway({
+      ...S2S,
+      PISMO_TIMEOUT_MS: '300',
+      CIRCUIT_FAILURE_THRESHOLD: '1000',
+    });
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -1125,5 +1139,64 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
     expect(Date.now() - started).toBeLessThan(2_500);
     const id = fresh();
     expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
+  });
+});
+
+describe('Pismo OpenID account tokens through the gateway (issue 15)', () => {
+  const OPENID_PATH = '/passport/v1/oauth2/token';
+  const claimsOf = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+
+  async function expectOpenIdChangeAndRead(gw: TestGateway, base: string): Promise<void> {
+    const api = client(() => gw);
+    const id = fresh();
+    expectChange(await api.put(id, { status: 'SUSPENDED' }), id, 'SUSPENDED', 'BLOCKED', null);
+    expect((await api.get(id)).body).toMatchObject({ status: 'SUSPENDED', providerStatus: 'BLOCKED' });
+    const calls = (await sandboxCalls(base)).filter((c) =>
+      c.url === OPENID_PATH
+        ? claimsOf((c.body as any).token).external_account_id === id
+        : pathAccount(c) === id,
+    );
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      `POST ${OPENID_PATH}`,
+      `PATCH ${CORPORATE_WRITE(id)}`,
+      `GET ${CORPORATE_READ(id)}`,
+    ]);
+    expect(claimsOf((calls[0].body as any).token)).toMatchObject({
+      tenant_id: 'TN-SANDBOX',
+      external_account_id: id,
+      sub: id,
+      aud: base,
+    });
+    expect(tokenAccount(bearer(calls[1]))).toBe(id);
+    expect(bearer(calls[2])).toBe(bearer(calls[1]));
+    expect((await sandboxCalls(base)).some((c) => c.url === TOKEN_PATH)).toBe(false);
+  }
+
+  it('should use OpenID by default in sandbox mode, sandbox and adapter agreeing on a generated key', async () => {
+    const gw = await startGateway();
+    try {
+      await expectOpenIdChangeAndRead(gw, gw.providerUrl('pismo'));
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('should use OpenID in live mode with PISMO_TENANT_ID and PISMO_PRIVATE_KEY, never logging the key', async () => {
+    const sandbox = await startSandbox('pismo');
+    const gw = await startGateway({
+      PISMO_BASE_URL: sandbox.url,
+      PISMO_TENANT_ID: 'TN-SANDBOX',
+      PISMO_PRIVATE_KEY: PISMO_SANDBOX_SETTINGS.privateKey,
+      AUTH_DISABLED: 'true',
+    });
+    try {
+      await expectOpenIdChangeAndRead(gw, sandbox.url);
+      const keyBody = PISMO_SANDBOX_SETTINGS.privateKey.split('\n')[1];
+      expect(gw.rawLogs()).not.toContain(keyBody);
+    } finally {
+      await gw.close();
+      await sandbox.close();
+    }
   });
 });
