@@ -14,8 +14,9 @@ import { createValidationPipe } from './common/validation.js';
 import type { AppConfig } from './config/config.js';
 import { createLoggers } from './observability/logger.js';
 import { installRequestLogging } from './observability/request-logging.js';
-import { ProviderRuntime } from './providers/provider-runtime.js';
+import { ProviderRuntime } from './runtime/provider-runtime.js';
 import { Store } from './persistence/store.js';
+import { installJsonBodyParser } from './api/json-body.js';
 
 /** Request bodies larger than this are refused with VALIDATION_FAILED (a status change is tiny). */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -94,6 +95,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   );
   const fastify = app.getHttpAdapter().getInstance();
   installRequestLogging(fastify, requestLogger, metrics);
+  installJsonBodyParser(app, BODY_LIMIT_BYTES);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     securityHeaders(request.url, reply);
     if (lifecycle.draining) void reply.header('connection', 'close');

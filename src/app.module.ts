@@ -7,7 +7,7 @@ import { HealthController } from './api/health.controller.js';
 import { ProvidersController } from './api/providers.controller.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { ProviderRegistry } from './providers/provider-registry.js';
-import type { ProviderRuntime } from './providers/provider-runtime.js';
+import type { ProviderRuntime } from './runtime/provider-runtime.js';
 import { CallerAuthService } from './services/caller-auth.service.js';
 import { RateLimiter } from './services/rate-limiter.js';
 import { ProvidersService } from './services/providers.service.js';

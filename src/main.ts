@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { createApp } from './app.factory.js';
 import { runCommandLine } from './cli.js';
 import type { Lifecycle } from './common/lifecycle.js';
-import { ConfigError, loadConfig, type AppConfig } from './config/config.js';
+import { ConfigError, type AppConfig } from './config/config.js';
+import { loadConfig } from './runtime/config.js';
 
 function configFromEnvironment(): AppConfig {
   // A .env file may hold the configuration too; real environment variables win over it.

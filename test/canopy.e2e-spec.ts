@@ -4,7 +4,7 @@
  * received (from its call log), the client-credential token flows, and that none of the sandbox's fake
  * personal data (CANOPY_SANDBOX_PII) ever leaves the gateway.
  */
-import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-account.js';
+import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-state.js';
 import {
   CANOPY_SANDBOX_SETTINGS,
   CANOPY_SANDBOX_TOKEN_LIFETIME_S,
@@ -20,6 +20,7 @@ import {
   type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
+import { itMapsMagicFailures } from './support/provider-failures.js';
 
 const PII_VALUES: string[] = Object.values(CANOPY_SANDBOX_PII);
 const SECRET = CANOPY_SANDBOX_SETTINGS.clientSecret;
@@ -270,85 +271,70 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
   });
 
   describe('provider errors (CONTRACT section 4)', () => {
-    it('should map 404 account_not_found to ACCOUNT_NOT_FOUND, keeping Canopy code and message', async () => {
-      const id = account('NOTFOUND-');
-      const problem = expectProblem(
-        await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-        404,
-        'ACCOUNT_NOT_FOUND',
-      );
-      expect(problem).toMatchObject({
-        retryable: false,
-        instance: `/v1/accounts/canopy/${id}/status`,
-        provider: { id: 'canopy', httpStatus: 404, code: 'account_not_found', message: 'Account not found' },
-      });
-      const calls = await accountCalls(sandbox, id);
-      expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([`PUT /accounts/${id}/status`]);
-    });
-
-    it('should map 404 on the live read to ACCOUNT_NOT_FOUND as well', async () => {
-      const id = account('NOTFOUND-');
-      const problem = expectProblem(await gw$('GET', statusUrl(gw, id)), 404, 'ACCOUNT_NOT_FOUND');
-      expect(problem.provider).toEqual({
-        id: 'canopy',
-        httpStatus: 404,
-        code: 'account_not_found',
-        message: 'Account not found',
-      });
-    });
-
-    it('should map 500 to PROVIDER_ERROR (retryable)', async () => {
-      const id = account('ERROR500-');
-      const problem = expectProblem(
-        await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED', reason: 'FRAUD' } }),
-        502,
-        'PROVIDER_ERROR',
-      );
-      expect(problem).toMatchObject({
-        retryable: true,
-        provider: {
-          id: 'canopy',
-          httpStatus: 500,
-          code: 'internal_server_error',
-          message: 'Internal server error',
-        },
-      });
-      expect((await accountCalls(sandbox, id)).length).toBeGreaterThanOrEqual(1);
-    });
-
     // CONTRACT section 5: "429 and 5xx and network errors → retried with backoff, then … PROVIDER_ERROR".
-    it('should retry a 500 before answering PROVIDER_ERROR', async () => {
-      const id = account('ERROR500-');
-      const res = await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
-      expectProblem(res, 502, 'PROVIDER_ERROR');
-      const writes = (await accountCalls(sandbox, id)).filter((c) => c.method === 'PUT');
-      expect(writes.length).toBeGreaterThan(1);
-    });
-
-    it('should map 429 to RATE_LIMITED with Retry-After (retryable)', async () => {
-      const id = account('RATELIMIT-');
-      const res = await gw$('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } });
-      const problem = expectProblem(res, 429, 'RATE_LIMITED');
-      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-      expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
-      expect(problem).toMatchObject({
-        retryable: true,
-        provider: { id: 'canopy', httpStatus: 429, code: 'too_many_requests', message: 'Too many requests' },
-      });
-    });
-
-    it("should map 400 validation_error to PROVIDER_REJECTED with Canopy's message and details", async () => {
-      const id = account('REJECT-');
-      const problem = expectProblem(
-        await gw$('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'FRAUD' } }),
-        422,
-        'PROVIDER_REJECTED',
-      );
-      expect(problem.retryable).toBe(false);
-      expect(problem.provider).toMatchObject({ id: 'canopy', httpStatus: 400, code: 'validation_error' });
-      expect(problem.provider.message).toContain('Account status change not allowed');
-      expect(problem.provider.message).toContain('status change not allowed for this account');
-    });
+    itMapsMagicFailures(
+      {
+        provider: 'canopy',
+        gateway: () => gw,
+        accountId: (magic) => account(`${magic}-`),
+        statusCalls: (calls, id) =>
+          calls.filter((c) => [`/accounts/${id}`, `/accounts/${id}/status`].includes(c.url)),
+      },
+      [
+        {
+          title:
+            '404 account_not_found to ACCOUNT_NOT_FOUND, keeping Canopy code and message, on the live read as well',
+          magic: 'NOTFOUND',
+          change: { status: 'SUSPENDED' },
+          http: 404,
+          code: 'ACCOUNT_NOT_FOUND',
+          retryable: false,
+          provider: { httpStatus: 404, code: 'account_not_found', message: 'Account not found' },
+          read: true,
+          also: ({ calls, accountId: id }) =>
+            expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+              `PUT /accounts/${id}/status`,
+              `GET /accounts/${id}`,
+            ]),
+        },
+        {
+          title: '500 to PROVIDER_ERROR (retryable), after retrying the write',
+          magic: 'ERROR500',
+          change: { status: 'SUSPENDED', reason: 'FRAUD' },
+          http: 502,
+          code: 'PROVIDER_ERROR',
+          retryable: true,
+          provider: { httpStatus: 500, code: 'internal_server_error', message: 'Internal server error' },
+          providerCalls: 'retried',
+          also: ({ calls }) => expect(calls.every((c) => c.method === 'PUT')).toBe(true),
+        },
+        {
+          title: '429 to RATE_LIMITED with Retry-After (retryable)',
+          magic: 'RATELIMIT',
+          change: { status: 'DELINQUENT' },
+          http: 429,
+          code: 'RATE_LIMITED',
+          retryable: true,
+          provider: { httpStatus: 429, code: 'too_many_requests', message: 'Too many requests' },
+          retryAfter: /^[1-9]\d*$/,
+        },
+        {
+          title: "400 validation_error to PROVIDER_REJECTED with Canopy's message and details",
+          magic: 'REJECT',
+          change: { status: 'CLOSED', reason: 'FRAUD' },
+          http: 422,
+          code: 'PROVIDER_REJECTED',
+          retryable: false,
+          provider: {
+            httpStatus: 400,
+            code: 'validation_error',
+            message: expect.stringContaining('Account status change not allowed'),
+          },
+          also: ({ problem }) =>
+            expect(problem.provider.message).toContain('status change not allowed for this account'),
+        },
+      ],
+    );
 
     it('should map 403 forbidden to PROVIDER_AUTH_FAILED at once, without a new token or a retry', async () => {
       const id = account('FORBIDDEN-');

@@ -18,6 +18,7 @@ import {
   type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
+import { itMapsMagicFailures, type FailureContext, type MagicFailure } from './support/provider-failures.js';
 
 const SETTINGS = CLEARGRID_SANDBOX_SETTINGS;
 const LENDER_PUBLIC_ID = CLEARGRID_SANDBOX_LENDER_PUBLIC_ID;
@@ -379,87 +380,83 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
   });
 
   describe('provider errors', () => {
-    async function expectFailure(
-      prefix: string,
-      httpStatus: number,
-      code: string,
-      provider: { httpStatus: number; message: string },
-      retryable: boolean,
-    ): Promise<{ problem: any; calls: SandboxCall[]; res: JsonResponse; account: string }> {
-      const account = accountId(prefix);
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-e' });
-      const problem = expectProblem(res, httpStatus, code);
-      expect(problem.retryable).toBe(retryable);
-      expect(problem.provider).toEqual({ id: 'cleargrid', code: 'NO_CODE', ...provider });
-      expect(problem.instance).toBe(`/v1/accounts/cleargrid/${account}/status`);
-      const calls = writesFor(await since(), account);
-      expect(calls.length).toBeGreaterThanOrEqual(1);
-      for (const c of calls) expect(c.url).toBe(UPDATE_STATUS_PATH);
-      return { problem, calls, res, account };
-    }
-
-    it('should map a per-account "Account not found" (NOTFOUND-) to 404 ACCOUNT_NOT_FOUND', async () => {
-      const { calls } = await expectFailure(
-        'NOTFOUND',
-        404,
-        'ACCOUNT_NOT_FOUND',
-        { httpStatus: 400, message: 'Account not found' },
-        false,
-      );
-      expect(calls).toHaveLength(1);
-    });
-
-    it('should map a withdrawn account (CLOSED-) to 409 ACCOUNT_CLOSED', async () => {
-      const { calls } = await expectFailure(
-        'CLOSED',
-        409,
-        'ACCOUNT_CLOSED',
-        { httpStatus: 400, message: 'Account has been withdrawn' },
-        false,
-      );
-      expect(calls).toHaveLength(1);
-    });
-
-    it('should map a per-account validation error (REJECT-) to 422 PROVIDER_REJECTED', async () => {
-      const { calls } = await expectFailure(
-        'REJECT',
-        422,
-        'PROVIDER_REJECTED',
-        { httpStatus: 400, message: 'debtorCompanyId does not match the debtor of this account' },
-        false,
-      );
-      expect(calls).toHaveLength(1);
-    });
-
-    it('should map a 500 (ERROR500-) to 502 PROVIDER_ERROR keeping the documented message', async () => {
-      await expectFailure(
-        'ERROR500',
-        502,
-        'PROVIDER_ERROR',
-        { httpStatus: 500, message: 'Something went wrong. Please try again later.' },
-        true,
-      );
-    });
-
-    it('should map a 429 (RATELIMIT-) to 429 RATE_LIMITED with Retry-After', async () => {
-      const { res } = await expectFailure(
-        'RATELIMIT',
-        429,
-        'RATE_LIMITED',
-        { httpStatus: 429, message: 'Too Many Requests' },
-        true,
-      );
-      expect(res.headers.get('retry-after')).toMatch(/^\d+$/);
-    });
-
-    it('should retry a 429 with backoff before answering RATE_LIMITED (CONTRACT section 5)', async () => {
-      const account = accountId('RATELIMIT');
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-e' });
-      expectProblem(res, 429, 'RATE_LIMITED');
-      expect(writesFor(await since(), account).length).toBeGreaterThan(1);
-    });
+    // Every row sends this change; every status call must go to update-status.
+    const base = {
+      change: { status: 'DISPUTED', customerId: 'debtor-e' },
+      also: ({ calls }: FailureContext) => {
+        for (const c of calls) expect(c.url).toBe(UPDATE_STATUS_PATH);
+      },
+    };
+    const rows: MagicFailure[] = [
+      {
+        ...base,
+        magic: 'NOTFOUND',
+        title: 'a per-account "Account not found" (NOTFOUND-) to 404 ACCOUNT_NOT_FOUND',
+        http: 404,
+        code: 'ACCOUNT_NOT_FOUND',
+        provider: { httpStatus: 400, code: 'NO_CODE', message: 'Account not found' },
+        retryable: false,
+        providerCalls: 1,
+      },
+      {
+        ...base,
+        magic: 'CLOSED',
+        title: 'a withdrawn account (CLOSED-) to 409 ACCOUNT_CLOSED',
+        http: 409,
+        code: 'ACCOUNT_CLOSED',
+        provider: { httpStatus: 400, code: 'NO_CODE', message: 'Account has been withdrawn' },
+        retryable: false,
+        providerCalls: 1,
+      },
+      {
+        ...base,
+        magic: 'REJECT',
+        title: 'a per-account validation error (REJECT-) to 422 PROVIDER_REJECTED',
+        http: 422,
+        code: 'PROVIDER_REJECTED',
+        provider: {
+          httpStatus: 400,
+          code: 'NO_CODE',
+          message: 'debtorCompanyId does not match the debtor of this account',
+        },
+        retryable: false,
+        providerCalls: 1,
+      },
+      {
+        ...base,
+        magic: 'ERROR500',
+        title: 'a 500 (ERROR500-) to 502 PROVIDER_ERROR keeping the documented message',
+        http: 502,
+        code: 'PROVIDER_ERROR',
+        provider: {
+          httpStatus: 500,
+          code: 'NO_CODE',
+          message: 'Something went wrong. Please try again later.',
+        },
+        retryable: true,
+      },
+      {
+        ...base,
+        magic: 'RATELIMIT',
+        title:
+          'a 429 (RATELIMIT-) to 429 RATE_LIMITED with Retry-After, retried with backoff first (CONTRACT section 5)',
+        http: 429,
+        code: 'RATE_LIMITED',
+        provider: { httpStatus: 429, code: 'NO_CODE', message: 'Too Many Requests' },
+        retryable: true,
+        retryAfter: /^\d+$/,
+        providerCalls: 'retried',
+      },
+    ];
+    itMapsMagicFailures(
+      {
+        provider: 'cleargrid',
+        gateway: () => gw,
+        accountId,
+        statusCalls: writesFor,
+      },
+      rows,
+    );
 
     it('should log in again once on a 403 lender mismatch (FORBIDDEN-), then answer 502 PROVIDER_AUTH_FAILED', async () => {
       const account = accountId('FORBIDDEN');

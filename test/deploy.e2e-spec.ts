@@ -9,9 +9,18 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
-import { ConfigError, loadConfig } from '../src/config/config.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { ConfigError } from '../src/config/config.js';
+import { loadConfig } from '../src/runtime/config.js';
 
 type Json = Record<string, unknown>;
+
+/** Sample values for the variables that must have a format to be accepted. */
+const FORMATTED_SAMPLES: Record<string, string> = {
+  PISMO_PRIVATE_KEY: generateKeyPairSync('rsa', { modulusLength: 2048 })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString(),
+};
 
 /**
  * Every environment variable loadConfig reads, recorded by running it against an env that logs each read.
@@ -33,7 +42,7 @@ function configVariables(): { all: Set<string>; liveOnly: Set<string> } {
       loadConfig(env);
     } catch (error) {
       if (!(error instanceof ConfigError) || error.variable in values) throw error;
-      values[error.variable] = 'value';
+      values[error.variable] = FORMATTED_SAMPLES[error.variable] ?? 'value';
       continue;
     }
     offline ??= new Set(read);

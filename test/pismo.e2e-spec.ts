@@ -5,6 +5,7 @@
  * corporate and the regular accounts API, live mode, request ids, providerOptions and timeouts.
  */
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { CANONICAL_REASONS } from '../src/domain/index.js';
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
 import {
   call,
@@ -16,8 +17,14 @@ import {
   type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
+import { itMapsMagicFailures, type FailureContext } from './support/provider-failures.js';
 
 const TOKEN_PATH = '/passport/v2/s2s/access-token';
+/**
+ * These suites check the s2s flow's exact requests (PISMO_AUTH=s2s: today's requests, unchanged); the
+ * OpenID flow, the corporate default, has its own suite at the end of this file.
+ */
+const S2S = { PISMO_AUTH: 's2s' };
 const CORPORATE_WRITE = (id: string) => `/corporate/v2/corporate-accounts/${id}/status`;
 const CORPORATE_READ = (id: string) => `/corporate/v1/corporate-accounts/${id}`;
 const ACCOUNTS_WRITE = (id: string) => `/accounts/v2/accounts/${id}/status`;
@@ -161,7 +168,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
   const api = client(() => gw);
 
   beforeAll(async () => {
-    gw = await startGateway();
+    gw = await startGateway(S2S);
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -220,21 +227,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     });
 
     it('should send each canonical reason of SUSPENDED as reason_external_id', async () => {
-      const reasons = [
-        'FRAUD',
-        'RISK_REVIEW',
-        'BANKRUPTCY',
-        'DECEASED',
-        'HARDSHIP',
-        'INACTIVITY',
-        'CUSTOMER_REQUEST',
-        'GRANTOR_REQUEST',
-        'ADMINISTRATIVE',
-        'COMPLIANCE',
-        'CHARGED_OFF',
-        'PAID_OFF',
-        'SETTLEMENT',
-      ];
+      const reasons = CANONICAL_REASONS;
       for (const reason of reasons) {
         const id = fresh();
         expectChange(await api.put(id, { status: 'SUSPENDED', reason }), id, 'SUSPENDED', 'BLOCKED', reason);
@@ -402,39 +395,39 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       },
     ];
 
-    it.each(cases)('should map $prefix to $http $code keeping $pCode', async (c) => {
-      const id = fresh(c.prefix);
-      const res = await api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
-      const problem = expectProblem(res, c.http, c.code);
-      expect(problem).toMatchObject({
+    itMapsMagicFailures(
+      {
+        provider: 'pismo',
+        gateway: () => gw,
+        accountId: (magic) => fresh(magic),
+        statusCalls: (calls, id) => calls.filter((c) => c.url !== TOKEN_PATH && pathAccount(c) === id),
+      },
+      cases.map((c) => ({
+        title: `${c.prefix} to ${c.http} ${c.code} keeping ${c.pCode}`,
+        magic: c.prefix,
+        change: { status: 'SUSPENDED', reason: 'FRAUD' },
+        http: c.http,
+        code: c.code,
         retryable: c.retryable,
-        instance: `/v1/accounts/pismo/${id}/status`,
-        provider: { id: 'pismo', httpStatus: c.pHttp, code: c.pCode, message: c.pMessage },
-      });
-      if (c.code === 'RATE_LIMITED') {
-        expect(res.headers.get('retry-after')).toMatch(/^[1-9]\d*$/);
-      } else {
-        expect(res.headers.get('retry-after')).toBeNull();
-      }
-      // The request really reached Pismo, with this account's own token.
-      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
-      expect(tokenCalls).toHaveLength(1);
-      expect(accountCalls.length).toBeGreaterThanOrEqual(1);
-      for (const w of accountCalls) {
-        expect({ method: w.method, url: w.url, body: w.body }).toEqual({
-          method: 'PATCH',
-          url: CORPORATE_WRITE(id),
-          body: { status: 'BLOCKED', reason_external_id: 'FRAUD' },
-        });
-        expect(tokenAccount(bearer(w))).toBe(id);
-      }
-      const history = await api.history(id);
-      expect(history.body.items[0]).toMatchObject({
-        outcome: 'FAILED',
-        errorCode: c.code,
-        providerHttpStatus: c.pHttp,
-      });
-    });
+        provider: { httpStatus: c.pHttp, code: c.pCode, message: c.pMessage },
+        retryAfter: c.code === 'RATE_LIMITED' ? /^[1-9]\d*$/ : null,
+        history: true,
+        // The request really reached Pismo, with this account's own token.
+        also: async ({ accountId: id }: FailureContext) => {
+          const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+          expect(tokenCalls).toHaveLength(1);
+          expect(accountCalls.length).toBeGreaterThanOrEqual(1);
+          for (const w of accountCalls) {
+            expect({ method: w.method, url: w.url, body: w.body }).toEqual({
+              method: 'PATCH',
+              url: CORPORATE_WRITE(id),
+              body: { status: 'BLOCKED', reason_external_id: 'FRAUD' },
+            });
+            expect(tokenAccount(bearer(w))).toBe(id);
+          }
+        },
+      })),
+    );
 
     it('should map Pismo 404 WCAC0021 (unknown reason) to PROVIDER_REJECTED, not ACCOUNT_NOT_FOUND', async () => {
       const id = fresh();
@@ -676,7 +669,7 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
   const api = client(() => gw);
 
   beforeAll(async () => {
-    gw = await startGateway();
+    gw = await startGateway(S2S);
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -819,7 +812,10 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
   const api = client(() => gw);
 
   beforeAll(async () => {
-    gw = await startGateway({ PISMO_ACCOUNT_API: 'accounts' });
+    gw = await startGateway({
+      ...S2S,
+      PISMO_ACCOUNT_API: 'accounts',
+    });
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -984,6 +980,7 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
   beforeAll(async () => {
     sandbox = await startSandbox('pismo');
     gw = await startGateway({
+      ...S2S,
       PISMO_BASE_URL: sandbox.url,
       PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
       PISMO_SERVER_SECRET: PISMO_SANDBOX_SETTINGS.serverSecret,
@@ -1061,6 +1058,7 @@ describe('Pismo in live mode with wrong credentials', () => {
   beforeAll(async () => {
     sandbox = await startSandbox('pismo');
     gw = await startGateway({
+      ...S2S,
       PISMO_BASE_URL: sandbox.url,
       PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
       PISMO_SERVER_SECRET: 'not-the-secret',
@@ -1106,7 +1104,11 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
 
   beforeAll(async () => {
     // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
-    gw = await startGateway({ PISMO_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
+    gw = await startGateway({
+      ...S2S,
+      PISMO_TIMEOUT_MS: '300',
+      CIRCUIT_FAILURE_THRESHOLD: '1000',
+    });
     pismo = gw.providerUrl('pismo');
   });
   afterAll(async () => {
@@ -1137,5 +1139,64 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
     expect(Date.now() - started).toBeLessThan(2_500);
     const id = fresh();
     expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
+  });
+});
+
+describe('Pismo OpenID account tokens through the gateway (issue 15)', () => {
+  const OPENID_PATH = '/passport/v1/oauth2/token';
+  const claimsOf = (jwt: string) =>
+    JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
+
+  async function expectOpenIdChangeAndRead(gw: TestGateway, base: string): Promise<void> {
+    const api = client(() => gw);
+    const id = fresh();
+    expectChange(await api.put(id, { status: 'SUSPENDED' }), id, 'SUSPENDED', 'BLOCKED', null);
+    expect((await api.get(id)).body).toMatchObject({ status: 'SUSPENDED', providerStatus: 'BLOCKED' });
+    const calls = (await sandboxCalls(base)).filter((c) =>
+      c.url === OPENID_PATH
+        ? claimsOf((c.body as any).token).external_account_id === id
+        : pathAccount(c) === id,
+    );
+    expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
+      `POST ${OPENID_PATH}`,
+      `PATCH ${CORPORATE_WRITE(id)}`,
+      `GET ${CORPORATE_READ(id)}`,
+    ]);
+    expect(claimsOf((calls[0].body as any).token)).toMatchObject({
+      tenant_id: 'TN-SANDBOX',
+      external_account_id: id,
+      sub: id,
+      aud: base,
+    });
+    expect(tokenAccount(bearer(calls[1]))).toBe(id);
+    expect(bearer(calls[2])).toBe(bearer(calls[1]));
+    expect((await sandboxCalls(base)).some((c) => c.url === TOKEN_PATH)).toBe(false);
+  }
+
+  it('should use OpenID by default in sandbox mode, sandbox and adapter agreeing on a generated key', async () => {
+    const gw = await startGateway();
+    try {
+      await expectOpenIdChangeAndRead(gw, gw.providerUrl('pismo'));
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('should use OpenID in live mode with PISMO_TENANT_ID and PISMO_PRIVATE_KEY, never logging the key', async () => {
+    const sandbox = await startSandbox('pismo');
+    const gw = await startGateway({
+      PISMO_BASE_URL: sandbox.url,
+      PISMO_TENANT_ID: 'TN-SANDBOX',
+      PISMO_PRIVATE_KEY: PISMO_SANDBOX_SETTINGS.privateKey,
+      AUTH_DISABLED: 'true',
+    });
+    try {
+      await expectOpenIdChangeAndRead(gw, sandbox.url);
+      const keyBody = PISMO_SANDBOX_SETTINGS.privateKey.split('\n')[1];
+      expect(gw.rawLogs()).not.toContain(keyBody);
+    } finally {
+      await gw.close();
+      await sandbox.close();
+    }
   });
 });

@@ -1113,7 +1113,7 @@ const options = (numRuns: number, seconds: number) => ({
 
 describe('Security fuzzing: hostile paths, bodies and headers never steer a provider or break the gateway', () => {
   beforeAll(async () => {
-    gw = await startGateway({ RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn' });
+    gw = await startGateway({ RATE_LIMIT_PER_MINUTE: '0', LOG_LEVEL: 'warn', PISMO_AUTH: 's2s' });
     port = Number(new URL(gw.url).port);
     for (const p of PROVIDERS) sandboxes[p] = gw.providerUrl(p);
   });

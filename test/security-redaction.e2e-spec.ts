@@ -19,7 +19,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ProviderId } from '../src/domain/index.js';
 import { PROVIDER_DEFINITIONS } from '../src/providers/definitions.js';
 import { listenOnLoopback, type SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
-import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-account.js';
+import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-state.js';
 import { CANOPY_SANDBOX_SETTINGS } from '../src/providers/canopy/canopy.sandbox.js';
 import { CLEARGRID_SANDBOX_SETTINGS } from '../src/providers/cleargrid/cleargrid.sandbox.js';
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
@@ -67,7 +67,7 @@ const PISMO_ACCOUNTS_PII = {
   holderEmail: 'rafael.lima@example.com',
   holderPhone: '987654321',
 };
-/** Canopy: the exported sentinels plus the other personal fields of canopy.sandbox-account.ts. */
+/** Canopy: the exported sentinels plus the other personal fields of canopy.sandbox-state.ts. */
 const CANOPY_PII: Record<string, string> = {
   ...CANOPY_SANDBOX_PII,
   businessName: 'Quarrendon Fictional LLC',

@@ -4,7 +4,7 @@
  * from its call log; every test uses its own account ids.
  */
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.transformers.js';
+import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.wire.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import {
   call,
@@ -16,6 +16,7 @@ import {
   type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
+import { itMapsMagicFailures } from './support/provider-failures.js';
 
 const API_KEY = SPIDR_SANDBOX_SETTINGS.apiKey;
 const AUTH_HEADER = SPIDR_API_KEY_HEADER.name;
@@ -349,105 +350,73 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
   });
 
   describe('provider errors', () => {
-    it('should map NOTFOUND- to 404 ACCOUNT_NOT_FOUND keeping errorType NOT_FOUND as the code (no errorCode)', async () => {
-      const id = accountId('NOTFOUND');
-      const expected = {
-        id: 'spidr',
-        httpStatus: 404,
-        code: 'NOT_FOUND',
-        message: `Account ${id} not found`,
-      };
-      const put = expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-        404,
-        'ACCOUNT_NOT_FOUND',
-      );
-      expect(put).toMatchObject({ retryable: false, provider: expected });
-      const get = expectProblem(await call('GET', statusUrl(gw, id)), 404, 'ACCOUNT_NOT_FOUND');
-      expect(get).toMatchObject({ retryable: false, provider: expected });
-      expect((await callsFor(base, id)).map((c) => c.method)).toEqual(['PATCH', 'GET']);
-    });
-
-    it('should map REJECT- to 422 PROVIDER_REJECTED keeping Spidr code and message', async () => {
-      const id = accountId('REJECT');
-      const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } }),
-        422,
-        'PROVIDER_REJECTED',
-      );
-      expect(problem).toMatchObject({
-        retryable: false,
-        provider: {
-          id: 'spidr',
-          httpStatus: 400,
-          code: 'REQUEST_REJECTED',
-          message: 'The request was rejected',
-        },
-      });
-      expect(await callsFor(base, id)).toHaveLength(1);
-    });
-
-    it('should map ERROR500- to 502 PROVIDER_ERROR (retryable) keeping Spidr code and message', async () => {
-      const id = accountId('ERROR500');
-      const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-        502,
-        'PROVIDER_ERROR',
-      );
-      expect(problem).toMatchObject({
-        retryable: true,
-        provider: {
-          id: 'spidr',
-          httpStatus: 500,
-          code: 'LOOKUP_FAILED',
-          message: 'Could not look up the account',
-        },
-      });
-      const history = await call('GET', historyUrl(gw, id));
-      expect(history.body.items[0]).toMatchObject({
-        outcome: 'FAILED',
-        errorCode: 'PROVIDER_ERROR',
-        providerHttpStatus: 500,
-      });
-    });
-
-    it('should map RATELIMIT- to 429 RATE_LIMITED (retryable) with Retry-After and Spidr code kept', async () => {
-      const id = accountId('RATELIMIT');
-      const res = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
-      const problem = expectProblem(res, 429, 'RATE_LIMITED');
-      expect(res.headers.get('retry-after')).toBe('2');
-      expect(problem).toMatchObject({
-        retryable: true,
-        provider: { id: 'spidr', httpStatus: 429, code: 'TOO_MANY_REQUESTS', message: 'Too many requests' },
-      });
-      const get = await call('GET', statusUrl(gw, id));
-      expectProblem(get, 429, 'RATE_LIMITED');
-      expect(get.headers.get('retry-after')).toBe('2');
-    }, 20_000);
-
     // CONTRACT.md section 5: "429 and 5xx and network errors → retried with backoff, then RATE_LIMITED /
-    // PROVIDER_ERROR …". These two prove the retries happen (more than one call at Spidr).
-    it('should retry a Spidr 500 with backoff before answering PROVIDER_ERROR', async () => {
-      const id = accountId('ERROR500');
-      expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-        502,
-        'PROVIDER_ERROR',
-      );
-      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
-      expect(writes.length).toBeGreaterThan(1);
-      for (const w of writes) expect(w.body).toEqual({ status: 'suspended' });
-    }, 20_000);
-
-    it('should retry a Spidr 429 before answering RATE_LIMITED', async () => {
-      const id = accountId('RATELIMIT');
-      expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-        429,
-        'RATE_LIMITED',
-      );
-      expect((await callsFor(base, id)).length).toBeGreaterThan(1);
-    }, 20_000);
+    // PROVIDER_ERROR …": those rows prove the retries happen (more than one call at Spidr).
+    itMapsMagicFailures(
+      {
+        provider: 'spidr',
+        gateway: () => gw,
+        accountId,
+        statusCalls: (calls, id) => calls.filter((c) => c.url === `/v1/account/${encodeURIComponent(id)}`),
+      },
+      [
+        {
+          title:
+            'NOTFOUND- to 404 ACCOUNT_NOT_FOUND keeping errorType NOT_FOUND as the code (no errorCode), on the read too',
+          magic: 'NOTFOUND',
+          change: { status: 'SUSPENDED' },
+          http: 404,
+          code: 'ACCOUNT_NOT_FOUND',
+          retryable: false,
+          provider: (id) => ({ httpStatus: 404, code: 'NOT_FOUND', message: `Account ${id} not found` }),
+          read: true,
+          also: ({ calls }) => expect(calls.map((c) => c.method)).toEqual(['PATCH', 'GET']),
+        },
+        {
+          title: 'REJECT- to 422 PROVIDER_REJECTED keeping Spidr code and message',
+          magic: 'REJECT',
+          change: { status: 'DELINQUENT' },
+          http: 422,
+          code: 'PROVIDER_REJECTED',
+          retryable: false,
+          provider: { httpStatus: 400, code: 'REQUEST_REJECTED', message: 'The request was rejected' },
+          providerCalls: 1,
+        },
+        {
+          title:
+            'ERROR500- to 502 PROVIDER_ERROR (retryable) keeping Spidr code and message, after retries with backoff',
+          magic: 'ERROR500',
+          change: { status: 'SUSPENDED' },
+          http: 502,
+          code: 'PROVIDER_ERROR',
+          retryable: true,
+          provider: { httpStatus: 500, code: 'LOOKUP_FAILED', message: 'Could not look up the account' },
+          history: true,
+          providerCalls: 'retried',
+          also: ({ calls }) => {
+            for (const w of calls)
+              expect({ method: w.method, body: w.body }).toEqual({
+                method: 'PATCH',
+                body: { status: 'suspended' },
+              });
+          },
+        },
+        {
+          title:
+            'RATELIMIT- to 429 RATE_LIMITED (retryable) with Retry-After and Spidr code kept, after retries, on the read too',
+          magic: 'RATELIMIT',
+          change: { status: 'SUSPENDED' },
+          http: 429,
+          code: 'RATE_LIMITED',
+          retryable: true,
+          provider: { httpStatus: 429, code: 'TOO_MANY_REQUESTS', message: 'Too many requests' },
+          retryAfter: '2',
+          read: true,
+          providerCalls: 'retried',
+        },
+      ],
+      20_000,
+    );
 
     it('should answer 502 PROVIDER_AUTH_FAILED after exactly one call when Spidr refuses the API key (AUTHEXPIRED-)', async () => {
       const id = accountId('AUTHEXPIRED');

@@ -3,9 +3,14 @@
  * typed. This is the only module that reads `process.env` (main.ts passes it in).
  */
 import { createHash } from 'node:crypto';
-import { PROVIDER_IDS, type ProviderId } from '../domain/index.js';
-import type { ProviderMode } from '../providers/provider-adapter.js';
-import type { PismoAccountApi, ProviderSettingsMap } from './provider-settings.js';
+import {
+  PROVIDER_IDS,
+  SettingError,
+  type ProviderId,
+  type ProviderMode,
+  type SettingSpec,
+  type SettingsSchema,
+} from '../domain/index.js';
 
 export const API_SCOPES = ['status:read', 'status:write', 'status:close'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
@@ -23,11 +28,17 @@ export interface ProviderConfig<Id extends ProviderId = ProviderId> {
   /** Set for live providers; sandbox URLs are known only once the sandbox listens. */
   baseUrl?: string;
   timeoutMs: number;
-  /** Credentials for live mode; undefined in sandbox and disabled mode. */
-  settings?: ProviderSettingsMap[Id];
+  /**
+   * As the provider's schema reads them: every field in live mode; in sandbox mode only the fields
+   * marked `sandbox` (options the sandbox serves); undefined when disabled.
+   */
+  settings?: object;
 }
 
 export type ProvidersConfig = { [Id in ProviderId]: ProviderConfig<Id> };
+
+/** Each provider's settings schema, declared in its own folder and gathered by the composition root. */
+export type ProviderSchemas = { readonly [Id in ProviderId]: SettingsSchema<object> };
 
 export interface AppConfig {
   nodeEnv: string;
@@ -47,8 +58,6 @@ export interface AppConfig {
   guard: { failureThreshold: number; halfOpenAfterMs: number; maxConcurrent: number; maxQueue: number };
   /** How long a SIGTERM waits for in-flight requests before the process exits anyway. */
   drainTimeoutMs: number;
-  /** PISMO_ACCOUNT_API, also applied to Pismo's sandbox (which serves both account APIs). */
-  pismoAccountApi: PismoAccountApi;
   providers: ProvidersConfig;
   /** Start-up warnings to log once the logger exists. */
   warnings: string[];
@@ -71,32 +80,18 @@ export class ConfigError extends Error {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
-export function loadConfig(env: Env): AppConfig {
+/**
+ * Hand-written rather than zod/env-schema: the variables are few, flat strings, and every refusal must
+ * be one line naming the variable with the provider's own rule, which a schema library would only wrap.
+ * Provider variables come from each provider's schema (`schemas`), so this file names none of them.
+ */
+export function loadConfig(env: Env, schemas: ProviderSchemas): AppConfig {
   const nodeEnv = env.NODE_ENV ?? 'development';
   const warnings: string[] = [];
   const sandbox = bool(env, 'SANDBOX', nodeEnv !== 'production');
-  const providers = {
-    cleargrid: provider(env, 'cleargrid', sandbox, (v) => ({
-      lender: required(
-        env,
-        `${v}_LENDER`,
-        /^[A-Za-z0-9_-]{1,100}$/,
-        'must be the lender identifier (letters, digits, - and _)',
-      ),
-      email: required(env, `${v}_EMAIL`),
-      password: required(env, `${v}_PASSWORD`),
-    })),
-    canopy: provider(env, 'canopy', sandbox, (v) => ({
-      clientId: required(env, `${v}_CLIENT_ID`),
-      clientSecret: required(env, `${v}_CLIENT_SECRET`),
-    })),
-    pismo: provider(env, 'pismo', sandbox, (v) => ({
-      serverKey: required(env, `${v}_SERVER_KEY`),
-      serverSecret: required(env, `${v}_SERVER_SECRET`),
-      accountApi: pismoAccountApi(env),
-    })),
-    spidr: provider(env, 'spidr', sandbox, (v) => ({ apiKey: required(env, `${v}_API_KEY`) })),
-  } satisfies ProvidersConfig;
+  const providers = Object.fromEntries(
+    PROVIDER_IDS.map((id) => [id, provider(env, id, sandbox, schemas[id])]),
+  ) as ProvidersConfig;
 
   const apiKeys = parseApiKeys(env.API_KEYS);
   const authDisabled = bool(env, 'AUTH_DISABLED', false);
@@ -137,7 +132,6 @@ export function loadConfig(env: Env): AppConfig {
       maxQueue: int(env, 'PROVIDER_MAX_QUEUE', 256, 0, 100_000),
     },
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 25_000, 0, 600_000),
-    pismoAccountApi: pismoAccountApi(env),
     providers,
     warnings,
   };
@@ -148,19 +142,53 @@ function provider<Id extends ProviderId>(
   env: Env,
   id: Id,
   sandbox: boolean,
-  settings: (prefix: string) => ProviderSettingsMap[Id],
+  schema: SettingsSchema<object>,
 ): ProviderConfig<Id> {
   const prefix = id.toUpperCase();
   const timeoutMs = int(env, `${prefix}_TIMEOUT_MS`, 10_000, 1, 600_000);
   const rawUrl = env[`${prefix}_BASE_URL`]?.trim();
-  if (!rawUrl) return { id, mode: sandbox ? 'sandbox' : 'disabled', timeoutMs };
+  if (!rawUrl) {
+    // Options are checked even when the provider is disabled: a typo should not wait for the day it is enabled.
+    const options = providerSettings(env, prefix, schema, false);
+    return sandbox
+      ? { id, mode: 'sandbox', timeoutMs, settings: options }
+      : { id, mode: 'disabled', timeoutMs };
+  }
   return {
     id,
     mode: 'live',
     baseUrl: baseUrl(`${prefix}_BASE_URL`, rawUrl),
     timeoutMs,
-    settings: settings(prefix),
+    settings: providerSettings(env, prefix, schema, true),
   };
+}
+
+/** Reads a provider's fields by its schema (in sandbox mode only those marked `sandbox`). */
+function providerSettings(env: Env, prefix: string, schema: SettingsSchema<object>, live: boolean): object {
+  const raw: Record<string, string | undefined> = {};
+  for (const [field, spec] of Object.entries(schema.fields as Record<string, SettingSpec>)) {
+    if (live || spec.sandbox) raw[field] = setting(env, `${prefix}_${spec.variable}`, spec, live);
+  }
+  if (!schema.finish) return raw;
+  try {
+    return schema.finish(raw, live);
+  } catch (error) {
+    if (error instanceof SettingError) throw new ConfigError(`${prefix}_${error.variable}`, error.reason);
+    throw error;
+  }
+}
+
+function setting(env: Env, variable: string, spec: SettingSpec, live: boolean): string | undefined {
+  const value = env[variable]?.trim();
+  if (!value) {
+    if (spec.default !== undefined || spec.optional || !live) return spec.default;
+    throw new ConfigError(variable, 'is required when the provider has a base URL');
+  }
+  if (spec.oneOf && !spec.oneOf.includes(value)) {
+    throw new ConfigError(variable, `must be one of ${spec.oneOf.join(', ')}, got "${value}"`);
+  }
+  if (spec.pattern && !spec.pattern.test(value)) throw new ConfigError(variable, spec.rule ?? 'is malformed');
+  return value;
 }
 
 function baseUrl(variable: string, raw: string): string {
@@ -176,17 +204,6 @@ function baseUrl(variable: string, raw: string): string {
     throw new ConfigError(variable, 'must be a host root without query, fragment or credentials');
   }
   return url.toString().replace(/\/+$/, '');
-}
-
-function required(env: Env, variable: string, pattern?: RegExp, rule?: string): string {
-  const value = env[variable]?.trim();
-  if (!value) throw new ConfigError(variable, 'is required when the provider has a base URL');
-  if (pattern && !pattern.test(value)) throw new ConfigError(variable, rule ?? 'is malformed');
-  return value;
-}
-
-function pismoAccountApi(env: Env): PismoAccountApi {
-  return oneOf(env, 'PISMO_ACCOUNT_API', ['corporate', 'accounts'], 'corporate') as PismoAccountApi;
 }
 
 function bool(env: Env, variable: string, fallback: boolean): boolean {

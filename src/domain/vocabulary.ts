@@ -13,6 +13,13 @@ export const CANONICAL_STATUSES = [
 ] as const;
 export type CanonicalStatus = (typeof CANONICAL_STATUSES)[number];
 
+/**
+ * What a read map gives a provider status that has no canonical name (Pismo `DORMANT`, a custom
+ * status): read maps are total over the provider's documented values and say so explicitly.
+ */
+export const NO_CANONICAL_STATUS = null;
+export type NoCanonicalStatus = typeof NO_CANONICAL_STATUS;
+
 export const CANONICAL_REASONS = [
   'FRAUD',
   'RISK_REVIEW',

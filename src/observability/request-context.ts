@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import type { CallContext, TraceHeaders } from '../providers/provider-adapter.js';
+import type { CallContext, TraceHeaders } from '../domain/index.js';
 
 /** What one request carries through the layers, and what its log line will say. */
 export interface RequestContext {

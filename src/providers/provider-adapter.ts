@@ -5,12 +5,17 @@
  */
 import type { TokenMintListener } from './auth/token-cache.js';
 import type {
+  CallContext,
+  ProviderMode,
   CanonicalReason,
   CanonicalStatus,
   ChangeOutcome,
   FieldError,
   ProviderId,
 } from '../domain/index.js';
+
+// Adapters take these from here with the port; they live in domain/ so observability/ needs no provider import.
+export type { CallContext, ProviderMode, TraceHeaders } from '../domain/index.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -22,19 +27,6 @@ export interface ChangeRequest {
   /** ClearGrid's `debtorCompanyId`. */
   customerId?: string;
   providerOptions?: Record<string, unknown>;
-}
-
-/** Per-call context passed down from the HTTP request. */
-export interface CallContext {
-  requestId: string;
-  /** The caller's W3C trace context, passed on unchanged to the provider. */
-  trace?: TraceHeaders;
-}
-
-/** W3C Trace Context headers as the caller sent them (already checked for validity). */
-export interface TraceHeaders {
-  traceparent: string;
-  tracestate?: string;
 }
 
 /** The provider request as it may be shown to callers and stored: absolute URL, never credentials. */
@@ -70,8 +62,6 @@ export interface StatusReading {
   providerStatus: unknown;
 }
 
-export type ProviderMode = 'live' | 'sandbox' | 'disabled';
-
 export interface ProviderAdapter {
   readonly id: ProviderId;
   /** Human name, e.g. "Canopy Servicing". */
@@ -101,6 +91,9 @@ export interface ProviderAdapter {
   /** Reads the current status live. Only called when `liveRead` is true. */
   readStatus(accountId: string, ctx: CallContext): Promise<StatusReading>;
 }
+
+/** A provider's pure side (its transformers): what `translate`, `isTerminal` and `validate` of the port do. */
+export type ProviderMapping = Pick<ProviderAdapter, 'translate' | 'isTerminal' | 'validate'>;
 
 /** Where an adapter sends its calls and with which credentials and options; resolved at start (sandbox ports are ephemeral). */
 export interface ProviderEndpoint<Settings = Record<string, unknown>> {

@@ -1,20 +1,19 @@
 import type { FastifyInstance } from 'fastify';
-import type { AppConfig } from '../config/config.js';
-import type { ProviderId } from '../domain/index.js';
+import type { ProviderId, SettingsSchema } from '../domain/index.js';
 import type { ProviderAdapter, ProviderEndpoint } from './provider-adapter.js';
 
 /**
- * Everything the registry needs to know about one provider: how to build its adapter for an
- * endpoint, and how to build its built-in sandbox with the credentials that sandbox accepts.
- * `Settings` holds the provider's credentials and options (see config/provider-settings.ts).
+ * Everything the application needs to know about one provider, declared in the provider's own folder
+ * (`index.ts`): its id and name, its settings schema, how to build its adapter for an endpoint, and
+ * how to build its built-in sandbox with the credentials that sandbox accepts.
  */
-export interface ProviderDefinition<Settings = Record<string, unknown>> {
+export interface ProviderDefinition<Settings extends object = object> {
   id: ProviderId;
   name: string;
+  /** The `<ID>_…` variables, defaults, validation and which are secrets (config/ composes them). */
+  settings: SettingsSchema<Settings>;
   createAdapter(endpoint: ProviderEndpoint<Settings>): ProviderAdapter;
   createSandbox(): FastifyInstance;
   /** Credentials the sandbox accepts; used when the provider runs on its sandbox. */
   sandboxSettings: Settings;
-  /** Options from the configuration that apply in sandbox mode too (e.g. Pismo's account API). */
-  sandboxOptions?(config: AppConfig): Partial<Settings>;
 }

@@ -78,4 +78,37 @@ describe('TokenCache', () => {
     expect(await cache.get('b', mint())).toBe('t2');
     expect(await cache.get('a', mint())).toBe('t1');
   });
+
+  describe('memory bound (issue 13 item 6: 40,000 Pismo accounts kept 40,003 tokens)', () => {
+    it('should keep at most maxEntries tokens, dropping the least recently used', async () => {
+      const bounded = new TokenCache(10_000, clock, undefined, { maxEntries: 1_000 });
+      const minter = mint();
+      await bounded.get('first', minter);
+      for (let i = 0; i < 40_000; i++) {
+        await bounded.get(`acc-${i}`, minter);
+        if (i % 100 === 0) await bounded.get('first', minter); // kept warm: recently used
+      }
+      expect(bounded.size).toBeLessThanOrEqual(1_000);
+      expect(await bounded.get('first', minter)).toBe('t1');
+      expect(minter.calls).toBe(40_001);
+    });
+
+    it('should drop expired tokens, not only the least recently used', async () => {
+      const bounded = new TokenCache(10_000, clock, undefined, { maxEntries: 100_000 });
+      const minter = mint(60_000);
+      for (let i = 0; i < 5_000; i++) await bounded.get(`acc-${i}`, minter);
+      expect(bounded.size).toBe(5_000);
+      now += 61_000; // every token has expired
+      await bounded.get('late', minter);
+      expect(bounded.size).toBe(1);
+    });
+
+    it('should bound by default, without options', async () => {
+      const unbounded = new TokenCache(10_000, clock);
+      const minter = mint();
+      for (let i = 0; i < 40_000; i++) await unbounded.get(`acc-${i}`, minter);
+      expect(unbounded.size).toBeLessThanOrEqual(TokenCache.DEFAULT_MAX_ENTRIES);
+      expect(TokenCache.DEFAULT_MAX_ENTRIES).toBeLessThan(40_000);
+    });
+  });
 });

@@ -1,45 +1,25 @@
 /** The adapter's token handling, against the Canopy sandbox over loopback HTTP. */
-import type { FastifyInstance } from 'fastify';
-import type { CanopySettings } from '../../config/provider-settings.js';
-import { GatewayError } from '../../domain/index.js';
+import type { CanopySettings } from './canopy.settings.js';
 import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
-import { listenOnLoopback, sleep, type SandboxCall } from '../sandbox/sandbox-kit.js';
+import { sleep, type SandboxCall } from '../sandbox/sandbox-kit.js';
+import { applyThrough, failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { CanopyAdapter } from './canopy.adapter.js';
-import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from './canopy.sandbox.js';
+import { CANOPY_SANDBOX_SETTINGS } from './canopy.sandbox.js';
+import { canopyProvider } from './index.js';
 
-let app: FastifyInstance;
-let baseUrl: string;
+const sandbox = SandboxHarness.forSpec(canopyProvider);
 const ctx = { requestId: 'req-canopy-auth' };
-
-beforeAll(async () => {
-  app = createCanopySandbox();
-  baseUrl = await listenOnLoopback(app);
-});
-afterAll(() => app.close());
-beforeEach(() => control('/__sandbox/reset'));
 
 const adapterFor = (settings: CanopySettings = CANOPY_SANDBOX_SETTINGS) =>
   new CanopyAdapter({
-    baseUrl,
+    baseUrl: sandbox.baseUrl,
     mode: 'sandbox',
     timeoutMs: 2000,
     settings,
   } satisfies ProviderEndpoint<CanopySettings>);
 
-async function control(path: string, body?: unknown): Promise<void> {
-  const response = await fetch(`${baseUrl}${path}`, {
-    method: 'POST',
-    ...(body === undefined
-      ? {}
-      : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }),
-  });
-  expect(response.status).toBe(204);
-}
-
-async function calls(): Promise<SandboxCall[]> {
-  const response = await fetch(`${baseUrl}/__sandbox/calls`);
-  return ((await response.json()) as { calls: SandboxCall[] }).calls;
-}
+const control = (path: string, body?: unknown) => sandbox.control(path, body);
+const calls = () => sandbox.calls();
 
 /** The call log as `POST /auth/token`, `PUT /accounts/…` lines, for order checks. */
 async function callLines(): Promise<string[]> {
@@ -49,18 +29,7 @@ async function callLines(): Promise<string[]> {
 const TOKEN = 'POST /auth/token';
 const PUT_A = 'PUT /accounts/acc-a/status';
 
-async function change(adapter: CanopyAdapter, request: ChangeRequest) {
-  return adapter.applyChange(await adapter.prepareChange(request, ctx), ctx);
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(GatewayError);
-  return error as GatewayError;
-}
+const change = (adapter: CanopyAdapter, request: ChangeRequest) => applyThrough(adapter, request, ctx);
 
 const authOf = (call: SandboxCall) => call.headers.authorization;
 

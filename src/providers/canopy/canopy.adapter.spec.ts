@@ -1,50 +1,27 @@
 import { createServer } from 'node:net';
-import type { FastifyInstance } from 'fastify';
-import type { CanopySettings } from '../../config/provider-settings.js';
-import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
+import type { CanopySettings } from './canopy.settings.js';
+import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
 import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
-import { listenOnLoopback, type SandboxCall } from '../sandbox/sandbox-kit.js';
+import { applyThrough, failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { CanopyAdapter } from './canopy.adapter.js';
-import { CANOPY_SANDBOX_PII } from './canopy.sandbox-account.js';
-import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from './canopy.sandbox.js';
+import { CANOPY_SANDBOX_PII } from './canopy.sandbox-state.js';
+import { CANOPY_SANDBOX_SETTINGS } from './canopy.sandbox.js';
+import { canopyProvider } from './index.js';
 
-let app: FastifyInstance;
-let baseUrl: string;
+const sandbox = SandboxHarness.forSpec(canopyProvider);
 const ctx = { requestId: 'req-canopy-7f3a' };
-
-beforeAll(async () => {
-  app = createCanopySandbox();
-  baseUrl = await listenOnLoopback(app);
-});
-afterAll(() => app.close());
-beforeEach(() => fetch(`${baseUrl}/__sandbox/reset`, { method: 'POST' }));
 
 const adapterFor = (over: Partial<ProviderEndpoint<CanopySettings>> = {}) =>
   new CanopyAdapter({
-    baseUrl,
+    baseUrl: sandbox.baseUrl,
     mode: 'sandbox',
     timeoutMs: 2000,
     settings: CANOPY_SANDBOX_SETTINGS,
     ...over,
   });
 
-async function calls(): Promise<SandboxCall[]> {
-  const response = await fetch(`${baseUrl}/__sandbox/calls`);
-  return ((await response.json()) as { calls: SandboxCall[] }).calls;
-}
-
-async function change(adapter: CanopyAdapter, request: ChangeRequest) {
-  return adapter.applyChange(await adapter.prepareChange(request, ctx), ctx);
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(GatewayError);
-  return error as GatewayError;
-}
+const calls = () => sandbox.calls();
+const change = (adapter: CanopyAdapter, request: ChangeRequest) => applyThrough(adapter, request, ctx);
 
 const PII_VALUES = Object.values(CANOPY_SANDBOX_PII);
 
@@ -115,7 +92,7 @@ describe(CanopyAdapter.name, () => {
       const prepared = await adapterFor().prepareChange({ accountId: 'a b', status: 'DELINQUENT' }, ctx);
       expect(prepared.providerRequest).toStrictEqual({
         method: 'PUT',
-        url: `${baseUrl}/accounts/a%20b/status`,
+        url: `${sandbox.baseUrl}/accounts/a%20b/status`,
         body: { account_status: 'SUSPENDED', account_substatus: 'DELINQUENT' },
       });
       expect(prepared.providerStatus).toStrictEqual({ status: 'SUSPENDED', substatus: 'DELINQUENT' });

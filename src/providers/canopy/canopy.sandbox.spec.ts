@@ -1,7 +1,7 @@
 /** The Canopy simulator's own behaviour: auth, validation of the status write, account bodies, magic ids. */
 import type { FastifyInstance } from 'fastify';
 import { listenOnLoopback } from '../sandbox/sandbox-kit.js';
-import { CANOPY_SANDBOX_PII } from './canopy.sandbox-account.js';
+import { CANOPY_SANDBOX_PII } from './canopy.sandbox-state.js';
 import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from './canopy.sandbox.js';
 
 let app: FastifyInstance;

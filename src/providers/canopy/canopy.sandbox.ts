@@ -3,7 +3,7 @@
  *   POST /auth/token                 `{"client_id","client_secret"}` → `{"access_token","expires_in","token_type":"Bearer"}`;
  *                                    accepts exactly CANOPY_SANDBOX_SETTINGS, else 401 `invalid_client`.
  *   PUT  /accounts/:id/status        `{"account_status","account_substatus"}` → 200 with the whole account
- *                                    (fake PII, see canopy.sandbox-account.ts); validates enum values and pairs.
+ *                                    (fake PII, see canopy.sandbox-state.ts); validates enum values and pairs.
  *   GET  /accounts/:id               → 200 with the whole account.
  * Accounts start ACTIVE with no substatus; CLOSED is not terminal at Canopy, so every transition is allowed.
  * Accepted pairs: ACTIVE alone or + HARDSHIP/EXEMPTIONS; SUSPENDED and CLOSED alone or + any documented
@@ -25,10 +25,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { CanopySettings } from '../../config/provider-settings.js';
+import type { CanopySettings } from './canopy.settings.js';
 import { SandboxStore, bearerOf, createSandboxApp, magicOf, sleep } from '../sandbox/sandbox-kit.js';
-import { canopySandboxAccount, type CanopySandboxAccountState } from './canopy.sandbox-account.js';
-import { CANOPY_ACCOUNT_STATUSES, CANOPY_SUBSTATUSES, type CanopyErrorBody } from './canopy.transformers.js';
+import { canopySandboxAccount, type CanopySandboxAccountState } from './canopy.sandbox-state.js';
+import { CANOPY_ACCOUNT_STATUSES, CANOPY_SUBSTATUSES, type CanopyErrorBody } from './canopy.wire.js';
 
 export const CANOPY_SANDBOX_SETTINGS: CanopySettings = {
   clientId: 'sandbox-client',

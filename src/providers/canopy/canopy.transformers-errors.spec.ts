@@ -2,7 +2,7 @@
 import { NO_PROVIDER_CODE } from '../../domain/index.js';
 import type { ProviderHttpResponse } from '../http/provider-http.client.js';
 import { providerFailure } from '../provider-errors.js';
-import { isCanopyTokenRejected, parseCanopyError, parseCanopyTokenError } from './canopy.transformers.js';
+import { isCanopyTokenRejected, parseCanopyError } from './canopy.transformers.js';
 
 describe(parseCanopyError.name, () => {
   it.each([
@@ -46,26 +46,6 @@ describe(parseCanopyError.name, () => {
     });
     expect(parseCanopyError(502, undefined)).toStrictEqual({ code: NO_PROVIDER_CODE, message: '' });
     expect(parseCanopyError(500, 'oops')).toStrictEqual({ code: NO_PROVIDER_CODE, message: '' });
-  });
-});
-
-describe(parseCanopyTokenError.name, () => {
-  it.each([400, 401, 403, 404])(
-    'should make a token endpoint %s PROVIDER_AUTH_FAILED, keeping the code',
-    (status) => {
-      const body = {
-        error: { type: 'authentication_error', code: 'invalid_client', message: 'Invalid client' },
-      };
-      expect(parseCanopyTokenError(status, body)).toStrictEqual({
-        code: 'invalid_client',
-        message: 'Invalid client',
-        canonical: 'PROVIDER_AUTH_FAILED',
-      });
-    },
-  );
-
-  it.each([429, 500, 503])('should leave a token endpoint %s to the HTTP status', (status) => {
-    expect(parseCanopyTokenError(status, { error: { code: 'x', message: 'y' } }).canonical).toBeUndefined();
   });
 });
 
@@ -136,16 +116,6 @@ describe(providerFailure.name, () => {
     expect(error.retryAfter).toBe(7);
   });
 
-  it('should make a refused token request PROVIDER_AUTH_FAILED and a failing one PROVIDER_ERROR', () => {
-    const refused = {
-      error: { type: 'authentication_error', code: 'invalid_client', message: 'Invalid client' },
-    };
-    expect(
-      providerFailure('canopy', 'authenticate', response(401, refused), parseCanopyTokenError(401, refused))
-        .code,
-    ).toBe('PROVIDER_AUTH_FAILED');
-    expect(
-      providerFailure('canopy', 'authenticate', response(500, {}), parseCanopyTokenError(500, {})).code,
-    ).toBe('PROVIDER_ERROR');
-  });
+  // A refused token request (401 → PROVIDER_AUTH_FAILED, 500 → PROVIDER_ERROR) is checked where the rule
+  // now lives: ProviderHttpClient.call with `tokenEndpoint` (provider-http.client.spec.ts).
 });

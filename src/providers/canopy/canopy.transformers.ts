@@ -1,74 +1,21 @@
 /**
- * Canopy Servicing: wire types and pure canonical ⇄ Canopy mapping (CONTRACT.md section 5).
- * No I/O, no Nest. The wire types never leave this folder.
+ * Canopy Servicing: pure canonical ⇄ Canopy mapping (CONTRACT.md section 5); wire shapes and guesses
+ * in canopy.wire.ts. No I/O, no Nest.
  */
-import {
-  NO_PROVIDER_CODE,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type ErrorCode,
-} from '../../domain/index.js';
-import type { ProviderStatusValue, StatusReading } from '../provider-adapter.js';
+import { NO_PROVIDER_CODE, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
+import type { ProviderMapping, ProviderStatusValue, StatusReading } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
-
-export const CANOPY_ACCOUNT_STATUSES = ['ACTIVE', 'SUSPENDED', 'CLOSED'] as const;
-export type CanopyAccountStatus = (typeof CANOPY_ACCOUNT_STATUSES)[number];
-
-/** The documented `account_substatus` values (canopy-update-account-status.md); `""` means none. */
-export const CANOPY_SUBSTATUSES = [
-  'ADMINISTRATIVE',
-  'INACTIVITY',
-  'INELIGIBLE',
-  'DELINQUENT',
-  'CHARGE_OFF',
-  'GRANTOR_REQUEST',
-  'BANKRUPTCY',
-  'PAID_OFF',
-  'CUSTOMER_REQUEST_PENDING_PAYOFF',
-  'GRANTOR_REQUEST_PENDING_PAYOFF',
-  'DECEASED',
-  'RISK_REVIEW',
-  'FRAUD',
-  'CUSTOMER_REQUEST',
-  'RISK',
-  'HARDSHIP/EXEMPTIONS',
-  'SETTLEMENT',
-] as const;
-export type CanopySubstatus = (typeof CANOPY_SUBSTATUSES)[number];
-
-/** The body of `PUT /accounts/{account_id}/status`; `account_substatus` is omitted when there is none. */
-export interface CanopyStatusBody {
-  account_status: CanopyAccountStatus;
-  account_substatus?: CanopySubstatus;
-}
-
-/** What the gateway reports as `providerStatus` for Canopy. A type alias so it fits `ProviderStatusValue`. */
-export type CanopyProviderStatus = { status: string; substatus: string | null };
-
-/** The part of Canopy's account object the gateway reads; the rest (PII) is never looked at or kept. */
-export interface CanopyAccountOverview {
-  account_overview?: { account_status?: unknown; account_status_subtype?: unknown };
-}
-
-/** Canopy's error body [inferred from a public client]. */
-export interface CanopyErrorBody {
-  error?: { type?: unknown; code?: unknown; message?: unknown; details?: unknown };
-  message?: unknown;
-}
-
-/**
- * GUESS (CONTRACT.md section 5 says so): canonical DELINQUENT is sent as SUSPENDED with substatus
- * DELINQUENT. Change these two constants if Canopy confirms another pair.
- */
-export const CANOPY_DELINQUENT_STATUS: CanopyAccountStatus = 'SUSPENDED';
-export const CANOPY_DELINQUENT_SUBSTATUS: CanopySubstatus = 'DELINQUENT';
-
-/**
- * GUESS [inferred]: an expired token may come back as 403 with this `error.code` instead of 401.
- * Only this code triggers a re-authentication on 403; any other 403 (e.g. `forbidden`: the client is
- * not entitled to the account) is final and maps to PROVIDER_AUTH_FAILED without a new token.
- */
-export const CANOPY_EXPIRED_TOKEN_CODE = 'not_authorized';
+import {
+  CANOPY_DELINQUENT_STATUS,
+  CANOPY_DELINQUENT_SUBSTATUS,
+  CANOPY_EXPIRED_TOKEN_CODE,
+  type CanopyAccountOverview,
+  type CanopyAccountStatus,
+  type CanopyErrorBody,
+  type CanopyProviderStatus,
+  type CanopyStatusBody,
+  type CanopySubstatus,
+} from './canopy.wire.js';
 
 /** Canonical reason → substatus; `null` = Canopy cannot express that reason (CONTRACT.md section 5). */
 const SUBSTATUS_FOR_REASON = {
@@ -233,17 +180,6 @@ export function parseCanopyError(_httpStatus: number, body: unknown): ParsedProv
   return { code, message: withDetails(message, error.details) };
 }
 
-/**
- * The token endpoint refusing is about the gateway's own credentials, never the caller's account:
- * every 4xx but 429 there is PROVIDER_AUTH_FAILED (a 404 must not read as ACCOUNT_NOT_FOUND).
- */
-export function parseCanopyTokenError(httpStatus: number, body: unknown): ParsedProviderError {
-  const parsed = parseCanopyError(httpStatus, body);
-  const canonical: ErrorCode | undefined =
-    httpStatus >= 400 && httpStatus < 500 && httpStatus !== 429 ? 'PROVIDER_AUTH_FAILED' : undefined;
-  return canonical ? { ...parsed, canonical } : parsed;
-}
-
 /** True when Canopy says the token itself is no good: 401, or 403 with `error.code` not_authorized. */
 export function isCanopyTokenRejected(httpStatus: number, body: unknown): boolean {
   if (httpStatus === 401) return true;
@@ -267,3 +203,14 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function hasKey<T extends object>(map: T, key: string): key is Extract<keyof T, string> {
   return Object.prototype.hasOwnProperty.call(map, key);
 }
+
+/** The port's pure side for Canopy. CLOSED is not final there: a payment reversal can move an account back. */
+export const CANOPY_MAPPING: ProviderMapping = {
+  translate: translateCanopy,
+  isTerminal: () => false,
+  validate: (request) =>
+    Object.keys(request.providerOptions ?? {}).map((key) => ({
+      field: `providerOptions.${key}`,
+      message: 'canopy accepts no providerOptions',
+    })),
+};

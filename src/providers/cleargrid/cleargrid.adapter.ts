@@ -10,80 +10,53 @@
  * retry once. Still refused → PROVIDER_AUTH_FAILED. The `lenderPublicId` is part of every write URL,
  * so prepareChange logs in when no session exists (no status call).
  */
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../../domain/index.js';
-import type { ClearGridSettings } from '../../config/provider-settings.js';
+import { GatewayError } from '../../domain/index.js';
 import { jwtExpiry, TokenCache, type MintedToken } from '../auth/token-cache.js';
-import { ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import { HttpAdapter } from '../http/http-adapter.js';
+import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
   PreparedChange,
-  ProviderAdapter,
   ProviderEndpoint,
   StatusReading,
-  Translation,
 } from '../provider-adapter.js';
-import { malformedAnswer, providerFailure } from '../provider-errors.js';
+import type { ClearGridSettings } from './cleargrid.settings.js';
 import {
+  CLEARGRID_MAPPING,
   buildClearGridChangeBody,
   buildClearGridLoginBody,
   buildClearGridRefreshBody,
   classifyClearGridAcceptance,
   clearGridChangeFor,
-  CLEARGRID_PATHS,
-  isClearGridTerminal,
   parseClearGridError,
   readClearGridLogin,
   readClearGridRefresh,
   translateClearGrid,
-  validateClearGridRequest,
   type ClearGridChange,
 } from './cleargrid.transformers.js';
-
-export const CLEARGRID_ID = 'cleargrid';
-export const CLEARGRID_NAME = 'ClearGrid Command';
-/** GUESS: token lifetime when the token carries no JWT `exp` (ClearGrid documents none). */
-export const DEFAULT_TOKEN_LIFETIME_MS = 15 * 60_000;
-/** A token is replaced this long before it expires, so it does not expire in flight. */
-export const TOKEN_EXPIRY_SKEW_MS = 30_000;
+import {
+  CLEARGRID_PATHS,
+  CLEARGRID_PROVIDER,
+  DEFAULT_TOKEN_LIFETIME_MS,
+  TOKEN_EXPIRY_SKEW_MS,
+} from './cleargrid.wire.js';
 
 interface ClearGridSession {
   lenderPublicId: string;
   refreshToken?: string;
 }
 
-export class ClearGridAdapter implements ProviderAdapter {
-  readonly id = CLEARGRID_ID;
-  readonly name = CLEARGRID_NAME;
+export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
   readonly liveRead = false;
 
-  private readonly http: ProviderHttpClient;
   private readonly tokens: TokenCache;
-  private readonly baseUrl: string;
   private session?: ClearGridSession;
 
-  constructor(private readonly endpoint: ProviderEndpoint<ClearGridSettings>) {
+  constructor(endpoint: ProviderEndpoint<ClearGridSettings>) {
+    super(CLEARGRID_PROVIDER, endpoint, CLEARGRID_MAPPING, parseClearGridError);
     this.tokens = new TokenCache(TOKEN_EXPIRY_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
-    this.http = new ProviderHttpClient(CLEARGRID_ID, endpoint.timeoutMs);
-    this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
-  }
-
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return translateClearGrid(status, reason);
-  }
-
-  isTerminal(status: CanonicalStatus): boolean {
-    return isClearGridTerminal(status);
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return validateClearGridRequest(request);
   }
 
   async prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
@@ -100,26 +73,28 @@ export class ClearGridAdapter implements ProviderAdapter {
     };
   }
 
+  /**
+   * A 401 gets a new token and one retry. A 403 is a lender mismatch: a refreshed token would carry the
+   * same lender, so the session is forgotten (unless a concurrent call has already logged in again),
+   * the new token comes from a login, and the URL is rebuilt with the new `lenderPublicId`.
+   */
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
     const change = this.changeOrThrow(prepared.request);
     const { url, body } = prepared.providerRequest;
-    let token = await this.accessToken(ctx);
-    const sessionUsed = this.session;
-    let response = await this.post(url, body, token, ctx);
-    if (response.status === 401 || response.status === 403) {
-      // A 403 is a lender mismatch: a refreshed token would carry the same lender, only a login helps
-      // (unless a concurrent call has already logged in again).
-      if (response.status === 403 && this.session === sessionUsed) this.session = undefined;
-      this.tokens.invalidate(this.endpoint.settings.lender, token);
-      token = await this.accessToken(ctx);
-      const { lenderPublicId } = await this.currentSession(ctx);
-      response = await this.post(
-        this.url(CLEARGRID_PATHS[change.operation](lenderPublicId)),
-        body,
-        token,
-        ctx,
-      );
-    }
+    const response = await this.tokens.withToken(
+      this.endpoint.settings.lender,
+      () => this.mint(ctx),
+      async (token, retried) => {
+        const sessionUsed = this.session;
+        const target = retried
+          ? this.url(CLEARGRID_PATHS[change.operation]((await this.currentSession(ctx)).lenderPublicId))
+          : url;
+        const answer = await this.post(target, body, token, ctx);
+        if (!retried && answer.status === 403 && this.session === sessionUsed) this.session = undefined;
+        return answer;
+      },
+      (answer) => answer.status === 401 || answer.status === 403,
+    );
     return this.changeResult(prepared, response);
   }
 
@@ -143,19 +118,12 @@ export class ClearGridAdapter implements ProviderAdapter {
 
   private changeResult(prepared: PreparedChange, response: ProviderHttpResponse): ChangeResult {
     const operation = 'change status';
-    if (response.status < 200 || response.status >= 300) {
-      throw providerFailure(
-        CLEARGRID_ID,
-        operation,
-        response,
-        parseClearGridError(response.status, response.body),
-      );
-    }
+    if (!isSuccess(response)) throw this.http.failure(operation, response);
     const acceptance = classifyClearGridAcceptance(response.body);
-    if (acceptance === 'malformed') throw malformedAnswer(CLEARGRID_ID, operation, response);
+    if (acceptance === 'malformed') throw this.http.malformed(operation, response);
     if (acceptance === 'rejected') {
       const parsed = parseClearGridError(response.status, response.body);
-      throw providerFailure(CLEARGRID_ID, operation, response, { canonical: 'PROVIDER_REJECTED', ...parsed });
+      throw this.http.failure(operation, response, { canonical: 'PROVIDER_REJECTED', ...parsed });
     }
     return {
       outcome: 'ACCEPTED',
@@ -203,15 +171,15 @@ export class ClearGridAdapter implements ProviderAdapter {
 
   private async login(ctx: CallContext): Promise<MintedToken> {
     const { lender, email, password } = this.endpoint.settings;
-    const response = await this.http.send({
-      method: 'POST',
-      url: this.url(CLEARGRID_PATHS.login(lender)),
-      body: buildClearGridLoginBody(email, password),
-      context: ctx,
-    });
-    if (response.status < 200 || response.status >= 300) throw tokenFailure('login', response);
+    const url = this.url(CLEARGRID_PATHS.login(lender));
+    const body = buildClearGridLoginBody(email, password);
+    const response = await this.http.call(
+      'login',
+      { method: 'POST', url, body, context: ctx },
+      { tokenEndpoint: true },
+    );
     const login = readClearGridLogin(response.body);
-    if (!login) throw malformedAnswer(CLEARGRID_ID, 'login', response);
+    if (!login) throw this.http.malformed('login', response);
     this.session = { lenderPublicId: login.lenderPublicId, refreshToken: login.refreshToken };
     return minted(login.token);
   }
@@ -227,25 +195,10 @@ export class ClearGridAdapter implements ProviderAdapter {
       body: buildClearGridRefreshBody(refreshToken),
       context: ctx,
     });
-    if (response.status < 200 || response.status >= 300) return undefined;
+    if (!isSuccess(response)) return undefined;
     const refreshed = readClearGridRefresh(response.body);
     return refreshed ? minted(refreshed.token) : undefined;
   }
-
-  private url(path: string): string {
-    return `${this.baseUrl}${path}`;
-  }
-}
-
-/** A token endpoint's refusal: any 4xx but 429 means the gateway's own credentials were refused. */
-function tokenFailure(operation: string, response: ProviderHttpResponse): GatewayError {
-  const { code, message } = parseClearGridError(response.status, response.body);
-  const refused = response.status >= 400 && response.status < 500 && response.status !== 429;
-  return providerFailure(CLEARGRID_ID, operation, response, {
-    code,
-    message,
-    canonical: refused ? 'PROVIDER_AUTH_FAILED' : undefined,
-  });
 }
 
 function minted(token: string): MintedToken {

@@ -1,11 +1,7 @@
 /** State of the ClearGrid simulator: issued tokens and accounts. See cleargrid.sandbox.ts for the routes. */
-import type { ClearGridSettings } from '../../config/provider-settings.js';
+import type { ClearGridSettings } from './cleargrid.settings.js';
 import { sandboxJwt, SandboxStore } from '../sandbox/sandbox-kit.js';
-import {
-  CLEARGRID_DISPUTED,
-  CLEARGRID_DO_NOT_CONTACT,
-  CLEARGRID_WITHDRAW_STATUS,
-} from './cleargrid.transformers.js';
+import { CLEARGRID_DISPUTED, CLEARGRID_DO_NOT_CONTACT, CLEARGRID_WITHDRAW_STATUS } from './cleargrid.wire.js';
 
 /** The only credentials the sandbox login accepts. */
 export const CLEARGRID_SANDBOX_SETTINGS: ClearGridSettings = {

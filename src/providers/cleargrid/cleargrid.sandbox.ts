@@ -30,11 +30,7 @@ import {
   ClearGridSandboxAuth,
   type ClearGridSandboxChange,
 } from './cleargrid.sandbox-state.js';
-import type {
-  ClearGridAccountErrors,
-  ClearGridEnvelope,
-  ClearGridErrorBody,
-} from './cleargrid.transformers.js';
+import type { ClearGridAccountErrors, ClearGridEnvelope, ClearGridErrorBody } from './cleargrid.wire.js';
 
 export { CLEARGRID_SANDBOX_LENDER_PUBLIC_ID, CLEARGRID_SANDBOX_SETTINGS } from './cleargrid.sandbox-state.js';
 

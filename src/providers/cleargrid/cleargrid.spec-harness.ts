@@ -1,12 +1,10 @@
 /**
  * Test harness for the ClearGrid adapter specs: the real sandbox on loopback, its call log and control
- * routes, and small helpers. Free of jest globals so it also compiles in the production build.
+ * routes, and small helpers. Built on the shared SandboxHarness.
  */
-import type { FastifyInstance } from 'fastify';
-import { GatewayError } from '../../domain/index.js';
-import type { ClearGridSettings } from '../../config/provider-settings.js';
+import type { ClearGridSettings } from './cleargrid.settings.js';
 import type { ChangeRequest, ChangeResult } from '../provider-adapter.js';
-import { listenOnLoopback, type SandboxCall } from '../sandbox/sandbox-kit.js';
+import { failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { ClearGridAdapter } from './cleargrid.adapter.js';
 import {
   CLEARGRID_SANDBOX_LENDER_PUBLIC_ID,
@@ -21,40 +19,9 @@ export const ACCOUNTS_PATH = `/admin/v3/lenders/${CLEARGRID_SANDBOX_LENDER_PUBLI
 
 export const ctx = { requestId: 'req-cleargrid-1' };
 
-export class ClearGridSandboxHarness {
-  baseUrl = '';
-  private sandbox?: FastifyInstance;
-
-  async start(): Promise<void> {
-    this.sandbox = createClearGridSandbox();
-    this.baseUrl = await listenOnLoopback(this.sandbox);
-  }
-
-  async stop(): Promise<void> {
-    await this.sandbox?.close();
-  }
-
-  /** POSTs to a control route; throws unless the sandbox accepted it. */
-  async control(path: string, body?: unknown): Promise<void> {
-    const response = await fetch(`${this.baseUrl}${path}`, {
-      method: 'POST',
-      headers: body === undefined ? {} : { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`sandbox control ${path} answered ${response.status}`);
-  }
-
-  reset(): Promise<void> {
-    return this.control('/__sandbox/reset');
-  }
-
-  async calls(): Promise<SandboxCall[]> {
-    const response = await fetch(`${this.baseUrl}/__sandbox/calls`);
-    return ((await response.json()) as { calls: SandboxCall[] }).calls;
-  }
-
-  async urls(): Promise<string[]> {
-    return (await this.calls()).map((c) => c.url);
+export class ClearGridSandboxHarness extends SandboxHarness {
+  constructor() {
+    super({ createSandbox: createClearGridSandbox });
   }
 
   adapter(
@@ -92,12 +59,4 @@ export async function change(target: ClearGridAdapter, req: ChangeRequest): Prom
   return target.applyChange(await target.prepareChange(req, ctx), ctx);
 }
 
-/** The GatewayError a promise rejects with; throws when it resolves or rejects with something else. */
-export async function failureOf(promise: Promise<unknown>): Promise<GatewayError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(error)}`);
-  return error;
-}
+export { failureOf };

@@ -4,7 +4,6 @@ import {
   buildClearGridWithdrawItem,
   classifyClearGridAcceptance,
   clearGridChangeFor,
-  clearGridStatusReading,
   isClearGridTerminal,
   parseClearGridError,
   readClearGridLogin,
@@ -217,22 +216,5 @@ describe(readClearGridLogin.name, () => {
     expect(readClearGridLogin({ token: 't', refreshToken: 'r' })).toBeUndefined();
     expect(readClearGridRefresh({ token: 't2' })).toEqual({ token: 't2' });
     expect(readClearGridRefresh({})).toBeUndefined();
-  });
-});
-
-describe(clearGridStatusReading.name, () => {
-  it.each([
-    [5, 'DISPUTED'],
-    [6, 'DO_NOT_CONTACT'],
-    [3, 'CLOSED'],
-    ['5', 'DISPUTED'],
-  ] as const)('should read ClearGrid status %p as %s', (value, status) => {
-    expect(clearGridStatusReading(value)).toEqual({ status, reason: null, providerStatus: value });
-  });
-
-  it('should read unknown statuses as null without throwing', () => {
-    for (const value of [1, 2, 99, 'OPEN', null, undefined, { status: 5 }]) {
-      expect(clearGridStatusReading(value)).toEqual({ status: null, reason: null, providerStatus: value });
-    }
   });
 });

@@ -1,5 +1,5 @@
 /**
- * ClearGrid "Command": wire types and pure canonical ⇄ ClearGrid mapping. No I/O, no Nest.
+ * ClearGrid "Command": pure canonical ⇄ ClearGrid mapping (wire shapes in cleargrid.wire.ts). No I/O, no Nest.
  * Source: /work/shared/providers/README.md (ClearGrid) and the two ClearGrid endpoint pages.
  */
 import {
@@ -9,85 +9,21 @@ import {
   type ErrorCode,
   type FieldError,
 } from '../../domain/index.js';
-import type { ChangeRequest, StatusReading, Translation } from '../provider-adapter.js';
+import type { ChangeRequest, ProviderMapping, Translation } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
-
-// ---- wire types (never leave this folder) ----
-
-export interface ClearGridLoginRequest {
-  email: string;
-  password: string;
-}
-
-export interface ClearGridLoginResponse {
-  lenderPublicId: string;
-  token: string;
-  refreshToken: string;
-}
-
-export interface ClearGridRefreshRequest {
-  refreshToken: string;
-}
-
-export interface ClearGridRefreshResponse {
-  token: string;
-}
-
-/** One item of `POST …/accounts/update-status`. */
-export interface ClearGridStatusItem {
-  status: ClearGridFlagStatus;
-  debtorCompanyId: string;
-  accountId: string;
-}
-
-/** One item of `POST …/accounts` (create/update/withdraw); only the withdraw form is built here. */
-export interface ClearGridWithdrawItem {
-  status: typeof CLEARGRID_WITHDRAW_STATUS;
-  accountId: string;
-  debtorCompanyId: string;
-}
-
-export interface ClearGridBatch<Item> {
-  accounts: Item[];
-}
-
-/** Per-account validation result inside the envelope. */
-export interface ClearGridAccountErrors {
-  accountId: string;
-  errors: string[];
-}
-
-/** The `{code, message, body, errors}` envelope of both write endpoints (200 and 400). */
-export interface ClearGridEnvelope {
-  code: number;
-  message: string | null;
-  body: string;
-  errors: ClearGridAccountErrors[];
-}
-
-/** 401 / 500 (and, by guess, 403 and 429) body. */
-export interface ClearGridErrorBody {
-  error: string;
-}
-
-// ---- paths ----
-
-/** Documented paths, relative to the host root (CLEARGRID_BASE_URL, e.g. https://v3-api.cleargrid.ai). */
-export const CLEARGRID_PATHS = {
-  login: (lender: string) => `/admin/auth/${encodeURIComponent(lender)}/login`,
-  refresh: (lender: string) => `/admin/auth/${encodeURIComponent(lender)}/refresh-token`,
-  'update-status': (lenderPublicId: string) =>
-    `/admin/v3/lenders/${encodeURIComponent(lenderPublicId)}/accounts/update-status`,
-  withdraw: (lenderPublicId: string) => `/admin/v3/lenders/${encodeURIComponent(lenderPublicId)}/accounts`,
-} as const;
-
-// ---- statuses ----
-
-export const CLEARGRID_DISPUTED = 5;
-export const CLEARGRID_DO_NOT_CONTACT = 6;
-export type ClearGridFlagStatus = typeof CLEARGRID_DISPUTED | typeof CLEARGRID_DO_NOT_CONTACT;
-/** Item `status` 3 of the create/update endpoint = Withdraw (1 = create, 2 = update). */
-export const CLEARGRID_WITHDRAW_STATUS = 3;
+import {
+  CLEARGRID_DISPUTED,
+  CLEARGRID_DO_NOT_CONTACT,
+  CLEARGRID_WITHDRAW_STATUS,
+  type ClearGridFlagStatus,
+  type ClearGridLoginRequest,
+  type ClearGridLoginResponse,
+  type ClearGridRefreshRequest,
+  type ClearGridRefreshResponse,
+  type ClearGridStatusItem,
+  type ClearGridWithdrawItem,
+  type ClearGridBatch,
+} from './cleargrid.wire.js';
 
 export type ClearGridOperation = 'update-status' | 'withdraw';
 
@@ -267,27 +203,6 @@ function accountMessages(errors: unknown): string[] {
   return messages;
 }
 
-// ---- reads ----
-
-const CLEARGRID_READ_STATUS: Record<number, CanonicalStatus> = {
-  [CLEARGRID_DISPUTED]: 'DISPUTED',
-  [CLEARGRID_DO_NOT_CONTACT]: 'DO_NOT_CONTACT',
-  [CLEARGRID_WITHDRAW_STATUS]: 'CLOSED',
-};
-
-/**
- * ClearGrid has no single-account read (liveRead is false); this maps a ClearGrid status code as the
- * Exports API or the sandbox shows it. Unknown values give status null, never a throw.
- */
-export function clearGridStatusReading(providerStatus: unknown): StatusReading {
-  const code =
-    typeof providerStatus === 'string' && /^\d+$/.test(providerStatus.trim())
-      ? Number(providerStatus)
-      : providerStatus;
-  const status = typeof code === 'number' ? (CLEARGRID_READ_STATUS[code] ?? null) : null;
-  return { status, reason: null, providerStatus };
-}
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -295,3 +210,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function nonEmpty(value: unknown): value is string {
   return typeof value === 'string' && value !== '';
 }
+
+/** The port's pure side for ClearGrid. */
+export const CLEARGRID_MAPPING: ProviderMapping = {
+  translate: translateClearGrid,
+  isTerminal: isClearGridTerminal,
+  validate: validateClearGridRequest,
+};

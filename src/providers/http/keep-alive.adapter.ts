@@ -27,6 +27,12 @@ export interface KeepAliveAdapterOptions {
  * A compressed answer (sent although no `Accept-Encoding` was) is decompressed within `maxContentLength`.
  * Errors are AxiosErrors with the Node code (`ECONNREFUSED` …) or `ECONNABORTED` for the deadline.
  * `params`, proxies, redirects and upload/download progress are not supported: the gateway uses none.
+ *
+ * Why hand-written rather than a library (undici, got): undici's Pool gives keep-alive but only per-phase
+ * timeouts, so the whole-exchange deadline would again need a per-call AbortSignal timer — the 10 s timer
+ * per call whose retention bloated RSS in the bench — and got adds its own per-call stream pipeline; what
+ * axios still gives over raw `http.request` is the config merge and header normalisation (AxiosHeaders),
+ * the `validateStatus`/`maxContentLength` semantics and AxiosError codes that ProviderHttpClient maps.
  */
 export function keepAliveAdapter(options: KeepAliveAdapterOptions): AxiosAdapter {
   return (config: InternalAxiosRequestConfig) =>

@@ -6,6 +6,9 @@ import { GatewayError } from '../../domain/index.js';
 import { keepAliveAdapter } from './keep-alive.adapter.js';
 import { ProviderHttpClient } from './provider-http.client.js';
 
+/** These specs look at transport only; provider error bodies are read by each adapter's parser. */
+const noParser = () => ({ code: '', message: '' });
+
 /** A real HTTP server on loopback whose behaviour each test sets; it records what it received. */
 interface Received {
   method: string;
@@ -67,7 +70,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
       response.setHeader('X-Provider-Trace', 'abc');
       response.end('{"error":"bad","n":1}');
     };
-    const client = new ProviderHttpClient('spidr', 2000);
+    const client = new ProviderHttpClient('spidr', 2000, noParser);
     const result = await client.send({
       method: 'PATCH',
       url: `${base}/v1/account/a-1?x=1&y=%C3%A9`,
@@ -102,14 +105,14 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
   });
 
   it('sends no content type and no body when there is none', async () => {
-    const client = new ProviderHttpClient('spidr', 2000);
+    const client = new ProviderHttpClient('spidr', 2000, noParser);
     await client.send({ method: 'PUT', url: `${base}/v1/nothing` });
     expect(received[0].body).toBe('');
     expect(received[0].headers['content-type']).toBeUndefined();
   });
 
   it('reuses one kept-alive connection for calls made one after another', async () => {
-    const client = new ProviderHttpClient('spidr', 2000);
+    const client = new ProviderHttpClient('spidr', 2000, noParser);
     for (let i = 0; i < 5; i++) {
       const result = await client.send({ method: 'GET', url: `${base}/v1/account/${i}` });
       expect(result.status).toBe(200);
@@ -119,7 +122,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
   });
 
   it('treats an empty body as no body and a non-JSON one as malformed', async () => {
-    const client = new ProviderHttpClient('spidr', 2000);
+    const client = new ProviderHttpClient('spidr', 2000, noParser);
     handler = (_request, response) => response.end('');
     expect(await client.send({ method: 'GET', url: `${base}/empty` })).toMatchObject({
       body: undefined,
@@ -138,7 +141,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
       response.setHeader('content-encoding', 'gzip');
       response.end(gzipSync(JSON.stringify({ status: 'SUSPENDED' })));
     };
-    const client = new ProviderHttpClient('spidr', 2000);
+    const client = new ProviderHttpClient('spidr', 2000, noParser);
     const result = await client.send({ method: 'GET', url: `${base}/gz` });
     expect(result.body).toEqual({ status: 'SUSPENDED' });
     expect(received[0].headers['accept-encoding']).toBeUndefined();
@@ -152,7 +155,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
       // A byte every 50 ms: the socket is never idle, so only a deadline on the whole call stops it.
       timers.push(setInterval(() => response.write(' '), 50));
     };
-    const client = new ProviderHttpClient('spidr', 300);
+    const client = new ProviderHttpClient('spidr', 300, noParser);
     const started = Date.now();
     const error = await failure(client.send({ method: 'GET', url: `${base}/slow` }));
     timers.forEach(clearInterval);
@@ -164,7 +167,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
 
   it('times out a provider that never answers', async () => {
     handler = () => undefined;
-    const client = new ProviderHttpClient('spidr', 200);
+    const client = new ProviderHttpClient('spidr', 200, noParser);
     const error = await failure(client.send({ method: 'POST', url: `${base}/hang`, body: {} }));
     expect(error.code).toBe('PROVIDER_TIMEOUT');
   });
@@ -176,7 +179,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
       for (let i = 0; i < 6; i++) response.write(chunk);
       response.end();
     };
-    const client = new ProviderHttpClient('spidr', 2000);
+    const client = new ProviderHttpClient('spidr', 2000, noParser);
     const error = await failure(client.send({ method: 'GET', url: `${base}/huge` }));
     expect(error.code).toBe('PROVIDER_UNAVAILABLE');
     expect(error.message).toBe('spidr GET /huge: ERR_BAD_RESPONSE');
@@ -187,7 +190,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
       response.setHeader('content-encoding', 'gzip');
       response.end(gzipSync(Buffer.alloc(6 * 1024 * 1024, 0x20)));
     };
-    const client = new ProviderHttpClient('spidr', 2000);
+    const client = new ProviderHttpClient('spidr', 2000, noParser);
     const error = await failure(client.send({ method: 'GET', url: `${base}/bomb` }));
     expect(error.message).toBe('spidr GET /bomb: ERR_BAD_RESPONSE');
   });
@@ -197,7 +200,7 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const client = new ProviderHttpClient('pismo', 2000);
+    const client = new ProviderHttpClient('pismo', 2000, noParser);
     const refused = await failure(client.send({ method: 'GET', url: `http://127.0.0.1:${port}/x` }));
     expect(refused.code).toBe('PROVIDER_UNAVAILABLE');
     expect(refused.message).toBe('pismo GET /x: ECONNREFUSED');
@@ -210,6 +213,70 @@ describe('ProviderHttpClient (axios with the keep-alive adapter, against a real 
     const dropped = await failure(client.send({ method: 'GET', url: `${base}/drop` }));
     expect(dropped.code).toBe('PROVIDER_UNAVAILABLE');
     expect(dropped.message).toMatch(/^pismo GET \/drop: /);
+  });
+});
+
+describe('ProviderHttpClient.call (the one "not 2xx → canonical failure" path of every adapter)', () => {
+  const parse = (_status: number, body: unknown) => {
+    const error = (body as { error?: { code?: string; message?: string } }).error ?? {};
+    return { code: error.code ?? '', message: error.message ?? '' };
+  };
+  const answer = (status: number) => {
+    handler = (_request, response) => {
+      response.statusCode = status;
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ error: { code: 'invalid_client', message: 'Invalid client' } }));
+    };
+  };
+
+  it('should return a 2xx answer as it is', async () => {
+    const client = new ProviderHttpClient('canopy', 2000, parse);
+    const response = await client.call('read status', { method: 'GET', url: `${base}/ok` });
+    expect(response.body).toEqual({ ok: true });
+  });
+
+  it.each([
+    [404, 'ACCOUNT_NOT_FOUND'],
+    [422, 'PROVIDER_REJECTED'],
+    [429, 'RATE_LIMITED'],
+    [503, 'PROVIDER_ERROR'],
+  ])('should turn %s into %s with the provider code and message kept', async (status, code) => {
+    answer(status);
+    const client = new ProviderHttpClient('canopy', 2000, parse);
+    const error = await failure(client.call('read status', { method: 'GET', url: `${base}/x` }));
+    expect(error.code).toBe(code);
+    expect(error.provider).toMatchObject({
+      id: 'canopy',
+      httpStatus: status,
+      code: 'invalid_client',
+      message: 'Invalid client',
+    });
+  });
+
+  it.each([400, 401, 403, 404])(
+    'should make a token endpoint %s PROVIDER_AUTH_FAILED, keeping the code',
+    async (status) => {
+      answer(status);
+      const client = new ProviderHttpClient('canopy', 2000, parse);
+      const error = await failure(
+        client.call('authenticate', { method: 'POST', url: `${base}/auth/token` }, { tokenEndpoint: true }),
+      );
+      expect(error.code).toBe('PROVIDER_AUTH_FAILED');
+      expect(error.provider).toMatchObject({ code: 'invalid_client', message: 'Invalid client' });
+    },
+  );
+
+  it.each([
+    [429, 'RATE_LIMITED'],
+    [500, 'PROVIDER_ERROR'],
+    [503, 'PROVIDER_ERROR'],
+  ])('should leave a token endpoint %s to the HTTP status', async (status, code) => {
+    answer(status);
+    const client = new ProviderHttpClient('canopy', 2000, parse);
+    const error = await failure(
+      client.call('authenticate', { method: 'POST', url: `${base}/auth/token` }, { tokenEndpoint: true }),
+    );
+    expect(error.code).toBe(code);
   });
 });
 

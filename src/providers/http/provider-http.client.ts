@@ -3,7 +3,11 @@ import https from 'node:https';
 import axios, { AxiosError, type AxiosInstance } from 'axios';
 import { GatewayError, type ProviderId } from '../../domain/index.js';
 import type { CallContext, HttpMethod } from '../provider-adapter.js';
+import { malformedAnswer, providerFailure, type ParsedProviderError } from '../provider-errors.js';
 import { keepAliveAdapter } from './keep-alive.adapter.js';
+
+/** A provider's one error parser: its error body → its own code and message (and the canonical code it decides). */
+export type ProviderErrorParser = (httpStatus: number, body: unknown) => ParsedProviderError;
 
 export interface ProviderHttpRequest {
   method: HttpMethod;
@@ -35,6 +39,7 @@ export class ProviderHttpClient {
   constructor(
     private readonly providerId: ProviderId,
     private readonly timeoutMs: number,
+    private readonly parseError: ProviderErrorParser,
   ) {
     const agentOptions = { keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 256, maxFreeSockets: 64 };
     this.axios = axios.create({
@@ -55,6 +60,44 @@ export class ProviderHttpClient {
     });
   }
 
+  /**
+   * Sends and returns a 2xx answer; any other answer throws the canonical failure read by the
+   * provider's error parser. `tokenEndpoint`: the call asks for the gateway's own credentials, so any
+   * 4xx but 429 is PROVIDER_AUTH_FAILED (a 404 there must not read as ACCOUNT_NOT_FOUND).
+   */
+  async call(
+    operation: string,
+    request: ProviderHttpRequest,
+    options: { tokenEndpoint?: boolean } = {},
+  ): Promise<ProviderHttpResponse> {
+    const response = await this.send(request);
+    if (isSuccess(response)) return response;
+    const parsed = this.parseError(response.status, response.body);
+    const refused =
+      options.tokenEndpoint && response.status >= 400 && response.status < 500 && response.status !== 429;
+    throw this.failure(
+      operation,
+      response,
+      refused ? { ...parsed, canonical: 'PROVIDER_AUTH_FAILED' } : parsed,
+    );
+  }
+
+  /** The canonical failure for an answer, read by the provider's parser unless `parsed` is given. */
+  failure(operation: string, response: ProviderHttpResponse, parsed?: ParsedProviderError): GatewayError {
+    return providerFailure(
+      this.providerId,
+      operation,
+      response,
+      parsed ?? this.parseError(response.status, response.body),
+    );
+  }
+
+  /** A 2xx answer whose body is not the documented JSON. */
+  malformed(operation: string, response: ProviderHttpResponse): GatewayError {
+    return malformedAnswer(this.providerId, operation, response);
+  }
+
+  /** Sends without judging the answer: the caller reads the status (token refresh, auth retry). */
   async send(request: ProviderHttpRequest): Promise<ProviderHttpResponse> {
     const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
     if (request.body !== undefined) headers['content-type'] = 'application/json';
@@ -105,6 +148,10 @@ export class ProviderHttpClient {
     const cause = code ?? (error instanceof Error ? error.message : 'unknown network error');
     return new GatewayError('PROVIDER_UNAVAILABLE', `${what}: ${cause}`, { cause: error });
   }
+}
+
+export function isSuccess(response: ProviderHttpResponse): boolean {
+  return response.status >= 200 && response.status < 300;
 }
 
 function parseJson(raw: string): { body: unknown; malformed: boolean } {

@@ -1,14 +1,13 @@
-import type { PismoSettings } from '../../config/provider-settings.js';
 import type { ProviderDefinition } from '../provider-definition.js';
 import { PismoAdapter } from './pismo.adapter.js';
 import { PISMO_SANDBOX_SETTINGS, createPismoSandbox } from './pismo.sandbox.js';
+import { PISMO_SETTINGS, type PismoSettings } from './pismo.settings.js';
+import { PISMO_PROVIDER } from './pismo.wire.js';
 
 export const pismoProvider: ProviderDefinition<PismoSettings> = {
-  id: 'pismo',
-  name: 'Pismo',
+  ...PISMO_PROVIDER,
+  settings: PISMO_SETTINGS,
   createAdapter: (endpoint) => new PismoAdapter(endpoint),
   createSandbox: createPismoSandbox,
   sandboxSettings: PISMO_SANDBOX_SETTINGS,
-  // The sandbox serves both account APIs, so PISMO_ACCOUNT_API applies in sandbox mode too.
-  sandboxOptions: (config) => ({ accountApi: config.pismoAccountApi }),
 };

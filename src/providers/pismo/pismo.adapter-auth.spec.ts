@@ -1,38 +1,28 @@
-import type { FastifyInstance } from 'fastify';
-import { GatewayError } from '../../domain/index.js';
-import { listenOnLoopback, type SandboxCall } from '../sandbox/sandbox-kit.js';
+/** The s2s flow (PISMO_AUTH=s2s): today's requests, unchanged. The OpenID flow: pismo.adapter-openid.spec.ts. */
+import type { SandboxCall } from '../sandbox/sandbox-kit.js';
+import { failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
-import { PISMO_SANDBOX_SETTINGS, createPismoSandbox } from './pismo.sandbox.js';
+import { pismoProvider } from './index.js';
+import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
 
 /** Per-account Pismo tokens against the real sandbox: binding, reuse, re-mint, single flight. */
 const TOKEN_PATH = '/passport/v2/s2s/access-token';
 const ctx = { requestId: 'req-pismo-auth' };
 
-let sandbox: FastifyInstance;
-let baseUrl: string;
+const sandbox = SandboxHarness.forSpec(pismoProvider);
 
 function adapterFor(serverSecret = PISMO_SANDBOX_SETTINGS.serverSecret): PismoAdapter {
   return new PismoAdapter({
-    baseUrl,
+    baseUrl: sandbox.baseUrl,
     mode: 'sandbox',
     timeoutMs: 2000,
-    settings: { ...PISMO_SANDBOX_SETTINGS, serverSecret },
+    settings: { ...PISMO_SANDBOX_SETTINGS, serverSecret, auth: 's2s' },
   });
 }
 
-async function calls(): Promise<SandboxCall[]> {
-  const response = await fetch(`${baseUrl}/__sandbox/calls`);
-  return ((await response.json()) as { calls: SandboxCall[] }).calls;
-}
+const calls = () => sandbox.calls();
 
-async function control(path: string, body?: object): Promise<void> {
-  const response = await fetch(`${baseUrl}/__sandbox/${path}`, {
-    method: 'POST',
-    headers: body ? { 'content-type': 'application/json' } : {},
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  expect(response.status).toBe(204);
-}
+const control = (path: string, body?: object) => sandbox.control(path, body);
 
 const tokenCalls = (all: SandboxCall[]) => all.filter((c) => c.url === TOKEN_PATH);
 const accountCalls = (all: SandboxCall[]) => all.filter((c) => c.url !== TOKEN_PATH);
@@ -50,27 +40,7 @@ async function suspend(adapter: PismoAdapter, accountId: string) {
   return adapter.applyChange(prepared, ctx);
 }
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(error)}`);
-  return error;
-}
-
-beforeAll(async () => {
-  sandbox = createPismoSandbox();
-  baseUrl = await listenOnLoopback(sandbox);
-});
-
-afterAll(async () => {
-  await sandbox.close();
-});
-
-beforeEach(async () => {
-  await fetch(`${baseUrl}/__sandbox/reset`, { method: 'POST' });
-});
+const failure = failureOf;
 
 describe(`${PismoAdapter.name} account tokens`, () => {
   it('should mint one token per account and never send one account’s token for another', async () => {

@@ -1,30 +1,26 @@
 import http from 'node:http';
-import type { FastifyInstance } from 'fastify';
-import type { PismoAccountApi } from '../../config/provider-settings.js';
-import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
-import { listenOnLoopback, type SandboxCall } from '../sandbox/sandbox-kit.js';
+import type { PismoAccountApi } from './pismo.settings.js';
+import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
+import { applyThrough, failureOf, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
-import { PISMO_SANDBOX_SETTINGS, createPismoSandbox } from './pismo.sandbox.js';
+import { pismoProvider } from './index.js';
+import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
 
 const TOKEN_PATH = '/passport/v2/s2s/access-token';
 const ctx = { requestId: 'req-pismo-1' };
 
-let sandbox: FastifyInstance;
-let baseUrl: string;
+const sandbox = SandboxHarness.forSpec(pismoProvider);
 
 function adapterFor(options: { api?: PismoAccountApi; timeoutMs?: number; url?: string } = {}): PismoAdapter {
   return new PismoAdapter({
-    baseUrl: options.url ?? baseUrl,
+    baseUrl: options.url ?? sandbox.baseUrl,
     mode: 'sandbox',
     timeoutMs: options.timeoutMs ?? 2000,
-    settings: { ...PISMO_SANDBOX_SETTINGS, accountApi: options.api ?? 'corporate' },
+    settings: { ...PISMO_SANDBOX_SETTINGS, accountApi: options.api ?? 'corporate', auth: 's2s' },
   });
 }
 
-async function calls(): Promise<SandboxCall[]> {
-  const response = await fetch(`${baseUrl}/__sandbox/calls`);
-  return ((await response.json()) as { calls: SandboxCall[] }).calls;
-}
+const calls = () => sandbox.calls();
 
 const statusCalls = async () => (await calls()).filter((c) => c.url !== TOKEN_PATH);
 
@@ -34,38 +30,10 @@ function uidOf(authorization: unknown): string {
   return (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { uid: string }).uid;
 }
 
-async function change(
-  accountId: string,
-  status: CanonicalStatus,
-  reason?: CanonicalReason,
-  providerOptions?: Record<string, unknown>,
-  adapter = adapterFor(),
-) {
-  const prepared = await adapter.prepareChange({ accountId, status, reason, providerOptions }, ctx);
-  return adapter.applyChange(prepared, ctx);
-}
+const change = (...[accountId, status, reason, providerOptions, adapter = adapterFor()]: ChangeArgs) =>
+  applyThrough(adapter, { accountId, status, reason, providerOptions }, ctx);
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(error)}`);
-  return error;
-}
-
-beforeAll(async () => {
-  sandbox = createPismoSandbox();
-  baseUrl = await listenOnLoopback(sandbox);
-});
-
-afterAll(async () => {
-  await sandbox.close();
-});
-
-beforeEach(async () => {
-  await fetch(`${baseUrl}/__sandbox/reset`, { method: 'POST' });
-});
+const failure = failureOf;
 
 describe(PismoAdapter.name, () => {
   describe('corporate API writes', () => {
@@ -124,7 +92,7 @@ describe(PismoAdapter.name, () => {
 
       expect(prepared.providerRequest).toEqual({
         method: 'PATCH',
-        url: `${baseUrl}/corporate/v2/corporate-accounts/EXT%201%2Fa/status`,
+        url: `${sandbox.baseUrl}/corporate/v2/corporate-accounts/EXT%201%2Fa/status`,
         body: { status: 'BLOCKED', reason_external_id: 'FRAUD' },
       });
       expect(prepared.providerStatus).toBe('BLOCKED');

@@ -5,6 +5,7 @@
 import type { FastifyRequest } from 'fastify';
 import { CANONICAL_REASONS } from '../../domain/index.js';
 import { SandboxStore, bearerOf, magicOf, sandboxJwt } from '../sandbox/sandbox-kit.js';
+import { PISMO_DOCUMENTED_STATUSES, PISMO_DORMANCY_STATUSES } from './pismo.wire.js';
 
 export interface SandboxAnswer {
   status: number;
@@ -35,6 +36,7 @@ export const PISMO_SANDBOX_ERRORS = {
   internal: answer(500, 'ECMN9999', 'Internal error'),
   // Made up: Pismo documents no body for these; the codes are the simulator's own.
   invalidCredentials: answer(401, 'EPSP0001', 'Invalid credentials'),
+  invalidAssertion: answer(401, 'EPSP0002', 'Invalid token: signature, tenant, claims or expiry refused'),
   missingAccount: answer(400, 'EPSP0005', 'account_id must be provided'),
   unauthorized: answer(401, 'EPSP0401', 'Unauthorized'),
   wrongAccount: answer(403, 'EPSP0403', 'Token does not grant access to this account'),
@@ -43,8 +45,8 @@ export const PISMO_SANDBOX_ERRORS = {
 } as const;
 
 export const FINAL_STATUSES = ['CANCELLED'];
-export const DORMANCY_STATUSES = ['INACTIVE', 'DORMANT', 'UNCLAIMED'];
-export const CORPORATE_STATUSES = ['NORMAL', 'BLOCKED', 'CANCELLED', 'DEBIT_ONLY', ...DORMANCY_STATUSES];
+export const DORMANCY_STATUSES: readonly string[] = PISMO_DORMANCY_STATUSES;
+export const CORPORATE_STATUSES: readonly string[] = PISMO_DOCUMENTED_STATUSES;
 export const ACCOUNTS_STATUSES = ['NORMAL', 'BLOCKED', 'CANCELLED', 'DEBIT_ONLY'];
 /** The organisation's reasons in this sandbox: the canonical ones and a doc example. */
 export const KNOWN_REASONS: readonly string[] = [...CANONICAL_REASONS, 'CREDIT_ONLY'];
@@ -71,6 +73,8 @@ export class PismoSandboxState {
     return { status: kind === 'CLOSED' ? 'CANCELLED' : kind === 'DORMANT' ? 'DORMANT' : 'NORMAL' };
   });
   private readonly tokens = new Map<string, IssuedToken>();
+  /** `jti`s of the OpenID assertions exchanged so far: each may be used once. */
+  private readonly assertionIds = new Set<string>();
   private issued = 0;
   /** AUTHEXPIRED- account → the last token issued when it answered 401; tokens minted later pass. */
   private readonly authExpiredUpTo = new Map<string, number>();
@@ -86,6 +90,13 @@ export class PismoSandboxState {
       refusedOnce: false,
     });
     return token;
+  }
+
+  /** False when an assertion with this `jti` was exchanged before (a replay). */
+  firstUse(jti: string): boolean {
+    if (this.assertionIds.has(jti)) return false;
+    this.assertionIds.add(jti);
+    return true;
   }
 
   expireAll(): void {
@@ -114,6 +125,7 @@ export class PismoSandboxState {
   reset(): void {
     this.accounts.clear();
     this.tokens.clear();
+    this.assertionIds.clear();
     this.authExpiredUpTo.clear();
     this.tokenLifetimeSeconds = DEFAULT_TOKEN_LIFETIME_SECONDS;
     this.tokenOutage = false;

@@ -30,8 +30,10 @@
  * `POST /__sandbox/token-outage {"enabled":bool}` (the token endpoint answers 500 ECMN9999),
  * plus the kit's `/__sandbox/calls` and `/__sandbox/reset` (which also restores these defaults).
  */
+import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { PismoSettings } from '../../config/provider-settings.js';
+import { jwtVerify, type JWTPayload } from 'jose';
+import type { PismoSettings } from './pismo.settings.js';
 import { createSandboxApp, magicOf, sleep } from '../sandbox/sandbox-kit.js';
 import {
   ACCOUNTS_STATUSES,
@@ -48,10 +50,39 @@ import {
   type SandboxAnswer,
 } from './pismo.sandbox-state.js';
 
-export const PISMO_SANDBOX_SETTINGS: PismoSettings = {
+export const PISMO_SANDBOX_TENANT = 'TN-SANDBOX';
+
+let sandboxKeys: { privateKeyPem: string; publicKey: KeyObject } | undefined;
+
+/**
+ * The RSA key pair of the OpenID flow in sandbox mode, generated once per process: the adapter signs
+ * with the private half (PISMO_SANDBOX_SETTINGS.privateKey) and the sandbox verifies with the public one,
+ * so `npm start` with no Pismo settings needs no key.
+ */
+export function pismoSandboxKeys(): { privateKeyPem: string; publicKey: KeyObject } {
+  if (!sandboxKeys) {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    sandboxKeys = {
+      privateKeyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      publicKey,
+    };
+  }
+  return sandboxKeys;
+}
+
+export const PISMO_SANDBOX_SETTINGS: PismoSettings & {
+  serverKey: string;
+  serverSecret: string;
+  tenantId: string;
+  privateKey: string;
+} = {
   serverKey: 'pismo-sandbox-server-key',
   serverSecret: 'pismo-sandbox-server-secret',
   accountApi: 'corporate',
+  tenantId: PISMO_SANDBOX_TENANT,
+  get privateKey() {
+    return pismoSandboxKeys().privateKeyPem;
+  },
 };
 
 type AccountRoute = FastifyRequest<{ Params: { id: string } }>;
@@ -99,6 +130,32 @@ export function createPismoSandbox(): FastifyInstance {
             : '';
       if (accountId === '') return send(reply, E.missingAccount);
       return reply.code(200).send({ token: state.issue(accountId) });
+    });
+
+    // OpenID: an RS256 assertion signed with the gateway's key, bound to one account by its claim.
+    app.post('/passport/v1/oauth2/token', async (request, reply) => {
+      if (state.tokenOutage) return send(reply, E.internal);
+      const assertion =
+        isObject(request.body) && typeof request.body.token === 'string' ? request.body.token : '';
+      let claims: JWTPayload;
+      try {
+        ({ payload: claims } = await jwtVerify(assertion, pismoSandboxKeys().publicKey, {
+          algorithms: ['RS256'],
+          requiredClaims: ['iss', 'sub', 'aud', 'iat', 'exp', 'jti'],
+        }));
+      } catch {
+        return send(reply, E.invalidAssertion);
+      }
+      if (claims.tenant_id !== PISMO_SANDBOX_TENANT || !state.firstUse(claims.jti!)) {
+        return send(reply, E.invalidAssertion);
+      }
+      const accountId = claims.external_account_id ?? claims.uid;
+      if (typeof accountId !== 'string' || accountId === '') return send(reply, E.missingAccount);
+      return reply.code(201).send({
+        access_token: state.issue(accountId),
+        refresh_token: randomUUID(),
+        expires_in: state.tokenLifetimeSeconds,
+      });
     });
 
     app.patch('/corporate/v2/corporate-accounts/:id/status', async (request: AccountRoute, reply) => {

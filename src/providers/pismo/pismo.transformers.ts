@@ -2,17 +2,19 @@
  * Pure Pismo mappings: canonical ⇄ Pismo statuses, request bodies, providerOptions checks, error
  * bodies, reads and token answers. No I/O, no Nest. Guessed names live in pismo.wire.ts.
  */
-import type { PismoAccountApi, PismoSettings } from '../../config/provider-settings.js';
+import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {
+  NO_CANONICAL_STATUS,
   NO_PROVIDER_CODE,
   isCanonicalReason,
+  type NoCanonicalStatus,
   type CanonicalReason,
   type CanonicalStatus,
   type ErrorCode,
   type FieldError,
 } from '../../domain/index.js';
 import { jwtExpiry, type MintedToken } from '../auth/token-cache.js';
-import type { ChangeRequest, StatusReading, Translation } from '../provider-adapter.js';
+import type { ChangeRequest, ProviderMapping, StatusReading, Translation } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
 import {
   PISMO_ACCOUNTS_FIELDS,
@@ -23,7 +25,9 @@ import {
   PISMO_READ_REASON_FIELDS,
   PISMO_REASON_MAX_LENGTH,
   PISMO_STATUS,
+  PISMO_TOKEN_BINDING,
   type PismoCorporateStatusBody,
+  type PismoDocumentedStatus,
   type PismoErrorBody,
   type PismoStatusBody,
   type PismoTokenRequest,
@@ -176,19 +180,36 @@ export function buildPismoTokenRequest(
   settings: Pick<PismoSettings, 'serverKey' | 'serverSecret'>,
   accountId: string,
 ): PismoTokenRequest {
-  const base = { server_key: settings.serverKey, server_secret: settings.serverSecret };
+  const base = { server_key: settings.serverKey ?? '', server_secret: settings.serverSecret ?? '' };
   if (api === 'corporate') return { ...base, [PISMO_CORPORATE_TOKEN_ACCOUNT_FIELD]: accountId };
   const numeric = /^\d{1,15}$/.test(accountId) ? Number(accountId) : accountId;
   return { ...base, [PISMO_ACCOUNTS_TOKEN_ACCOUNT_FIELD]: numeric };
 }
 
 /**
- * A token answer → the token and when it expires: `expires_in` (seconds) if present, else the JWT
- * `exp`, else PISMO_DEFAULT_TOKEN_LIFETIME_MS. Undefined when there is no token.
+ * The claims of the OpenID assertion that bind it to one account (besides iss, sub, aud, iat, exp, jti,
+ * which the adapter sets when it signs). Which claim names the account is PISMO_TOKEN_BINDING's guess.
  */
-export function parsePismoToken(body: unknown, now: number): MintedToken | undefined {
-  if (!isPlainObject(body) || typeof body.token !== 'string' || body.token === '') return undefined;
-  const token = body.token;
+export function buildPismoOpenIdClaims(
+  api: PismoAccountApi,
+  tenantId: string,
+  accountId: string,
+): Record<string, string> {
+  return { tenant_id: tenantId, [PISMO_TOKEN_BINDING[api].claim]: accountId };
+}
+
+/**
+ * A token answer → the token and when it expires: `expires_in` (seconds) if present, else the JWT
+ * `exp`, else PISMO_DEFAULT_TOKEN_LIFETIME_MS. Undefined when there is no token. The field is `token`
+ * for s2s and `access_token` for OpenID.
+ */
+export function parsePismoToken(
+  body: unknown,
+  now: number,
+  field: 'token' | 'access_token' = 'token',
+): MintedToken | undefined {
+  if (!isPlainObject(body) || typeof body[field] !== 'string' || body[field] === '') return undefined;
+  const token = body[field];
   const expiresIn = body.expires_in;
   if (typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0) {
     return { value: token, expiresAt: now + expiresIn * 1000 };
@@ -236,12 +257,16 @@ export function parsePismoError(httpStatus: number, body: unknown): ParsedProvid
   return canonical ? { code, message, canonical } : { code, message };
 }
 
-/** Pismo status → canonical, for reads. Anything else (DEBIT_ONLY, dormancy, custom) reads as null. */
-const PISMO_READ_MAP: Readonly<Record<string, CanonicalStatus>> = {
-  [PISMO_STATUS.NORMAL]: 'ACTIVE',
-  [PISMO_STATUS.BLOCKED]: 'SUSPENDED',
-  [PISMO_STATUS.CANCELLED]: 'CLOSED',
-};
+/** Pismo status → canonical, for reads: total over the documented values; a custom status reads as none too. */
+const PISMO_READ_MAP = {
+  NORMAL: 'ACTIVE',
+  BLOCKED: 'SUSPENDED',
+  CANCELLED: 'CLOSED',
+  DEBIT_ONLY: NO_CANONICAL_STATUS,
+  INACTIVE: NO_CANONICAL_STATUS,
+  DORMANT: NO_CANONICAL_STATUS,
+  UNCLAIMED: NO_CANONICAL_STATUS,
+} as const satisfies Record<PismoDocumentedStatus, CanonicalStatus | NoCanonicalStatus>;
 
 /**
  * An account read → canonical status. The reason is the account's reason id when that is a canonical
@@ -250,7 +275,9 @@ const PISMO_READ_MAP: Readonly<Record<string, CanonicalStatus>> = {
 export function readPismoAccount(body: unknown): StatusReading | undefined {
   if (!isPlainObject(body) || typeof body.status !== 'string') return undefined;
   const providerStatus = body.status;
-  const status = PISMO_READ_MAP[providerStatus] ?? null;
+  const status: CanonicalStatus | NoCanonicalStatus = hasOwn(PISMO_READ_MAP, providerStatus)
+    ? PISMO_READ_MAP[providerStatus]
+    : NO_CANONICAL_STATUS;
   const rawReason = PISMO_READ_REASON_FIELDS.map((field) => body[field]).find(
     (value) => value !== undefined && value !== null,
   );
@@ -258,8 +285,21 @@ export function readPismoAccount(body: unknown): StatusReading | undefined {
   return { status, reason, providerStatus };
 }
 
+function hasOwn<T extends object>(map: T, key: string): key is Extract<keyof T, string> {
+  return Object.prototype.hasOwnProperty.call(map, key);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
   return proto === Object.prototype || proto === null;
+}
+
+/** The port's pure side for Pismo, for one account API. */
+export function pismoMapping(api: PismoAccountApi): ProviderMapping {
+  return {
+    translate: (status, reason) => translatePismo(api, status, reason),
+    isTerminal: isPismoTerminal,
+    validate: (request) => validatePismoRequest(api, request),
+  };
 }

@@ -2,14 +2,34 @@
  * Pismo's wire shapes and every guess about its API, in one place. Nothing here leaves the folder.
  * `[guess]` marks a value the public docs do not state; each is a constant so it is a one-line change.
  */
-import type { PismoAccountApi } from '../../config/provider-settings.js';
+import type { PismoAccountApi } from './pismo.settings.js';
+
+export const PISMO_PROVIDER = { id: 'pismo', name: 'Pismo' } as const;
+
+/** The s2s flow (server key + secret + account), documented: `PISMO_AUTH=s2s`. */
+export const PISMO_TOKEN_PATH = '/passport/v2/s2s/access-token';
+
+/** The OpenID flow: a signed JWT exchanged for an account token (`{"token"}` → 201). */
+export const PISMO_OPENID_TOKEN_PATH = '/passport/v1/oauth2/token';
+
+export type PismoAuth = 'openid' | 's2s';
 
 /**
- * [guess] Which of Pismo's three token flows we use: the s2s one (server key + secret + account).
- * OAuth2 (`/passport/v2/oauth/token`, `uid`) and OpenID (`/passport/v1/oauth2/token`) also exist;
- * switching means changing this path and `buildPismoTokenRequest`.
+ * [guess] Every choice about which token the account endpoints take, in one place. The two Pismo pages
+ * disagree: the corporate v1 page (deprecated for v2) says the corporate endpoints take a token from
+ * "the OpenID endpoint with an external account ID" (claim `external_account_id`); the v2 page (our seed)
+ * says "an access token encoded with a Pismo account ID". The gateway knows only the caller's external
+ * id, so it can mint only the first kind: OpenID bound to `external_account_id` for the corporate API,
+ * s2s bound to the Pismo `account_id` for the regular accounts API. Switching the binding is one line:
+ * the flow (`auth`, the default when PISMO_AUTH is unset) or the claim naming the account (`claim`).
  */
-export const PISMO_TOKEN_PATH = '/passport/v2/s2s/access-token';
+export const PISMO_TOKEN_BINDING = {
+  corporate: { auth: 'openid', claim: 'external_account_id' },
+  accounts: { auth: 's2s', claim: 'uid' },
+} as const satisfies Record<PismoAccountApi, { auth: PismoAuth; claim: string }>;
+
+/** [guess] How long a signed OpenID assertion is valid ("a few minutes"); `sub` is the account id. */
+export const PISMO_JWT_LIFETIME_SECONDS = 300;
 
 /**
  * [guess] The s2s body field that binds the token to an account. For the corporate API the docs only
@@ -74,6 +94,13 @@ export interface PismoTokenRequest {
   external_account_id?: string;
 }
 
+/** The OpenID exchange's answer (201). */
+export interface PismoOpenIdTokenResponse {
+  access_token: string;
+  refresh_token?: string;
+  expires_in?: number;
+}
+
 /** Only `token` is documented; `expires_in` (seconds) is read when present. */
 export interface PismoTokenResponse {
   token: string;
@@ -116,3 +143,16 @@ export const PISMO_STATUS = {
   BLOCKED: 'BLOCKED',
   CANCELLED: 'CANCELLED',
 } as const;
+
+/** Pismo's documented dormancy statuses (set by Pismo itself, never by a status write). */
+export const PISMO_DORMANCY_STATUSES = ['INACTIVE', 'DORMANT', 'UNCLAIMED'] as const;
+
+/** Every account status Pismo documents; reads are mapped over exactly these. */
+export const PISMO_DOCUMENTED_STATUSES = [
+  PISMO_STATUS.NORMAL,
+  PISMO_STATUS.BLOCKED,
+  PISMO_STATUS.CANCELLED,
+  'DEBIT_ONLY',
+  ...PISMO_DORMANCY_STATUSES,
+] as const;
+export type PismoDocumentedStatus = (typeof PISMO_DOCUMENTED_STATUSES)[number];

@@ -1,11 +1,9 @@
 import http from 'node:http';
-import type { FastifyInstance } from 'fastify';
-import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
-import type { SandboxCall } from '../sandbox/sandbox-kit.js';
-import { listenOnLoopback } from '../sandbox/sandbox-kit.js';
+import { applyThrough, failureOf, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
 import { SpidrAdapter } from './spidr.adapter.js';
-import { SPIDR_SANDBOX_SETTINGS, createSpidrSandbox } from './spidr.sandbox.js';
-import { SPIDR_API_KEY_HEADER } from './spidr.transformers.js';
+import { spidrProvider } from './index.js';
+import { SPIDR_SANDBOX_SETTINGS } from './spidr.sandbox.js';
+import { SPIDR_API_KEY_HEADER } from './spidr.wire.js';
 
 const API_KEY = SPIDR_SANDBOX_SETTINGS.apiKey;
 // The header's name is a guess kept in one constant; the test follows it so changing the guess is one edit.
@@ -13,55 +11,23 @@ const AUTH_HEADER = SPIDR_API_KEY_HEADER.name;
 const AUTH_VALUE = SPIDR_API_KEY_HEADER.value(API_KEY);
 const ctx = { requestId: 'req-spidr-1' };
 
-let sandbox: FastifyInstance;
-let baseUrl: string;
+const sandbox = SandboxHarness.forSpec(spidrProvider);
 
 function adapterFor(options: { apiKey?: string; timeoutMs?: number; url?: string } = {}): SpidrAdapter {
   return new SpidrAdapter({
-    baseUrl: options.url ?? baseUrl,
+    baseUrl: options.url ?? sandbox.baseUrl,
     mode: 'sandbox',
     timeoutMs: options.timeoutMs ?? 2000,
     settings: { apiKey: options.apiKey ?? API_KEY },
   });
 }
 
-async function calls(): Promise<SandboxCall[]> {
-  const response = await fetch(`${baseUrl}/__sandbox/calls`);
-  return ((await response.json()) as { calls: SandboxCall[] }).calls;
-}
+const calls = () => sandbox.calls();
 
-async function change(
-  accountId: string,
-  status: CanonicalStatus,
-  reason?: CanonicalReason,
-  providerOptions?: Record<string, unknown>,
-  adapter = adapterFor(),
-) {
-  const prepared = await adapter.prepareChange({ accountId, status, reason, providerOptions }, ctx);
-  return adapter.applyChange(prepared, ctx);
-}
+const change = (...[accountId, status, reason, providerOptions, adapter = adapterFor()]: ChangeArgs) =>
+  applyThrough(adapter, { accountId, status, reason, providerOptions }, ctx);
 
-async function failure(promise: Promise<unknown>): Promise<GatewayError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!(error instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(error)}`);
-  return error;
-}
-
-beforeAll(async () => {
-  sandbox = createSpidrSandbox();
-  baseUrl = await listenOnLoopback(sandbox);
-});
-
-afterAll(async () => {
-  await sandbox.close();
-});
-
-beforeEach(async () => {
-  await fetch(`${baseUrl}/__sandbox/reset`, { method: 'POST' });
-});
+const failure = failureOf;
 
 describe(SpidrAdapter.name, () => {
   describe('applyChange', () => {
@@ -128,14 +94,14 @@ describe(SpidrAdapter.name, () => {
     });
 
     it('should build an absolute providerRequest without the API key and send nothing', async () => {
-      const prepared = await adapterFor({ url: `${baseUrl}/` }).prepareChange(
+      const prepared = await adapterFor({ url: `${sandbox.baseUrl}/` }).prepareChange(
         { accountId: 'acc-1', status: 'CLOSED', reason: 'FRAUD' },
         ctx,
       );
 
       expect(prepared.providerRequest).toEqual({
         method: 'PATCH',
-        url: `${baseUrl}/v1/account/acc-1`,
+        url: `${sandbox.baseUrl}/v1/account/acc-1`,
         body: { status: 'close_without_refund' },
       });
       expect(prepared.providerStatus).toBe('close_without_refund');
@@ -299,7 +265,7 @@ describe(SpidrAdapter.name, () => {
 
     it('should never copy the personal data Spidr returns', async () => {
       const raw = (await (
-        await fetch(`${baseUrl}/v1/account/acc-4`, { headers: { [AUTH_HEADER]: AUTH_VALUE } })
+        await fetch(`${sandbox.baseUrl}/v1/account/acc-4`, { headers: { [AUTH_HEADER]: AUTH_VALUE } })
       ).json()) as { email: string; phone: string };
       expect(raw.email).toMatch(/@example\.com$/);
 

@@ -7,61 +7,32 @@
  * (CONTRACT.md section 5) cannot help when the only credential is the same key that was just refused.
  * The header carrying the key is a GUESS kept in SPIDR_API_KEY_HEADER (spidr.transformers.ts).
  */
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../../domain/index.js';
-import type { SpidrSettings } from '../../config/provider-settings.js';
-import { ProviderHttpClient, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import { GatewayError } from '../../domain/index.js';
+import { HttpAdapter } from '../http/http-adapter.js';
 import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
   PreparedChange,
-  ProviderAdapter,
   ProviderEndpoint,
   StatusReading,
-  Translation,
 } from '../provider-adapter.js';
-import { malformedAnswer, providerFailure } from '../provider-errors.js';
+import type { SpidrSettings } from './spidr.settings.js';
 import {
-  SPIDR_API_KEY_HEADER,
+  SPIDR_MAPPING,
   buildSpidrEditAccountBody,
   isSpidrAccountBody,
-  isSpidrTerminal,
   isSpidrWriteStatus,
   parseSpidrError,
   readingFromSpidrAccount,
-  spidrAccountPath,
-  translateSpidr,
-  validateSpidrOptions,
 } from './spidr.transformers.js';
+import { SPIDR_API_KEY_HEADER, SPIDR_PROVIDER, spidrAccountPath } from './spidr.wire.js';
 
-export class SpidrAdapter implements ProviderAdapter {
-  readonly id = 'spidr' as const;
-  readonly name = 'Spidr';
+export class SpidrAdapter extends HttpAdapter<SpidrSettings> {
   readonly liveRead = true;
 
-  private readonly http: ProviderHttpClient;
-  private readonly baseUrl: string;
-
-  constructor(private readonly endpoint: ProviderEndpoint<SpidrSettings>) {
-    this.http = new ProviderHttpClient(this.id, endpoint.timeoutMs);
-    this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
-  }
-
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return translateSpidr(status, reason);
-  }
-
-  isTerminal(status: CanonicalStatus): boolean {
-    return isSpidrTerminal(status);
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return validateSpidrOptions(request.providerOptions);
+  constructor(endpoint: ProviderEndpoint<SpidrSettings>) {
+    super(SPIDR_PROVIDER, endpoint, SPIDR_MAPPING, parseSpidrError);
   }
 
   /** Needs no call: the URL holds nothing but the account id. Rejects (never throws) when translate refuses. */
@@ -75,23 +46,10 @@ export class SpidrAdapter implements ProviderAdapter {
 
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
     const { method, url, body } = prepared.providerRequest;
-    const response = await this.http.send({
-      method,
-      url,
-      body,
-      headers: this.authHeaders(),
-      context: ctx,
-    });
-    if (!isSuccess(response)) {
-      throw providerFailure(
-        this.id,
-        'change status',
-        response,
-        parseSpidrError(response.status, response.body),
-      );
-    }
+    const headers = this.authHeaders();
+    const response = await this.http.call('change status', { method, url, body, headers, context: ctx });
     // Spidr answers 200 with the account object; anything else is not the documented answer.
-    if (!isSpidrAccountBody(response.body)) throw malformedAnswer(this.id, 'change status', response);
+    if (!isSpidrAccountBody(response.body)) throw this.http.malformed('change status', response);
     return {
       outcome: 'APPLIED',
       providerStatus: prepared.providerStatus,
@@ -100,28 +58,15 @@ export class SpidrAdapter implements ProviderAdapter {
   }
 
   async readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
-    const response = await this.http.send({
-      method: 'GET',
-      url: this.accountUrl(accountId),
-      headers: this.authHeaders(),
-      context: ctx,
-    });
-    if (!isSuccess(response)) {
-      throw providerFailure(
-        this.id,
-        'read status',
-        response,
-        parseSpidrError(response.status, response.body),
-      );
-    }
-    if (!isSpidrAccountBody(response.body)) throw malformedAnswer(this.id, 'read status', response);
+    const url = this.accountUrl(accountId);
+    const headers = this.authHeaders();
+    const response = await this.http.call('read status', { method: 'GET', url, headers, context: ctx });
+    if (!isSpidrAccountBody(response.body)) throw this.http.malformed('read status', response);
     return readingFromSpidrAccount(response.body);
   }
 
   private buildChange(request: ChangeRequest): PreparedChange {
-    const translation = translateSpidr(request.status, request.reason);
-    if (!translation.supported) throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why);
-    const providerStatus = translation.providerStatus;
+    const providerStatus = this.providerStatusFor(request);
     if (!isSpidrWriteStatus(providerStatus)) {
       // Unreachable while the translation map only holds write statuses; kept so a bad edit fails loudly.
       throw new GatewayError(
@@ -141,14 +86,10 @@ export class SpidrAdapter implements ProviderAdapter {
   }
 
   private accountUrl(accountId: string): string {
-    return `${this.baseUrl}${spidrAccountPath(accountId)}`;
+    return this.url(spidrAccountPath(accountId));
   }
 
   private authHeaders(): Record<string, string> {
     return { [SPIDR_API_KEY_HEADER.name]: SPIDR_API_KEY_HEADER.value(this.endpoint.settings.apiKey) };
   }
-}
-
-function isSuccess(response: ProviderHttpResponse): boolean {
-  return response.status >= 200 && response.status < 300;
 }

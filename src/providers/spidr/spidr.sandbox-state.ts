@@ -4,7 +4,8 @@
  * gateway never copies it out.
  */
 import { createHash } from 'node:crypto';
-import { SPIDR_STATUS, type SpidrErrorBody, type SpidrWriteStatus } from './spidr.transformers.js';
+import type { SpidrWriteStatus } from './spidr.transformers.js';
+import { SPIDR_STATUS, type SpidrErrorBody } from './spidr.wire.js';
 
 export interface SpidrSandboxAccount {
   id: string;

@@ -22,7 +22,7 @@
  * - `ZTM-`         → PATCH answers 400 ZTM_ERROR unless `bypassZtm` is true or `ztmSessionKey` is given
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { SpidrSettings } from '../../config/provider-settings.js';
+import type { SpidrSettings } from './spidr.settings.js';
 import { SandboxStore, createSandboxApp, magicOf, sleep } from '../sandbox/sandbox-kit.js';
 import {
   applySpidrStatus,
@@ -30,13 +30,8 @@ import {
   spidrError,
   type SpidrSandboxAccount,
 } from './spidr.sandbox-state.js';
-import {
-  SPIDR_API_KEY_HEADER,
-  SPIDR_STATUS,
-  SPIDR_WRITE_STATUSES,
-  SPIDR_ZTM_FIELDS,
-  isSpidrWriteStatus,
-} from './spidr.transformers.js';
+import { SPIDR_WRITE_STATUSES, SPIDR_ZTM_FIELDS, isSpidrWriteStatus } from './spidr.transformers.js';
+import { SPIDR_API_KEY_HEADER, SPIDR_STATUS } from './spidr.wire.js';
 
 export const SPIDR_SANDBOX_SETTINGS: SpidrSettings = { apiKey: 'sk_sandbox_statusgate_0000000000000000' };
 

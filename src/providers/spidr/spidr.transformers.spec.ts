@@ -9,10 +9,10 @@ import {
   isSpidrTerminal,
   parseSpidrError,
   readingFromSpidrAccount,
-  spidrAccountPath,
   translateSpidr,
   validateSpidrOptions,
 } from './spidr.transformers.js';
+import { spidrAccountPath } from './spidr.wire.js';
 
 /** CONTRACT.md section 5, Spidr column, written out. */
 const CLOSED_BY_REASON: Record<CanonicalReason, string> = {

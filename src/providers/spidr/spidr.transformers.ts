@@ -7,49 +7,17 @@
  * constant below, marked GUESS, so it can be changed in one place once a live sandbox tells.
  */
 import {
+  NO_CANONICAL_STATUS,
   NO_PROVIDER_CODE,
+  type NoCanonicalStatus,
   type CanonicalReason,
   type CanonicalStatus,
   type ErrorCode,
   type FieldError,
 } from '../../domain/index.js';
-import type { StatusReading, Translation } from '../provider-adapter.js';
+import type { ProviderMapping, StatusReading, Translation } from '../provider-adapter.js';
 import type { ParsedProviderError } from '../provider-errors.js';
-
-/**
- * GUESS: Spidr documents "an API key per environment" but not the header that carries it.
- * `Authorization: Bearer <key>` is the most common convention for `sk_…` keys. If Spidr turns out to
- * want e.g. `x-api-key: <key>`, change to `{ name: 'x-api-key', value: (key) => key }` — the adapter,
- * the sandbox and the specs all read this constant. `name` is lower-case (Node's header spelling).
- */
-export const SPIDR_API_KEY_HEADER = {
-  name: 'authorization',
-  value: (apiKey: string): string => `Bearer ${apiKey}`,
-} as const;
-
-/**
- * Spidr's account path. PATCH is documented (`/v1/account/:id`); GET on the same path is a GUESS
- * ([inferred] in the provider notes). The id is percent-encoded here, the only place a path is built.
- */
-export function spidrAccountPath(accountId: string): string {
-  return `/v1/account/${encodeURIComponent(accountId)}`;
-}
-
-/**
- * Every Spidr status string, in one map. GUESS: the lower-case spelling is inferred from Spidr's
- * examples (`"status":"closed"`, `close_with_refund`); if Spidr wants another spelling, change it here.
- */
-export const SPIDR_STATUS = {
-  active: 'active',
-  suspended: 'suspended',
-  delinquent: 'delinquent',
-  closeWithRefund: 'close_with_refund',
-  closeWithoutRefund: 'close_without_refund',
-  closeChargedOff: 'close_charged_off',
-  closePaidOff: 'close_paid_off',
-  /** Only ever read: reads show `closed` with the close_* value in `statusReason`. */
-  closed: 'closed',
-} as const;
+import { SPIDR_STATUS, type SpidrAccountBody, type SpidrErrorBody } from './spidr.wire.js';
 
 /** The values `PATCH /v1/account/:id` accepts as `status`. */
 export const SPIDR_WRITE_STATUSES = [
@@ -169,12 +137,6 @@ export function validateSpidrOptions(providerOptions: unknown): FieldError[] {
   return errors;
 }
 
-/** Spidr's documented error envelope. */
-export interface SpidrErrorBody {
-  status: 'error';
-  error: { errorType?: string; errorCode?: string | null; message?: string; errorData?: unknown };
-}
-
 /**
  * GUESS: Spidr does not document the errorCode of a write to a closed account; the sandbox answers
  * `ACCOUNT_ERROR` / `ACCOUNT_CLOSED`. Add the live code here once seen. As a fallback, an
@@ -232,30 +194,32 @@ function canonicalFor(
   return undefined;
 }
 
-/** The part of Spidr's account object the gateway reads; the rest (user PII…) is never copied out. */
-export interface SpidrAccountBody {
-  id?: string;
-  status: string;
-  statusReason?: string | null;
-}
-
 export function isSpidrAccountBody(body: unknown): body is SpidrAccountBody {
   return isRecord(body) && typeof body.status === 'string' && body.status !== 'error';
 }
 
-/** How a close_* value reads back as a canonical reason; with/without refund say nothing about why. */
-const SPIDR_CLOSE_REASON = new Map<string, CanonicalReason | null>([
-  [SPIDR_STATUS.closeWithRefund, null],
-  [SPIDR_STATUS.closeWithoutRefund, null],
-  [SPIDR_STATUS.closeChargedOff, 'CHARGED_OFF'],
-  [SPIDR_STATUS.closePaidOff, 'PAID_OFF'],
-]);
+type SpidrStatusValue = (typeof SPIDR_STATUS)[keyof typeof SPIDR_STATUS];
+type SpidrCloseValue = Exclude<SpidrStatusValue, 'active' | 'suspended' | 'delinquent' | 'closed'>;
 
-const SPIDR_OPEN_STATUS = new Map<string, CanonicalStatus>([
-  [SPIDR_STATUS.active, 'ACTIVE'],
-  [SPIDR_STATUS.suspended, 'SUSPENDED'],
-  [SPIDR_STATUS.delinquent, 'DELINQUENT'],
-]);
+/** Spidr status → canonical, for reads: total over every documented value (each has a canonical name). */
+const SPIDR_READ_STATUS = {
+  active: 'ACTIVE',
+  suspended: 'SUSPENDED',
+  delinquent: 'DELINQUENT',
+  closed: 'CLOSED',
+  close_with_refund: 'CLOSED',
+  close_without_refund: 'CLOSED',
+  close_charged_off: 'CLOSED',
+  close_paid_off: 'CLOSED',
+} as const satisfies Record<SpidrStatusValue, CanonicalStatus | NoCanonicalStatus>;
+
+/** How a close_* value reads back as a canonical reason; with/without refund say nothing about why. */
+const SPIDR_CLOSE_REASON = {
+  close_with_refund: null,
+  close_without_refund: null,
+  close_charged_off: 'CHARGED_OFF',
+  close_paid_off: 'PAID_OFF',
+} as const satisfies Record<SpidrCloseValue, CanonicalReason | null>;
 
 /**
  * Spidr's account → canonical reading. `providerStatus` is always `{status, statusReason}` as Spidr
@@ -266,18 +230,21 @@ const SPIDR_OPEN_STATUS = new Map<string, CanonicalStatus>([
 export function readingFromSpidrAccount(account: SpidrAccountBody): StatusReading {
   const statusReason = typeof account.statusReason === 'string' ? account.statusReason : null;
   const providerStatus = { status: account.status, statusReason };
-  const status = account.status.toLowerCase();
-  const open = SPIDR_OPEN_STATUS.get(status);
-  if (open) return { status: open, reason: null, providerStatus };
-  if (status === SPIDR_STATUS.closed) {
-    const reason =
-      statusReason === null ? null : (SPIDR_CLOSE_REASON.get(statusReason.toLowerCase()) ?? null);
-    return { status: 'CLOSED', reason, providerStatus };
-  }
-  if (SPIDR_CLOSE_REASON.has(status)) {
-    return { status: 'CLOSED', reason: SPIDR_CLOSE_REASON.get(status) ?? null, providerStatus };
-  }
-  return { status: null, reason: null, providerStatus };
+  const value = account.status.toLowerCase();
+  if (!hasOwn(SPIDR_READ_STATUS, value)) return { status: NO_CANONICAL_STATUS, reason: null, providerStatus };
+  const status = SPIDR_READ_STATUS[value];
+  if (status !== 'CLOSED') return { status, reason: null, providerStatus };
+  // `closed` carries its close_* value in statusReason; a close_* value in `status` carries it itself.
+  const closeValue = value === SPIDR_STATUS.closed ? statusReason?.toLowerCase() : value;
+  const reason =
+    closeValue !== undefined && hasOwn(SPIDR_CLOSE_REASON, closeValue)
+      ? SPIDR_CLOSE_REASON[closeValue]
+      : null;
+  return { status, reason, providerStatus };
+}
+
+function hasOwn<T extends object>(map: T, key: string): key is Extract<keyof T, string> {
+  return Object.prototype.hasOwnProperty.call(map, key);
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -287,3 +254,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 function nonEmpty(value: string | null | undefined): string | undefined {
   return typeof value === 'string' && value.trim() !== '' ? value : undefined;
 }
+
+/** The port's pure side for Spidr. */
+export const SPIDR_MAPPING: ProviderMapping = {
+  translate: translateSpidr,
+  isTerminal: isSpidrTerminal,
+  validate: (request) => validateSpidrOptions(request.providerOptions),
+};

@@ -1,12 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../config/config.js';
-import { PROVIDER_IDS, type GatewayError, type ProviderId } from '../domain/index.js';
-import type { TokenMintReason } from './auth/token-cache.js';
-import { PROVIDER_DEFINITIONS } from './definitions.js';
-import type { ProviderEndpoint } from './provider-adapter.js';
-import type { ProviderDefinition } from './provider-definition.js';
-import { ProviderRegistry, type ProviderEntry } from './provider-registry.js';
-import { listenOnLoopback } from './sandbox/sandbox-kit.js';
+import { PROVIDER_IDS, type GatewayError, type ProviderId, type SettingSpec } from '../domain/index.js';
+import type { TokenMintReason } from '../providers/auth/token-cache.js';
+import { PROVIDER_DEFINITIONS } from '../providers/definitions.js';
+import type { ProviderEndpoint } from '../providers/provider-adapter.js';
+import type { ProviderDefinition } from '../providers/provider-definition.js';
+import { ProviderRegistry, type ProviderEntry } from '../providers/provider-registry.js';
+import { listenOnLoopback } from '../providers/sandbox/sandbox-kit.js';
 import { ProviderGuard, type CircuitName } from '../resilience/provider-guard.js';
 import { ResilientAdapter } from '../resilience/resilient-adapter.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../resilience/retry-policy.js';
@@ -29,6 +29,7 @@ export interface ProviderEvents {
 }
 
 /**
+ * The composition root of the providers (application level, so providers/ never imports resilience/).
  * Builds the provider registry: live providers point at their base URL; providers without one start
  * their built-in sandbox on an ephemeral loopback port of this process (so adapters use the same HTTP
  * path as live); the rest are disabled. Owns the sandboxes' lifetime.
@@ -79,33 +80,45 @@ export class ProviderRuntime {
     events: ProviderEvents,
   ): Promise<ProviderEntry> {
     const providerConfig = config.providers[id];
-    const definition = PROVIDER_DEFINITIONS[id] as ProviderDefinition<unknown>;
+    const definition: ProviderDefinition = PROVIDER_DEFINITIONS[id];
     const base = { id, name: definition.name, mode: providerConfig.mode };
     if (providerConfig.mode === 'disabled') return base;
-    let endpoint: ProviderEndpoint<unknown>;
+    let endpoint: ProviderEndpoint<object>;
     if (providerConfig.mode === 'live') {
       endpoint = {
         mode: 'live',
         baseUrl: providerConfig.baseUrl!,
         timeoutMs: providerConfig.timeoutMs,
-        settings: providerConfig.settings,
+        settings: providerConfig.settings ?? {},
       };
     } else {
       const sandbox = definition.createSandbox();
       sandboxes.push(sandbox);
       const baseUrl = await listenOnLoopback(sandbox);
-      const settings = { ...(definition.sandboxSettings as object), ...definition.sandboxOptions?.(config) };
+      // Options the sandbox serves too (e.g. PISMO_ACCOUNT_API) come from the configuration.
+      const settings = { ...definition.sandboxSettings, ...providerConfig.settings };
       endpoint = { mode: 'sandbox', baseUrl, timeoutMs: providerConfig.timeoutMs, settings };
     }
-    const secrets = Object.values((endpoint.settings ?? {}) as Record<string, unknown>).filter(
-      (v): v is string => typeof v === 'string',
+    const secrets = secretValues(
+      definition.settings.fields as Record<string, SettingSpec>,
+      endpoint.settings,
     );
     const { tokenMinted } = events;
-    if (tokenMinted) endpoint.observer = { tokenMinted: (reason, ok) => tokenMinted({ provider: id, reason, ok }) };
+    if (tokenMinted)
+      endpoint.observer = { tokenMinted: (reason, ok) => tokenMinted({ provider: id, reason, ok }) };
     return { ...base, baseUrl: endpoint.baseUrl, adapter: definition.createAdapter(endpoint), secrets };
   }
 
   async close(): Promise<void> {
     await Promise.allSettled(this.sandboxes.map((s) => s.close()));
   }
+}
+
+/** The values of the fields the provider's schema marks secret, to mask wherever a provider echoes them. */
+function secretValues(fields: Record<string, SettingSpec>, settings: object): string[] {
+  const values = settings as Record<string, unknown>;
+  return Object.keys(fields)
+    .filter((field) => fields[field]?.secret)
+    .map((field) => values[field])
+    .filter((value): value is string => typeof value === 'string' && value !== '');
 }

@@ -1,5 +1,9 @@
-import { createHash } from 'node:crypto';
-import { ConfigError, loadConfig } from './config.js';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError } from '../config/config.js';
+import { loadConfig } from './config.js';
 
 describe(loadConfig.name, () => {
   const live = {
@@ -88,6 +92,74 @@ describe(loadConfig.name, () => {
     expect((error as ConfigError).variable).toBe(variable);
     expect((error as ConfigError).message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
     expect((error as ConfigError).message).not.toContain('\n');
+  });
+
+  describe('Pismo OpenID settings (issue 15)', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const dir = mkdtempSync(join(tmpdir(), 'statusgate-pismo-key-'));
+    const keyFile = join(dir, 'key.pem');
+    writeFileSync(keyFile, rsa);
+    const pismo = { PISMO_BASE_URL: 'https://sandbox.pismolabs.io', AUTH_DISABLED: 'true' };
+    const openid = { ...pismo, PISMO_TENANT_ID: 'TN-1', PISMO_PRIVATE_KEY: rsa };
+
+    it.each([
+      ['openid without a tenant id', { ...pismo, PISMO_PRIVATE_KEY: rsa }, 'PISMO_TENANT_ID'],
+      ['openid without a key', { ...pismo, PISMO_TENANT_ID: 'TN-1' }, 'PISMO_PRIVATE_KEY'],
+      [
+        'an unreadable key file',
+        { ...openid, PISMO_PRIVATE_KEY: `@${join(dir, 'missing.pem')}` },
+        'PISMO_PRIVATE_KEY',
+      ],
+      ['a key that is not PEM', { ...openid, PISMO_PRIVATE_KEY: 'not a key' }, 'PISMO_PRIVATE_KEY'],
+      ['a key that is not RSA', { ...openid, PISMO_PRIVATE_KEY: ec }, 'PISMO_PRIVATE_KEY'],
+      [
+        's2s without a server key',
+        { ...pismo, PISMO_AUTH: 's2s', PISMO_SERVER_SECRET: 's' },
+        'PISMO_SERVER_KEY',
+      ],
+      ['an unknown flow', { ...openid, PISMO_AUTH: 'oauth' }, 'PISMO_AUTH'],
+    ])(
+      'should refuse %s with one line naming the variable, never quoting the key',
+      (_what, env, variable) => {
+        let error: unknown;
+        try {
+          loadConfig(env);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        expect((error as ConfigError).variable).toBe(variable);
+        expect((error as ConfigError).message).not.toContain('\n');
+        expect((error as ConfigError).message).not.toContain('PRIVATE KEY-----');
+      },
+    );
+
+    it('should read the key from PEM text or @path, default to openid with the corporate API and s2s with accounts', () => {
+      expect(loadConfig(openid).providers.pismo.settings).toMatchObject({
+        accountApi: 'corporate',
+        auth: 'openid',
+        tenantId: 'TN-1',
+        privateKey: rsa.trim(), // values are trimmed
+      });
+      expect(
+        loadConfig({ ...openid, PISMO_PRIVATE_KEY: `@${keyFile}` }).providers.pismo.settings,
+      ).toMatchObject({ privateKey: rsa });
+      const s2s = {
+        ...pismo,
+        PISMO_ACCOUNT_API: 'accounts',
+        PISMO_SERVER_KEY: 'k',
+        PISMO_SERVER_SECRET: 's',
+      };
+      expect(loadConfig(s2s).providers.pismo.settings).toMatchObject({
+        accountApi: 'accounts',
+        serverKey: 'k',
+      });
+    });
   });
 
   it('should refuse to start with a live provider and no API_KEYS unless AUTH_DISABLED=true', () => {

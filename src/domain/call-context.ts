@@ -1,0 +1,17 @@
+/** What one request carries down to a provider call; shared by observability and providers. */
+
+/** Per-call context passed down from the HTTP request. */
+export interface CallContext {
+  requestId: string;
+  /** The caller's W3C trace context, passed on unchanged to the provider. */
+  trace?: TraceHeaders;
+}
+
+/** W3C Trace Context headers as the caller sent them (already checked for validity). */
+export interface TraceHeaders {
+  traceparent: string;
+  tracestate?: string;
+}
+
+/** Where a provider's calls go: its live base URL, its built-in sandbox, or nowhere. */
+export type ProviderMode = 'live' | 'sandbox' | 'disabled';

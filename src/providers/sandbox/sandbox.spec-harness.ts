@@ -1,0 +1,88 @@
+/**
+ * The one sandbox harness of the adapter specs: a provider's real sandbox on loopback (started before
+ * the spec, reset before each test, closed after), its call log and control routes. Adapters are tested
+ * over real HTTP against it, never against a mocked client. Not part of the build (`*.spec-*.ts`).
+ */
+import type { FastifyInstance } from 'fastify';
+import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
+import type { CallContext, ChangeRequest, ChangeResult, ProviderAdapter } from '../provider-adapter.js';
+import type { ProviderDefinition } from '../provider-definition.js';
+import { listenOnLoopback, type SandboxCall } from './sandbox-kit.js';
+
+export class SandboxHarness {
+  baseUrl = '';
+  private app?: FastifyInstance;
+
+  constructor(private readonly definition: Pick<ProviderDefinition, 'createSandbox'>) {}
+
+  /** A harness whose sandbox lives for the spec file and is reset before each test. */
+  static forSpec(definition: Pick<ProviderDefinition, 'createSandbox'>): SandboxHarness {
+    const harness = new SandboxHarness(definition);
+    beforeAll(() => harness.start());
+    afterAll(() => harness.stop());
+    beforeEach(() => harness.reset());
+    return harness;
+  }
+
+  async start(): Promise<void> {
+    this.app = this.definition.createSandbox();
+    this.baseUrl = await listenOnLoopback(this.app);
+  }
+
+  async stop(): Promise<void> {
+    await this.app?.close();
+  }
+
+  /** POSTs to a control route (`/__sandbox/x` or just `x`); throws unless the sandbox answered 204. */
+  async control(path: string, body?: unknown): Promise<void> {
+    const route = path.startsWith('/') ? path : `/__sandbox/${path}`;
+    const response = await fetch(`${this.baseUrl}${route}`, {
+      method: 'POST',
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    if (response.status !== 204) throw new Error(`sandbox control ${route} answered ${response.status}`);
+  }
+
+  reset(): Promise<void> {
+    return this.control('/__sandbox/reset');
+  }
+
+  /** Every request the sandbox received since the last reset (control routes excluded). */
+  async calls(): Promise<SandboxCall[]> {
+    const response = await fetch(`${this.baseUrl}/__sandbox/calls`);
+    return ((await response.json()) as { calls: SandboxCall[] }).calls;
+  }
+
+  async urls(): Promise<string[]> {
+    return (await this.calls()).map((c) => c.url);
+  }
+}
+
+/** A spec's `change(accountId, status, reason?, providerOptions?, adapter?)` arguments. */
+export type ChangeArgs<Adapter extends ProviderAdapter = ProviderAdapter> = [
+  accountId: string,
+  status: CanonicalStatus,
+  reason?: CanonicalReason,
+  providerOptions?: Record<string, unknown>,
+  adapter?: Adapter,
+];
+
+/** Prepares and applies one change, as the change service does. */
+export async function applyThrough(
+  adapter: ProviderAdapter,
+  request: ChangeRequest,
+  ctx: CallContext,
+): Promise<ChangeResult> {
+  return adapter.applyChange(await adapter.prepareChange(request, ctx), ctx);
+}
+
+/** The GatewayError a promise rejects with; throws when it resolves or rejects with something else. */
+export async function failureOf(promise: Promise<unknown>): Promise<GatewayError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(error instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(error)}`);
+  return error;
+}
