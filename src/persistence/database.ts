@@ -153,8 +153,12 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDialectDatabase {
 
 function openPostgres(url: string): Database {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
-  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  // A client that loses its connection (server restart: 57P01) emits 'error'; unheard, that ends the
+  // process. The pool hears its idle clients; a client checked out between two statements is heard only
+  // by its own listener, so every client gets one for life. A query running then fails with the error
+  // (answered 5xx), the pool drops the dead client on release, and the next query reconnects.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
   const parsed = new URL(url);
   return {

@@ -23,6 +23,7 @@ import { ProviderRegistry } from '../providers/provider-registry.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
 import {
   IdempotencyService,
+  LostClaim,
   answerForFailure,
   fingerprintOf,
   type KeyHold,
@@ -149,14 +150,18 @@ export class ChangeStatusService {
       prepared = await prepare(adapter, request, ctx);
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
-      await hold.recordFirst(
-        [{ kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) }],
-        answerForFailure(error, ctx.requestId),
-      );
+      await hold
+        .recordFirst(
+          [{ kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) }],
+          answerForFailure(error, ctx.requestId),
+        )
+        .catch(storeFailed('the refusal could not be recorded'));
       throw error;
     }
 
-    await hold.recordFirst([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }]);
+    await hold
+      .recordFirst([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }])
+      .catch(storeFailed('the change was not sent: its audit record could not be written'));
     const started = performance.now();
     let result: ChangeResult;
     try {
@@ -167,10 +172,12 @@ export class ChangeStatusService {
       if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
         ctx.log.providerHttpStatus = error.provider.httpStatus;
       }
-      await hold.settle(
-        [{ kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) }],
-        answerForFailure(error, ctx.requestId),
-      );
+      await hold
+        .settle(
+          [{ kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) }],
+          answerForFailure(error, ctx.requestId),
+        )
+        .catch(storeFailed(`the provider refused the change but that could not be recorded`));
       throw error;
     }
     const completedAt = new Date().toISOString();
@@ -199,11 +206,17 @@ export class ChangeStatusService {
     };
     const outcome: ChangeOutcome = { kind: 'changed', response };
     // The key keeps the status common/ answers with, beside the body it replays.
-    await hold.settle([{ kind: 'completeAttempt', changeId, completion }], {
-      status: changeHttpStatus(response),
-      body: response,
-      changeId,
-    });
+    await hold
+      .settle([{ kind: 'completeAttempt', changeId, completion }], {
+        status: changeHttpStatus(response),
+        body: response,
+        changeId,
+      })
+      .catch(
+        storeFailed(
+          `the provider answered ${result.outcome} but the gateway could not record it; read the account's status before retrying`,
+        ),
+      );
     return outcome;
   }
 }
@@ -224,6 +237,17 @@ async function prepare(
     });
   }
   return adapter.prepareChange(request, callContextOf(ctx));
+}
+
+/**
+ * A failed write of the audit trail or the key (database down, disk full): answered INTERNAL (500,
+ * retryable) saying what happened to the change. A lost key claim is not a failure and passes through.
+ */
+function storeFailed(what: string): (error: unknown) => never {
+  return (error: unknown) => {
+    if (error instanceof LostClaim) throw error;
+    throw new GatewayError('INTERNAL', `The gateway's database failed: ${what}`, { cause: error });
+  };
 }
 
 /** CLOSED, and any status the provider treats as final, needs `status:close` on top of `status:write`. */
