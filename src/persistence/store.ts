@@ -53,6 +53,14 @@ export class Store {
     return this.idempotency.begin(request, true);
   }
 
+  /**
+   * Whether the store can write now, for readiness: a heartbeat of this process, a real write (a full disk
+   * or a read-only database fails it while a read still answers).
+   */
+  async probeWrite(): Promise<void> {
+    await this.instances.heartbeat(this.instanceId, new Date());
+  }
+
   static async open(url: string, logger: Logger): Promise<Store> {
     const database = await openDatabase(url);
     const store = new Store(database, logger);

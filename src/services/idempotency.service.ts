@@ -9,6 +9,8 @@ import { Store } from '../persistence/store.js';
 /** How long an idempotency key is remembered, and how long a running request holds it. */
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 export const IDEMPOTENCY_LOCK_MS = 5 * 60 * 1000;
+/** How often a key whose release failed (the store could not write) is tried again. */
+export const RELEASE_RETRY_MS = 250;
 
 /** A request under an Idempotency-Key: whose key, and the request's identity (see `fingerprintOf`). */
 export interface KeyedRequest {
@@ -74,11 +76,23 @@ export class KeyHold {
     return this.commit([...writes, ...this.keyWrites(answer)], true);
   }
 
-  /** Frees a key still held after a failure that settled nothing (the store failed, or a bug). */
+  /**
+   * Frees a key still held after a failure that settled nothing (the store failed, or a bug). When the
+   * store cannot write now (disk full, database down) the release is tried again until it can, within the
+   * key's lock: the request has ended, so a retry must not be refused as still in progress.
+   */
   async releaseIfHeld(): Promise<void> {
     if (!this.held || this.claim === undefined) return;
-    const { callerId, key } = this.claim;
-    await this.store.writes.commit([{ kind: 'releaseKey', callerId, key }]).catch(() => undefined);
+    const { callerId, key, now, lockMs } = this.claim;
+    const release = () => this.store.writes.commit([{ kind: 'releaseKey', callerId, key }]);
+    const until = now.getTime() + lockMs;
+    const retry = (): void => {
+      const timer = setTimeout(() => {
+        release().catch(() => (Date.now() < until ? retry() : undefined));
+      }, RELEASE_RETRY_MS);
+      timer.unref();
+    };
+    await release().catch(retry);
   }
 
   get lostClaim(): boolean {
