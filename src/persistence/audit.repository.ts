@@ -75,14 +75,15 @@ export class AuditRepository {
   }
 
   /**
-   * Marks PENDING attempts of processes that died as UNFINISHED. SQLite serves one process, so at start
-   * every other instance's pending attempt is dead (`allOthers`); on PostgreSQL an attempt is dead when
-   * its instance has no heartbeat since `staleBefore`.
+   * Marks PENDING attempts of processes that died as UNFINISHED, and returns their callers' idempotency
+   * keys (so those can be freed at once). SQLite serves one process, so at start every other instance's
+   * pending attempt is dead (`allOthers`); on PostgreSQL an attempt is dead when its instance has no
+   * heartbeat since `staleBefore`.
    */
   async markUnfinished(
     currentInstance: string,
     scope: { allOthers: true } | { staleBefore: Date },
-  ): Promise<number> {
+  ): Promise<Array<{ callerId: string; key: string | null }>> {
     let query = this.db
       .updateTable('change_attempts')
       .set({ outcome: 'UNFINISHED', error_code: 'UNFINISHED' })
@@ -94,8 +95,28 @@ export class AuditRepository {
         eb.selectFrom('gateway_instances').select('instance_id').where('heartbeat_at', '>=', staleBefore),
       );
     }
-    const result = await query.executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    const rows = await query.returning(['caller_id', 'idempotency_key']).execute();
+    return rows.map((r) => ({ callerId: r.caller_id, key: r.idempotency_key }));
+  }
+
+  /** The newest attempt under a caller's idempotency key that a dead process left UNFINISHED. */
+  async unfinishedUnderKey(
+    provider: string,
+    accountId: string,
+    callerId: string,
+    key: string,
+  ): Promise<AttemptRow | undefined> {
+    return this.db
+      .selectFrom('change_attempts')
+      .selectAll()
+      .where('provider', '=', provider)
+      .where('account_id', '=', accountId)
+      .where('caller_id', '=', callerId)
+      .where('idempotency_key', '=', key)
+      .where('outcome', '=', 'UNFINISHED')
+      .orderBy('change_id', 'desc')
+      .limit(1)
+      .executeTakeFirst();
   }
 }
 

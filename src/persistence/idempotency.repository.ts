@@ -3,7 +3,8 @@ import type { ChangeWrites } from './change-writes.js';
 import type { DatabaseSchema, IdempotencyKeyTable } from './schema.js';
 
 export type BeginResult =
-  | { kind: 'started' }
+  /** `takenOver`: the key was held by a request whose process died; its change may have reached the provider. */
+  | { kind: 'started'; takenOver?: true }
   | { kind: 'replay'; status: number; body: unknown }
   | { kind: 'in-progress' }
   | { kind: 'reused' };
@@ -90,9 +91,24 @@ export class IdempotencyRepository {
         .where('state', '=', 'IN_PROGRESS')
         .where('locked_until', '=', row.locked_until)
         .executeTakeFirst();
-      return Number(taken.numUpdatedRows) === 1 ? { kind: 'started' } : { kind: 'in-progress' };
+      return Number(taken.numUpdatedRows) === 1
+        ? { kind: 'started', takenOver: true }
+        : { kind: 'in-progress' };
     }
     return { kind: 'in-progress' };
+  }
+
+  /** Frees keys held by requests of a process known to be dead: the next request may take them over now. */
+  async unlock(keys: Array<{ callerId: string; key: string }>, now: Date): Promise<void> {
+    for (const { callerId, key } of keys) {
+      await this.db
+        .updateTable('idempotency_keys')
+        .set({ locked_until: now.toISOString() })
+        .where('caller_id', '=', callerId)
+        .where('idempotency_key', '=', key)
+        .where('state', '=', 'IN_PROGRESS')
+        .execute();
+    }
   }
 
   async purgeExpired(now: Date): Promise<number> {

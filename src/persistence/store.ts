@@ -88,7 +88,11 @@ export class Store {
       this.database.engine === 'sqlite' && atStart
         ? ({ allOthers: true } as const)
         : { staleBefore: new Date(Date.now() - INSTANCE_STALE_MS) };
-    const marked = await this.audit.markUnfinished(this.instanceId, scope);
+    const unfinished = await this.audit.markUnfinished(this.instanceId, scope);
+    const marked = unfinished.length;
+    // Their keys are free now, not when their lock lapses: the next request resolves them (see IdempotencyService).
+    const keys = unfinished.flatMap(({ callerId, key }) => (key === null ? [] : [{ callerId, key }]));
+    await this.idempotency.unlock(keys, new Date(Date.now() - 1));
     if (marked > 0) this.logger.warn({ marked }, 'change attempts of a process that died marked UNFINISHED');
     if (this.database.engine === 'postgres')
       await this.instances.reapStale(new Date(Date.now() - 10 * INSTANCE_STALE_MS));

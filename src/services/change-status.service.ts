@@ -145,6 +145,9 @@ export class ChangeStatusService {
       createdAt: new Date().toISOString(),
     });
 
+    const resolved = await this.resolveUnfinished(adapter, request, ctx, hold);
+    if (resolved) return resolved;
+
     let prepared: PreparedChange;
     try {
       prepared = await prepare(adapter, request, ctx);
@@ -218,6 +221,57 @@ export class ChangeStatusService {
         ),
       );
     return outcome;
+  }
+
+  /**
+   * A key taken over from a process that died mid-change: its attempt (UNFINISHED) may have reached the
+   * provider. Where the provider has a live read and the account already shows the requested status, that
+   * attempt is the change: it is completed as APPLIED, and that is the key's answer — nothing is sent again.
+   * Otherwise (no live read, another status) the change is sent as usual.
+   */
+  private async resolveUnfinished(
+    adapter: ProviderAdapter,
+    request: ChangeRequest,
+    ctx: RequestContext,
+    hold: KeyHold,
+  ): Promise<ChangeOutcome | undefined> {
+    if (!hold.takenOver || !adapter.liveRead || hold.key === undefined) return undefined;
+    const cut = await this.store.audit.unfinishedUnderKey(
+      adapter.id,
+      request.accountId,
+      ctx.callerId,
+      hold.key,
+    );
+    if (!cut) return undefined;
+    const reading = await adapter.readStatus(request.accountId, callContextOf(ctx));
+    if (reading.status !== request.status) return undefined;
+    const completedAt = new Date().toISOString();
+    // The provider's value for the requested status, as a fresh change would have answered it.
+    const translation = adapter.translate(request.status, request.reason);
+    const providerStatus = translation.supported
+      ? translation.providerStatus
+      : (reading.providerStatus as ProviderStatusValue);
+    const response: ChangeStatusResponse = {
+      changeId: cut.change_id,
+      provider: adapter.id,
+      accountId: request.accountId,
+      status: request.status,
+      reason: request.reason ?? null,
+      outcome: 'APPLIED',
+      providerStatus,
+      requestId: ctx.requestId,
+      completedAt,
+    };
+    const completion = { outcome: 'APPLIED' as const, providerStatus: reading.providerStatus, completedAt };
+    Object.assign(ctx.log, { outcome: 'APPLIED', resolvedUnfinished: cut.change_id });
+    await hold
+      .settle([{ kind: 'completeAttempt', changeId: cut.change_id, completion }], {
+        status: changeHttpStatus(response),
+        body: response,
+        changeId: cut.change_id,
+      })
+      .catch(storeFailed('the provider shows the change applied but the gateway could not record it'));
+    return { kind: 'changed', response };
   }
 }
 

@@ -51,12 +51,18 @@ export class KeyHold {
     private readonly store: Store,
     private readonly claim: BeginRequest | undefined,
     private pending: boolean,
+    /** The key was held by a request whose process died: its change may already have reached the provider. */
+    readonly takenOver = false,
   ) {
     this.held = claim !== undefined && !pending;
   }
 
   get key(): string | undefined {
     return this.claim?.key;
+  }
+
+  get callerId(): string | undefined {
+    return this.claim?.callerId;
   }
 
   /** Commits the change's first writes; throws LostClaim when another request claimed the key first. */
@@ -142,7 +148,8 @@ export class IdempotencyService {
     // Twice at most: a claim lost to a racing request is answered as if that key had been there all along.
     for (;;) {
       if (opened.kind !== 'new' && opened.kind !== 'started') return settledBefore(opened, claim.key);
-      const hold = new KeyHold(this.store, claim, opened.kind === 'new');
+      const takenOver = opened.kind === 'started' && opened.takenOver === true;
+      const hold = new KeyHold(this.store, claim, opened.kind === 'new', takenOver);
       try {
         return await change(hold);
       } catch (error) {
