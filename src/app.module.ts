@@ -14,6 +14,7 @@ import { ProvidersService } from './services/providers.service.js';
 import { AccountStatusService } from './services/account-status.service.js';
 import { ChangeStatusService } from './services/change-status.service.js';
 import { IdempotencyService } from './services/idempotency.service.js';
+import { UnfinishedChanges } from './services/unfinished-changes.js';
 import { Store } from './persistence/store.js';
 import { Lifecycle } from './common/lifecycle.js';
 import { Metrics } from './observability/metrics.js';
@@ -68,6 +69,7 @@ export class AppModule {
         { provide: RateLimiter, useValue: new RateLimiter(config.rateLimitPerMinute) },
         ApiKeyGuard,
         IdempotencyService,
+        UnfinishedChanges,
         ChangeStatusService,
         AccountStatusService,
         ProvidersService,

@@ -2,14 +2,13 @@ import { Inject, Injectable } from '@nestjs/common';
 import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
 import { uuidv7 } from '../common/ids.js';
 import {
-  ERROR_CATALOG,
   GatewayError,
   type CanonicalReason,
   type CanonicalStatus,
   type ProviderId,
 } from '../domain/index.js';
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
-import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
+import type { NewAttempt } from '../persistence/audit.repository.js';
 import { Store } from '../persistence/store.js';
 import type {
   ChangeRequest,
@@ -20,10 +19,11 @@ import type {
   ProviderStatusValue,
 } from '../providers/provider-adapter.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
+import { failure, round, storeFailed } from './attempt-records.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
+import { UnfinishedChanges } from './unfinished-changes.js';
 import {
   IdempotencyService,
-  LostClaim,
   answerForFailure,
   fingerprintOf,
   type KeyHold,
@@ -79,6 +79,7 @@ export class ChangeStatusService {
     @Inject(ProviderRegistry) private readonly registry: ProviderRegistry,
     @Inject(Store) private readonly store: Store,
     @Inject(IdempotencyService) private readonly idempotency: IdempotencyService,
+    @Inject(UnfinishedChanges) private readonly unfinished: UnfinishedChanges,
   ) {}
 
   async change(
@@ -145,7 +146,7 @@ export class ChangeStatusService {
       createdAt: new Date().toISOString(),
     });
 
-    const resolved = await this.resolveUnfinished(adapter, request, ctx, hold);
+    const resolved = await this.unfinished.resolve(adapter, request, ctx, hold);
     if (resolved) return resolved;
 
     let prepared: PreparedChange;
@@ -222,57 +223,6 @@ export class ChangeStatusService {
       );
     return outcome;
   }
-
-  /**
-   * A key taken over from a process that died mid-change: its attempt (UNFINISHED) may have reached the
-   * provider. Where the provider has a live read and the account already shows the requested status, that
-   * attempt is the change: it is completed as APPLIED, and that is the key's answer — nothing is sent again.
-   * Otherwise (no live read, another status) the change is sent as usual.
-   */
-  private async resolveUnfinished(
-    adapter: ProviderAdapter,
-    request: ChangeRequest,
-    ctx: RequestContext,
-    hold: KeyHold,
-  ): Promise<ChangeOutcome | undefined> {
-    if (!hold.takenOver || !adapter.liveRead || hold.key === undefined) return undefined;
-    const cut = await this.store.audit.unfinishedUnderKey(
-      adapter.id,
-      request.accountId,
-      ctx.callerId,
-      hold.key,
-    );
-    if (!cut) return undefined;
-    const reading = await adapter.readStatus(request.accountId, callContextOf(ctx));
-    if (reading.status !== request.status) return undefined;
-    const completedAt = new Date().toISOString();
-    // The provider's value for the requested status, as a fresh change would have answered it.
-    const translation = adapter.translate(request.status, request.reason);
-    const providerStatus = translation.supported
-      ? translation.providerStatus
-      : (reading.providerStatus as ProviderStatusValue);
-    const response: ChangeStatusResponse = {
-      changeId: cut.change_id,
-      provider: adapter.id,
-      accountId: request.accountId,
-      status: request.status,
-      reason: request.reason ?? null,
-      outcome: 'APPLIED',
-      providerStatus,
-      requestId: ctx.requestId,
-      completedAt,
-    };
-    const completion = { outcome: 'APPLIED' as const, providerStatus: reading.providerStatus, completedAt };
-    Object.assign(ctx.log, { outcome: 'APPLIED', resolvedUnfinished: cut.change_id });
-    await hold
-      .settle([{ kind: 'completeAttempt', changeId: cut.change_id, completion }], {
-        status: changeHttpStatus(response),
-        body: response,
-        changeId: cut.change_id,
-      })
-      .catch(storeFailed('the provider shows the change applied but the gateway could not record it'));
-    return { kind: 'changed', response };
-  }
 }
 
 /**
@@ -293,17 +243,6 @@ async function prepare(
   return adapter.prepareChange(request, callContextOf(ctx));
 }
 
-/**
- * A failed write of the audit trail or the key (database down, disk full): answered INTERNAL (500,
- * retryable) saying what happened to the change. A lost key claim is not a failure and passes through.
- */
-function storeFailed(what: string): (error: unknown) => never {
-  return (error: unknown) => {
-    if (error instanceof LostClaim) throw error;
-    throw new GatewayError('INTERNAL', `The gateway's database failed: ${what}`, { cause: error });
-  };
-}
-
 /** CLOSED, and any status the provider treats as final, needs `status:close` on top of `status:write`. */
 function authorize(ctx: RequestContext, adapter: ProviderAdapter, status: CanonicalStatus): void {
   if (status === 'CLOSED' || adapter.isTerminal(status)) {
@@ -322,22 +261,4 @@ function fingerprint(provider: string, accountId: string, input: ChangeStatusInp
     providerOptions: input.providerOptions ?? null,
   };
   return fingerprintOf(['PUT', provider, accountId, body]);
-}
-
-function failure(error: unknown, latencyMs: number): AttemptCompletion {
-  const gatewayError = error instanceof GatewayError ? error : undefined;
-  const code = gatewayError?.code ?? 'INTERNAL';
-  return {
-    outcome: 'FAILED',
-    errorCode: code in ERROR_CATALOG ? code : 'INTERNAL',
-    providerHttpStatus: gatewayError?.provider?.httpStatus,
-    providerCode: gatewayError?.provider?.code,
-    providerMessage: gatewayError?.provider?.message,
-    latencyMs: round(latencyMs),
-    completedAt: new Date().toISOString(),
-  };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
 }
