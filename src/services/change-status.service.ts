@@ -19,6 +19,7 @@ import type {
   ProviderStatusValue,
 } from '../providers/provider-adapter.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
+import { AccountLocks } from './account-locks.js';
 import { failure, round, storeFailed } from './attempt-records.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
 import { UnfinishedChanges } from './unfinished-changes.js';
@@ -82,6 +83,9 @@ export class ChangeStatusService {
     @Inject(UnfinishedChanges) private readonly unfinished: UnfinishedChanges,
   ) {}
 
+  /** One change at a time per account in this process (see AccountLocks). */
+  private readonly locks = new AccountLocks();
+
   async change(
     providerId: string,
     accountId: string,
@@ -111,8 +115,12 @@ export class ChangeStatusService {
       key === undefined
         ? undefined
         : { callerId: ctx.callerId, key, fingerprint: fingerprint(adapter.id, accountId, input) };
+    // The key is opened before the account's lock is awaited, so a retry of a running request is still
+    // answered IDEMPOTENCY_IN_PROGRESS at once rather than queued behind it.
     const outcome = await this.idempotency.run(keyed, (hold) =>
-      this.applyRecorded(adapter, request, input, ctx, hold),
+      this.locks.run(`${adapter.id}/${accountId}`, () =>
+        this.applyRecorded(adapter, request, input, ctx, hold),
+      ),
     );
     if (outcome.kind === 'replayed') ctx.log.outcome = 'REPLAYED';
     return outcome;

@@ -134,6 +134,9 @@ export class LostClaim extends Error {
  */
 @Injectable()
 export class IdempotencyService {
+  /** Keys of requests running in this process, with their fingerprints. */
+  private readonly running = new Map<string, string>();
+
   constructor(@Inject(Store) private readonly store: Store) {}
 
   async run<T>(keyed: KeyedRequest | undefined, change: (hold: KeyHold) => Promise<T>): Promise<T | Replay> {
@@ -145,21 +148,35 @@ export class IdempotencyService {
       lockMs: IDEMPOTENCY_LOCK_MS,
     };
     let opened = await this.store.openKey(claim);
-    // Twice at most: a claim lost to a racing request is answered as if that key had been there all along.
-    for (;;) {
-      if (opened.kind !== 'new' && opened.kind !== 'started') return settledBefore(opened, claim.key);
-      const takenOver = opened.kind === 'started' && opened.takenOver === true;
-      const hold = new KeyHold(this.store, claim, opened.kind === 'new', takenOver);
-      try {
-        return await change(hold);
-      } catch (error) {
-        if (hold.lostClaim) {
-          opened = await this.store.idempotency.begin(claim, true);
-          continue;
+    // A new key is claimed only with the change's first record, made under the account's lock: a second
+    // request with the key meanwhile is answered here from what this process knows is running.
+    const running = `${keyed.callerId}\u0000${keyed.key}`;
+    if (opened.kind === 'new') {
+      const fingerprint = this.running.get(running);
+      if (fingerprint !== undefined)
+        opened = { kind: fingerprint === keyed.fingerprint ? 'in-progress' : 'reused' };
+    }
+    if (opened.kind !== 'new' && opened.kind !== 'started') return settledBefore(opened, claim.key);
+    this.running.set(running, keyed.fingerprint);
+    try {
+      // Twice at most: a claim lost to a racing request is answered as if that key had been there all along.
+      for (;;) {
+        if (opened.kind !== 'new' && opened.kind !== 'started') return settledBefore(opened, claim.key);
+        const takenOver = opened.kind === 'started' && opened.takenOver === true;
+        const hold = new KeyHold(this.store, claim, opened.kind === 'new', takenOver);
+        try {
+          return await change(hold);
+        } catch (error) {
+          if (hold.lostClaim) {
+            opened = await this.store.idempotency.begin(claim, true);
+            continue;
+          }
+          await hold.releaseIfHeld();
+          throw error;
         }
-        await hold.releaseIfHeld();
-        throw error;
       }
+    } finally {
+      this.running.delete(running);
     }
   }
 }
