@@ -151,6 +151,17 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDialectDatabase {
   };
 }
 
+/** Where DATABASE_URL points, without credentials or options (for logs and start-up errors). */
+export function describeLocation(url: string): string {
+  if (url.startsWith('sqlite:')) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'unparsable URL';
+  }
+}
+
 function openPostgres(url: string): Database {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
   // A client that loses its connection (server restart: 57P01) emits 'error'; unheard, that ends the
@@ -160,12 +171,11 @@ function openPostgres(url: string): Database {
   pool.on('error', () => undefined);
   pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
-  const parsed = new URL(url);
   return {
     db,
     pool,
     engine: 'postgres',
-    location: `postgres://${parsed.host}${parsed.pathname}`,
+    location: describeLocation(url),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

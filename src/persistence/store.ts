@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { uuidv7 } from '../common/ids.js';
 import { AuditRepository } from './audit.repository.js';
 import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
-import { openDatabase, type Database } from './database.js';
+import { describeLocation, openDatabase, type Database } from './database.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
 import { InstanceRepository } from './instance.repository.js';
 
@@ -61,16 +61,25 @@ export class Store {
     await this.instances.heartbeat(this.instanceId, new Date());
   }
 
+  /**
+   * Opens, migrates and registers this process. Fails with one line naming DATABASE_URL (without
+   * credentials) and the cause: a read-only file, an unreachable server, a wrong password.
+   */
   static async open(url: string, logger: Logger): Promise<Store> {
-    const database = await openDatabase(url);
+    let database: Database;
+    try {
+      database = await openDatabase(url);
+    } catch (error) {
+      throw new StoreOpenError(url, error);
+    }
     const store = new Store(database, logger);
     try {
       await store.instances.register(store.instanceId, new Date());
       await store.sweep(true);
       await store.purge();
     } catch (error) {
-      await database.close();
-      throw error;
+      await database.close().catch(() => undefined);
+      throw new StoreOpenError(url, error);
     }
     store.schedule(() => store.instances.heartbeat(store.instanceId, new Date()), HEARTBEAT_MS);
     if (database.engine === 'postgres') store.schedule(() => store.sweep(false), HEARTBEAT_MS);
@@ -117,5 +126,16 @@ export class Store {
     }, everyMs);
     timer.unref();
     this.timers.push(timer);
+  }
+}
+
+/** The store named by DATABASE_URL cannot be used; the message is one line fit for the start-up error. */
+export class StoreOpenError extends Error {
+  constructor(url: string, cause: unknown) {
+    const why = (cause instanceof Error ? cause.message : String(cause)).replace(/\s+/g, ' ').trim();
+    super(`DATABASE_URL (${describeLocation(url)}) cannot be opened for reading and writing: ${why}`, {
+      cause,
+    });
+    this.name = 'StoreOpenError';
   }
 }
