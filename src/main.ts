@@ -59,7 +59,9 @@ function installDrain(
       logger.error({ drainTimeoutMs }, 'drain timed out; exiting with requests still in flight');
       logger.flush(() => process.exit(1));
     }, drainTimeoutMs);
-    deadline.unref();
+    // Kept referenced: it holds the process up until the drain ends in an explicit exit. Unreferenced, the
+    // event loop could empty while closing (the store's checkpoint worker and timers are unreferenced),
+    // and Node would exit 0 mid-close before "stopped cleanly" was written or the log buffer flushed.
     app.close().then(
       () => {
         logger.info('stopped cleanly');
