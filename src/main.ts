@@ -55,7 +55,7 @@ function installDrain(
     const server = app.getHttpServer();
     const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     sweeper.unref();
-    const deadline = setTimeout(() => {
+    setTimeout(() => {
       logger.error({ drainTimeoutMs }, 'drain timed out; exiting with requests still in flight');
       logger.flush(() => process.exit(1));
     }, drainTimeoutMs);
