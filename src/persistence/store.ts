@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { uuidv7 } from '../common/ids.js';
+import { PostgresAccountLocks } from './account-locks.postgres.js';
 import { AuditRepository } from './audit.repository.js';
 import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
 import { describeLocation, openDatabase, type Database } from './database.js';
@@ -23,11 +24,14 @@ export class Store {
   /** The hot-path writes of a status change (prepared statements and group commit on SQLite). */
   readonly writes: ChangeWrites;
   readonly instanceId = uuidv7();
+  /** Per-account locks shared by the replicas of one PostgreSQL database (none on SQLite: one process). */
+  readonly accountLocks: PostgresAccountLocks | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(
     readonly database: Database,
     private readonly logger: Logger,
+    url: string,
   ) {
     this.writes = database.sqlite
       ? new SqliteChangeWrites(database.sqlite)
@@ -35,6 +39,7 @@ export class Store {
     this.audit = new AuditRepository(database.db);
     this.idempotency = new IdempotencyRepository(database.db, this.writes);
     this.instances = new InstanceRepository(database.db);
+    this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
   }
 
   /**
@@ -72,7 +77,7 @@ export class Store {
     } catch (error) {
       throw new StoreOpenError(url, error);
     }
-    const store = new Store(database, logger);
+    const store = new Store(database, logger, url);
     try {
       await store.instances.register(store.instanceId, new Date());
       await store.sweep(true);
@@ -117,6 +122,7 @@ export class Store {
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     await this.instances.remove(this.instanceId).catch(() => undefined);
+    await this.accountLocks?.close();
     await this.database.close();
   }
 

@@ -10,6 +10,9 @@
 export class AccountLocks {
   private readonly tails = new Map<string, Promise<void>>();
 
+  /** `shared`: the same lock across replicas (PostgreSQL advisory locks), taken once this process's turn comes. */
+  constructor(private readonly shared?: { acquire(name: string): Promise<() => void> }) {}
+
   async run<T>(account: string, work: () => Promise<T>): Promise<T> {
     const before = this.tails.get(account) ?? Promise.resolve();
     let release!: () => void;
@@ -17,9 +20,12 @@ export class AccountLocks {
     const tail = before.then(() => mine);
     this.tails.set(account, tail);
     await before;
+    let releaseShared: (() => void) | undefined;
     try {
+      releaseShared = await this.shared?.acquire(account);
       return await work();
     } finally {
+      releaseShared?.();
       release();
       // The last in line leaves no entry behind: memory follows the accounts being changed right now.
       if (this.tails.get(account) === tail) this.tails.delete(account);

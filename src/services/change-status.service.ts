@@ -81,10 +81,12 @@ export class ChangeStatusService {
     @Inject(Store) private readonly store: Store,
     @Inject(IdempotencyService) private readonly idempotency: IdempotencyService,
     @Inject(UnfinishedChanges) private readonly unfinished: UnfinishedChanges,
-  ) {}
+  ) {
+    this.locks = new AccountLocks(store.accountLocks);
+  }
 
-  /** One change at a time per account in this process (see AccountLocks). */
-  private readonly locks = new AccountLocks();
+  /** One change at a time per account: in this process, and across replicas on PostgreSQL (see AccountLocks). */
+  private readonly locks: AccountLocks;
 
   async change(
     providerId: string,
