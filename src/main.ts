@@ -59,11 +59,13 @@ function installDrain(
     const server = app.getHttpServer();
     const sweeper = setInterval(() => server.closeIdleConnections(), 50);
     sweeper.unref();
-    const deadline = setTimeout(() => {
+    setTimeout(() => {
       logger.error({ drainTimeoutMs }, 'drain timed out; exiting with requests still in flight');
       logger.flush(() => process.exit(1));
     }, drainTimeoutMs);
-    deadline.unref();
+    // Kept referenced: it holds the process up until the drain ends in an explicit exit. Unreferenced, the
+    // event loop could empty while closing (the store's checkpoint worker and timers are unreferenced),
+    // and Node would exit 0 mid-close before "stopped cleanly" was written or the log buffer flushed.
     app.close().then(
       () => {
         logger.info('stopped cleanly');

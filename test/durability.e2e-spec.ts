@@ -1,5 +1,6 @@
 import { openDatabase } from '../src/persistence/database.js';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
+import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.transformers.js';
 import {
   call,
   sandboxCalls,
@@ -75,6 +76,59 @@ describe('A gateway process killed mid-change', () => {
         status: 'CLOSED',
       });
       expect(second.output()).toMatch(/marked UNFINISHED/);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  }, 30_000);
+
+  it('should resolve a keyed change cut off by a crash from the provider: one write, and the key answers APPLIED', async () => {
+    const databaseUrl = temporarySqliteUrl();
+    const env = {
+      DATABASE_URL: databaseUrl,
+      SPIDR_BASE_URL: sandbox.url,
+      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+      AUTH_DISABLED: 'true',
+    };
+    const account = `SLOW500-crash-key-${Date.now()}`;
+    const url = (gateway: { url: string }) => `${gateway.url}/v1/accounts/spidr/${account}/status`;
+    const request = {
+      body: { status: 'CLOSED', reason: 'FRAUD' },
+      headers: { 'idempotency-key': `crash-${account}` },
+    };
+    const patches = async () =>
+      (await sandboxCalls(sandbox.url)).filter((c) => c.method === 'PATCH' && c.url.endsWith(account)).length;
+
+    const first = await spawnGateway(env);
+    const inFlight = call('PUT', url(first), request).catch((error: unknown) => error);
+    const deadline = Date.now() + 5000;
+    while (Date.now() < deadline && (await patches()) === 0) await new Promise((r) => setTimeout(r, 20));
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+    await inFlight;
+    // The provider finishes the close on its own.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(
+      (
+        await call('GET', `${sandbox.url}/v1/account/${account}`, {
+          headers: { [SPIDR_API_KEY_HEADER.name]: SPIDR_API_KEY_HEADER.value(SPIDR_SANDBOX_SETTINGS.apiKey) },
+        })
+      ).body,
+    ).toMatchObject({ status: 'closed' });
+
+    const second = await spawnGateway(env);
+    try {
+      const retried = await call('PUT', url(second), request);
+      expect(retried.status).toBe(200);
+      expect(retried.body).toMatchObject({ outcome: 'APPLIED', status: 'CLOSED' });
+      const again = await call('PUT', url(second), request);
+      expect(again.headers.get('idempotent-replayed')).toBe('true');
+      expect(again.body).toEqual(retried.body);
+      expect(await patches()).toBe(1);
+      const history = await call('GET', `${second.url}/v1/accounts/spidr/${account}/history`);
+      expect(history.body.items).toEqual([
+        expect.objectContaining({ status: 'CLOSED', outcome: 'APPLIED', changeId: retried.body.changeId }),
+      ]);
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;

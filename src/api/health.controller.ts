@@ -112,7 +112,7 @@ export class HealthController {
       );
     });
     try {
-      await Promise.race([this.store.database.ping(), timeout]);
+      await Promise.race([this.store.probeWrite(), timeout]);
       return session.up({ engine });
     } catch (error) {
       // The driver's message may name the host; the reason class is enough for a probe.

@@ -151,17 +151,31 @@ function withStatementCache(sqlite: SQLite.Database): SqliteDialectDatabase {
   };
 }
 
+/** Where DATABASE_URL points, without credentials or options (for logs and start-up errors). */
+export function describeLocation(url: string): string {
+  if (url.startsWith('sqlite:')) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'unparsable URL';
+  }
+}
+
 function openPostgres(url: string): Database {
   const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
-  // An idle client that loses its connection must not crash the process; the next query reconnects.
+  // A client that loses its connection (server restart: 57P01) emits 'error'; unheard, that ends the
+  // process. The pool hears its idle clients; a client checked out between two statements is heard only
+  // by its own listener, so every client gets one for life. A query running then fails with the error
+  // (answered 5xx), the pool drops the dead client on release, and the next query reconnects.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const db = new Kysely<DatabaseSchema>({ dialect: new PostgresDialect({ pool }) });
-  const parsed = new URL(url);
   return {
     db,
     pool,
     engine: 'postgres',
-    location: `postgres://${parsed.host}${parsed.pathname}`,
+    location: describeLocation(url),
     ping: async () => {
       await sql`select 1`.execute(db);
     },

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { uuidv7 } from '../common/ids.js';
+import { PostgresAccountLocks } from './account-locks.postgres.js';
 import { AuditRepository } from './audit.repository.js';
 import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
-import { openDatabase, type Database } from './database.js';
+import { describeLocation, openDatabase, type Database } from './database.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
 import { InstanceRepository } from './instance.repository.js';
 
@@ -23,39 +24,67 @@ export class Store {
   /** The hot-path writes of a status change (prepared statements and group commit on SQLite). */
   readonly writes: ChangeWrites;
   readonly instanceId = uuidv7();
+  /** Per-account locks shared by the replicas of one PostgreSQL database (none on SQLite: one process). */
+  readonly accountLocks: PostgresAccountLocks | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(
     readonly database: Database,
     private readonly logger: Logger,
+    url: string,
   ) {
-    this.audit = new AuditRepository(database.db);
-    this.idempotency = new IdempotencyRepository(database.db);
-    this.instances = new InstanceRepository(database.db);
     this.writes = database.sqlite
       ? new SqliteChangeWrites(database.sqlite)
       : new PostgresChangeWrites(database.pool!);
+    this.audit = new AuditRepository(database.db);
+    this.idempotency = new IdempotencyRepository(database.db, this.writes);
+    this.instances = new InstanceRepository(database.db);
+    this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
   }
 
   /**
-   * Claims an idempotency key: the common case (a new key) in one write, the rest in the repository.
-   * `claimTried`: the key is known to exist already, so the first write is skipped.
+   * Opens a change's idempotency key. `new`: the key has no row and is best claimed in the same commit
+   * as the change's first record (`writes.claimKey(request, firstWrites)`; SQLite, where this look is a
+   * local read and the commit saved is the costly part). Otherwise the key is claimed now (PostgreSQL,
+   * where the look and a multi-statement transaction would cost more round trips than the commit they
+   * save), and a key already there is replayed, refused or taken over.
    */
-  async beginKey(request: BeginRequest, claimTried = false): Promise<BeginResult> {
-    if (!claimTried && (await this.writes.claimKey(request))) return { kind: 'started' };
+  async openKey(request: BeginRequest): Promise<BeginResult | { kind: 'new' }> {
+    if (this.writes.claimWithFirstRecord) {
+      if (!(await this.writes.hasKey(request.callerId, request.key))) return { kind: 'new' };
+      return this.idempotency.begin(request, true);
+    }
+    if (await this.writes.claimKey(request)) return { kind: 'started' };
     return this.idempotency.begin(request, true);
   }
 
+  /**
+   * Whether the store can write now, for readiness: a heartbeat of this process, a real write (a full disk
+   * or a read-only database fails it while a read still answers).
+   */
+  async probeWrite(): Promise<void> {
+    await this.instances.heartbeat(this.instanceId, new Date());
+  }
+
+  /**
+   * Opens, migrates and registers this process. Fails with one line naming DATABASE_URL (without
+   * credentials) and the cause: a read-only file, an unreachable server, a wrong password.
+   */
   static async open(url: string, logger: Logger): Promise<Store> {
-    const database = await openDatabase(url);
-    const store = new Store(database, logger);
+    let database: Database;
+    try {
+      database = await openDatabase(url);
+    } catch (error) {
+      throw new StoreOpenError(url, error);
+    }
+    const store = new Store(database, logger, url);
     try {
       await store.instances.register(store.instanceId, new Date());
       await store.sweep(true);
       await store.purge();
     } catch (error) {
-      await database.close();
-      throw error;
+      await database.close().catch(() => undefined);
+      throw new StoreOpenError(url, error);
     }
     store.schedule(() => store.instances.heartbeat(store.instanceId, new Date()), HEARTBEAT_MS);
     if (database.engine === 'postgres') store.schedule(() => store.sweep(false), HEARTBEAT_MS);
@@ -73,7 +102,11 @@ export class Store {
       this.database.engine === 'sqlite' && atStart
         ? ({ allOthers: true } as const)
         : { staleBefore: new Date(Date.now() - INSTANCE_STALE_MS) };
-    const marked = await this.audit.markUnfinished(this.instanceId, scope);
+    const unfinished = await this.audit.markUnfinished(this.instanceId, scope);
+    const marked = unfinished.length;
+    // Their keys are free now, not when their lock lapses: the next request resolves them (see IdempotencyService).
+    const keys = unfinished.flatMap(({ callerId, key }) => (key === null ? [] : [{ callerId, key }]));
+    await this.idempotency.unlock(keys, new Date(Date.now() - 1));
     if (marked > 0) this.logger.warn({ marked }, 'change attempts of a process that died marked UNFINISHED');
     if (this.database.engine === 'postgres')
       await this.instances.reapStale(new Date(Date.now() - 10 * INSTANCE_STALE_MS));
@@ -89,6 +122,7 @@ export class Store {
   async close(): Promise<void> {
     for (const timer of this.timers) clearInterval(timer);
     await this.instances.remove(this.instanceId).catch(() => undefined);
+    await this.accountLocks?.close();
     await this.database.close();
   }
 
@@ -98,5 +132,16 @@ export class Store {
     }, everyMs);
     timer.unref();
     this.timers.push(timer);
+  }
+}
+
+/** The store named by DATABASE_URL cannot be used; the message is one line fit for the start-up error. */
+export class StoreOpenError extends Error {
+  constructor(url: string, cause: unknown) {
+    const why = (cause instanceof Error ? cause.message : String(cause)).replace(/\s+/g, ' ').trim();
+    super(`DATABASE_URL (${describeLocation(url)}) cannot be opened for reading and writing: ${why}`, {
+      cause,
+    });
+    this.name = 'StoreOpenError';
   }
 }

@@ -10,6 +10,7 @@
  *   - the gateway's resident memory idle and after the run, and its start time to a ready /health/ready.
  * Prints one table and writes bench/results/latest.json.
  */
+import { megabytes, sampleWal } from './wal-size.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -312,6 +313,7 @@ async function main(): Promise<void> {
   else process.stdout.write(`PostgreSQL at ${PG_URL} not reachable: gateway measured on SQLite only\n`);
 
   const gateways: Record<string, unknown> = {};
+  let walLargest: number | undefined;
   for (const { engine, url, cleanup } of engines) {
     // Start time: the median of three starts on the migrated store.
     const starts: number[] = [];
@@ -321,12 +323,14 @@ async function main(): Promise<void> {
       await stop(g.child);
     }
     const gateway = await startGateway({ ...gatewayEnv, DATABASE_URL: url });
+    const wal = engine === 'sqlite' ? sampleWal(sqliteFile) : undefined;
     await sleep(500);
     const idleRss = rssMb(gateway.child.pid!);
     const [rate, sat] = await measure(
       gatewayTarget(`gateway (${engine})`, gateway.port, gateway.child.pid!, `${engine}-${Date.now()}`),
     );
     const afterRss = rssMb(gateway.child.pid!);
+    if (wal) walLargest = wal.stop();
     await stop(gateway.child);
     await cleanup();
     const startMs = starts.sort((a, b) => a - b)[1];
@@ -371,6 +375,7 @@ async function main(): Promise<void> {
       return `| ${engine} | ${fmt(x.addedLatencyMs.p50, 3)} | ${fmt(x.addedLatencyMs.p99, 3)} | ${fmt(x.throughputVsForwarder * 100, 0)} % | ${fmt(x.rssMb.idle, 0)} | ${fmt(x.rssMb.afterRun, 0)} | ${fmt(x.startToReadyMs.median, 0)} |`;
     }),
   ];
+  if (walLargest !== undefined) lines.push('', `largest SQLite WAL during the run: ${megabytes(walLargest)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(

@@ -9,6 +9,7 @@
  * provider again), lost audit records = 0 (every answered change is in the history with its request id),
  * and no 500 INTERNAL.
  */
+import { megabytes, sampleWal } from './wal-size.js';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { rmSync } from 'node:fs';
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const gateway = await listeningUrl(child);
+  const wal = sampleWal(dbFile);
   const outcomes: Outcome[] = [];
   let duplicates = 0;
   let sequence = 0;
@@ -122,6 +124,7 @@ async function main(): Promise<void> {
       if (!replayed && !recorded.has(o.requestId)) lost++;
     }
   }
+  const walLargest = wal.stop();
   child.kill('SIGTERM');
   await new Promise((resolve) => child.on('exit', resolve));
   await spidr.close();
@@ -140,6 +143,7 @@ async function main(): Promise<void> {
     `duplicate provider writes: ${duplicates}`,
     `lost audit records: ${lost}`,
     `internal errors: ${internal}`,
+    `largest SQLite WAL: ${megabytes(walLargest)}`,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   process.exit(duplicates === 0 && lost === 0 && internal === 0 ? 0 : 1);

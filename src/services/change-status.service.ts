@@ -1,19 +1,14 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
 import { uuidv7 } from '../common/ids.js';
-import { problemOf } from '../common/problem.filter.js';
-import { stableJson } from '../common/stable-json.js';
 import {
-  ERROR_CATALOG,
   GatewayError,
   type CanonicalReason,
   type CanonicalStatus,
   type ProviderId,
 } from '../domain/index.js';
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
-import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
-import type { ChangeWrite } from '../persistence/change-writes.js';
-import type { BeginRequest } from '../persistence/idempotency.repository.js';
+import type { NewAttempt } from '../persistence/audit.repository.js';
 import { Store } from '../persistence/store.js';
 import type {
   ChangeRequest,
@@ -24,11 +19,17 @@ import type {
   ProviderStatusValue,
 } from '../providers/provider-adapter.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
+import { AccountLocks } from './account-locks.js';
+import { failure, round, storeFailed } from './attempt-records.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
-
-/** How long an idempotency key is remembered, and how long a running request holds it. */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-export const IDEMPOTENCY_LOCK_MS = 5 * 60 * 1000;
+import { UnfinishedChanges } from './unfinished-changes.js';
+import {
+  IdempotencyService,
+  answerForFailure,
+  fingerprintOf,
+  type KeyHold,
+  type Replay,
+} from './idempotency.service.js';
 
 export interface ChangeStatusInput {
   status: CanonicalStatus;
@@ -55,12 +56,14 @@ export interface DryRunResponse {
   providerRequest: ProviderRequest;
 }
 
-/** What the controller sends: a fresh answer, or the stored first answer of an idempotent request. */
-export interface ChangeAnswer {
-  httpStatus: number;
-  body: ChangeStatusResponse | DryRunResponse | Record<string, unknown>;
-  replayed: boolean;
-}
+/**
+ * What a change request came to; common/change-outcome.interceptor.ts turns it into HTTP (200 or 202,
+ * a dry run's 200, or the first answer again with `Idempotent-Replayed`). Refusals are thrown.
+ */
+export type ChangeOutcome =
+  | { kind: 'changed'; response: ChangeStatusResponse }
+  | { kind: 'dry-run'; response: DryRunResponse }
+  | Replay;
 
 export interface ChangeOptions {
   dryRun: boolean;
@@ -76,7 +79,14 @@ export class ChangeStatusService {
   constructor(
     @Inject(ProviderRegistry) private readonly registry: ProviderRegistry,
     @Inject(Store) private readonly store: Store,
-  ) {}
+    @Inject(IdempotencyService) private readonly idempotency: IdempotencyService,
+    @Inject(UnfinishedChanges) private readonly unfinished: UnfinishedChanges,
+  ) {
+    this.locks = new AccountLocks(store.accountLocks);
+  }
+
+  /** One change at a time per account: in this process, and across replicas on PostgreSQL (see AccountLocks). */
+  private readonly locks: AccountLocks;
 
   async change(
     providerId: string,
@@ -84,7 +94,7 @@ export class ChangeStatusService {
     input: ChangeStatusInput,
     options: ChangeOptions,
     ctx: RequestContext,
-  ): Promise<ChangeAnswer> {
+  ): Promise<ChangeOutcome> {
     const adapter = this.registry.get(providerId);
     Object.assign(ctx.log, { provider: adapter.id, accountId, status: input.status, dryRun: options.dryRun });
     const request: ChangeRequest = {
@@ -99,68 +109,23 @@ export class ChangeStatusService {
     if (invalid.length > 0) throw GatewayError.validation(invalid);
 
     if (options.dryRun) {
-      ensureSupported(adapter, request);
-      const prepared = await adapter.prepareChange(request, callContextOf(ctx));
-      return {
-        httpStatus: 200,
-        body: { dryRun: true, providerRequest: prepared.providerRequest },
-        replayed: false,
-      };
+      const prepared = await prepare(adapter, request, ctx);
+      return { kind: 'dry-run', response: { dryRun: true, providerRequest: prepared.providerRequest } };
     }
-
     const key = options.idempotencyKey;
-    const hold: KeyHold = { claim: undefined, held: false };
-    if (key !== undefined) {
-      const claim: BeginRequest = {
-        callerId: ctx.callerId,
-        key,
-        fingerprint: fingerprint(adapter.id, accountId, input),
-        now: new Date(),
-        ttlMs: IDEMPOTENCY_TTL_MS,
-        lockMs: IDEMPOTENCY_LOCK_MS,
-      };
-      const writes = this.store.writes;
-      if (writes.claimWithFirstRecord && !(await writes.hasKey(ctx.callerId, key))) {
-        // A new key: claimed in the same commit as the change's first record (see recordFirst).
-        hold.claim = claim;
-      } else {
-        const replay = await this.beginIdempotent(ctx, claim, writes.claimWithFirstRecord);
-        if (replay) return replay;
-        hold.held = true;
-      }
-    }
-    for (;;) {
-      try {
-        const body = await this.applyRecorded(adapter, request, input, key, ctx, hold);
-        return { httpStatus: body.outcome === 'ACCEPTED' ? 202 : 200, body, replayed: false };
-      } catch (error) {
-        if (error instanceof LostClaim) {
-          // Another request claimed the key after we looked: answer as if it had been there all along.
-          const replay = await this.beginIdempotent(ctx, error.claim, true);
-          if (replay) return replay;
-          Object.assign(hold, { claim: undefined, held: true });
-          continue;
-        }
-        if (key !== undefined && hold.held && !(error instanceof RecordedFailure)) {
-          // Failed before anything was recorded (e.g. the store itself): never leave the key held.
-          await this.store.writes
-            .commit([{ kind: 'releaseKey', callerId: ctx.callerId, key }])
-            .catch(() => undefined);
-        }
-        throw error instanceof RecordedFailure ? error.error : error;
-      }
-    }
-  }
-
-  /**
-   * The first record of a change. When a new key is still to be claimed, the claim and the record are one
-   * transaction: the record is written only if this request won the key (LostClaim otherwise).
-   */
-  private async recordFirst(writes: ChangeWrite[], hold: KeyHold): Promise<void> {
-    const claim = hold.claim;
-    if (claim === undefined) return this.store.writes.commit(writes);
-    if (!(await this.store.writes.claimKey(claim, writes))) throw new LostClaim(claim);
-    Object.assign(hold, { claim: undefined, held: true });
+    const keyed =
+      key === undefined
+        ? undefined
+        : { callerId: ctx.callerId, key, fingerprint: fingerprint(adapter.id, accountId, input) };
+    // The key is opened before the account's lock is awaited, so a retry of a running request is still
+    // answered IDEMPOTENCY_IN_PROGRESS at once rather than queued behind it.
+    const outcome = await this.idempotency.run(keyed, (hold) =>
+      this.locks.run(`${adapter.id}/${accountId}`, () =>
+        this.applyRecorded(adapter, request, input, ctx, hold),
+      ),
+    );
+    if (outcome.kind === 'replayed') ctx.log.outcome = 'REPLAYED';
+    return outcome;
   }
 
   /**
@@ -171,12 +136,10 @@ export class ChangeStatusService {
     adapter: ProviderAdapter,
     request: ChangeRequest,
     input: ChangeStatusInput,
-    key: string | undefined,
     ctx: RequestContext,
     hold: KeyHold,
-  ): Promise<ChangeStatusResponse> {
+  ): Promise<ChangeOutcome> {
     const changeId = uuidv7();
-    const instance = `/v1/accounts/${adapter.id}/${request.accountId}/status`;
     const attempt = (providerRequest: ProviderRequest | null): NewAttempt => ({
       changeId,
       provider: adapter.id,
@@ -187,29 +150,32 @@ export class ChangeStatusService {
       status: input.status,
       reason: input.reason ?? null,
       note: input.note ?? null,
-      idempotencyKey: key ?? null,
+      idempotencyKey: hold.key ?? null,
       providerRequest,
       instanceId: this.store.instanceId,
       createdAt: new Date().toISOString(),
     });
 
+    const resolved = await this.unfinished.resolve(adapter, request, ctx, hold);
+    if (resolved) return resolved;
+
     let prepared: PreparedChange;
     try {
-      ensureSupported(adapter, request);
-      prepared = await adapter.prepareChange(request, callContextOf(ctx));
+      prepared = await prepare(adapter, request, ctx);
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
-      await this.recordFirst(
-        [
-          { kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) },
-          ...settleFailedKey(ctx, key, error, instance),
-        ],
-        hold,
-      );
-      throw new RecordedFailure(error);
+      await hold
+        .recordFirst(
+          [{ kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) }],
+          answerForFailure(error, ctx.requestId),
+        )
+        .catch(storeFailed('the refusal could not be recorded'));
+      throw error;
     }
 
-    await this.recordFirst([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }], hold);
+    await hold
+      .recordFirst([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }])
+      .catch(storeFailed('the change was not sent: its audit record could not be written'));
     const started = performance.now();
     let result: ChangeResult;
     try {
@@ -220,11 +186,13 @@ export class ChangeStatusService {
       if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
         ctx.log.providerHttpStatus = error.provider.httpStatus;
       }
-      await this.store.writes.commit([
-        { kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) },
-        ...settleFailedKey(ctx, key, error, instance),
-      ]);
-      throw new RecordedFailure(error);
+      await hold
+        .settle(
+          [{ kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) }],
+          answerForFailure(error, ctx.requestId),
+        )
+        .catch(storeFailed(`the provider refused the change but that could not be recorded`));
+      throw error;
     }
     const completedAt = new Date().toISOString();
     Object.assign(ctx.log, {
@@ -232,7 +200,7 @@ export class ChangeStatusService {
       providerHttpStatus: result.providerHttpStatus,
       providerSeconds: (performance.now() - started) / 1000,
     });
-    const body: ChangeStatusResponse = {
+    const response: ChangeStatusResponse = {
       changeId,
       provider: adapter.id,
       accountId: request.accountId,
@@ -250,82 +218,39 @@ export class ChangeStatusService {
       latencyMs: round(performance.now() - started),
       completedAt,
     };
-    const status = result.outcome === 'ACCEPTED' ? 202 : 200;
-    await this.store.writes.commit(
-      key === undefined
-        ? [{ kind: 'completeAttempt', changeId, completion }]
-        : [
-            { kind: 'completeAttempt', changeId, completion },
-            { kind: 'completeKey', callerId: ctx.callerId, key, status, body, changeId },
-          ],
-    );
-    return body;
-  }
-
-  /** Claims the key, or settles a request whose key is already there: replay, conflict, or take-over. */
-  private async beginIdempotent(
-    ctx: RequestContext,
-    claim: BeginRequest,
-    known: boolean,
-  ): Promise<ChangeAnswer | undefined> {
-    const key = claim.key;
-    const result = await this.store.beginKey(claim, known);
-    switch (result.kind) {
-      case 'started':
-        return undefined;
-      case 'replay':
-        ctx.log.outcome = 'REPLAYED';
-        return { httpStatus: result.status, body: result.body as Record<string, unknown>, replayed: true };
-      case 'reused':
-        throw new GatewayError(
-          'IDEMPOTENCY_KEY_REUSED',
-          `Idempotency-Key "${key}" was already used by this caller for a different request`,
-        );
-      case 'in-progress':
-        throw new GatewayError(
-          'IDEMPOTENCY_IN_PROGRESS',
-          `A request with Idempotency-Key "${key}" is still running`,
-        );
-    }
-  }
-}
-
-/** A request's hold on its idempotency key: still to be claimed (with the first record), or held. */
-interface KeyHold {
-  claim: BeginRequest | undefined;
-  held: boolean;
-}
-
-/** The key was claimed by another request between our look and our claim; nothing of ours was written. */
-class LostClaim extends Error {
-  constructor(readonly claim: BeginRequest) {
-    super('idempotency key claimed by another request');
-  }
-}
-
-/** A failure already recorded (audit and key settled in the same transaction); carries the original error. */
-class RecordedFailure extends Error {
-  constructor(readonly error: unknown) {
-    super('recorded failure');
+    const outcome: ChangeOutcome = { kind: 'changed', response };
+    // The key keeps the status common/ answers with, beside the body it replays.
+    await hold
+      .settle([{ kind: 'completeAttempt', changeId, completion }], {
+        status: changeHttpStatus(response),
+        body: response,
+        changeId,
+      })
+      .catch(
+        storeFailed(
+          `the provider answered ${result.outcome} but the gateway could not record it; read the account's status before retrying`,
+        ),
+      );
+    return outcome;
   }
 }
 
 /**
- * A failure the caller could fix only by retrying (5xx, 429, anything retryable) releases the key;
- * a final refusal (unknown account, unsupported status …) is stored and replayed like a success.
+ * The provider request for a change, or why there is none. The one place STATUS_NOT_SUPPORTED is
+ * raised with the statuses the provider can express.
  */
-function settleFailedKey(
+async function prepare(
+  adapter: ProviderAdapter,
+  request: ChangeRequest,
   ctx: RequestContext,
-  key: string | undefined,
-  error: unknown,
-  instance: string,
-): ChangeWrite[] {
-  if (key === undefined) return [];
-  const callerId = ctx.callerId;
-  const final = error instanceof GatewayError && !error.retryable && error.httpStatus < 500;
-  if (!final) return [{ kind: 'releaseKey', callerId, key }];
-  const body = problemOf(error, instance, ctx.requestId);
-  return [{ kind: 'completeKey', callerId, key, status: error.httpStatus, body, changeId: null }];
+): Promise<PreparedChange> {
+  const translation = adapter.translate(request.status, request.reason);
+  if (!translation.supported) {
+    throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why, {
+      extensions: { supportedStatuses: ProviderRegistry.supportedStatuses(adapter) },
+    });
+  }
+  return adapter.prepareChange(request, callContextOf(ctx));
 }
 
 /** CLOSED, and any status the provider treats as final, needs `status:close` on top of `status:write`. */
@@ -334,14 +259,6 @@ function authorize(ctx: RequestContext, adapter: ProviderAdapter, status: Canoni
     const caller: Caller = { id: ctx.callerId, scopes: ctx.scopes as Caller['scopes'] };
     CallerAuthService.require(caller, 'status:close', `to set ${status}, a final status`);
   }
-}
-
-function ensureSupported(adapter: ProviderAdapter, request: ChangeRequest): void {
-  const translation = adapter.translate(request.status, request.reason);
-  if (translation.supported) return;
-  throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why, {
-    extensions: { supportedStatuses: ProviderRegistry.supportedStatuses(adapter) },
-  });
 }
 
 /** The request's identity for idempotency: same provider, account and body (key order ignored). */
@@ -353,25 +270,5 @@ function fingerprint(provider: string, accountId: string, input: ChangeStatusInp
     note: input.note ?? null,
     providerOptions: input.providerOptions ?? null,
   };
-  return createHash('sha256')
-    .update(stableJson(['PUT', provider, accountId, body]))
-    .digest('hex');
-}
-
-function failure(error: unknown, latencyMs: number): AttemptCompletion {
-  const gatewayError = error instanceof GatewayError ? error : undefined;
-  const code = gatewayError?.code ?? 'INTERNAL';
-  return {
-    outcome: 'FAILED',
-    errorCode: code in ERROR_CATALOG ? code : 'INTERNAL',
-    providerHttpStatus: gatewayError?.provider?.httpStatus,
-    providerCode: gatewayError?.provider?.code,
-    providerMessage: gatewayError?.provider?.message,
-    latencyMs: round(latencyMs),
-    completedAt: new Date().toISOString(),
-  };
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
+  return fingerprintOf(['PUT', provider, accountId, body]);
 }

@@ -1,0 +1,118 @@
+import pg from 'pg';
+import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
+import { call, startSandbox, type JsonResponse, type StandaloneSandbox } from './support/gateway.js';
+import {
+  privatePostgresUnavailable,
+  startPrivatePostgres,
+  type PrivatePostgres,
+} from './support/private-postgres.js';
+import { spawnGateway, type GatewayProcess } from './support/process.js';
+
+const unavailable = privatePostgresUnavailable();
+if (unavailable && process.env.CI === 'true')
+  throw new Error(`private PostgreSQL needed under CI: ${unavailable}`);
+if (unavailable) console.warn(`SKIPPED database-restart.e2e-spec: ${unavailable}`);
+const describeIf = unavailable ? describe.skip : describe;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Answer {
+  at: number;
+  response?: JsonResponse;
+  error?: unknown;
+}
+
+describeIf('A PostgreSQL restart under load', () => {
+  let postgres: PrivatePostgres;
+  let sandbox: StandaloneSandbox;
+  let gateway: GatewayProcess;
+
+  beforeAll(async () => {
+    postgres = await startPrivatePostgres();
+    sandbox = await startSandbox('spidr');
+    gateway = await spawnGateway({
+      DATABASE_URL: postgres.url,
+      SPIDR_BASE_URL: sandbox.url,
+      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+      AUTH_DISABLED: 'true',
+    });
+  }, 60_000);
+  afterAll(async () => {
+    gateway?.child.kill('SIGKILL');
+    await gateway?.exited;
+    await sandbox?.close();
+    postgres?.destroy();
+  });
+
+  it('should answer problem+json 5xx while it is down, report not ready, and recover without a restart', async () => {
+    const answers: Answer[] = [];
+    let running = true;
+    const client = async (n: number) => {
+      for (let i = 0; running; i++) {
+        // Some slow in-flight changes, some with an Idempotency-Key.
+        const account = n === 0 ? `SLOW400-restart-${i}` : `restart-${n}-${i}`;
+        const headers: Record<string, string> = n % 2 === 0 ? { 'idempotency-key': `k-${n}-${i}` } : {};
+        const body = { status: i % 2 === 0 ? 'SUSPENDED' : 'ACTIVE' };
+        const at = Date.now();
+        try {
+          answers.push({
+            at,
+            response: await call('PUT', `${gateway.url}/v1/accounts/spidr/${account}/status`, {
+              body,
+              headers,
+            }),
+          });
+        } catch (error) {
+          answers.push({ at, error });
+          await sleep(50);
+        }
+      }
+    };
+    const clients = Array.from({ length: 16 }, (_, n) => client(n));
+    await sleep(1_000);
+    postgres.stop();
+    await sleep(1_500);
+    const duringOutage = await call('GET', `${gateway.url}/health/ready`);
+    expect(gateway.child.exitCode).toBeNull();
+    postgres.start();
+    let ready = 0;
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && ready !== 200) {
+      await sleep(200);
+      ready = (await call('GET', `${gateway.url}/health/ready`)).status;
+    }
+    await sleep(500);
+    running = false;
+    await Promise.all(clients);
+
+    expect(gateway.child.exitCode).toBeNull();
+    expect(duringOutage.status).toBe(503);
+    expect(ready).toBe(200);
+    // Every answer reached the client, and every failure is problem+json with a 5xx status.
+    expect(answers.filter((a) => a.error !== undefined)).toEqual([]);
+    const failed = answers.filter((a) => a.response!.status >= 300);
+    expect(failed.length).toBeGreaterThan(0);
+    for (const { response } of failed) {
+      expect(response!.status).toBeGreaterThanOrEqual(500);
+      expect(response!.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    }
+    // Never an APPLIED answer without its record.
+    const applied = answers
+      .filter((a) => a.response!.status === 200)
+      .map((a) => a.response!.body.changeId as string);
+    expect(applied.length).toBeGreaterThan(0);
+    const db = new pg.Client({ connectionString: postgres.url });
+    await db.connect();
+    const rows = await db.query<{ change_id: string }>(
+      `select change_id from change_attempts where outcome = 'APPLIED' and change_id = any($1)`,
+      [applied],
+    );
+    await db.end();
+    expect(rows.rowCount).toBe(new Set(applied).size);
+    // And after the restart it serves again.
+    const after = await call('PUT', `${gateway.url}/v1/accounts/spidr/restart-after/status`, {
+      body: { status: 'SUSPENDED' },
+    });
+    expect(after.status).toBe(200);
+  }, 90_000);
+});
