@@ -15,6 +15,8 @@ import { AccountStatusService } from '../services/account-status.service.js';
 import { ChangeStatusService, type ChangeAnswer } from '../services/change-status.service.js';
 import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { idempotencyKeyFrom } from './idempotency-key.js';
+import { responseHeaders } from './openapi-headers.js';
+import { CanopyProviderStatusDto } from './dto/schema-parts.js';
 import { ApiProblems, type ProblemOperation } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import {
@@ -50,7 +52,13 @@ const REQUEST_ID_HEADER = {
 @ApiTags('accounts')
 @ApiSecurity('apiKey')
 @ApiSecurity('bearer')
-@ApiExtraModels(ChangeStatusResponseDto, DryRunResponseDto, AccountStatusDto, HistoryPageDto)
+@ApiExtraModels(
+  ChangeStatusResponseDto,
+  DryRunResponseDto,
+  AccountStatusDto,
+  HistoryPageDto,
+  CanopyProviderStatusDto,
+)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/accounts/:provider/:accountId')
 export class AccountsController {
@@ -63,6 +71,7 @@ export class AccountsController {
   @RequireScope('status:write')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'changeAccountStatus',
     summary: "Change one account's status",
     description:
       "Translates the canonical status (and reason) into the provider's own request and sends it. " +
@@ -75,6 +84,7 @@ export class AccountsController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
     description:
       'Optional, 1-255 characters, scoped to the caller. The same key with the same request within 24 h replays ' +
       'the first answer (header Idempotent-Replayed: true) without calling the provider; with a different request ' +
@@ -100,7 +110,8 @@ export class AccountsController {
         value: {
           status: 'SUSPENDED',
           reason: 'FRAUD',
-          providerOptions: { reasonExternalId: 'FRAUD_SUSPECTED', updateChildren: true },
+          // A reason id the Pismo organisation has configured (the sandbox's organisation knows CREDIT_ONLY).
+          providerOptions: { reasonExternalId: 'CREDIT_ONLY', updateChildren: true },
         },
       },
     },
@@ -108,7 +119,9 @@ export class AccountsController {
   @ApiResponse({
     status: 200,
     description:
-      'Applied by the provider (outcome APPLIED); with dryRun=true, the provider request that would be sent',
+      'Applied by the provider (outcome APPLIED); with dryRun=true, the provider request that would be sent ' +
+      '(a dry run is the answer with `dryRun: true`)',
+    headers: responseHeaders('Idempotent-Replayed'),
     content: {
       'application/json': {
         schema: {
@@ -124,6 +137,7 @@ export class AccountsController {
   @ApiResponse({
     status: 202,
     description: 'Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid)',
+    headers: responseHeaders('Idempotent-Replayed'),
     content: {
       'application/json': {
         schema: { $ref: getSchemaPath(ChangeStatusResponseDto) },
@@ -165,6 +179,7 @@ export class AccountsController {
   @Get('status')
   @RequireScope('status:read')
   @ApiOperation({
+    operationId: 'getAccountStatus',
     summary: "Read one account's current status",
     description:
       'Read live from the provider where it has a read endpoint (source "provider"); otherwise the last change ' +
@@ -174,6 +189,7 @@ export class AccountsController {
   @ApiResponse({
     status: 200,
     description: 'The current status',
+    headers: responseHeaders(),
     content: {
       'application/json': {
         schema: { $ref: getSchemaPath(AccountStatusDto) },
@@ -201,6 +217,7 @@ export class AccountsController {
   @Get('history')
   @RequireScope('status:read')
   @ApiOperation({
+    operationId: 'listAccountHistory',
     summary: "The gateway's audit trail for one account",
     description:
       'Every authenticated, valid change attempt (including those refused as STATUS_NOT_SUPPORTED; not dry runs), ' +
@@ -210,6 +227,7 @@ export class AccountsController {
   @ApiResponse({
     status: 200,
     description: 'One page of the audit trail, newest first',
+    headers: responseHeaders(),
     content: {
       'application/json': { schema: { $ref: getSchemaPath(HistoryPageDto) }, examples: HISTORY_EXAMPLES },
     },

@@ -4,6 +4,7 @@ import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { ERROR_CATALOG, type ErrorCode } from '../domain/index.js';
 import { problemExamples, type ProblemOperation } from './dto/problem-examples.js';
 import { ProblemDto } from './dto/responses.dto.js';
+import { responseHeaders, type ResponseHeaderName } from './openapi-headers.js';
 
 export type { ProblemOperation } from './dto/problem-examples.js';
 
@@ -31,18 +32,10 @@ const WHEN: Record<ErrorCode, string> = {
   INTERNAL: 'anything else; logged server-side, never a stack trace',
 };
 
-const HEADERS: Partial<Record<number, Record<string, { description: string; schema: { type: 'string' } }>>> =
-  {
-    401: {
-      'WWW-Authenticate': {
-        description: 'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',
-        schema: { type: 'string' },
-      },
-    },
-    429: {
-      'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'string' } },
-    },
-  };
+const HEADERS: Partial<Record<number, ResponseHeaderName[]>> = {
+  401: ['WWW-Authenticate'],
+  429: ['Retry-After'],
+};
 
 /**
  * Documents the problem+json responses an operation can give: per HTTP status, each code with when it happens
@@ -60,7 +53,11 @@ export function ApiProblems(op: ProblemOperation, ...codes: ErrorCode[]): Method
       ApiResponse({
         status,
         description: group.map((c) => `\`${c}\`: ${WHEN[c]}`).join('. '),
-        headers: HEADERS[status],
+        // A change's answer, errors included, is what an Idempotency-Key replays.
+        headers: responseHeaders(
+          ...(HEADERS[status] ?? []),
+          ...(op.method === 'PUT' ? (['Idempotent-Replayed'] as const) : []),
+        ),
         content: {
           [PROBLEM_CONTENT_TYPE]: {
             schema: { $ref: '#/components/schemas/ProblemDto' },
