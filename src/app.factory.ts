@@ -23,6 +23,8 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 export interface CreateAppOptions {
   /** Where log lines go (tests capture them); defaults to asynchronous stdout. */
   logDestination?: NodeJS.WritableStream;
+  /** How long a client may take to send a whole request before it is answered 408 (tests shorten it). */
+  requestTimeoutMs?: number;
 }
 
 export interface GatewayApp {
