@@ -30,12 +30,17 @@ describe('HTTP edges in problem+json', () => {
   afterAll(() => gw.close());
 
   it('should answer headers over the limit with 431 problem+json', async () => {
-    const answer = await rawRequest(gw.url, head([`GET ${STATUS} HTTP/1.1`, host(), `X-Long: ${'h'.repeat(20_000)}`]));
+    const answer = await rawRequest(
+      gw.url,
+      head([`GET ${STATUS} HTTP/1.1`, host(), `X-Long: ${'h'.repeat(20_000)}`]),
+    );
     expectRawProblem(answer, 431, 'HEADERS_TOO_LARGE');
   });
 
   it('should answer a client that stalls mid-headers with 408 problem+json', async () => {
-    const answer = await rawRequest(gw.url, `GET ${STATUS} HTTP/1.1\r\n${host()}\r\nX-Partial: 1`, { timeoutMs: 8_000 });
+    const answer = await rawRequest(gw.url, `GET ${STATUS} HTTP/1.1\r\n${host()}\r\nX-Partial: 1`, {
+      timeoutMs: 8_000,
+    });
     expectRawProblem(answer, 408, 'REQUEST_TIMEOUT');
   }, 15_000);
 
@@ -95,7 +100,11 @@ describe('HTTP edges in problem+json', () => {
   );
 
   it('should still take application/json with and without charset=utf-8', async () => {
-    for (const contentType of ['application/json', 'application/json; charset=utf-8', 'application/json;charset=UTF-8']) {
+    for (const contentType of [
+      'application/json',
+      'application/json; charset=utf-8',
+      'application/json;charset=UTF-8',
+    ]) {
       const response = await call('PUT', `${gw.url}${STATUS}?dryRun=true`, {
         rawBody: '{"status":"ACTIVE"}',
         headers: { 'x-api-key': KEY.key, 'content-type': contentType },

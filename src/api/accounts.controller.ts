@@ -163,6 +163,8 @@ export class AccountsController {
     'PROVIDER_TIMEOUT',
     'IDEMPOTENCY_KEY_REUSED',
     'IDEMPOTENCY_IN_PROGRESS',
+    'PAYLOAD_TOO_LARGE',
+    'UNSUPPORTED_MEDIA_TYPE',
   )
   async change(
     @Param() path: AccountPathDto,

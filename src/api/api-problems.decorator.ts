@@ -30,6 +30,12 @@ const WHEN: Record<ErrorCode, string> = {
   PROVIDER_UNAVAILABLE: 'connection refused or reset, or the circuit for that provider is open',
   PROVIDER_TIMEOUT: 'no answer within <PROVIDER>_TIMEOUT_MS on every attempt',
   INTERNAL: 'anything else; logged server-side, never a stack trace',
+  METHOD_NOT_ALLOWED: 'the path exists but not with this method; `Allow` lists the methods it takes',
+  REQUEST_TIMEOUT: 'the client did not send the whole request in time',
+  PAYLOAD_TOO_LARGE: 'the body is over 16 KiB',
+  UNSUPPORTED_MEDIA_TYPE:
+    'the body is not application/json in UTF-8 (no other content type or charset is taken)',
+  HEADERS_TOO_LARGE: 'the request headers are over 16 KiB',
 };
 
 const HEADERS: Partial<Record<number, ResponseHeaderName[]>> = {

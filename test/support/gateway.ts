@@ -25,7 +25,10 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(env: Env = {}, options: Omit<CreateAppOptions, 'logDestination'> = {}): Promise<TestGateway> {
+export async function startGateway(
+  env: Env = {},
+  options: Omit<CreateAppOptions, 'logDestination'> = {},
+): Promise<TestGateway> {
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
