@@ -179,6 +179,7 @@ describe('OpenAPI document for tools (/docs-json)', () => {
       { type: 'string' },
       { type: 'integer' },
       { $ref: '#/components/schemas/CanopyProviderStatusDto' },
+      { $ref: '#/components/schemas/SpidrProviderStatusDto' },
     ]);
     expect(schema('CanopyProviderStatusDto').required).toEqual(['status', 'substatus']);
     expect(schema('ProviderRequestDto').properties.body.type).toBe('object');

@@ -146,13 +146,13 @@ export interface components {
              */
             provider: "cleargrid" | "canopy" | "pismo" | "spidr";
             /**
-             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), or for Canopy {status, substatus}
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
              * @example {
              *       "status": "SUSPENDED",
              *       "substatus": "FRAUD"
              *     }
              */
-            providerStatus: string | number | components["schemas"]["CanopyProviderStatusDto"];
+            providerStatus: string | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
             /**
              * @example FRAUD
              * @enum {string|null}
@@ -242,10 +242,10 @@ export interface components {
              */
             provider: "cleargrid" | "canopy" | "pismo" | "spidr";
             /**
-             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), or for Canopy {status, substatus}
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
              * @example suspended
              */
-            providerStatus: string | number | components["schemas"]["CanopyProviderStatusDto"];
+            providerStatus: string | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
             /**
              * @example FRAUD
              * @enum {string|null}
@@ -310,7 +310,16 @@ export interface components {
             /** @example 200 */
             providerHttpStatus: number | null;
             /** @description As sent, without credentials; null when none was sent */
-            providerRequest: components["schemas"]["ProviderRequestDto"] | null;
+            providerRequest?: {
+                /** @description JSON body; never contains credentials */
+                body?: {
+                    [key: string]: unknown;
+                };
+                /** @enum {string} */
+                method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+                /** @description Absolute URL */
+                url: string;
+            } | null;
             /**
              * @example FRAUD
              * @enum {string|null}
@@ -454,12 +463,24 @@ export interface components {
         ProvidersResponseDto: {
             items: components["schemas"]["ProviderInfoDto"][];
         };
+        SpidrProviderStatusDto: {
+            /**
+             * @description Spidr's status
+             * @example closed
+             */
+            status: string;
+            /**
+             * @description Spidr's statusReason (null unless closed)
+             * @example close_with_refund
+             */
+            statusReason: string | null;
+        };
         StatusCapabilityDto: {
             /**
              * @description The provider value sent when no reason is given (null when unsupported without a reason)
              * @example close_with_refund
              */
-            providerValue: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"];
+            providerValue: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
             /**
              * @description Only where the reason changes the value: reason → provider value, null when unsupported with that reason
              * @example {
@@ -468,7 +489,7 @@ export interface components {
              *     }
              */
             providerValueByReason?: {
-                [key: string]: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"];
+                [key: string]: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
             };
             /** @example true */
             supported: boolean;

@@ -16,7 +16,7 @@ import { ChangeStatusService, type ChangeAnswer } from '../services/change-statu
 import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { idempotencyKeyFrom } from './idempotency-key.js';
 import { responseHeaders } from './openapi-headers.js';
-import { CanopyProviderStatusDto } from './dto/schema-parts.js';
+import { CanopyProviderStatusDto, SpidrProviderStatusDto } from './dto/schema-parts.js';
 import { ApiProblems, type ProblemOperation } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import {
@@ -58,6 +58,7 @@ const REQUEST_ID_HEADER = {
   AccountStatusDto,
   HistoryPageDto,
   CanopyProviderStatusDto,
+  SpidrProviderStatusDto,
 )
 @UseGuards(ApiKeyGuard)
 @Controller('v1/accounts/:provider/:accountId')

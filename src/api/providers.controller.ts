@@ -12,13 +12,13 @@ import { ApiProblems } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import { PROVIDERS_EXAMPLES } from './dto/response-examples.js';
 import { ProvidersResponseDto, StatusCapabilityDto } from './dto/responses.dto.js';
-import { CanopyProviderStatusDto } from './dto/schema-parts.js';
+import { CanopyProviderStatusDto, SpidrProviderStatusDto } from './dto/schema-parts.js';
 import { responseHeaders } from './openapi-headers.js';
 
 @ApiTags('providers')
 @ApiSecurity('apiKey')
 @ApiSecurity('bearer')
-@ApiExtraModels(ProvidersResponseDto, StatusCapabilityDto, CanopyProviderStatusDto)
+@ApiExtraModels(ProvidersResponseDto, StatusCapabilityDto, CanopyProviderStatusDto, SpidrProviderStatusDto)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/providers')
 export class ProvidersController {

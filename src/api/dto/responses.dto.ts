@@ -266,9 +266,20 @@ export class HistoryItemDto {
   @ApiProperty({ type: String, nullable: true, example: 'Card reported stolen' })
   note: string | null;
 
+  // Inline rather than a nullable $ref: OpenAPI 3.0.3 has no way to say "this $ref or null" that validators agree on.
   @ApiProperty({
-    type: ProviderRequestDto,
+    type: 'object',
     nullable: true,
+    required: ['method', 'url'],
+    properties: {
+      method: { type: 'string', enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] },
+      url: { type: 'string', description: 'Absolute URL' },
+      body: {
+        type: 'object',
+        additionalProperties: true,
+        description: 'JSON body; never contains credentials',
+      },
+    },
     description: 'As sent, without credentials; null when none was sent',
   })
   providerRequest: unknown;

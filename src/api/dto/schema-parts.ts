@@ -19,11 +19,29 @@ export class CanopyProviderStatusDto {
   substatus: string | null;
 }
 
-/** A provider's own status value: a string (Pismo, Spidr), an integer (ClearGrid) or Canopy's pair. */
+/** Spidr's value as read back: its status with the close type (close_* writes read as `closed` + statusReason). */
+export class SpidrProviderStatusDto {
+  @ApiProperty({ example: 'closed', description: "Spidr's status" })
+  status: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'close_with_refund',
+    description: "Spidr's statusReason (null unless closed)",
+  })
+  statusReason: string | null;
+}
+
+/**
+ * A provider's own status value: a string (Pismo, Spidr when written), an integer (ClearGrid), Canopy's pair, or
+ * Spidr's pair as read back.
+ */
 export const PROVIDER_STATUS_BRANCHES = [
   { type: 'string' },
   { type: 'integer' },
   { $ref: getSchemaPath(CanopyProviderStatusDto) },
+  { $ref: getSchemaPath(SpidrProviderStatusDto) },
 ];
 
 /** The same, or null. */
@@ -34,7 +52,7 @@ export const NULLABLE_PROVIDER_STATUS_BRANCHES = [
 
 export const PROVIDER_STATUS_DESCRIPTION =
   "The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), " +
-  'or for Canopy {status, substatus}';
+  'for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}';
 
 /** `enum` for a nullable enum: the values and null, as OpenAPI 3.0.3 requires for null to be allowed. */
 export function nullableEnum<T extends string>(
