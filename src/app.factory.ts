@@ -11,6 +11,13 @@ import { Metrics } from './observability/metrics.js';
 import { ProblemFilter, sendProblem } from './common/problem.filter.js';
 import { GatewayError } from './domain/index.js';
 import { createValidationPipe } from './common/validation.js';
+import {
+  REQUEST_TIMEOUT_MS,
+  acceptOnlyJson,
+  answerMethodNotAllowed,
+  clientErrorHandler,
+  serverFactory,
+} from './common/http-edges.js';
 import type { AppConfig } from './config/config.js';
 import { createLoggers } from './observability/logger.js';
 import { installRequestLogging } from './observability/request-logging.js';
@@ -18,12 +25,14 @@ import { ProviderRuntime } from './runtime/provider-runtime.js';
 import { Store } from './persistence/store.js';
 import { installJsonBodyParser } from './api/json-body.js';
 
-/** Request bodies larger than this are refused with VALIDATION_FAILED (a status change is tiny). */
+/** Request bodies larger than this are refused with PAYLOAD_TOO_LARGE (a status change is tiny). */
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface CreateAppOptions {
   /** Where log lines go (tests capture them); defaults to asynchronous stdout. */
   logDestination?: NodeJS.WritableStream;
+  /** How long a client may take to send a whole request before it is answered 408 (tests shorten it). */
+  requestTimeoutMs?: number;
 }
 
 export interface GatewayApp {
@@ -71,6 +80,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     bodyLimit: BODY_LIMIT_BYTES,
     logger: false,
     return503OnClosing: true,
+    serverFactory: serverFactory(options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS),
+    clientErrorHandler: clientErrorHandler(logger),
     // Above the API's own id limit (128), so over-long ids get VALIDATION_FAILED naming the field, not a 414.
     // Above anything a request line can carry (Node refuses headers over 16 KiB), so an over-long id always
     // reaches the API's own validation (128 characters) and is answered VALIDATION_FAILED naming the field.
@@ -85,12 +96,15 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       );
     },
   });
+  answerMethodNotAllowed(adapter.getInstance(), logger);
+  acceptOnlyJson(adapter.getInstance(), BODY_LIMIT_BYTES);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics),
     adapter,
     {
       logger: nestLogger(logger),
       abortOnError: false,
+      bodyParser: false, // acceptOnlyJson above: no form bodies, no other charsets
     },
   );
   const fastify = app.getHttpAdapter().getInstance();

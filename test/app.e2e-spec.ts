@@ -236,10 +236,11 @@ describe('Gateway (end to end)', () => {
     it('should refuse unparsable JSON, a non-object body and a body that is too large', async () => {
       expectProblem(await call('PUT', url(), { rawBody: '{"status":' }), 400, 'VALIDATION_FAILED');
       expectProblem(await call('PUT', url(), { rawBody: '"ACTIVE"' }), 400, 'VALIDATION_FAILED');
+      // Issue 14: over the 16 KiB limit is 413 PAYLOAD_TOO_LARGE (was 400 VALIDATION_FAILED).
       expectProblem(
         await call('PUT', url(), { body: { status: 'ACTIVE', note: 'x'.repeat(20_000) } }),
-        400,
-        'VALIDATION_FAILED',
+        413,
+        'PAYLOAD_TOO_LARGE',
       );
     });
 

@@ -416,7 +416,8 @@ async function exercise(s: Session, p: ProviderId, pismoApi: 'corporate' | 'acco
       rawBody: o.rawBody,
       headers: { ...ADMIN, ...o.headers },
     });
-    expect({ what, status: r.status }).toEqual({ what, status: 400 });
+    // Issue 14: a body over the limit is 413 PAYLOAD_TOO_LARGE; every other refusal here stays 400.
+    expect({ what, status: r.status }).toEqual({ what, status: what === 'body too large' ? 413 : 400 });
   }
   await s.send(`${p} validation: history limit`, 'GET', `${historyPath(v)}?limit=1000`, { headers: ADMIN });
   await s.send(`${p} validation: history cursor`, 'GET', `${historyPath(v)}?cursor=%%%garbage`, {

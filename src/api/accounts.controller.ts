@@ -25,6 +25,8 @@ import { AccountStatusService } from '../services/account-status.service.js';
 import { ChangeOutcomeInterceptor } from '../common/change-outcome.interceptor.js';
 import { ChangeStatusService, type ChangeOutcome } from '../services/change-status.service.js';
 import { idempotencyKeyFrom } from './idempotency-key.js';
+import { responseHeaders } from './openapi-headers.js';
+import { CanopyProviderStatusDto, SpidrProviderStatusDto } from './dto/schema-parts.js';
 import { ApiProblems, type ProblemOperation } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import {
@@ -60,7 +62,14 @@ const REQUEST_ID_HEADER = {
 @ApiTags('accounts')
 @ApiSecurity('apiKey')
 @ApiSecurity('bearer')
-@ApiExtraModels(ChangeStatusResponseDto, DryRunResponseDto, AccountStatusDto, HistoryPageDto)
+@ApiExtraModels(
+  ChangeStatusResponseDto,
+  DryRunResponseDto,
+  AccountStatusDto,
+  HistoryPageDto,
+  CanopyProviderStatusDto,
+  SpidrProviderStatusDto,
+)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/accounts/:provider/:accountId')
 export class AccountsController {
@@ -74,6 +83,7 @@ export class AccountsController {
   @HttpCode(200)
   @UseInterceptors(ChangeOutcomeInterceptor)
   @ApiOperation({
+    operationId: 'changeAccountStatus',
     summary: "Change one account's status",
     description:
       "Translates the canonical status (and reason) into the provider's own request and sends it. " +
@@ -86,6 +96,7 @@ export class AccountsController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
     description:
       'Optional, 1-255 characters, scoped to the caller. The same key with the same request within 24 h replays ' +
       'the first answer (header Idempotent-Replayed: true) without calling the provider; with a different request ' +
@@ -111,7 +122,8 @@ export class AccountsController {
         value: {
           status: 'SUSPENDED',
           reason: 'FRAUD',
-          providerOptions: { reasonExternalId: 'FRAUD_SUSPECTED', updateChildren: true },
+          // A reason id the Pismo organisation has configured (the sandbox's organisation knows CREDIT_ONLY).
+          providerOptions: { reasonExternalId: 'CREDIT_ONLY', updateChildren: true },
         },
       },
     },
@@ -119,7 +131,9 @@ export class AccountsController {
   @ApiResponse({
     status: 200,
     description:
-      'Applied by the provider (outcome APPLIED); with dryRun=true, the provider request that would be sent',
+      'Applied by the provider (outcome APPLIED); with dryRun=true, the provider request that would be sent ' +
+      '(a dry run is the answer with `dryRun: true`)',
+    headers: responseHeaders('Idempotent-Replayed'),
     content: {
       'application/json': {
         schema: {
@@ -135,6 +149,7 @@ export class AccountsController {
   @ApiResponse({
     status: 202,
     description: 'Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid)',
+    headers: responseHeaders('Idempotent-Replayed'),
     content: {
       'application/json': {
         schema: { $ref: getSchemaPath(ChangeStatusResponseDto) },
@@ -160,6 +175,8 @@ export class AccountsController {
     'PROVIDER_TIMEOUT',
     'IDEMPOTENCY_KEY_REUSED',
     'IDEMPOTENCY_IN_PROGRESS',
+    'PAYLOAD_TOO_LARGE',
+    'UNSUPPORTED_MEDIA_TYPE',
   )
   change(
     @Param() path: AccountPathDto,
@@ -175,6 +192,7 @@ export class AccountsController {
   @Get('status')
   @RequireScope('status:read')
   @ApiOperation({
+    operationId: 'getAccountStatus',
     summary: "Read one account's current status",
     description:
       'Read live from the provider where it has a read endpoint (source "provider"); otherwise the last change ' +
@@ -184,6 +202,7 @@ export class AccountsController {
   @ApiResponse({
     status: 200,
     description: 'The current status',
+    headers: responseHeaders(),
     content: {
       'application/json': {
         schema: { $ref: getSchemaPath(AccountStatusDto) },
@@ -211,6 +230,7 @@ export class AccountsController {
   @Get('history')
   @RequireScope('status:read')
   @ApiOperation({
+    operationId: 'listAccountHistory',
     summary: "The gateway's audit trail for one account",
     description:
       'Every authenticated, valid change attempt (including those refused as STATUS_NOT_SUPPORTED; not dry runs), ' +
@@ -220,6 +240,7 @@ export class AccountsController {
   @ApiResponse({
     status: 200,
     description: 'One page of the audit trail, newest first',
+    headers: responseHeaders(),
     content: {
       'application/json': { schema: { $ref: getSchemaPath(HistoryPageDto) }, examples: HISTORY_EXAMPLES },
     },

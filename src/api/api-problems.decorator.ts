@@ -4,6 +4,7 @@ import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { ERROR_CATALOG, type ErrorCode } from '../domain/index.js';
 import { problemExamples, type ProblemOperation } from './dto/problem-examples.js';
 import { ProblemDto } from './dto/responses.dto.js';
+import { responseHeaders, type ResponseHeaderName } from './openapi-headers.js';
 
 export type { ProblemOperation } from './dto/problem-examples.js';
 
@@ -29,20 +30,18 @@ const WHEN: Record<ErrorCode, string> = {
   PROVIDER_UNAVAILABLE: 'connection refused or reset, or the circuit for that provider is open',
   PROVIDER_TIMEOUT: 'no answer within <PROVIDER>_TIMEOUT_MS on every attempt',
   INTERNAL: 'anything else; logged server-side, never a stack trace',
+  METHOD_NOT_ALLOWED: 'the path exists but not with this method; `Allow` lists the methods it takes',
+  REQUEST_TIMEOUT: 'the client did not send the whole request in time',
+  PAYLOAD_TOO_LARGE: 'the body is over 16 KiB',
+  UNSUPPORTED_MEDIA_TYPE:
+    'the body is not application/json in UTF-8 (no other content type or charset is taken)',
+  HEADERS_TOO_LARGE: 'the request headers are over 16 KiB',
 };
 
-const HEADERS: Partial<Record<number, Record<string, { description: string; schema: { type: 'string' } }>>> =
-  {
-    401: {
-      'WWW-Authenticate': {
-        description: 'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',
-        schema: { type: 'string' },
-      },
-    },
-    429: {
-      'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'string' } },
-    },
-  };
+const HEADERS: Partial<Record<number, ResponseHeaderName[]>> = {
+  401: ['WWW-Authenticate'],
+  429: ['Retry-After'],
+};
 
 /**
  * Documents the problem+json responses an operation can give: per HTTP status, each code with when it happens
@@ -60,7 +59,11 @@ export function ApiProblems(op: ProblemOperation, ...codes: ErrorCode[]): Method
       ApiResponse({
         status,
         description: group.map((c) => `\`${c}\`: ${WHEN[c]}`).join('. '),
-        headers: HEADERS[status],
+        // A change's answer, errors included, is what an Idempotency-Key replays.
+        headers: responseHeaders(
+          ...(HEADERS[status] ?? []),
+          ...(op.method === 'PUT' ? (['Idempotent-Replayed'] as const) : []),
+        ),
         content: {
           [PROBLEM_CONTENT_TYPE]: {
             schema: { $ref: '#/components/schemas/ProblemDto' },

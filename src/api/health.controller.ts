@@ -48,6 +48,8 @@ export class HealthController {
 
   @Get('live')
   @ApiOperation({
+    operationId: 'getLiveness',
+    security: [],
     summary: 'Liveness: the process answers',
     description:
       'Always cheap: no dependency is checked, so a slow database never gets the gateway restarted.',
@@ -59,6 +61,8 @@ export class HealthController {
 
   @Get('ready')
   @ApiOperation({
+    operationId: 'getReadiness',
+    security: [],
     summary: 'Readiness: the gateway can serve',
     description:
       '200 while the database answers a ping (within 2 s) and the gateway is not draining; 503 otherwise ' +

@@ -10,6 +10,8 @@ export class MetricsController {
   @Get()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   @ApiOperation({
+    operationId: 'getMetrics',
+    security: [],
     summary: 'Prometheus metrics',
     description:
       'Requests by route, status and canonical code; status changes by provider, status and outcome; provider call ' +

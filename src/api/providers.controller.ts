@@ -11,12 +11,14 @@ import { ProvidersService } from '../services/providers.service.js';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import { PROVIDERS_EXAMPLES } from './dto/response-examples.js';
-import { ProvidersResponseDto } from './dto/responses.dto.js';
+import { ProvidersResponseDto, StatusCapabilityDto } from './dto/responses.dto.js';
+import { CanopyProviderStatusDto, SpidrProviderStatusDto } from './dto/schema-parts.js';
+import { responseHeaders } from './openapi-headers.js';
 
 @ApiTags('providers')
 @ApiSecurity('apiKey')
 @ApiSecurity('bearer')
-@ApiExtraModels(ProvidersResponseDto)
+@ApiExtraModels(ProvidersResponseDto, StatusCapabilityDto, CanopyProviderStatusDto, SpidrProviderStatusDto)
 @UseGuards(ApiKeyGuard)
 @Controller('v1/providers')
 export class ProvidersController {
@@ -25,6 +27,7 @@ export class ProvidersController {
   @Get()
   @RequireScope('status:read')
   @ApiOperation({
+    operationId: 'listProviders',
     summary: 'List providers and their capability matrix',
     description:
       'For every provider: its mode (live, sandbox, disabled), circuit state, whether it has a live read, and for ' +
@@ -33,6 +36,7 @@ export class ProvidersController {
   @ApiResponse({
     status: 200,
     description: 'Every provider with its capability matrix',
+    headers: responseHeaders(),
     content: {
       'application/json': {
         schema: { $ref: getSchemaPath(ProvidersResponseDto) },

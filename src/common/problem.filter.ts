@@ -42,12 +42,10 @@ export function toGatewayError(error: unknown): GatewayError {
   const status = httpStatusOf(error);
   const message = error instanceof Error ? error.message : 'Unexpected error';
   if (status === 404) return new GatewayError('NOT_FOUND', 'No such route');
-  if (status === 405) return new GatewayError('NOT_FOUND', 'Method not allowed on this route');
-  if (status === 413) {
-    return GatewayError.validation([{ field: 'body', message: 'The request body is larger than allowed' }]);
-  }
+  if (status === 405) return new GatewayError('METHOD_NOT_ALLOWED', 'Method not allowed on this route');
+  if (status === 413) return new GatewayError('PAYLOAD_TOO_LARGE', 'The request body is larger than allowed');
   if (status === 415) {
-    return GatewayError.validation([{ field: 'content-type', message: 'The body must be application/json' }]);
+    return new GatewayError('UNSUPPORTED_MEDIA_TYPE', sanitize(message));
   }
   if (status !== undefined && status >= 400 && status < 500) {
     return GatewayError.validation([{ field: 'body', message: sanitize(message) }]);

@@ -23,6 +23,13 @@ export const ERROR_CATALOG = {
   PROVIDER_UNAVAILABLE: { status: 503, title: 'Provider unavailable', retryable: true },
   PROVIDER_TIMEOUT: { status: 504, title: 'Provider timeout', retryable: true },
   INTERNAL: { status: 500, title: 'Internal error', retryable: true },
+  // HTTP-level refusals (issue 14): the status HTTP defines for them, rather than a 400 or a 404 that would
+  // send a caller looking in the wrong place. Never retryable unchanged, except a request that arrived too slowly.
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed', retryable: false },
+  REQUEST_TIMEOUT: { status: 408, title: 'Request timeout', retryable: true },
+  PAYLOAD_TOO_LARGE: { status: 413, title: 'Payload too large', retryable: false },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type', retryable: false },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request header fields too large', retryable: false },
 } as const satisfies Record<string, { status: number; title: string; retryable: boolean }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

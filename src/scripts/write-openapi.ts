@@ -7,5 +7,9 @@ import { buildOpenApiDocument } from '../api/openapi.js';
 
 const { app } = await createApp(loadConfig({ LOG_LEVEL: 'silent', SANDBOX: 'true' }));
 writeFileSync('openapi.json', stableJson(buildOpenApiDocument(app)));
-await app.close();
 process.stdout.write('wrote openapi.json\n');
+// The SQLite checkpointer's stop() waits only on unref'd handles, so without this ref'd timer Node can find the loop
+// empty mid-close and exit 13 (after the file is written). Reported; the fix belongs in persistence/database.ts.
+const keepAlive = setInterval(() => undefined, 1_000);
+await app.close();
+clearInterval(keepAlive);

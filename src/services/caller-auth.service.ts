@@ -42,14 +42,26 @@ export class CallerAuthService {
     );
     if (authorizations.length > 1) throw new GatewayError('UNAUTHENTICATED', 'Send one Authorization header');
     const apiKey = headers['x-api-key'];
-    if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
-    const authorization = headers.authorization;
-    if (typeof authorization === 'string') {
-      const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
-      if (match) return match[1];
-      if (authorization !== '') {
-        throw new GatewayError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <API key>"');
+    const bearer = CallerAuthService.bearerFrom(headers.authorization);
+    if (typeof apiKey === 'string' && apiKey !== '') {
+      // Two different keys in one request: refuse rather than let one silently win (issue 14).
+      if (bearer !== undefined && bearer !== apiKey) {
+        throw new GatewayError(
+          'UNAUTHENTICATED',
+          'X-API-Key and Authorization: Bearer carry different keys; send one',
+        );
       }
+      return apiKey;
+    }
+    return bearer;
+  }
+
+  private static bearerFrom(authorization: string | string[] | undefined): string | undefined {
+    if (typeof authorization !== 'string') return undefined;
+    const match = /^Bearer +([\x21-\x7e]+) *$/i.exec(authorization);
+    if (match) return match[1];
+    if (authorization !== '') {
+      throw new GatewayError('UNAUTHENTICATED', 'The Authorization header must be "Bearer <API key>"');
     }
     return undefined;
   }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { createApp, type GatewayApp } from '../../src/app.factory.js';
+import { createApp, type CreateAppOptions, type GatewayApp } from '../../src/app.factory.js';
 import type { Env } from '../../src/config/config.js';
 import { loadConfig } from '../../src/runtime/config.js';
 import type { ProviderId } from '../../src/domain/index.js';
@@ -26,7 +26,10 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(env: Env = {}): Promise<TestGateway> {
+export async function startGateway(
+  env: Env = {},
+  options: Omit<CreateAppOptions, 'logDestination'> = {},
+): Promise<TestGateway> {
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -42,7 +45,7 @@ export async function startGateway(env: Env = {}): Promise<TestGateway> {
     CIRCUIT_FAILURE_THRESHOLD: '1000',
     ...env,
   });
-  const gateway = await createApp(config, { logDestination: sink });
+  const gateway = await createApp(config, { ...options, logDestination: sink });
   await gateway.app.listen({ port: 0, host: '127.0.0.1' });
   const address = gateway.app.getHttpServer().address();
   if (!address || typeof address === 'string') throw new Error('gateway did not bind');

@@ -75,7 +75,7 @@ export class ChangeStatusDto {
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: true,
-    example: { reasonExternalId: 'FRAUD_SUSPECTED', updateChildren: true },
+    example: { reasonExternalId: 'CREDIT_ONLY', updateChildren: true },
     description:
       'Provider-specific options, validated per provider; unknown keys are refused. ' +
       'pismo: {updateChildren: boolean, reasonExternalId: string (≤120), metadata: object}; ' +
@@ -90,6 +90,7 @@ const LIMIT_RULE = `limit must be a whole number from 1 to ${HISTORY_MAX_LIMIT}`
 
 export class HistoryQueryDto {
   @ApiPropertyOptional({
+    type: 'integer',
     minimum: 1,
     maximum: HISTORY_MAX_LIMIT,
     default: HISTORY_DEFAULT_LIMIT,

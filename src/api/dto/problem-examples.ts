@@ -307,6 +307,37 @@ const VARIANTS: Record<ErrorCode, VariantsOf> = {
       detail: 'The gateway failed unexpectedly; the error has been logged',
     },
   ],
+  METHOD_NOT_ALLOWED: (op) => [
+    {
+      name: 'METHOD_NOT_ALLOWED',
+      summary: 'Another method',
+      detail: `${nestPath(op.path)} takes GET, HEAD, PUT`,
+    },
+  ],
+  REQUEST_TIMEOUT: () => [
+    { name: 'REQUEST_TIMEOUT', summary: 'A stalled client', detail: 'The request was not received in time' },
+  ],
+  PAYLOAD_TOO_LARGE: () => [
+    {
+      name: 'PAYLOAD_TOO_LARGE',
+      summary: 'A body over 16 KiB',
+      detail: 'The request body is larger than 16384 bytes',
+    },
+  ],
+  UNSUPPORTED_MEDIA_TYPE: () => [
+    {
+      name: 'UNSUPPORTED_MEDIA_TYPE',
+      summary: 'A form-encoded body',
+      detail: 'The body must be application/json (UTF-8); got application/x-www-form-urlencoded',
+    },
+  ],
+  HEADERS_TOO_LARGE: () => [
+    {
+      name: 'HEADERS_TOO_LARGE',
+      summary: 'Headers over 16 KiB',
+      detail: 'The request headers are too large',
+    },
+  ],
 };
 
 /** A failure the provider answered: the detail repeats its HTTP status, code and message, as the gateway does. */

@@ -1,10 +1,13 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CANONICAL_REASONS, CANONICAL_STATUSES, PROVIDER_IDS } from '../../domain/index.js';
+import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG, PROVIDER_IDS } from '../../domain/index.js';
+import {
+  NULLABLE_PROVIDER_STATUS_BRANCHES,
+  PROVIDER_STATUS_BRANCHES,
+  PROVIDER_STATUS_DESCRIPTION,
+  nullableEnum,
+} from './schema-parts.js';
 
-const PROVIDER_STATUS_DESCRIPTION =
-  "The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), a number (ClearGrid 5), " +
-  'or for Canopy {status, substatus}';
-const ANY_VALUE = [{ type: 'string' }, { type: 'number' }, { type: 'object' }];
+const ERROR_CODES = Object.keys(ERROR_CATALOG);
 
 export class ProviderRequestDto {
   @ApiProperty({ enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], example: 'PATCH' })
@@ -14,14 +17,16 @@ export class ProviderRequestDto {
   url: string;
 
   @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
     example: { status: 'suspended' },
-    description: 'JSON body; never contains credentials',
+    description: "The provider's JSON body as it would be sent; never contains credentials",
   })
-  body?: unknown;
+  body?: Record<string, unknown>;
 }
 
 export class DryRunResponseDto {
-  @ApiProperty({ example: true })
+  @ApiProperty({ type: 'boolean', enum: [true], example: true, description: 'Always true: marks a dry run' })
   dryRun: true;
 
   @ApiProperty({ type: ProviderRequestDto })
@@ -41,7 +46,7 @@ export class ChangeStatusResponseDto {
   @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
   status: string;
 
-  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' })
+  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' })
   reason: string | null;
 
   @ApiProperty({
@@ -52,7 +57,11 @@ export class ChangeStatusResponseDto {
   })
   outcome: string;
 
-  @ApiProperty({ oneOf: ANY_VALUE, example: 'suspended', description: PROVIDER_STATUS_DESCRIPTION })
+  @ApiProperty({
+    oneOf: PROVIDER_STATUS_BRANCHES,
+    example: 'suspended',
+    description: PROVIDER_STATUS_DESCRIPTION,
+  })
   providerStatus: unknown;
 
   @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
@@ -70,18 +79,17 @@ export class AccountStatusDto {
   accountId: string;
 
   @ApiProperty({
-    enum: CANONICAL_STATUSES,
-    nullable: true,
+    ...nullableEnum(CANONICAL_STATUSES),
     example: 'SUSPENDED',
     description: 'null when the provider status has no canonical equivalent (e.g. Pismo DORMANT)',
   })
   status: string | null;
 
-  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' })
+  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' })
   reason: string | null;
 
   @ApiProperty({
-    oneOf: ANY_VALUE,
+    oneOf: PROVIDER_STATUS_BRANCHES,
     example: { status: 'SUSPENDED', substatus: 'FRAUD' },
     description: PROVIDER_STATUS_DESCRIPTION,
   })
@@ -103,8 +111,7 @@ export class StatusCapabilityDto {
   supported: boolean;
 
   @ApiProperty({
-    nullable: true,
-    oneOf: ANY_VALUE,
+    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
     example: 'close_with_refund',
     description: 'The provider value sent when no reason is given (null when unsupported without a reason)',
   })
@@ -112,7 +119,7 @@ export class StatusCapabilityDto {
 
   @ApiPropertyOptional({
     type: 'object',
-    additionalProperties: true,
+    additionalProperties: { oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES },
     example: { FRAUD: 'close_without_refund', CHARGED_OFF: 'close_charged_off' },
     description:
       'Only where the reason changes the value: reason → provider value, null when unsupported with that reason',
@@ -141,7 +148,7 @@ export class ProviderInfoDto {
 
   @ApiProperty({
     type: 'object',
-    additionalProperties: { $ref: '#/components/schemas/StatusCapabilityDto' },
+    additionalProperties: { $ref: getSchemaPath(StatusCapabilityDto) },
     description: 'One entry per canonical status (empty when the provider is disabled)',
   })
   statuses: Record<string, StatusCapabilityDto>;
@@ -156,7 +163,7 @@ export class ProviderErrorDto {
   @ApiProperty({ enum: PROVIDER_IDS, example: 'pismo' })
   id: string;
 
-  @ApiPropertyOptional({ example: 400, description: 'Absent when no answer arrived' })
+  @ApiPropertyOptional({ type: 'integer', example: 400, description: 'Absent when no answer arrived' })
   httpStatus?: number;
 
   @ApiProperty({
@@ -184,7 +191,7 @@ export class ProblemDto {
   @ApiProperty({ example: 'Account not found' })
   title: string;
 
-  @ApiProperty({ example: 404 })
+  @ApiProperty({ type: 'integer', example: 404 })
   status: number;
 
   @ApiProperty({ example: 'pismo change status failed: HTTP 400 WCAC0012 Corporate account not found' })
@@ -193,7 +200,7 @@ export class ProblemDto {
   @ApiProperty({ example: '/v1/accounts/pismo/EXT-1/status' })
   instance: string;
 
-  @ApiProperty({ example: 'ACCOUNT_NOT_FOUND' })
+  @ApiProperty({ enum: ERROR_CODES, example: 'ACCOUNT_NOT_FOUND', description: 'The canonical error code' })
   code: string;
 
   @ApiProperty({ example: false, description: 'True when the same request may succeed later unchanged' })
@@ -253,15 +260,26 @@ export class HistoryItemDto {
   @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
   status: string;
 
-  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' })
+  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' })
   reason: string | null;
 
-  @ApiProperty({ nullable: true, example: 'Card reported stolen' })
+  @ApiProperty({ type: String, nullable: true, example: 'Card reported stolen' })
   note: string | null;
 
+  // Inline rather than a nullable $ref: OpenAPI 3.0.3 has no way to say "this $ref or null" that validators agree on.
   @ApiProperty({
-    type: ProviderRequestDto,
+    type: 'object',
     nullable: true,
+    required: ['method', 'url'],
+    properties: {
+      method: { type: 'string', enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] },
+      url: { type: 'string', description: 'Absolute URL' },
+      body: {
+        type: 'object',
+        additionalProperties: true,
+        description: 'JSON body; never contains credentials',
+      },
+    },
     description: 'As sent, without credentials; null when none was sent',
   })
   providerRequest: unknown;
@@ -273,13 +291,17 @@ export class HistoryItemDto {
   })
   outcome: string;
 
-  @ApiProperty({ nullable: true, example: null, description: 'Canonical error code when FAILED' })
+  @ApiProperty({
+    ...nullableEnum(ERROR_CODES),
+    example: null,
+    description: 'Canonical error code when FAILED',
+  })
   errorCode: string | null;
 
-  @ApiProperty({ nullable: true, example: 200 })
+  @ApiProperty({ type: 'integer', nullable: true, example: 200 })
   providerHttpStatus: number | null;
 
-  @ApiProperty({ nullable: true, example: 12.5, description: 'Provider call latency in ms' })
+  @ApiProperty({ type: 'number', nullable: true, example: 12.5, description: 'Provider call latency in ms' })
   latencyMs: number | null;
 }
 

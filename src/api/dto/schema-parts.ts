@@ -1,0 +1,62 @@
+/**
+ * Schema pieces shared by several DTOs. The document is OpenAPI 3.0.3, where `nullable: true` is only honoured next
+ * to a `type`, so a provider value that may be null carries `nullable` on its string branch (the branches stay
+ * mutually exclusive: null matches only that one).
+ */
+import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
+
+/** Canopy's provider value: its status with the substatus the reason chose (null when none). */
+export class CanopyProviderStatusDto {
+  @ApiProperty({ example: 'SUSPENDED', description: "Canopy's account_status" })
+  status: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'FRAUD',
+    description: "Canopy's account_substatus (null when none)",
+  })
+  substatus: string | null;
+}
+
+/** Spidr's value as read back: its status with the close type (close_* writes read as `closed` + statusReason). */
+export class SpidrProviderStatusDto {
+  @ApiProperty({ example: 'closed', description: "Spidr's status" })
+  status: string;
+
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    example: 'close_with_refund',
+    description: "Spidr's statusReason (null unless closed)",
+  })
+  statusReason: string | null;
+}
+
+/**
+ * A provider's own status value: a string (Pismo, Spidr when written), an integer (ClearGrid), Canopy's pair, or
+ * Spidr's pair as read back.
+ */
+export const PROVIDER_STATUS_BRANCHES = [
+  { type: 'string' },
+  { type: 'integer' },
+  { $ref: getSchemaPath(CanopyProviderStatusDto) },
+  { $ref: getSchemaPath(SpidrProviderStatusDto) },
+];
+
+/** The same, or null. */
+export const NULLABLE_PROVIDER_STATUS_BRANCHES = [
+  { type: 'string', nullable: true },
+  ...PROVIDER_STATUS_BRANCHES.slice(1),
+];
+
+export const PROVIDER_STATUS_DESCRIPTION =
+  "The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), " +
+  'for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}';
+
+/** `enum` for a nullable enum: the values and null, as OpenAPI 3.0.3 requires for null to be allowed. */
+export function nullableEnum<T extends string>(
+  values: readonly T[],
+): { type: 'string'; nullable: true; enum: Array<T | null> } {
+  return { type: 'string', nullable: true, enum: [...values, null] };
+}

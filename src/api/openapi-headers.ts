@@ -1,0 +1,27 @@
+/** Response headers the gateway sets, as OpenAPI header objects (one definition each, used by every operation). */
+type HeaderObject = { description: string; schema: { type: 'string'; enum?: string[] } };
+
+export const RESPONSE_HEADERS = {
+  'X-Request-Id': {
+    description:
+      "The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs",
+    schema: { type: 'string' },
+  },
+  'Idempotent-Replayed': {
+    description: 'Present (true) when this is the stored first answer to the same Idempotency-Key, replayed',
+    schema: { type: 'string', enum: ['true'] },
+  },
+  'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'string' } },
+  'WWW-Authenticate': {
+    description: 'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',
+    schema: { type: 'string' },
+  },
+} satisfies Record<string, HeaderObject>;
+
+export type ResponseHeaderName = keyof typeof RESPONSE_HEADERS;
+
+export function responseHeaders(...names: ResponseHeaderName[]): Record<string, HeaderObject> {
+  return Object.fromEntries(
+    ['X-Request-Id' as const, ...names].map((name) => [name, RESPONSE_HEADERS[name]]),
+  );
+}
