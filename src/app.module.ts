@@ -13,6 +13,7 @@ import { RateLimiter } from './services/rate-limiter.js';
 import { ProvidersService } from './services/providers.service.js';
 import { AccountStatusService } from './services/account-status.service.js';
 import { ChangeStatusService } from './services/change-status.service.js';
+import { IdempotencyService } from './services/idempotency.service.js';
 import { Store } from './persistence/store.js';
 import { Lifecycle } from './common/lifecycle.js';
 import { Metrics } from './observability/metrics.js';
@@ -66,6 +67,7 @@ export class AppModule {
         // One limiter for the process: every guard instance must draw on the same buckets.
         { provide: RateLimiter, useValue: new RateLimiter(config.rateLimitPerMinute) },
         ApiKeyGuard,
+        IdempotencyService,
         ChangeStatusService,
         AccountStatusService,
         ProvidersService,

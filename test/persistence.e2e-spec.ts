@@ -39,6 +39,20 @@ const applied = (providerStatus: unknown = 'suspended'): AttemptCompletion => ({
 describe.each(cases)('Store on $engine', ({ fresh }) => {
   let testDb: TestDatabase;
   let store: Store;
+  // Every write goes through the engine's hot-path writer, as in production.
+  const record = (a: NewAttempt, completion?: AttemptCompletion) =>
+    store.writes.commit([{ kind: 'insertAttempt', attempt: a, completion }]);
+  const complete = (changeId: string, completion: AttemptCompletion) =>
+    store.writes.commit([{ kind: 'completeAttempt', changeId, completion }]);
+  const completeKey = (
+    callerId: string,
+    key: string,
+    status: number,
+    body: unknown,
+    changeId: string | null,
+  ) => store.writes.commit([{ kind: 'completeKey', callerId, key, status, body, changeId }]);
+  const releaseKey = (callerId: string, key: string) =>
+    store.writes.commit([{ kind: 'releaseKey', callerId, key }]);
 
   beforeAll(async () => {
     testDb = await fresh();
@@ -66,12 +80,12 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
     });
   });
 
-  describe('AuditRepository', () => {
+  describe('audit trail (AuditRepository and its writes)', () => {
     it('should record an attempt as PENDING before completion and keep only status fields after', async () => {
       const a = attempt({ accountId: 'audit-1' });
-      await store.audit.insert(a);
+      await record(a);
       expect((await store.audit.find(a.changeId))?.outcome).toBe('PENDING');
-      await store.audit.complete(a.changeId, applied({ status: 'SUSPENDED', substatus: 'FRAUD' }));
+      await complete(a.changeId, applied({ status: 'SUSPENDED', substatus: 'FRAUD' }));
       const row = await store.audit.find(a.changeId);
       expect(row).toMatchObject({
         outcome: 'APPLIED',
@@ -89,10 +103,10 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
       for (let i = 0; i < 5; i++) {
         const a = attempt({ accountId: 'audit-hist', status: `S${i}` });
         ids.push(a.changeId);
-        await store.audit.insert(a, applied());
+        await record(a, applied());
         await new Promise((r) => setTimeout(r, 2));
       }
-      await store.audit.insert(attempt({ accountId: 'other-account' }), applied());
+      await record(attempt({ accountId: 'other-account' }), applied());
       const first = await store.audit.history('spidr', 'audit-hist', 2);
       expect(first.map((r) => r.status)).toEqual(['S4', 'S3']);
       const second = await store.audit.history('spidr', 'audit-hist', 2, first[1].change_id);
@@ -102,16 +116,16 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
     });
 
     it('should take the last applied or accepted change, never a failed or pending one', async () => {
-      await store.audit.insert(attempt({ accountId: 'last-1', status: 'DISPUTED' }), {
+      await record(attempt({ accountId: 'last-1', status: 'DISPUTED' }), {
         ...applied(5),
         outcome: 'ACCEPTED',
       });
-      await store.audit.insert(attempt({ accountId: 'last-1', status: 'CLOSED' }), {
+      await record(attempt({ accountId: 'last-1', status: 'CLOSED' }), {
         outcome: 'FAILED',
         errorCode: 'ACCOUNT_NOT_FOUND',
         completedAt: new Date().toISOString(),
       });
-      await store.audit.insert(attempt({ accountId: 'last-1', status: 'DO_NOT_CONTACT' }));
+      await record(attempt({ accountId: 'last-1', status: 'DO_NOT_CONTACT' }));
       expect((await store.audit.lastApplied('spidr', 'last-1'))?.status).toBe('DISPUTED');
       expect(await store.audit.lastApplied('spidr', 'never-changed')).toBeUndefined();
     });
@@ -120,7 +134,7 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
       const dead = attempt({ accountId: 'sweep-1', instanceId: 'dead-instance' });
       const alive = attempt({ accountId: 'sweep-1', instanceId: 'alive-instance' });
       const mine = attempt({ accountId: 'sweep-1', instanceId: store.instanceId });
-      for (const a of [dead, alive, mine]) await store.audit.insert(a);
+      for (const a of [dead, alive, mine]) await record(a);
       const now = new Date();
       await store.instances.register('alive-instance', now);
       await store.instances.register('dead-instance', new Date(now.getTime() - 120_000));
@@ -137,7 +151,7 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
     });
   });
 
-  describe('IdempotencyRepository', () => {
+  describe('idempotency keys (IdempotencyRepository and its writes)', () => {
     const begin = (key: string, fingerprint = 'fp-1', now = new Date(), callerId = 'svc') =>
       store.idempotency.begin({ callerId, key, fingerprint, now, ttlMs: 60_000, lockMs: 10_000 });
 
@@ -145,7 +159,7 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
       expect(await begin('k1')).toEqual({ kind: 'started' });
       expect(await begin('k1')).toEqual({ kind: 'in-progress' });
       expect(await begin('k1', 'fp-other')).toEqual({ kind: 'reused' });
-      await store.idempotency.complete('svc', 'k1', 202, { outcome: 'ACCEPTED' }, 'change-1');
+      await completeKey('svc', 'k1', 202, { outcome: 'ACCEPTED' }, 'change-1');
       expect(await begin('k1')).toEqual({ kind: 'replay', status: 202, body: { outcome: 'ACCEPTED' } });
     });
 
@@ -156,14 +170,14 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
 
     it('should let a released key start again', async () => {
       expect(await begin('k2')).toEqual({ kind: 'started' });
-      await store.idempotency.release('svc', 'k2');
+      await releaseKey('svc', 'k2');
       expect(await begin('k2')).toEqual({ kind: 'started' });
     });
 
     it('should treat an expired key as new and purge expired keys', async () => {
       const past = new Date(Date.now() - 120_000);
       expect(await begin('k3', 'fp-old', past)).toEqual({ kind: 'started' });
-      await store.idempotency.complete('svc', 'k3', 200, {}, null);
+      await completeKey('svc', 'k3', 200, {}, null);
       expect(await begin('k3', 'fp-new')).toEqual({ kind: 'started' });
       await begin('k4', 'fp', past);
       expect(await store.idempotency.purgeExpired(new Date())).toBeGreaterThanOrEqual(1);
@@ -197,20 +211,35 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
     it('should claim a key with its first record in one transaction, or write neither', async () => {
       const first = attempt({ accountId: 'hot-1' });
       const second = attempt({ accountId: 'hot-1' });
-      expect(await store.writes.hasKey('hot', 'h-1')).toBe(false);
+      expect(await store.idempotency.find('hot', 'h-1')).toBeUndefined();
       const results = await Promise.all([
         store.writes.claimKey(claim('h-1'), [{ kind: 'insertAttempt', attempt: first }]),
         store.writes.claimKey(claim('h-1'), [{ kind: 'insertAttempt', attempt: second }]),
       ]);
       expect([...results].sort()).toEqual([false, true]);
       const recorded = results[0] ? first : second; // either may win on PostgreSQL
-      expect(await store.writes.hasKey('hot', 'h-1')).toBe(true);
+      expect(await store.idempotency.find('hot', 'h-1')).toBeDefined();
       expect(await store.audit.history('spidr', 'hot-1', 10)).toHaveLength(1);
       // A record that fails (its change id exists) undoes the claim made with it.
       await expect(
         store.writes.claimKey(claim('h-2'), [{ kind: 'insertAttempt', attempt: recorded }]),
       ).rejects.toBeDefined();
-      expect(await store.writes.hasKey('hot', 'h-2')).toBe(false);
+      expect(await store.idempotency.find('hot', 'h-2')).toBeUndefined();
+    });
+
+    it('should open a new key for claiming with the first record on SQLite and claim it at once on PostgreSQL', async () => {
+      const opened = await store.openKey(claim('h-5'));
+      if (store.database.engine === 'sqlite') {
+        expect(opened).toEqual({ kind: 'new' });
+        expect(await store.idempotency.find('hot', 'h-5')).toBeUndefined();
+        expect(await store.writes.claimKey(claim('h-5'))).toBe(true);
+      } else {
+        expect(opened).toEqual({ kind: 'started' });
+      }
+      expect(await store.openKey(claim('h-5'))).toEqual({ kind: 'in-progress' });
+      await completeKey('hot', 'h-5', 200, { ok: 5 }, null);
+      expect(await store.openKey(claim('h-5'))).toEqual({ kind: 'replay', status: 200, body: { ok: 5 } });
+      expect(await store.openKey({ ...claim('h-5'), fingerprint: 'other' })).toEqual({ kind: 'reused' });
     });
 
     it('should complete an attempt and its key together, and release only a key in progress', async () => {
@@ -238,7 +267,7 @@ describe.each(cases)('Store on $engine', ({ fresh }) => {
       });
       expect(await store.writes.claimKey(claim('h-4'))).toBe(true);
       await store.writes.commit([{ kind: 'releaseKey', callerId: 'hot', key: 'h-4' }]);
-      expect(await store.writes.hasKey('hot', 'h-4')).toBe(false);
+      expect(await store.idempotency.find('hot', 'h-4')).toBeUndefined();
     });
   });
 });

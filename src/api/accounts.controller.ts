@@ -1,4 +1,15 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Put, Query, Res, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  Headers,
+  HttpCode,
+  Param,
+  Put,
+  Query,
+  UseGuards,
+  UseInterceptors,
+} from '@nestjs/common';
 import {
   ApiBody,
   ApiExtraModels,
@@ -9,11 +20,10 @@ import {
   ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
 import { Ctx, type RequestContext } from '../observability/request-context.js';
 import { AccountStatusService } from '../services/account-status.service.js';
-import { ChangeStatusService, type ChangeAnswer } from '../services/change-status.service.js';
-import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
+import { ChangeOutcomeInterceptor } from '../common/change-outcome.interceptor.js';
+import { ChangeStatusService, type ChangeOutcome } from '../services/change-status.service.js';
 import { idempotencyKeyFrom } from './idempotency-key.js';
 import { ApiProblems, type ProblemOperation } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
@@ -62,6 +72,7 @@ export class AccountsController {
   @Put('status')
   @RequireScope('status:write')
   @HttpCode(200)
+  @UseInterceptors(ChangeOutcomeInterceptor)
   @ApiOperation({
     summary: "Change one account's status",
     description:
@@ -150,16 +161,15 @@ export class AccountsController {
     'IDEMPOTENCY_KEY_REUSED',
     'IDEMPOTENCY_IN_PROGRESS',
   )
-  async change(
+  change(
     @Param() path: AccountPathDto,
     @Query() query: ChangeStatusQueryDto,
     @Body() body: ChangeStatusDto,
-    @Headers('idempotency-key') idempotencyKey: unknown,
+    @Headers('idempotency-key') key: unknown,
     @Ctx() ctx: RequestContext,
-    @Res({ passthrough: true }) reply: FastifyReply,
-  ): Promise<unknown> {
-    const options = { dryRun: query.dryRun === 'true', idempotencyKey: idempotencyKeyFrom(idempotencyKey) };
-    return answer(reply, await this.changes.change(path.provider, path.accountId, body, options, ctx));
+  ): Promise<ChangeOutcome> {
+    const options = { dryRun: query.dryRun === 'true', idempotencyKey: idempotencyKeyFrom(key) };
+    return this.changes.change(path.provider, path.accountId, body, options, ctx);
   }
 
   @Get('status')
@@ -229,12 +239,4 @@ export class AccountsController {
   ): Promise<HistoryPageDto> {
     return this.accounts.history(path.provider, path.accountId, query.limit, query.cursor, ctx);
   }
-}
-
-/** Sends a change answer: 200/202, or a replayed first answer with `Idempotent-Replayed: true`. */
-function answer(reply: FastifyReply, result: ChangeAnswer): unknown {
-  void reply.code(result.httpStatus);
-  if (result.replayed) void reply.header('idempotent-replayed', 'true');
-  if (result.httpStatus >= 400) void reply.header('content-type', PROBLEM_CONTENT_TYPE);
-  return result.body;
 }

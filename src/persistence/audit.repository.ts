@@ -31,43 +31,16 @@ export interface AttemptCompletion {
 export type AttemptRow = ChangeAttemptTable;
 
 /** A JSON text column: null for absent values. */
-export const json = (value: unknown): string | null =>
+const json = (value: unknown): string | null =>
   value === undefined || value === null ? null : JSON.stringify(value);
 
-/** The audit trail: every change attempt, written before the provider is called and completed after. */
+/**
+ * The audit trail (`change_attempts`): every change attempt, written before the provider is called and
+ * completed after. The writes are the two statements below, run by the engine's writer (change-writes.ts)
+ * on the hot path; this class is the read side.
+ */
 export class AuditRepository {
   constructor(private readonly db: Kysely<DatabaseSchema>) {}
-
-  /** Records an attempt as PENDING (about to call the provider), or directly as completed. */
-  async insert(attempt: NewAttempt, completion?: AttemptCompletion): Promise<void> {
-    await this.db
-      .insertInto('change_attempts')
-      .values({
-        change_id: attempt.changeId,
-        provider: attempt.provider,
-        account_id: attempt.accountId,
-        customer_id: attempt.customerId,
-        caller_id: attempt.callerId,
-        request_id: attempt.requestId,
-        status: attempt.status,
-        reason: attempt.reason,
-        note: attempt.note,
-        idempotency_key: attempt.idempotencyKey,
-        provider_request: json(attempt.providerRequest),
-        instance_id: attempt.instanceId,
-        created_at: attempt.createdAt,
-        ...completionColumns(completion),
-      })
-      .execute();
-  }
-
-  async complete(changeId: string, completion: AttemptCompletion): Promise<void> {
-    await this.db
-      .updateTable('change_attempts')
-      .set(completionColumns(completion))
-      .where('change_id', '=', changeId)
-      .execute();
-  }
 
   /** Newest first; `before` is the change id of the last item of the previous page. */
   async history(provider: string, accountId: string, limit: number, before?: string): Promise<AttemptRow[]> {
@@ -126,6 +99,58 @@ export class AuditRepository {
   }
 }
 
+/** The table's writes, with `?` placeholders: an attempt recorded (PENDING, or already completed), and completed. */
+export const AUDIT_SQL = {
+  insertAttempt: `insert into change_attempts (change_id, provider, account_id, customer_id, caller_id, request_id,
+       status, reason, note, idempotency_key, provider_request, outcome, error_code, provider_http_status,
+       provider_code, provider_message, provider_status, latency_ms, instance_id, created_at, completed_at)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  completeAttempt: `update change_attempts set outcome = ?, error_code = ?, provider_http_status = ?,
+       provider_code = ?, provider_message = ?, provider_status = ?, latency_ms = ?, completed_at = ?
+     where change_id = ?`,
+} as const;
+
+/** The parameters of AUDIT_SQL.insertAttempt. */
+export function insertAttemptParams(a: NewAttempt, completion: AttemptCompletion | undefined): unknown[] {
+  const c = completionColumns(completion);
+  return [
+    a.changeId,
+    a.provider,
+    a.accountId,
+    a.customerId,
+    a.callerId,
+    a.requestId,
+    a.status,
+    a.reason,
+    a.note,
+    a.idempotencyKey,
+    json(a.providerRequest),
+    ...outcomeValues(c),
+    a.instanceId,
+    a.createdAt,
+    c.completed_at,
+  ];
+}
+
+/** The parameters of AUDIT_SQL.completeAttempt. */
+export function completeAttemptParams(changeId: string, completion: AttemptCompletion): unknown[] {
+  const c = completionColumns(completion);
+  return [...outcomeValues(c), c.completed_at, changeId];
+}
+
+/** The outcome columns, in the order both statements list them (outcome … latency_ms). */
+function outcomeValues(c: CompletionColumns): unknown[] {
+  return [
+    c.outcome,
+    c.error_code,
+    c.provider_http_status,
+    c.provider_code,
+    c.provider_message,
+    c.provider_status,
+    c.latency_ms,
+  ];
+}
+
 type CompletionColumns = Pick<
   ChangeAttemptTable,
   | 'outcome'
@@ -138,7 +163,7 @@ type CompletionColumns = Pick<
   | 'completed_at'
 >;
 
-export function completionColumns(completion: AttemptCompletion | undefined): CompletionColumns {
+function completionColumns(completion: AttemptCompletion | undefined): CompletionColumns {
   if (!completion) {
     return {
       outcome: 'PENDING',

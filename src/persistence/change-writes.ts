@@ -1,7 +1,13 @@
 import type SQLite from 'better-sqlite3';
 import type pg from 'pg';
-import { completionColumns, json, type AttemptCompletion, type NewAttempt } from './audit.repository.js';
-import type { BeginRequest } from './idempotency.repository.js';
+import {
+  AUDIT_SQL,
+  completeAttemptParams,
+  insertAttemptParams,
+  type AttemptCompletion,
+  type NewAttempt,
+} from './audit.repository.js';
+import { KEY_SQL, claimParams, type BeginRequest } from './idempotency.repository.js';
 
 /** One write of a status change; a list of them is committed atomically, in order. */
 export type ChangeWrite =
@@ -196,25 +202,8 @@ export class SqliteChangeWrites implements ChangeWrites {
   }
 }
 
-/** The hot-path statements, with `?` placeholders (numbered for PostgreSQL by pgQuery). */
-const SQL = {
-  claim: `insert into idempotency_keys (caller_id, idempotency_key, fingerprint, state, response_status,
-       response_body, change_id, created_at, expires_at, locked_until)
-     values (?, ?, ?, 'IN_PROGRESS', null, null, null, ?, ?, ?)
-     on conflict (caller_id, idempotency_key) do nothing`,
-  hasKey: `select 1 from idempotency_keys where caller_id = ? and idempotency_key = ?`,
-  insertAttempt: `insert into change_attempts (change_id, provider, account_id, customer_id, caller_id, request_id,
-       status, reason, note, idempotency_key, provider_request, outcome, error_code, provider_http_status,
-       provider_code, provider_message, provider_status, latency_ms, instance_id, created_at, completed_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  completeAttempt: `update change_attempts set outcome = ?, error_code = ?, provider_http_status = ?,
-       provider_code = ?, provider_message = ?, provider_status = ?, latency_ms = ?, completed_at = ?
-     where change_id = ?`,
-  completeKey: `update idempotency_keys set state = 'COMPLETED', response_status = ?, response_body = ?,
-       change_id = ?
-     where caller_id = ? and idempotency_key = ?`,
-  releaseKey: `delete from idempotency_keys where caller_id = ? and idempotency_key = ? and state = 'IN_PROGRESS'`,
-} as const;
+/** The hot-path statements of both tables, with `?` placeholders (numbered for PostgreSQL by pgQuery). */
+const SQL = { ...KEY_SQL, ...AUDIT_SQL };
 
 type StatementName = keyof typeof SQL;
 type WriteStatement = Exclude<StatementName, 'claim' | 'hasKey'>;
@@ -235,62 +224,13 @@ function pgQuery(name: StatementName, values: unknown[]): pg.QueryConfig {
   return { name: `statusgate_${name}`, text: PG_SQL[name], values };
 }
 
-function claimParams(request: BeginRequest): unknown[] {
-  const now = request.now.getTime();
-  return [
-    request.callerId,
-    request.key,
-    request.fingerprint,
-    request.now.toISOString(),
-    new Date(now + request.ttlMs).toISOString(),
-    new Date(now + request.lockMs).toISOString(),
-  ];
-}
-
-/** The outcome columns, in the order both statements list them (outcome … latency_ms). */
-function outcomeValues(c: ReturnType<typeof completionColumns>): unknown[] {
-  return [
-    c.outcome,
-    c.error_code,
-    c.provider_http_status,
-    c.provider_code,
-    c.provider_message,
-    c.provider_status,
-    c.latency_ms,
-  ];
-}
-
 /** The statement and the parameters of one write, for either engine. */
 function statementOf(write: ChangeWrite): [WriteStatement, unknown[]] {
   switch (write.kind) {
-    case 'insertAttempt': {
-      const a = write.attempt;
-      const c = completionColumns(write.completion);
-      return [
-        'insertAttempt',
-        [
-          a.changeId,
-          a.provider,
-          a.accountId,
-          a.customerId,
-          a.callerId,
-          a.requestId,
-          a.status,
-          a.reason,
-          a.note,
-          a.idempotencyKey,
-          json(a.providerRequest),
-          ...outcomeValues(c),
-          a.instanceId,
-          a.createdAt,
-          c.completed_at,
-        ],
-      ];
-    }
-    case 'completeAttempt': {
-      const c = completionColumns(write.completion);
-      return ['completeAttempt', [...outcomeValues(c), c.completed_at, write.changeId]];
-    }
+    case 'insertAttempt':
+      return ['insertAttempt', insertAttemptParams(write.attempt, write.completion)];
+    case 'completeAttempt':
+      return ['completeAttempt', completeAttemptParams(write.changeId, write.completion)];
     case 'completeKey':
       return [
         'completeKey',

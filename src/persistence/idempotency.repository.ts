@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { ChangeWrites } from './change-writes.js';
 import type { DatabaseSchema, IdempotencyKeyTable } from './schema.js';
 
 export type BeginResult =
@@ -16,18 +17,48 @@ export interface BeginRequest {
   lockMs: number;
 }
 
+/** The table's hot-path statements (`?` placeholders), run by the engine's writer (change-writes.ts). */
+export const KEY_SQL = {
+  claim: `insert into idempotency_keys (caller_id, idempotency_key, fingerprint, state, response_status,
+       response_body, change_id, created_at, expires_at, locked_until)
+     values (?, ?, ?, 'IN_PROGRESS', null, null, null, ?, ?, ?)
+     on conflict (caller_id, idempotency_key) do nothing`,
+  hasKey: `select 1 from idempotency_keys where caller_id = ? and idempotency_key = ?`,
+  completeKey: `update idempotency_keys set state = 'COMPLETED', response_status = ?, response_body = ?,
+       change_id = ?
+     where caller_id = ? and idempotency_key = ?`,
+  releaseKey: `delete from idempotency_keys where caller_id = ? and idempotency_key = ? and state = 'IN_PROGRESS'`,
+} as const;
+
+/** The parameters of KEY_SQL.claim. */
+export function claimParams(request: BeginRequest): unknown[] {
+  const now = request.now.getTime();
+  return [
+    request.callerId,
+    request.key,
+    request.fingerprint,
+    request.now.toISOString(),
+    new Date(now + request.ttlMs).toISOString(),
+    new Date(now + request.lockMs).toISOString(),
+  ];
+}
+
 /**
- * Idempotency keys, scoped per caller. Claiming a key is one INSERT … ON CONFLICT DO NOTHING, so of
- * two requests racing on one key (on one replica or many sharing PostgreSQL) exactly one proceeds.
+ * Idempotency keys, scoped per caller: the read side, and what follows a claim that found the key
+ * already there. Claiming is one INSERT … ON CONFLICT DO NOTHING (KEY_SQL.claim, through the writer), so
+ * of two requests racing on one key (on one replica or many sharing PostgreSQL) exactly one proceeds.
  */
 export class IdempotencyRepository {
-  constructor(private readonly db: Kysely<DatabaseSchema>) {}
+  constructor(
+    private readonly db: Kysely<DatabaseSchema>,
+    private readonly writes: Pick<ChangeWrites, 'claimKey'>,
+  ) {}
 
-  /** `claimTried`: the caller already tried the claim once (Store.beginKey), so the first round skips it. */
+  /** `claimTried`: the caller already tried the claim once, so the first round skips it. */
   async begin(request: BeginRequest, claimTried = false): Promise<BeginResult> {
     // Two rounds at most: a row that expired or whose holder died is removed or taken over, then claimed.
     for (let round = 0; round < 3; round++) {
-      const claimed = round === 0 && claimTried ? false : await this.claim(request);
+      const claimed = round === 0 && claimTried ? false : await this.writes.claimKey(request);
       if (claimed) return { kind: 'started' };
       const row = await this.find(request.callerId, request.key);
       if (!row) continue; // released between our insert and our read: claim again
@@ -64,37 +95,6 @@ export class IdempotencyRepository {
     return { kind: 'in-progress' };
   }
 
-  /** Stores the final response for replay. */
-  async complete(
-    callerId: string,
-    key: string,
-    status: number,
-    body: unknown,
-    changeId: string | null,
-  ): Promise<void> {
-    await this.db
-      .updateTable('idempotency_keys')
-      .set({
-        state: 'COMPLETED',
-        response_status: status,
-        response_body: JSON.stringify(body),
-        change_id: changeId,
-      })
-      .where('caller_id', '=', callerId)
-      .where('idempotency_key', '=', key)
-      .execute();
-  }
-
-  /** Forgets a key whose request failed in a way the caller should retry. */
-  async release(callerId: string, key: string): Promise<void> {
-    await this.db
-      .deleteFrom('idempotency_keys')
-      .where('caller_id', '=', callerId)
-      .where('idempotency_key', '=', key)
-      .where('state', '=', 'IN_PROGRESS')
-      .execute();
-  }
-
   async purgeExpired(now: Date): Promise<number> {
     const result = await this.db
       .deleteFrom('idempotency_keys')
@@ -110,25 +110,5 @@ export class IdempotencyRepository {
       .where('caller_id', '=', callerId)
       .where('idempotency_key', '=', key)
       .executeTakeFirst();
-  }
-
-  async claim(request: BeginRequest): Promise<boolean> {
-    const result = await this.db
-      .insertInto('idempotency_keys')
-      .values({
-        caller_id: request.callerId,
-        idempotency_key: request.key,
-        fingerprint: request.fingerprint,
-        state: 'IN_PROGRESS',
-        response_status: null,
-        response_body: null,
-        change_id: null,
-        created_at: request.now.toISOString(),
-        expires_at: new Date(request.now.getTime() + request.ttlMs).toISOString(),
-        locked_until: new Date(request.now.getTime() + request.lockMs).toISOString(),
-      })
-      .onConflict((oc) => oc.columns(['caller_id', 'idempotency_key']).doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) === 1;
   }
 }

@@ -29,20 +29,27 @@ export class Store {
     readonly database: Database,
     private readonly logger: Logger,
   ) {
-    this.audit = new AuditRepository(database.db);
-    this.idempotency = new IdempotencyRepository(database.db);
-    this.instances = new InstanceRepository(database.db);
     this.writes = database.sqlite
       ? new SqliteChangeWrites(database.sqlite)
       : new PostgresChangeWrites(database.pool!);
+    this.audit = new AuditRepository(database.db);
+    this.idempotency = new IdempotencyRepository(database.db, this.writes);
+    this.instances = new InstanceRepository(database.db);
   }
 
   /**
-   * Claims an idempotency key: the common case (a new key) in one write, the rest in the repository.
-   * `claimTried`: the key is known to exist already, so the first write is skipped.
+   * Opens a change's idempotency key. `new`: the key has no row and is best claimed in the same commit
+   * as the change's first record (`writes.claimKey(request, firstWrites)`; SQLite, where this look is a
+   * local read and the commit saved is the costly part). Otherwise the key is claimed now (PostgreSQL,
+   * where the look and a multi-statement transaction would cost more round trips than the commit they
+   * save), and a key already there is replayed, refused or taken over.
    */
-  async beginKey(request: BeginRequest, claimTried = false): Promise<BeginResult> {
-    if (!claimTried && (await this.writes.claimKey(request))) return { kind: 'started' };
+  async openKey(request: BeginRequest): Promise<BeginResult | { kind: 'new' }> {
+    if (this.writes.claimWithFirstRecord) {
+      if (!(await this.writes.hasKey(request.callerId, request.key))) return { kind: 'new' };
+      return this.idempotency.begin(request, true);
+    }
+    if (await this.writes.claimKey(request)) return { kind: 'started' };
     return this.idempotency.begin(request, true);
   }
 

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
+import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
 import { uuidv7 } from '../common/ids.js';
-import { problemOf } from '../common/problem.filter.js';
-import { stableJson } from '../common/stable-json.js';
 import {
   ERROR_CATALOG,
   GatewayError,
@@ -12,8 +10,6 @@ import {
 } from '../domain/index.js';
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
 import type { AttemptCompletion, NewAttempt } from '../persistence/audit.repository.js';
-import type { ChangeWrite } from '../persistence/change-writes.js';
-import type { BeginRequest } from '../persistence/idempotency.repository.js';
 import { Store } from '../persistence/store.js';
 import type {
   ChangeRequest,
@@ -25,10 +21,13 @@ import type {
 } from '../providers/provider-adapter.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
-
-/** How long an idempotency key is remembered, and how long a running request holds it. */
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-export const IDEMPOTENCY_LOCK_MS = 5 * 60 * 1000;
+import {
+  IdempotencyService,
+  answerForFailure,
+  fingerprintOf,
+  type KeyHold,
+  type Replay,
+} from './idempotency.service.js';
 
 export interface ChangeStatusInput {
   status: CanonicalStatus;
@@ -55,12 +54,14 @@ export interface DryRunResponse {
   providerRequest: ProviderRequest;
 }
 
-/** What the controller sends: a fresh answer, or the stored first answer of an idempotent request. */
-export interface ChangeAnswer {
-  httpStatus: number;
-  body: ChangeStatusResponse | DryRunResponse | Record<string, unknown>;
-  replayed: boolean;
-}
+/**
+ * What a change request came to; common/change-outcome.interceptor.ts turns it into HTTP (200 or 202,
+ * a dry run's 200, or the first answer again with `Idempotent-Replayed`). Refusals are thrown.
+ */
+export type ChangeOutcome =
+  | { kind: 'changed'; response: ChangeStatusResponse }
+  | { kind: 'dry-run'; response: DryRunResponse }
+  | Replay;
 
 export interface ChangeOptions {
   dryRun: boolean;
@@ -76,6 +77,7 @@ export class ChangeStatusService {
   constructor(
     @Inject(ProviderRegistry) private readonly registry: ProviderRegistry,
     @Inject(Store) private readonly store: Store,
+    @Inject(IdempotencyService) private readonly idempotency: IdempotencyService,
   ) {}
 
   async change(
@@ -84,7 +86,7 @@ export class ChangeStatusService {
     input: ChangeStatusInput,
     options: ChangeOptions,
     ctx: RequestContext,
-  ): Promise<ChangeAnswer> {
+  ): Promise<ChangeOutcome> {
     const adapter = this.registry.get(providerId);
     Object.assign(ctx.log, { provider: adapter.id, accountId, status: input.status, dryRun: options.dryRun });
     const request: ChangeRequest = {
@@ -99,68 +101,19 @@ export class ChangeStatusService {
     if (invalid.length > 0) throw GatewayError.validation(invalid);
 
     if (options.dryRun) {
-      ensureSupported(adapter, request);
-      const prepared = await adapter.prepareChange(request, callContextOf(ctx));
-      return {
-        httpStatus: 200,
-        body: { dryRun: true, providerRequest: prepared.providerRequest },
-        replayed: false,
-      };
+      const prepared = await prepare(adapter, request, ctx);
+      return { kind: 'dry-run', response: { dryRun: true, providerRequest: prepared.providerRequest } };
     }
-
     const key = options.idempotencyKey;
-    const hold: KeyHold = { claim: undefined, held: false };
-    if (key !== undefined) {
-      const claim: BeginRequest = {
-        callerId: ctx.callerId,
-        key,
-        fingerprint: fingerprint(adapter.id, accountId, input),
-        now: new Date(),
-        ttlMs: IDEMPOTENCY_TTL_MS,
-        lockMs: IDEMPOTENCY_LOCK_MS,
-      };
-      const writes = this.store.writes;
-      if (writes.claimWithFirstRecord && !(await writes.hasKey(ctx.callerId, key))) {
-        // A new key: claimed in the same commit as the change's first record (see recordFirst).
-        hold.claim = claim;
-      } else {
-        const replay = await this.beginIdempotent(ctx, claim, writes.claimWithFirstRecord);
-        if (replay) return replay;
-        hold.held = true;
-      }
-    }
-    for (;;) {
-      try {
-        const body = await this.applyRecorded(adapter, request, input, key, ctx, hold);
-        return { httpStatus: body.outcome === 'ACCEPTED' ? 202 : 200, body, replayed: false };
-      } catch (error) {
-        if (error instanceof LostClaim) {
-          // Another request claimed the key after we looked: answer as if it had been there all along.
-          const replay = await this.beginIdempotent(ctx, error.claim, true);
-          if (replay) return replay;
-          Object.assign(hold, { claim: undefined, held: true });
-          continue;
-        }
-        if (key !== undefined && hold.held && !(error instanceof RecordedFailure)) {
-          // Failed before anything was recorded (e.g. the store itself): never leave the key held.
-          await this.store.writes
-            .commit([{ kind: 'releaseKey', callerId: ctx.callerId, key }])
-            .catch(() => undefined);
-        }
-        throw error instanceof RecordedFailure ? error.error : error;
-      }
-    }
-  }
-
-  /**
-   * The first record of a change. When a new key is still to be claimed, the claim and the record are one
-   * transaction: the record is written only if this request won the key (LostClaim otherwise).
-   */
-  private async recordFirst(writes: ChangeWrite[], hold: KeyHold): Promise<void> {
-    const claim = hold.claim;
-    if (claim === undefined) return this.store.writes.commit(writes);
-    if (!(await this.store.writes.claimKey(claim, writes))) throw new LostClaim(claim);
-    Object.assign(hold, { claim: undefined, held: true });
+    const keyed =
+      key === undefined
+        ? undefined
+        : { callerId: ctx.callerId, key, fingerprint: fingerprint(adapter.id, accountId, input) };
+    const outcome = await this.idempotency.run(keyed, (hold) =>
+      this.applyRecorded(adapter, request, input, ctx, hold),
+    );
+    if (outcome.kind === 'replayed') ctx.log.outcome = 'REPLAYED';
+    return outcome;
   }
 
   /**
@@ -171,12 +124,10 @@ export class ChangeStatusService {
     adapter: ProviderAdapter,
     request: ChangeRequest,
     input: ChangeStatusInput,
-    key: string | undefined,
     ctx: RequestContext,
     hold: KeyHold,
-  ): Promise<ChangeStatusResponse> {
+  ): Promise<ChangeOutcome> {
     const changeId = uuidv7();
-    const instance = `/v1/accounts/${adapter.id}/${request.accountId}/status`;
     const attempt = (providerRequest: ProviderRequest | null): NewAttempt => ({
       changeId,
       provider: adapter.id,
@@ -187,7 +138,7 @@ export class ChangeStatusService {
       status: input.status,
       reason: input.reason ?? null,
       note: input.note ?? null,
-      idempotencyKey: key ?? null,
+      idempotencyKey: hold.key ?? null,
       providerRequest,
       instanceId: this.store.instanceId,
       createdAt: new Date().toISOString(),
@@ -195,21 +146,17 @@ export class ChangeStatusService {
 
     let prepared: PreparedChange;
     try {
-      ensureSupported(adapter, request);
-      prepared = await adapter.prepareChange(request, callContextOf(ctx));
+      prepared = await prepare(adapter, request, ctx);
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
-      await this.recordFirst(
-        [
-          { kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) },
-          ...settleFailedKey(ctx, key, error, instance),
-        ],
-        hold,
+      await hold.recordFirst(
+        [{ kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) }],
+        answerForFailure(error, ctx.requestId),
       );
-      throw new RecordedFailure(error);
+      throw error;
     }
 
-    await this.recordFirst([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }], hold);
+    await hold.recordFirst([{ kind: 'insertAttempt', attempt: attempt(prepared.providerRequest) }]);
     const started = performance.now();
     let result: ChangeResult;
     try {
@@ -220,11 +167,11 @@ export class ChangeStatusService {
       if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
         ctx.log.providerHttpStatus = error.provider.httpStatus;
       }
-      await this.store.writes.commit([
-        { kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) },
-        ...settleFailedKey(ctx, key, error, instance),
-      ]);
-      throw new RecordedFailure(error);
+      await hold.settle(
+        [{ kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) }],
+        answerForFailure(error, ctx.requestId),
+      );
+      throw error;
     }
     const completedAt = new Date().toISOString();
     Object.assign(ctx.log, {
@@ -232,7 +179,7 @@ export class ChangeStatusService {
       providerHttpStatus: result.providerHttpStatus,
       providerSeconds: (performance.now() - started) / 1000,
     });
-    const body: ChangeStatusResponse = {
+    const response: ChangeStatusResponse = {
       changeId,
       provider: adapter.id,
       accountId: request.accountId,
@@ -250,82 +197,33 @@ export class ChangeStatusService {
       latencyMs: round(performance.now() - started),
       completedAt,
     };
-    const status = result.outcome === 'ACCEPTED' ? 202 : 200;
-    await this.store.writes.commit(
-      key === undefined
-        ? [{ kind: 'completeAttempt', changeId, completion }]
-        : [
-            { kind: 'completeAttempt', changeId, completion },
-            { kind: 'completeKey', callerId: ctx.callerId, key, status, body, changeId },
-          ],
-    );
-    return body;
-  }
-
-  /** Claims the key, or settles a request whose key is already there: replay, conflict, or take-over. */
-  private async beginIdempotent(
-    ctx: RequestContext,
-    claim: BeginRequest,
-    known: boolean,
-  ): Promise<ChangeAnswer | undefined> {
-    const key = claim.key;
-    const result = await this.store.beginKey(claim, known);
-    switch (result.kind) {
-      case 'started':
-        return undefined;
-      case 'replay':
-        ctx.log.outcome = 'REPLAYED';
-        return { httpStatus: result.status, body: result.body as Record<string, unknown>, replayed: true };
-      case 'reused':
-        throw new GatewayError(
-          'IDEMPOTENCY_KEY_REUSED',
-          `Idempotency-Key "${key}" was already used by this caller for a different request`,
-        );
-      case 'in-progress':
-        throw new GatewayError(
-          'IDEMPOTENCY_IN_PROGRESS',
-          `A request with Idempotency-Key "${key}" is still running`,
-        );
-    }
-  }
-}
-
-/** A request's hold on its idempotency key: still to be claimed (with the first record), or held. */
-interface KeyHold {
-  claim: BeginRequest | undefined;
-  held: boolean;
-}
-
-/** The key was claimed by another request between our look and our claim; nothing of ours was written. */
-class LostClaim extends Error {
-  constructor(readonly claim: BeginRequest) {
-    super('idempotency key claimed by another request');
-  }
-}
-
-/** A failure already recorded (audit and key settled in the same transaction); carries the original error. */
-class RecordedFailure extends Error {
-  constructor(readonly error: unknown) {
-    super('recorded failure');
+    const outcome: ChangeOutcome = { kind: 'changed', response };
+    // The key keeps the status common/ answers with, beside the body it replays.
+    await hold.settle([{ kind: 'completeAttempt', changeId, completion }], {
+      status: changeHttpStatus(response),
+      body: response,
+      changeId,
+    });
+    return outcome;
   }
 }
 
 /**
- * A failure the caller could fix only by retrying (5xx, 429, anything retryable) releases the key;
- * a final refusal (unknown account, unsupported status …) is stored and replayed like a success.
+ * The provider request for a change, or why there is none. The one place STATUS_NOT_SUPPORTED is
+ * raised with the statuses the provider can express.
  */
-function settleFailedKey(
+async function prepare(
+  adapter: ProviderAdapter,
+  request: ChangeRequest,
   ctx: RequestContext,
-  key: string | undefined,
-  error: unknown,
-  instance: string,
-): ChangeWrite[] {
-  if (key === undefined) return [];
-  const callerId = ctx.callerId;
-  const final = error instanceof GatewayError && !error.retryable && error.httpStatus < 500;
-  if (!final) return [{ kind: 'releaseKey', callerId, key }];
-  const body = problemOf(error, instance, ctx.requestId);
-  return [{ kind: 'completeKey', callerId, key, status: error.httpStatus, body, changeId: null }];
+): Promise<PreparedChange> {
+  const translation = adapter.translate(request.status, request.reason);
+  if (!translation.supported) {
+    throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why, {
+      extensions: { supportedStatuses: ProviderRegistry.supportedStatuses(adapter) },
+    });
+  }
+  return adapter.prepareChange(request, callContextOf(ctx));
 }
 
 /** CLOSED, and any status the provider treats as final, needs `status:close` on top of `status:write`. */
@@ -334,14 +232,6 @@ function authorize(ctx: RequestContext, adapter: ProviderAdapter, status: Canoni
     const caller: Caller = { id: ctx.callerId, scopes: ctx.scopes as Caller['scopes'] };
     CallerAuthService.require(caller, 'status:close', `to set ${status}, a final status`);
   }
-}
-
-function ensureSupported(adapter: ProviderAdapter, request: ChangeRequest): void {
-  const translation = adapter.translate(request.status, request.reason);
-  if (translation.supported) return;
-  throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why, {
-    extensions: { supportedStatuses: ProviderRegistry.supportedStatuses(adapter) },
-  });
 }
 
 /** The request's identity for idempotency: same provider, account and body (key order ignored). */
@@ -353,9 +243,7 @@ function fingerprint(provider: string, accountId: string, input: ChangeStatusInp
     note: input.note ?? null,
     providerOptions: input.providerOptions ?? null,
   };
-  return createHash('sha256')
-    .update(stableJson(['PUT', provider, accountId, body]))
-    .digest('hex');
+  return fingerprintOf(['PUT', provider, accountId, body]);
 }
 
 function failure(error: unknown, latencyMs: number): AttemptCompletion {

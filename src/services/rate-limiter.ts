@@ -5,6 +5,11 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterSecon
  * A token bucket per caller: up to `perMinute` requests in a burst, refilled continuously at
  * `perMinute` per minute. Buckets that have refilled completely are dropped, so memory follows the
  * number of recently active callers.
+ *
+ * Hand-written rather than a library: it runs synchronously in the auth guard, keyed by the authenticated
+ * caller, and answers with the seconds to wait for RATE_LIMITED's Retry-After; @fastify/rate-limit runs
+ * before authentication with its own error body, and rate-limiter-flexible's memory limiter is promise-based
+ * with fixed windows and a timer per key — more machinery than these 40 lines, for the same behaviour.
  */
 export class RateLimiter {
   private readonly buckets = new Map<string, { tokens: number; at: number }>();
