@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { widenBatchBodyLimit } from './api/batches.controller.js';
 import { setupSwagger } from './api/openapi.js';
 import { AppModule } from './app.module.js';
 import { Lifecycle } from './common/lifecycle.js';
@@ -84,6 +85,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
       );
     },
   });
+  adapter.getInstance().addHook('onRoute', widenBatchBodyLimit);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics),
     adapter,

@@ -3,6 +3,7 @@ import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
+  GroupedChangeResult,
   PreparedChange,
   ProviderAdapter,
   StatusReading,
@@ -38,7 +39,21 @@ export class ResilientAdapter implements ProviderAdapter {
     this.id = inner.id;
     this.name = inner.name;
     this.liveRead = inner.liveRead;
+    if (inner.groupKey && inner.applyChanges) {
+      const groupKey = inner.groupKey.bind(inner);
+      const applyChanges = inner.applyChanges.bind(inner);
+      this.groupKey = groupKey;
+      // Only a request the provider refused as a whole is repeated (ClearGrid's are not terminal-guarded:
+      // a refused request changed nothing); per-account answers come back as values.
+      this.applyChanges = (prepared, ctx) =>
+        this.clean(
+          withRetries(this.policy, () => this.guard.run(() => applyChanges(prepared, ctx)), this.hooks('change status')),
+        );
+    }
   }
+
+  readonly groupKey?: (prepared: PreparedChange) => string;
+  readonly applyChanges?: (prepared: PreparedChange[], ctx: CallContext) => Promise<GroupedChangeResult[]>;
 
   translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
     return this.inner.translate(status, reason);

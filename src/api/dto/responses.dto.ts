@@ -281,6 +281,9 @@ export class HistoryItemDto {
 
   @ApiProperty({ nullable: true, example: 12.5, description: 'Provider call latency in ms' })
   latencyMs: number | null;
+
+  @ApiProperty({ nullable: true, example: null, description: 'The batch the change came from; null for a single change' })
+  batchId: string | null;
 }
 
 export class HistoryPageDto {
