@@ -158,13 +158,15 @@ export class BatchesRepository {
 
   /** Atomically claims up to `limit` pending items of a lane, oldest batch first, in request order. */
   async claim(lane: string, instanceId: string, limit: number, now: string): Promise<BatchItemTable[]> {
-    const lock = this.database.engine === 'postgres' ? sql`for update skip locked` : sql``;
-    const key = this.database.engine === 'postgres' ? sql`(batch_id, item_index)` : sql`rowid`;
+    
+    const postgres = this.database.engine === 'postgres';
+    const key = postgres ? sql`(batch_id, item_index)` : sql`rowid`;
+    const selected = postgres ? sql`batch_id, item_index` : sql`rowid`;
     const result = await sql<BatchItemTable>`
       update batch_items set outcome = 'RUNNING', claimed_by = ${instanceId}, claimed_at = ${now}
       where ${key} in (
-        select ${key} from batch_items where lane = ${lane} and outcome = 'PENDING'
-        order by batch_id, item_index limit ${limit} ${lock})
+        select ${selected} from batch_items where lane = ${lane} and outcome = 'PENDING'
+        order by batch_id, item_index limit ${limit} ${postgres ? sql`for update skip locked` : sql``})
       and outcome = 'PENDING'
       returning *`.execute(this.database.db);
     return result.rows
