@@ -158,17 +158,24 @@ export class BatchesRepository {
 
   /** Atomically claims up to `limit` pending items of a lane, oldest batch first, in request order. */
   async claim(lane: string, instanceId: string, limit: number, now: string): Promise<BatchItemTable[]> {
-    
-    const postgres = this.database.engine === 'postgres';
-    const key = postgres ? sql`(batch_id, item_index)` : sql`rowid`;
-    const selected = postgres ? sql`batch_id, item_index` : sql`rowid`;
-    const result = await sql<BatchItemTable>`
+    // PostgreSQL: the rows are picked once in a CTE (an IN (subquery … LIMIT) may be re-run by the
+    // planner and claim more than `limit`), locked, skipping rows another replica is claiming.
+    const query =
+      this.database.engine === 'postgres'
+        ? sql<BatchItemTable>`
+      with picked as (
+        select batch_id, item_index from batch_items where lane = ${lane} and outcome = 'PENDING'
+        order by batch_id, item_index limit ${limit} for update skip locked)
+      update batch_items i set outcome = 'RUNNING', claimed_by = ${instanceId}, claimed_at = ${now}
+      from picked where i.batch_id = picked.batch_id and i.item_index = picked.item_index
+      returning i.*`
+        : sql<BatchItemTable>`
       update batch_items set outcome = 'RUNNING', claimed_by = ${instanceId}, claimed_at = ${now}
-      where ${key} in (
-        select ${selected} from batch_items where lane = ${lane} and outcome = 'PENDING'
-        order by batch_id, item_index limit ${limit} ${postgres ? sql`for update skip locked` : sql``})
-      and outcome = 'PENDING'
-      returning *`.execute(this.database.db);
+      where rowid in (
+        select rowid from batch_items where lane = ${lane} and outcome = 'PENDING'
+        order by batch_id, item_index limit ${limit})
+      returning *`;
+    const result = await query.execute(this.database.db);
     return result.rows
       .map((row) => ({ ...row, item_index: Number(row.item_index) }))
       .sort((a, b) => (a.batch_id === b.batch_id ? a.item_index - b.item_index : a.batch_id < b.batch_id ? -1 : 1));
