@@ -64,13 +64,21 @@ describe('A batch whose gateway process is killed mid-batch', () => {
     };
     await addLatency(spidr.url, 2000);
     const total = 200;
-    const items = Array.from({ length: total }, (_, i) => ({ provider: 'spidr', accountId: `crash-${i}`, status: 'SUSPENDED' }));
+    const items = Array.from({ length: total }, (_, i) => ({
+      provider: 'spidr',
+      accountId: `crash-${i}`,
+      status: 'SUSPENDED',
+    }));
     const first = await spawnGateway(env);
     const created = await call('POST', `${first.url}/v1/batches`, { body: { items } });
     expect(created.status).toBe(202);
     const id = created.body.batchId;
     // Some calls have reached the provider (and hang there): kill the gateway now.
-    await until(() => patchesPerAccount(spidr.url), (m) => m.size >= 10, 10_000);
+    await until(
+      () => patchesPerAccount(spidr.url),
+      (m) => m.size >= 10,
+      10_000,
+    );
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
     await fetch(`${spidr.url}/__sandbox/faults`, { method: 'DELETE' });
@@ -99,7 +107,11 @@ describe('A batch whose gateway process is killed mid-batch', () => {
       for (const item of page.body.items) {
         if (sentBeforeCrash.has(item.accountId)) {
           // Its call may have been applied: never sent again, reported UNFINISHED with its change id.
-          expect(item).toMatchObject({ outcome: 'UNFINISHED', changeId: expect.any(String), error: { code: 'UNFINISHED' } });
+          expect(item).toMatchObject({
+            outcome: 'UNFINISHED',
+            changeId: expect.any(String),
+            error: { code: 'UNFINISHED' },
+          });
         } else if (item.outcome === 'APPLIED') {
           expect(patches.get(item.accountId)).toBe(1);
         } else {
@@ -108,7 +120,10 @@ describe('A batch whose gateway process is killed mid-batch', () => {
           expect(patches.has(item.accountId)).toBe(false);
         }
       }
-      const history = await call('GET', `${second.url}/v1/accounts/spidr/${page.body.items[0].accountId}/history`);
+      const history = await call(
+        'GET',
+        `${second.url}/v1/accounts/spidr/${page.body.items[0].accountId}/history`,
+      );
       expect(history.body.items[0]).toMatchObject({ batchId: id, outcome: 'UNFINISHED' });
     } finally {
       second.child.kill('SIGTERM');
@@ -135,7 +150,11 @@ onPostgres('Two gateways sharing one PostgreSQL', () => {
     try {
       await addLatency(spidr.url, 100);
       const total = 400;
-      const items = Array.from({ length: total }, (_, i) => ({ provider: 'spidr', accountId: `rep-${i}`, status: 'SUSPENDED' }));
+      const items = Array.from({ length: total }, (_, i) => ({
+        provider: 'spidr',
+        accountId: `rep-${i}`,
+        status: 'SUSPENDED',
+      }));
       const created = await call('POST', `${a.url}/v1/batches`, { body: { items } });
       expect(created.status).toBe(202);
       const done = await until(

@@ -2,7 +2,14 @@
  * Batches (CONTRACT §6) end to end over HTTP against the built-in sandboxes, on both engines: validation,
  * scopes, visibility, a mixed batch, ClearGrid grouping counted at the sandbox, idempotency, cancellation.
  */
-import { call, expectProblem, resetSandbox, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import {
+  call,
+  expectProblem,
+  resetSandbox,
+  sandboxCalls,
+  startGateway,
+  type TestGateway,
+} from './support/gateway.js';
 import { engines, type TestDatabase } from './support/databases.js';
 
 const cases = await engines();
@@ -55,32 +62,83 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
 
   describe('validation', () => {
     it.each([
-      ['a bad status', { items: [{ provider: 'spidr', accountId: 'a-1', status: 'SUSPENDED' }, { provider: 'spidr', accountId: 'a-2', status: 'NOPE' }] }, 'items[1].status'],
-      ['an unknown provider', { items: [{ provider: 'acme', accountId: 'a-1', status: 'SUSPENDED' }] }, 'items[0].provider'],
-      ['an unknown field', { items: [{ provider: 'spidr', accountId: 'a-1', status: 'SUSPENDED', colour: 'red' }] }, 'items[0].colour'],
-      ['a bad account id', { items: [{ provider: 'spidr', accountId: '../x', status: 'SUSPENDED' }] }, 'items[0].accountId'],
-      ['a ClearGrid item without customerId', { items: [{ provider: 'cleargrid', accountId: 'a-1', status: 'DISPUTED' }] }, 'items[0].customerId'],
-      ['unknown providerOptions', { items: [{ provider: 'spidr', accountId: 'a-1', status: 'SUSPENDED', providerOptions: { x: 1 } }] }, 'items[0].providerOptions.x'],
+      [
+        'a bad status',
+        {
+          items: [
+            { provider: 'spidr', accountId: 'a-1', status: 'SUSPENDED' },
+            { provider: 'spidr', accountId: 'a-2', status: 'NOPE' },
+          ],
+        },
+        'items[1].status',
+      ],
+      [
+        'an unknown provider',
+        { items: [{ provider: 'acme', accountId: 'a-1', status: 'SUSPENDED' }] },
+        'items[0].provider',
+      ],
+      [
+        'an unknown field',
+        { items: [{ provider: 'spidr', accountId: 'a-1', status: 'SUSPENDED', colour: 'red' }] },
+        'items[0].colour',
+      ],
+      [
+        'a bad account id',
+        { items: [{ provider: 'spidr', accountId: '../x', status: 'SUSPENDED' }] },
+        'items[0].accountId',
+      ],
+      [
+        'a ClearGrid item without customerId',
+        { items: [{ provider: 'cleargrid', accountId: 'a-1', status: 'DISPUTED' }] },
+        'items[0].customerId',
+      ],
+      [
+        'unknown providerOptions',
+        { items: [{ provider: 'spidr', accountId: 'a-1', status: 'SUSPENDED', providerOptions: { x: 1 } }] },
+        'items[0].providerOptions.x',
+      ],
       ['no items', { items: [] }, 'items'],
       ['items not an array', { items: 'x' }, 'items'],
-      ['too many items', { items: Array.from({ length: 1001 }, (_, i) => ({ provider: 'spidr', accountId: `a-${i}`, status: 'SUSPENDED' })) }, 'items'],
-    ])('should refuse %s with 400 naming the field, recording and sending nothing', async (_name, body, field) => {
-      const response = await post(body);
-      const problem = expectProblem(response, 400, 'VALIDATION_FAILED');
-      expect(problem.errors.map((e: { field: string }) => e.field)).toContain(field);
-      expect(await sandboxCalls(gw.providerUrl('spidr'))).toHaveLength(0);
-      expect(await clearGridCalls()).toHaveLength(0);
-    });
+      [
+        'too many items',
+        {
+          items: Array.from({ length: 1001 }, (_, i) => ({
+            provider: 'spidr',
+            accountId: `a-${i}`,
+            status: 'SUSPENDED',
+          })),
+        },
+        'items',
+      ],
+    ])(
+      'should refuse %s with 400 naming the field, recording and sending nothing',
+      async (_name, body, field) => {
+        const response = await post(body);
+        const problem = expectProblem(response, 400, 'VALIDATION_FAILED');
+        expect(problem.errors.map((e: { field: string }) => e.field)).toContain(field);
+        expect(await sandboxCalls(gw.providerUrl('spidr'))).toHaveLength(0);
+        expect(await clearGridCalls()).toHaveLength(0);
+      },
+    );
 
     it('should refuse bad JSON and a bad Prefer with 400', async () => {
       const bad = await call('POST', `${gw.url}/v1/batches`, { rawBody: '{"items":[', headers: as(CLOSER) });
       expectProblem(bad, 400, 'VALIDATION_FAILED');
-      const prefer = await post({ items: [{ provider: 'spidr', accountId: 'p-1', status: 'SUSPENDED' }] }, CLOSER, { prefer: 'wait=61' });
+      const prefer = await post(
+        { items: [{ provider: 'spidr', accountId: 'p-1', status: 'SUSPENDED' }] },
+        CLOSER,
+        { prefer: 'wait=61' },
+      );
       expectProblem(prefer, 400, 'VALIDATION_FAILED');
     });
 
     it('should accept a 1,000-item body (over the single-change body limit)', async () => {
-      const items = Array.from({ length: 1000 }, (_, i) => ({ provider: 'spidr', accountId: `big-${i}`, status: 'ACTIVE', note: 'x'.repeat(200) }));
+      const items = Array.from({ length: 1000 }, (_, i) => ({
+        provider: 'spidr',
+        accountId: `big-${i}`,
+        status: 'ACTIVE',
+        note: 'x'.repeat(200),
+      }));
       const response = await post({ items });
       expect(response.status).toBe(202);
       expect(response.body.total).toBe(1000);
@@ -91,20 +149,47 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
 
   describe('scopes and visibility', () => {
     it('should need status:close when any item is CLOSED or final at its provider', async () => {
-      const closing = await post({ items: [{ provider: 'spidr', accountId: 's-1', status: 'SUSPENDED' }, { provider: 'spidr', accountId: 's-2', status: 'CLOSED', reason: 'FRAUD' }] }, WRITER);
+      const closing = await post(
+        {
+          items: [
+            { provider: 'spidr', accountId: 's-1', status: 'SUSPENDED' },
+            { provider: 'spidr', accountId: 's-2', status: 'CLOSED', reason: 'FRAUD' },
+          ],
+        },
+        WRITER,
+      );
       expect(expectProblem(closing, 403, 'FORBIDDEN').requiredScope).toBe('status:close');
       expect(await sandboxCalls(gw.providerUrl('spidr'))).toHaveLength(0);
     });
 
     it("should answer 404 for another caller's batch, for GET, items and DELETE", async () => {
-      const created = await post({ items: [{ provider: 'spidr', accountId: 'v-1', status: 'SUSPENDED' }] }, WRITER);
+      const created = await post(
+        { items: [{ provider: 'spidr', accountId: 'v-1', status: 'SUSPENDED' }] },
+        WRITER,
+      );
       expect(created.status).toBe(202);
       const id = created.body.batchId;
-      expectProblem(await call('GET', `${gw.url}/v1/batches/${id}`, { headers: as(OTHER) }), 404, 'NOT_FOUND');
-      expectProblem(await call('GET', `${gw.url}/v1/batches/${id}/items`, { headers: as(OTHER) }), 404, 'NOT_FOUND');
-      expectProblem(await call('DELETE', `${gw.url}/v1/batches/${id}`, { headers: as(OTHER) }), 404, 'NOT_FOUND');
+      expectProblem(
+        await call('GET', `${gw.url}/v1/batches/${id}`, { headers: as(OTHER) }),
+        404,
+        'NOT_FOUND',
+      );
+      expectProblem(
+        await call('GET', `${gw.url}/v1/batches/${id}/items`, { headers: as(OTHER) }),
+        404,
+        'NOT_FOUND',
+      );
+      expectProblem(
+        await call('DELETE', `${gw.url}/v1/batches/${id}`, { headers: as(OTHER) }),
+        404,
+        'NOT_FOUND',
+      );
       expect((await call('GET', `${gw.url}/v1/batches/${id}`, { headers: as(WRITER) })).status).toBe(200);
-      expectProblem(await call('GET', `${gw.url}/v1/batches/not-an-id`, { headers: as(WRITER) }), 400, 'VALIDATION_FAILED');
+      expectProblem(
+        await call('GET', `${gw.url}/v1/batches/not-an-id`, { headers: as(WRITER) }),
+        400,
+        'VALIDATION_FAILED',
+      );
     });
   });
 
@@ -127,12 +212,26 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       counts: { PENDING: 0, APPLIED: 3, ACCEPTED: 1, FAILED: 2, UNFINISHED: 0, CANCELLED: 0 },
     });
     expect(response.body.completedAt).not.toBeNull();
-    const page = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items`, { headers: as(CLOSER) });
+    const page = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items`, {
+      headers: as(CLOSER),
+    });
     expect(page.body.items.map((i: { index: number }) => i.index)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(page.body.items[0]).toMatchObject({ provider: 'spidr', outcome: 'APPLIED', providerStatus: 'suspended', error: null });
+    expect(page.body.items[0]).toMatchObject({
+      provider: 'spidr',
+      outcome: 'APPLIED',
+      providerStatus: 'suspended',
+      error: null,
+    });
     expect(page.body.items[2]).toMatchObject({ outcome: 'ACCEPTED', providerStatus: 6 });
-    expect(page.body.items[4]).toMatchObject({ outcome: 'FAILED', error: { code: 'ACCOUNT_NOT_FOUND', status: 404, provider: { id: 'spidr' } } });
-    expect(page.body.items[5]).toMatchObject({ outcome: 'FAILED', changeId: expect.any(String), error: { code: 'STATUS_NOT_SUPPORTED' } });
+    expect(page.body.items[4]).toMatchObject({
+      outcome: 'FAILED',
+      error: { code: 'ACCOUNT_NOT_FOUND', status: 404, provider: { id: 'spidr' } },
+    });
+    expect(page.body.items[5]).toMatchObject({
+      outcome: 'FAILED',
+      changeId: expect.any(String),
+      error: { code: 'STATUS_NOT_SUPPORTED' },
+    });
     const history = await call('GET', `${gw.url}/v1/accounts/spidr/mix-1/history`, { headers: as(CLOSER) });
     expect(history.body.items[0]).toMatchObject({
       changeId: page.body.items[0].changeId,
@@ -143,9 +242,17 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       outcome: 'APPLIED',
     });
     // STATUS_NOT_SUPPORTED is recorded like a single change.
-    const refused = await call('GET', `${gw.url}/v1/accounts/cleargrid/mix-6/history`, { headers: as(CLOSER) });
-    expect(refused.body.items[0]).toMatchObject({ outcome: 'FAILED', errorCode: 'STATUS_NOT_SUPPORTED', batchId: response.body.batchId });
-    const failures = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items?outcome=FAILED`, { headers: as(CLOSER) });
+    const refused = await call('GET', `${gw.url}/v1/accounts/cleargrid/mix-6/history`, {
+      headers: as(CLOSER),
+    });
+    expect(refused.body.items[0]).toMatchObject({
+      outcome: 'FAILED',
+      errorCode: 'STATUS_NOT_SUPPORTED',
+      batchId: response.body.batchId,
+    });
+    const failures = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items?outcome=FAILED`, {
+      headers: as(CLOSER),
+    });
     expect(failures.body.items.map((i: { index: number }) => i.index)).toEqual([4, 5]);
   }, 30_000);
 
@@ -161,18 +268,35 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     expect(response.body.counts).toMatchObject({ ACCEPTED: 248, FAILED: 2 });
     const writes = (await clearGridCalls()).filter((c) => c.url.endsWith('/update-status'));
     // 3 requests of ≤ 100 accounts, plus one re-send of each refused request without the accounts it named.
-    expect(writes.map((c) => (c.body as { accounts: unknown[] }).accounts.length)).toEqual([100, 99, 100, 99, 50]);
-    const sent = writes.flatMap((c) => (c.body as { accounts: Array<{ accountId: string }> }).accounts.map((a) => a.accountId));
+    expect(writes.map((c) => (c.body as { accounts: unknown[] }).accounts.length)).toEqual([
+      100, 99, 100, 99, 50,
+    ]);
+    const sent = writes.flatMap((c) =>
+      (c.body as { accounts: Array<{ accountId: string }> }).accounts.map((a) => a.accountId),
+    );
     expect(new Set(sent).size).toBe(250);
-    const failed = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items?outcome=FAILED`, { headers: as(CLOSER) });
+    const failed = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items?outcome=FAILED`, {
+      headers: as(CLOSER),
+    });
     expect(failed.body.items).toEqual([
-      expect.objectContaining({ index: 7, error: expect.objectContaining({ code: 'ACCOUNT_NOT_FOUND', provider: expect.objectContaining({ message: 'Account not found' }) }) }),
+      expect.objectContaining({
+        index: 7,
+        error: expect.objectContaining({
+          code: 'ACCOUNT_NOT_FOUND',
+          provider: expect.objectContaining({ message: 'Account not found' }),
+        }),
+      }),
       expect.objectContaining({ index: 120, error: expect.objectContaining({ code: 'ACCOUNT_CLOSED' }) }),
     ]);
   }, 60_000);
 
   it('should send 250 clean ClearGrid items as exactly 3 requests', async () => {
-    const items = Array.from({ length: 250 }, (_, i) => ({ provider: 'cleargrid', accountId: `cl-${i}`, customerId: `c-${i}`, status: 'DO_NOT_CONTACT' }));
+    const items = Array.from({ length: 250 }, (_, i) => ({
+      provider: 'cleargrid',
+      accountId: `cl-${i}`,
+      customerId: `c-${i}`,
+      status: 'DO_NOT_CONTACT',
+    }));
     const response = await post({ items }, CLOSER, { prefer: 'wait=30' });
     expect(response.body.counts.ACCEPTED).toBe(250);
     const writes = (await clearGridCalls()).filter((c) => c.url.endsWith('/update-status'));
@@ -189,7 +313,11 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     expect(again.body).toMatchObject({ batchId: first.body.batchId, state: 'DONE', counts: { APPLIED: 1 } });
     const patches = (await sandboxCalls(gw.providerUrl('spidr'))).filter((c) => c.method === 'PATCH');
     expect(patches).toHaveLength(1);
-    const other = await post({ items: [{ provider: 'spidr', accountId: 'idem-2', status: 'SUSPENDED' }] }, CLOSER, { 'idempotency-key': 'batch-key-1' });
+    const other = await post(
+      { items: [{ provider: 'spidr', accountId: 'idem-2', status: 'SUSPENDED' }] },
+      CLOSER,
+      { 'idempotency-key': 'batch-key-1' },
+    );
     expectProblem(other, 422, 'IDEMPOTENCY_KEY_REUSED');
     // Keys are per caller.
     const otherCaller = await post(body, OTHER, { 'idempotency-key': 'batch-key-1' });
@@ -206,7 +334,11 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     });
     // More Spidr items than run at once (the bulkhead, 64 by default), then one Canopy item.
     const items = [
-      ...Array.from({ length: 100 }, (_, i) => ({ provider: 'spidr', accountId: `slow-${i}`, status: 'SUSPENDED' })),
+      ...Array.from({ length: 100 }, (_, i) => ({
+        provider: 'spidr',
+        accountId: `slow-${i}`,
+        status: 'SUSPENDED',
+      })),
       { provider: 'canopy', accountId: 'fast-1', status: 'SUSPENDED', reason: 'FRAUD' },
     ];
     const created = await post({ items });
@@ -216,7 +348,9 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       (r) => r.body.items.length === 1,
       5000,
     );
-    const fastOne = await call('GET', `${gw.url}/v1/batches/${id}/items?outcome=APPLIED`, { headers: as(CLOSER) });
+    const fastOne = await call('GET', `${gw.url}/v1/batches/${id}/items?outcome=APPLIED`, {
+      headers: as(CLOSER),
+    });
     expect(fastOne.body.items).toEqual([expect.objectContaining({ provider: 'canopy', index: 100 })]);
     const cancelled = await call('DELETE', `${gw.url}/v1/batches/${id}`, { headers: as(CLOSER) });
     expect(cancelled.status).toBe(200);
@@ -228,20 +362,44 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     await fetch(`${spidr}/__sandbox/faults`, { method: 'DELETE' });
     const patches = (await sandboxCalls(spidr)).filter((c) => c.method === 'PATCH');
     expect(patches).toHaveLength(counts.APPLIED - 1);
-    const cancelledItems = await call('GET', `${gw.url}/v1/batches/${id}/items?outcome=CANCELLED&limit=1000`, { headers: as(CLOSER) });
+    const cancelledItems = await call(
+      'GET',
+      `${gw.url}/v1/batches/${id}/items?outcome=CANCELLED&limit=1000`,
+      { headers: as(CLOSER) },
+    );
     const sentIds = new Set(patches.map((c) => c.url.split('/').pop()));
     for (const item of cancelledItems.body.items) expect(sentIds.has(item.accountId)).toBe(false);
   }, 60_000);
 
   it('should page items in request order with a cursor', async () => {
-    const items = Array.from({ length: 5 }, (_, i) => ({ provider: 'spidr', accountId: `pg-${i}`, status: 'ACTIVE' }));
+    const items = Array.from({ length: 5 }, (_, i) => ({
+      provider: 'spidr',
+      accountId: `pg-${i}`,
+      status: 'ACTIVE',
+    }));
     const created = await post({ items }, CLOSER, { prefer: 'wait=10' });
-    const first = await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2`, { headers: as(CLOSER) });
+    const first = await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2`, {
+      headers: as(CLOSER),
+    });
     expect(first.body.items.map((i: { index: number }) => i.index)).toEqual([0, 1]);
-    const second = await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2&cursor=${first.body.nextCursor}`, { headers: as(CLOSER) });
+    const second = await call(
+      'GET',
+      `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2&cursor=${first.body.nextCursor}`,
+      { headers: as(CLOSER) },
+    );
     expect(second.body.items.map((i: { index: number }) => i.index)).toEqual([2, 3]);
-    const last = await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2&cursor=${second.body.nextCursor}`, { headers: as(CLOSER) });
+    const last = await call(
+      'GET',
+      `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2&cursor=${second.body.nextCursor}`,
+      { headers: as(CLOSER) },
+    );
     expect(last.body).toMatchObject({ items: [expect.objectContaining({ index: 4 })], nextCursor: null });
-    expectProblem(await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?cursor=zzz`, { headers: as(CLOSER) }), 400, 'VALIDATION_FAILED');
+    expectProblem(
+      await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?cursor=zzz`, {
+        headers: as(CLOSER),
+      }),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 });

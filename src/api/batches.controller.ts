@@ -44,12 +44,16 @@ export function waitFrom(prefer: unknown): number | undefined {
   if (!match) return undefined;
   const seconds = /^\d{1,2}$/.test(match[1]) ? Number(match[1]) : NaN;
   if (!(seconds >= 0 && seconds <= 60)) {
-    throw GatewayError.validation([{ field: 'Prefer', message: 'wait must be a whole number of seconds from 0 to 60' }]);
+    throw GatewayError.validation([
+      { field: 'Prefer', message: 'wait must be a whole number of seconds from 0 to 60' },
+    ]);
   }
   return seconds;
 }
 
-const PROBLEM = { content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } } };
+const PROBLEM = {
+  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } },
+};
 
 @ApiTags('batches')
 @ApiSecurity('apiKey')
@@ -72,13 +76,38 @@ export class BatchesController {
       'batchId. ClearGrid items for one endpoint travel together (≤ 100 accounts per request). Scope status:write; ' +
       'status:close too when any item is CLOSED or a status its provider marks final.',
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'For the whole batch; same key and body → the same batch (Idempotent-Replayed: true); another body → 422' })
-  @ApiHeader({ name: 'Prefer', required: false, description: 'wait=N (0–60 s): answer 200 with the final summary if every item ends in time (Preference-Applied)' })
-  @ApiBody({ type: CreateBatchDto, examples: { mixed: { summary: 'A mixed batch over four providers', value: MIXED_BATCH_EXAMPLE } } })
-  @ApiResponse({ status: 202, type: BatchSummaryDto, description: 'Recorded; running (Location: /v1/batches/{batchId})' })
-  @ApiResponse({ status: 200, type: BatchSummaryDto, description: 'With Prefer: wait=N, every item ended in time' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'For the whole batch; same key and body → the same batch (Idempotent-Replayed: true); another body → 422',
+  })
+  @ApiHeader({
+    name: 'Prefer',
+    required: false,
+    description:
+      'wait=N (0–60 s): answer 200 with the final summary if every item ends in time (Preference-Applied)',
+  })
+  @ApiBody({
+    type: CreateBatchDto,
+    examples: { mixed: { summary: 'A mixed batch over four providers', value: MIXED_BATCH_EXAMPLE } },
+  })
+  @ApiResponse({
+    status: 202,
+    type: BatchSummaryDto,
+    description: 'Recorded; running (Location: /v1/batches/{batchId})',
+  })
+  @ApiResponse({
+    status: 200,
+    type: BatchSummaryDto,
+    description: 'With Prefer: wait=N, every item ended in time',
+  })
   @ApiResponse({ status: 400, description: 'VALIDATION_FAILED', ...PROBLEM })
-  @ApiResponse({ status: 403, description: 'FORBIDDEN (status:write, or status:close for final statuses)', ...PROBLEM })
+  @ApiResponse({
+    status: 403,
+    description: 'FORBIDDEN (status:write, or status:close for final statuses)',
+    ...PROBLEM,
+  })
   @ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED', ...PROBLEM })
   create(
     @Body() body: CreateBatchDto,
@@ -86,12 +115,19 @@ export class BatchesController {
     @Headers('prefer') prefer: unknown,
     @Ctx() ctx: RequestContext,
   ): Promise<BatchAnswer> {
-    return this.batches.create(body, { idempotencyKey: idempotencyKeyFrom(key), waitSeconds: waitFrom(prefer) }, ctx);
+    return this.batches.create(
+      body,
+      { idempotencyKey: idempotencyKeyFrom(key), waitSeconds: waitFrom(prefer) },
+      ctx,
+    );
   }
 
   @Get(':batchId')
   @RequireScope('status:read')
-  @ApiOperation({ summary: "A batch's summary", description: 'Only the API key that created it sees it (404 otherwise).' })
+  @ApiOperation({
+    summary: "A batch's summary",
+    description: 'Only the API key that created it sees it (404 otherwise).',
+  })
   @ApiResponse({ status: 200, type: BatchSummaryDto })
   @ApiResponse({ status: 404, description: 'NOT_FOUND', ...PROBLEM })
   summary(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {
@@ -100,16 +136,26 @@ export class BatchesController {
 
   @Get(':batchId/items')
   @RequireScope('status:read')
-  @ApiOperation({ summary: "A batch's items in request order", description: 'outcome=FAILED gives the failures only.' })
+  @ApiOperation({
+    summary: "A batch's items in request order",
+    description: 'outcome=FAILED gives the failures only.',
+  })
   @ApiResponse({ status: 200, type: BatchItemsPageDto })
   @ApiResponse({ status: 404, description: 'NOT_FOUND', ...PROBLEM })
-  items(@Param() path: BatchPathDto, @Query() query: BatchItemsQueryDto, @Ctx() ctx: RequestContext): Promise<BatchItemsPageDto> {
+  items(
+    @Param() path: BatchPathDto,
+    @Query() query: BatchItemsQueryDto,
+    @Ctx() ctx: RequestContext,
+  ): Promise<BatchItemsPageDto> {
     return this.batches.items(path.batchId, query, ctx);
   }
 
   @Delete(':batchId')
   @RequireScope('status:write')
-  @ApiOperation({ summary: 'Cancel the items not started yet', description: 'Items in flight finish; state CANCELLED once nothing runs.' })
+  @ApiOperation({
+    summary: 'Cancel the items not started yet',
+    description: 'Items in flight finish; state CANCELLED once nothing runs.',
+  })
   @ApiResponse({ status: 200, type: BatchSummaryDto })
   @ApiResponse({ status: 404, description: 'NOT_FOUND', ...PROBLEM })
   cancel(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {

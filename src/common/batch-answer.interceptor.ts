@@ -15,7 +15,8 @@ export class BatchAnswerInterceptor implements NestInterceptor<BatchAnswer, unkn
       map((answer) => {
         void reply.code(answer.status).header('location', `/v1/batches/${answer.summary.batchId}`);
         if (answer.replayed) void reply.header('idempotent-replayed', 'true');
-        if (answer.waitApplied !== undefined) void reply.header('preference-applied', `wait=${answer.waitApplied}`);
+        if (answer.waitApplied !== undefined)
+          void reply.header('preference-applied', `wait=${answer.waitApplied}`);
         return answer.summary;
       }),
     );

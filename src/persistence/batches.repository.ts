@@ -178,7 +178,9 @@ export class BatchesRepository {
     const result = await query.execute(this.database.db);
     return result.rows
       .map((row) => ({ ...row, item_index: Number(row.item_index) }))
-      .sort((a, b) => (a.batch_id === b.batch_id ? a.item_index - b.item_index : a.batch_id < b.batch_id ? -1 : 1));
+      .sort((a, b) =>
+        a.batch_id === b.batch_id ? a.item_index - b.item_index : a.batch_id < b.batch_id ? -1 : 1,
+      );
   }
 
   /** Records an item's end; only a claimed item (RUNNING) can end, and only once. */
@@ -201,7 +203,10 @@ export class BatchesRepository {
    * Items left RUNNING by processes that died: on SQLite (one process) every other instance's, on
    * PostgreSQL those whose instance has sent no heartbeat since `staleBefore`. With their change records.
    */
-  async orphans(instanceId: string, scope: { allOthers: true } | { staleBefore: Date }): Promise<OrphanItem[]> {
+  async orphans(
+    instanceId: string,
+    scope: { allOthers: true } | { staleBefore: Date },
+  ): Promise<OrphanItem[]> {
     let query = this.database.db
       .selectFrom('batch_items as i')
       .leftJoin('change_attempts as a', 'a.change_id', 'i.change_id')

@@ -3,13 +3,7 @@
  * claimed by a gateway process, its provider call possibly in flight (counted as PENDING to callers).
  */
 export type BatchItemOutcome =
-  | 'PENDING'
-  | 'RUNNING'
-  | 'APPLIED'
-  | 'ACCEPTED'
-  | 'FAILED'
-  | 'UNFINISHED'
-  | 'CANCELLED';
+  'PENDING' | 'RUNNING' | 'APPLIED' | 'ACCEPTED' | 'FAILED' | 'UNFINISHED' | 'CANCELLED';
 
 export interface BatchTable {
   batch_id: string;

@@ -1,4 +1,9 @@
-import { GatewayError, type CanonicalReason, type CanonicalStatus, type FieldError } from '../domain/index.js';
+import {
+  GatewayError,
+  type CanonicalReason,
+  type CanonicalStatus,
+  type FieldError,
+} from '../domain/index.js';
 import type {
   CallContext,
   ChangeRequest,
@@ -47,7 +52,11 @@ export class ResilientAdapter implements ProviderAdapter {
       // a refused request changed nothing); per-account answers come back as values.
       this.applyChanges = (prepared, ctx) =>
         this.clean(
-          withRetries(this.policy, () => this.guard.run(() => applyChanges(prepared, ctx)), this.hooks('change status')),
+          withRetries(
+            this.policy,
+            () => this.guard.run(() => applyChanges(prepared, ctx)),
+            this.hooks('change status'),
+          ),
         );
     }
   }

@@ -17,11 +17,7 @@ import {
   type OrphanItem,
 } from '../persistence/batches.repository.js';
 import { HEARTBEAT_MS, INSTANCE_STALE_MS, Store } from '../persistence/store.js';
-import type {
-  ChangeResult,
-  PreparedChange,
-  ProviderAdapter,
-} from '../providers/provider-adapter.js';
+import type { ChangeResult, PreparedChange, ProviderAdapter } from '../providers/provider-adapter.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { ChangeStatusService } from './change-status.service.js';
 
@@ -73,7 +69,13 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       const base = { provider: entry.id, inFlight: 0, tails: new Map<string, Promise<void>>() };
       if (entry.adapter.applyChanges) {
         for (const op of ['update-status', 'withdraw'])
-          this.lanes.push({ ...base, name: `${entry.id}:${op}`, grouped: true, capacity: 1, tails: new Map() });
+          this.lanes.push({
+            ...base,
+            name: `${entry.id}:${op}`,
+            grouped: true,
+            capacity: 1,
+            tails: new Map(),
+          });
       } else {
         this.lanes.push({ ...base, name: entry.id, grouped: false, capacity: config.guard.maxConcurrent });
       }
@@ -149,7 +151,12 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       if (free > 0) {
         try {
           const limit = lane.grouped ? GROUP_SIZE : free;
-          claimed = await this.repository.claim(lane.name, this.store.instanceId, limit, new Date().toISOString());
+          claimed = await this.repository.claim(
+            lane.name,
+            this.store.instanceId,
+            limit,
+            new Date().toISOString(),
+          );
         } catch {
           claimed = [];
         }
@@ -209,7 +216,10 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   /** One item as one change; `send` set when it travels in a shared request. */
-  private async runOne(item: BatchItemTable, send?: (p: PreparedChange, requestId: string) => Promise<ChangeResult>): Promise<void> {
+  private async runOne(
+    item: BatchItemTable,
+    send?: (p: PreparedChange, requestId: string) => Promise<ChangeResult>,
+  ): Promise<void> {
     const ctx = itemContext(item, await this.batchOf(item.batch_id));
     let completion: ItemCompletion;
     let adapter: ProviderAdapter;
@@ -227,7 +237,11 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
         { batchId: item.batch_id, changeId: item.change_id, send: send && ((p) => send(p, ctx.requestId)) },
         ctx,
       );
-      completion = { outcome: response.outcome, providerStatus: response.providerStatus, completedAt: response.completedAt };
+      completion = {
+        outcome: response.outcome,
+        providerStatus: response.providerStatus,
+        completedAt: response.completedAt,
+      };
     } catch (error) {
       ctx.log.outcome = 'FAILED';
       completion = failedCompletion(item, error, ctx);
@@ -240,9 +254,17 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
     this.itemsCounter.inc({ provider: item.provider, outcome: completion.outcome });
     // The same change counters and latency a single change feeds (observability/request-logging.ts).
     const code = ctx.log.errorCode ?? '';
-    this.metrics.changes.inc({ provider: item.provider, status: item.status, outcome: completion.outcome, code });
+    this.metrics.changes.inc({
+      provider: item.provider,
+      status: item.status,
+      outcome: completion.outcome,
+      code,
+    });
     if (ctx.log.providerSeconds !== undefined) {
-      this.metrics.providerLatency.observe({ provider: item.provider, outcome: completion.outcome }, ctx.log.providerSeconds);
+      this.metrics.providerLatency.observe(
+        { provider: item.provider, outcome: completion.outcome },
+        ctx.log.providerSeconds,
+      );
     }
   }
 
@@ -300,7 +322,10 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       while (remaining.length > 0) {
         let results;
         try {
-          results = await adapter.applyChanges!(remaining.map((e) => e.prepared), { requestId: remaining[0].requestId });
+          results = await adapter.applyChanges!(
+            remaining.map((e) => e.prepared),
+            { requestId: remaining[0].requestId },
+          );
         } catch (error) {
           for (const entry of remaining) entry.reject(error);
           break;
@@ -313,7 +338,10 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
           else next.push(entry);
         });
         if (next.length === remaining.length) {
-          const stuck = new GatewayError('PROVIDER_REJECTED', 'cleargrid refused the request without naming these accounts');
+          const stuck = new GatewayError(
+            'PROVIDER_REJECTED',
+            'cleargrid refused the request without naming these accounts',
+          );
           for (const entry of next) entry.reject(stuck);
           break;
         }
@@ -335,7 +363,10 @@ function staleBefore(): Date {
 }
 
 /** A batch item's change context: the batch's caller and request id; authorization was checked at creation. */
-function itemContext(item: BatchItemTable, batch: { caller_id: string; request_id: string } | undefined): RequestContext {
+function itemContext(
+  item: BatchItemTable,
+  batch: { caller_id: string; request_id: string } | undefined,
+): RequestContext {
   return {
     requestId: batch?.request_id ?? item.batch_id,
     callerId: batch?.caller_id ?? 'unknown',
@@ -352,7 +383,9 @@ function inputOf(item: BatchItemTable) {
     customerId: item.customer_id ?? undefined,
     note: item.note ?? undefined,
     providerOptions:
-      item.provider_options === null ? undefined : (JSON.parse(item.provider_options) as Record<string, unknown>),
+      item.provider_options === null
+        ? undefined
+        : (JSON.parse(item.provider_options) as Record<string, unknown>),
   };
 }
 
@@ -362,7 +395,9 @@ function instanceOf(item: BatchItemTable): string {
 
 function failedCompletion(item: BatchItemTable, error: unknown, ctx: RequestContext): ItemCompletion {
   const gatewayError =
-    error instanceof GatewayError ? error : new GatewayError('INTERNAL', 'The batch item failed unexpectedly', { cause: error });
+    error instanceof GatewayError
+      ? error
+      : new GatewayError('INTERNAL', 'The batch item failed unexpectedly', { cause: error });
   ctx.log.errorCode = gatewayError.code;
   return {
     outcome: 'FAILED',

@@ -3,7 +3,11 @@ import { uuidv7 } from '../common/ids.js';
 import { problemOf } from '../common/problem.filter.js';
 import { GatewayError, type FieldError } from '../domain/index.js';
 import type { RequestContext } from '../observability/request-context.js';
-import { BatchesRepository, type BatchItemTable, type BatchTable } from '../persistence/batches.repository.js';
+import {
+  BatchesRepository,
+  type BatchItemTable,
+  type BatchTable,
+} from '../persistence/batches.repository.js';
 import { Store } from '../persistence/store.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import type {
@@ -115,8 +119,17 @@ export class BatchService {
     const limit = query.limit ?? BATCH_ITEMS_DEFAULT_LIMIT;
     const after = query.cursor === undefined ? -1 : decodeCursor(query.cursor);
     const outcomes =
-      query.outcome === undefined ? undefined : query.outcome === 'PENDING' ? (['PENDING', 'RUNNING'] as const) : [query.outcome];
-    const rows = await this.repository.items(batch.batch_id, after, limit + 1, outcomes ? [...outcomes] : undefined);
+      query.outcome === undefined
+        ? undefined
+        : query.outcome === 'PENDING'
+          ? (['PENDING', 'RUNNING'] as const)
+          : [query.outcome];
+    const rows = await this.repository.items(
+      batch.batch_id,
+      after,
+      limit + 1,
+      outcomes ? [...outcomes] : undefined,
+    );
     const page = rows.slice(0, limit);
     return {
       items: page.map(itemResult),
@@ -189,12 +202,23 @@ export class BatchService {
       } catch (error) {
         if (!(error instanceof GatewayError)) throw error;
         needsClose ||= item.status === 'CLOSED';
-        const problem = problemOf(error, `/v1/accounts/${item.provider}/${item.accountId}/status`, ctx.requestId);
-        return row(batchId, index, item, item.provider, { outcome: 'FAILED', error: JSON.stringify(problem), completed_at: now });
+        const problem = problemOf(
+          error,
+          `/v1/accounts/${item.provider}/${item.accountId}/status`,
+          ctx.requestId,
+        );
+        return row(batchId, index, item, item.provider, {
+          outcome: 'FAILED',
+          error: JSON.stringify(problem),
+          completed_at: now,
+        });
       }
-      for (const e of adapter.validate(item)) problems.push({ field: `items[${index}].${e.field}`, message: e.message });
+      for (const e of adapter.validate(item))
+        problems.push({ field: `items[${index}].${e.field}`, message: e.message });
       needsClose ||= item.status === 'CLOSED' || adapter.isTerminal(item.status);
-      const lane = adapter.groupKey ? `${adapter.id}:${item.status === 'CLOSED' ? 'withdraw' : 'update-status'}` : adapter.id;
+      const lane = adapter.groupKey
+        ? `${adapter.id}:${item.status === 'CLOSED' ? 'withdraw' : 'update-status'}`
+        : adapter.id;
       return row(batchId, index, item, lane, {});
     });
     if (problems.length > 0) throw GatewayError.validation(problems);

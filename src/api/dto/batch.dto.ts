@@ -27,7 +27,14 @@ import { ID_PATTERN, ID_RULE } from './change-status.dto.js';
 export const BATCH_MAX_ITEMS = 1000;
 export const BATCH_ITEMS_DEFAULT_LIMIT = 100;
 export const BATCH_ITEMS_MAX_LIMIT = 1000;
-export const BATCH_OUTCOMES = ['PENDING', 'APPLIED', 'ACCEPTED', 'FAILED', 'UNFINISHED', 'CANCELLED'] as const;
+export const BATCH_OUTCOMES = [
+  'PENDING',
+  'APPLIED',
+  'ACCEPTED',
+  'FAILED',
+  'UNFINISHED',
+  'CANCELLED',
+] as const;
 export type BatchOutcome = (typeof BATCH_OUTCOMES)[number];
 
 /** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
@@ -50,7 +57,10 @@ export class BatchItemDto {
   @IsIn(CANONICAL_REASONS, { message: `reason must be one of ${CANONICAL_REASONS.join(', ')}` })
   reason?: CanonicalReason;
 
-  @ApiPropertyOptional({ example: 'customer_001', description: `Required for ClearGrid (debtorCompanyId); ${ID_RULE}` })
+  @ApiPropertyOptional({
+    example: 'customer_001',
+    description: `Required for ClearGrid (debtorCompanyId); ${ID_RULE}`,
+  })
   @IsOptional()
   @IsString({ message: `customerId ${ID_RULE}` })
   @Matches(ID_PATTERN, { message: `customerId ${ID_RULE}` })
@@ -82,7 +92,13 @@ export const MIXED_BATCH_EXAMPLE = {
   items: [
     { provider: 'cleargrid', accountId: 'acc-2001', customerId: 'customer_001', status: 'DO_NOT_CONTACT' },
     { provider: 'cleargrid', accountId: 'acc-2002', customerId: 'customer_002', status: 'DISPUTED' },
-    { provider: 'spidr', accountId: 'acc-3001', status: 'SUSPENDED', reason: 'FRAUD', note: 'Fraud ring 2026-12' },
+    {
+      provider: 'spidr',
+      accountId: 'acc-3001',
+      status: 'SUSPENDED',
+      reason: 'FRAUD',
+      note: 'Fraud ring 2026-12',
+    },
     { provider: 'canopy', accountId: 'acc-4001', status: 'SUSPENDED', reason: 'RISK_REVIEW' },
     { provider: 'pismo', accountId: 'EXT-5001', status: 'SUSPENDED', reason: 'FRAUD' },
   ],
@@ -90,7 +106,9 @@ export const MIXED_BATCH_EXAMPLE = {
 
 export class BatchPathDto {
   @ApiProperty({ example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f' })
-  @Matches(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, { message: 'batchId is not a batch id' })
+  @Matches(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
+    message: 'batchId is not a batch id',
+  })
   batchId: string;
 }
 
@@ -156,7 +174,12 @@ export class BatchItemResultDto {
   @ApiProperty({ nullable: true, example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70' }) changeId: string | null;
   @ApiProperty({ nullable: true, example: 'suspended', description: "The provider's own value sent" })
   providerStatus: unknown;
-  @ApiProperty({ nullable: true, type: 'object', additionalProperties: true, description: 'problem+json body (CONTRACT §4) when the item failed' })
+  @ApiProperty({
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+    description: 'problem+json body (CONTRACT §4) when the item failed',
+  })
   error: unknown;
 }
 

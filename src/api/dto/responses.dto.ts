@@ -282,7 +282,11 @@ export class HistoryItemDto {
   @ApiProperty({ nullable: true, example: 12.5, description: 'Provider call latency in ms' })
   latencyMs: number | null;
 
-  @ApiProperty({ nullable: true, example: null, description: 'The batch the change came from; null for a single change' })
+  @ApiProperty({
+    nullable: true,
+    example: null,
+    description: 'The batch the change came from; null for a single change',
+  })
   batchId: string | null;
 }
 

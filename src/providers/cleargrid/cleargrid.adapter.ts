@@ -157,7 +157,10 @@ export class ClearGridAdapter implements ProviderAdapter {
       return prepared.map((p): GroupedChangeResult => {
         const errors = perAccount.get(p.request.accountId);
         if (!errors) return { kind: 'not-processed' };
-        const own = { ...response, body: { ...(response.body as object), errors: [{ accountId: p.request.accountId, errors }] } };
+        const own = {
+          ...response,
+          body: { ...(response.body as object), errors: [{ accountId: p.request.accountId, errors }] },
+        };
         const parsed = parseClearGridError(response.status, own.body);
         return { kind: 'failed', error: this.http.failure('change status', own, parsed) };
       });
