@@ -371,6 +371,29 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     for (const item of cancelledItems.body.items) expect(sentIds.has(item.accountId)).toBe(false);
   }, 60_000);
 
+  it('should count batch items by outcome in /metrics, with the running and waiting gauges', async () => {
+    const items = [
+      { provider: 'spidr', accountId: 'met-1', status: 'SUSPENDED' },
+      { provider: 'spidr', accountId: 'NOTFOUND-met-2', status: 'SUSPENDED' },
+    ];
+    const created = await post({ items }, CLOSER, { prefer: 'wait=10' });
+    expect(created.status).toBe(200);
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    const value = (line: RegExp) => Number(line.exec(metrics)?.[1] ?? NaN);
+    expect(
+      value(/^statusgate_batch_items_total\{provider="spidr",outcome="APPLIED"\} (\d+)/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      value(/^statusgate_batch_items_total\{provider="spidr",outcome="FAILED"\} (\d+)/m),
+    ).toBeGreaterThanOrEqual(1);
+    expect(value(/^statusgate_batches_running (\d+)/m)).toBe(0);
+    expect(value(/^statusgate_batch_items_waiting (\d+)/m)).toBe(0);
+    // The items count as status changes too, like single changes.
+    expect(metrics).toMatch(
+      /statusgate_status_changes_total\{provider="spidr",status="SUSPENDED",outcome="FAILED",code="ACCOUNT_NOT_FOUND"\}/,
+    );
+  });
+
   it('should page items in request order with a cursor', async () => {
     const items = Array.from({ length: 5 }, (_, i) => ({
       provider: 'spidr',
