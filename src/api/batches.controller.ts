@@ -27,6 +27,16 @@ import {
   MIXED_BATCH_EXAMPLE,
 } from './dto/batch.dto.js';
 import { idempotencyKeyFrom } from './idempotency-key.js';
+import {
+  ApiBatchProblems,
+  BATCH_KEY_REUSED,
+  BATCH_VALIDATION,
+  NOT_FOUND,
+  PATH_VALIDATION,
+  RATE_LIMITED,
+  UNAUTHENTICATED,
+  forbidden,
+} from './batch-problems.js';
 
 /** A batch of 1,000 changes fits in 1 MiB; every other route keeps the gateway's small body limit. */
 export const BATCH_BODY_LIMIT_BYTES = 1024 * 1024;
@@ -50,10 +60,6 @@ export function waitFrom(prefer: unknown): number | undefined {
   }
   return seconds;
 }
-
-const PROBLEM = {
-  content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/ProblemDto' } } },
-};
 
 @ApiTags('batches')
 @ApiSecurity('apiKey')
@@ -102,13 +108,14 @@ export class BatchesController {
     type: BatchSummaryDto,
     description: 'With Prefer: wait=N, every item ended in time',
   })
-  @ApiResponse({ status: 400, description: 'VALIDATION_FAILED', ...PROBLEM })
-  @ApiResponse({
-    status: 403,
-    description: 'FORBIDDEN (status:write, or status:close for final statuses)',
-    ...PROBLEM,
-  })
-  @ApiResponse({ status: 422, description: 'IDEMPOTENCY_KEY_REUSED', ...PROBLEM })
+  @ApiBatchProblems(
+    '/v1/batches',
+    BATCH_VALIDATION,
+    UNAUTHENTICATED,
+    forbidden('status:close', 'for a batch with CLOSED or another final status'),
+    BATCH_KEY_REUSED,
+    RATE_LIMITED,
+  )
   create(
     @Body() body: CreateBatchDto,
     @Headers('idempotency-key') key: unknown,
@@ -129,7 +136,14 @@ export class BatchesController {
     description: 'Only the API key that created it sees it (404 otherwise).',
   })
   @ApiResponse({ status: 200, type: BatchSummaryDto })
-  @ApiResponse({ status: 404, description: 'NOT_FOUND', ...PROBLEM })
+  @ApiBatchProblems(
+    '/v1/batches/{batchId}',
+    PATH_VALIDATION,
+    UNAUTHENTICATED,
+    forbidden('status:read', 'for GET /v1/batches/:batchId'),
+    NOT_FOUND,
+    RATE_LIMITED,
+  )
   summary(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {
     return this.batches.summary(path.batchId, ctx);
   }
@@ -141,7 +155,14 @@ export class BatchesController {
     description: 'outcome=FAILED gives the failures only.',
   })
   @ApiResponse({ status: 200, type: BatchItemsPageDto })
-  @ApiResponse({ status: 404, description: 'NOT_FOUND', ...PROBLEM })
+  @ApiBatchProblems(
+    '/v1/batches/{batchId}/items',
+    PATH_VALIDATION,
+    UNAUTHENTICATED,
+    forbidden('status:read', 'for GET /v1/batches/:batchId/items'),
+    NOT_FOUND,
+    RATE_LIMITED,
+  )
   items(
     @Param() path: BatchPathDto,
     @Query() query: BatchItemsQueryDto,
@@ -157,7 +178,14 @@ export class BatchesController {
     description: 'Items in flight finish; state CANCELLED once nothing runs.',
   })
   @ApiResponse({ status: 200, type: BatchSummaryDto })
-  @ApiResponse({ status: 404, description: 'NOT_FOUND', ...PROBLEM })
+  @ApiBatchProblems(
+    '/v1/batches/{batchId}',
+    PATH_VALIDATION,
+    UNAUTHENTICATED,
+    forbidden('status:write', 'for DELETE /v1/batches/:batchId'),
+    NOT_FOUND,
+    RATE_LIMITED,
+  )
   cancel(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {
     return this.batches.cancel(path.batchId, ctx);
   }
