@@ -2,12 +2,15 @@
  * Batches (CONTRACT §6) end to end over HTTP against the built-in sandboxes, on both engines: validation,
  * scopes, visibility, a mixed batch, ClearGrid grouping counted at the sandbox, idempotency, cancellation.
  */
+import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import {
   call,
   expectProblem,
   resetSandbox,
   sandboxCalls,
   startGateway,
+  startSandbox,
+  type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
 import { engines, type TestDatabase } from './support/databases.js';
@@ -425,4 +428,80 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       'VALIDATION_FAILED',
     );
   });
+});
+
+describe('Batch items of unwell or disabled providers', () => {
+  let spidr: StandaloneSandbox;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    spidr = await startSandbox('spidr');
+    // Canopy, Pismo and ClearGrid disabled (no base URL, no sandbox); Spidr "live" at its own sandbox.
+    gw = await startGateway({
+      SANDBOX: 'false',
+      SPIDR_BASE_URL: spidr.url,
+      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+      API_KEYS: JSON.stringify(KEYS),
+      CIRCUIT_FAILURE_THRESHOLD: '3',
+      CIRCUIT_HALF_OPEN_AFTER_MS: '60000',
+      PROVIDER_MAX_ATTEMPTS: '1',
+    });
+  });
+  afterAll(async () => {
+    await gw.close();
+    await spidr.close();
+  });
+
+  it('should fail an item of a disabled provider alone as PROVIDER_NOT_FOUND, without a change record', async () => {
+    const items = [
+      { provider: 'canopy', accountId: 'dis-1', status: 'SUSPENDED', reason: 'FRAUD' },
+      { provider: 'spidr', accountId: 'dis-2', status: 'SUSPENDED' },
+    ];
+    const response = await call('POST', `${gw.url}/v1/batches`, {
+      body: { items },
+      headers: as(CLOSER, { prefer: 'wait=10' }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.counts).toMatchObject({ APPLIED: 1, FAILED: 1 });
+    const page = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items`, {
+      headers: as(CLOSER),
+    });
+    expect(page.body.items[0]).toMatchObject({
+      outcome: 'FAILED',
+      changeId: null,
+      error: { code: 'PROVIDER_NOT_FOUND', status: 404 },
+    });
+    expect(page.body.items[1]).toMatchObject({ outcome: 'APPLIED', changeId: expect.any(String) });
+  });
+
+  it('should fail the remaining items fast with PROVIDER_UNAVAILABLE once the circuit opens', async () => {
+    await resetSandbox(spidr.url);
+    await fetch(`${spidr.url}/__sandbox/faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ match: { method: 'PATCH' }, fault: 'status', status: 503 }),
+    });
+    // One account: its items run one after the other, so the breaker sees the failures in turn.
+    const items = Array.from({ length: 20 }, () => ({
+      provider: 'spidr',
+      accountId: 'circuit-1',
+      status: 'SUSPENDED',
+    }));
+    const response = await call('POST', `${gw.url}/v1/batches`, {
+      body: { items },
+      headers: as(CLOSER, { prefer: 'wait=30' }),
+    });
+    expect(response.status).toBe(200);
+    expect(response.body.counts.FAILED).toBe(20);
+    const page = await call('GET', `${gw.url}/v1/batches/${response.body.batchId}/items`, {
+      headers: as(CLOSER),
+    });
+    const codes = page.body.items.map((i: { error: { code: string } }) => i.error.code);
+    expect(codes.slice(0, 3)).toEqual(['PROVIDER_ERROR', 'PROVIDER_ERROR', 'PROVIDER_ERROR']);
+    expect(new Set(codes.slice(3))).toEqual(new Set(['PROVIDER_UNAVAILABLE']));
+    // The open circuit sent nothing more: only the calls that opened it reached Spidr.
+    const patches = (await sandboxCalls(spidr.url)).filter((c) => c.method === 'PATCH');
+    expect(patches).toHaveLength(3);
+    await fetch(`${spidr.url}/__sandbox/faults`, { method: 'DELETE' });
+  }, 60_000);
 });
