@@ -8,24 +8,23 @@ import {
   type BatchItemTable,
   type BatchTable,
 } from '../persistence/batches.repository.js';
-import { Store } from '../persistence/store.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
-import type {
-  BatchItemDto,
-  BatchItemResultDto,
-  BatchItemsPageDto,
-  BatchOutcome,
-  BatchSummaryDto,
-  CreateBatchDto,
-} from '../api/dto/batch.dto.js';
-import { BATCH_ITEMS_DEFAULT_LIMIT, BATCH_OUTCOMES } from '../api/dto/batch.dto.js';
+import {
+  BATCH_ITEMS_DEFAULT_LIMIT,
+  BATCH_OUTCOMES,
+  type BatchItemInput,
+  type BatchItemResult,
+  type BatchItemsPage,
+  type BatchOutcome,
+  type BatchSummary,
+} from './batch.types.js';
 import { BatchWorker } from './batch-worker.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
 import { IDEMPOTENCY_TTL_MS, fingerprintOf } from './idempotency.service.js';
 
 /** What a batch request came to; BatchesController turns it into HTTP. */
 export interface BatchAnswer {
-  summary: BatchSummaryDto;
+  summary: BatchSummary;
   /** 202 while running, 200 when `Prefer: wait` saw it end; replays answer 202 like the first time. */
   status: 200 | 202;
   replayed: boolean;
@@ -49,14 +48,16 @@ export class BatchService {
 
   constructor(
     @Inject(ProviderRegistry) private readonly registry: ProviderRegistry,
-    @Inject(Store) store: Store,
     @Inject(BatchWorker) private readonly worker: BatchWorker,
   ) {
     this.repository = worker.repository;
-    void store;
   }
 
-  async create(body: CreateBatchDto, options: CreateBatchOptions, ctx: RequestContext): Promise<BatchAnswer> {
+  async create(
+    body: { items: BatchItemInput[] },
+    options: CreateBatchOptions,
+    ctx: RequestContext,
+  ): Promise<BatchAnswer> {
     const now = new Date().toISOString();
     const batchId = uuidv7();
     const { rows, needsClose } = this.itemRows(batchId, body.items, now, ctx);
@@ -106,7 +107,7 @@ export class BatchService {
     };
   }
 
-  async summary(batchId: string, ctx: RequestContext): Promise<BatchSummaryDto> {
+  async summary(batchId: string, ctx: RequestContext): Promise<BatchSummary> {
     return this.summaryOf(await this.visible(batchId, ctx));
   }
 
@@ -114,7 +115,7 @@ export class BatchService {
     batchId: string,
     query: { limit?: number; cursor?: string; outcome?: BatchOutcome },
     ctx: RequestContext,
-  ): Promise<BatchItemsPageDto> {
+  ): Promise<BatchItemsPage> {
     const batch = await this.visible(batchId, ctx);
     const limit = query.limit ?? BATCH_ITEMS_DEFAULT_LIMIT;
     const after = query.cursor === undefined ? -1 : decodeCursor(query.cursor);
@@ -137,7 +138,7 @@ export class BatchService {
     };
   }
 
-  async cancel(batchId: string, ctx: RequestContext): Promise<BatchSummaryDto> {
+  async cancel(batchId: string, ctx: RequestContext): Promise<BatchSummary> {
     const batch = await this.visible(batchId, ctx);
     const before = await this.summaryOf(batch);
     // A batch that already ended stays DONE: there is nothing left to cancel.
@@ -145,7 +146,7 @@ export class BatchService {
     return this.summaryOf((await this.repository.find(batch.batch_id)) ?? batch);
   }
 
-  async summaryOf(batch: BatchTable): Promise<BatchSummaryDto> {
+  async summaryOf(batch: BatchTable): Promise<BatchSummary> {
     const counts = Object.fromEntries(BATCH_OUTCOMES.map((o) => [o, 0])) as Record<BatchOutcome, number>;
     let last: string | null = null;
     for (const row of await this.repository.counts(batch.batch_id)) {
@@ -174,7 +175,7 @@ export class BatchService {
   }
 
   /** Waits up to `seconds` for every item to end (`Prefer: wait`), polling the database (any replica may run it). */
-  private async awaitEnd(batch: BatchTable, seconds: number | undefined): Promise<BatchSummaryDto> {
+  private async awaitEnd(batch: BatchTable, seconds: number | undefined): Promise<BatchSummary> {
     const deadline = Date.now() + (seconds ?? 0) * 1000;
     for (;;) {
       const summary = await this.summaryOf(batch);
@@ -189,7 +190,7 @@ export class BatchService {
    */
   private itemRows(
     batchId: string,
-    items: BatchItemDto[],
+    items: BatchItemInput[],
     now: string,
     ctx: RequestContext,
   ): { rows: BatchItemTable[]; needsClose: boolean } {
@@ -229,7 +230,7 @@ export class BatchService {
 function row(
   batchId: string,
   index: number,
-  item: BatchItemDto,
+  item: BatchItemInput,
   lane: string,
   end: Partial<Pick<BatchItemTable, 'outcome' | 'error' | 'completed_at'>>,
 ): BatchItemTable {
@@ -254,7 +255,7 @@ function row(
   };
 }
 
-function itemResult(item: BatchItemTable): BatchItemResultDto {
+function itemResult(item: BatchItemTable): BatchItemResult {
   const error = item.error === null ? null : (JSON.parse(item.error) as { code?: string });
   const outcome: BatchOutcome = item.outcome === 'RUNNING' ? 'PENDING' : item.outcome;
   // A change record exists once the item ran; a disabled provider's item never became one.

@@ -22,20 +22,22 @@ import {
   type CanonicalReason,
   type CanonicalStatus,
 } from '../../domain/index.js';
+import {
+  BATCH_ITEMS_DEFAULT_LIMIT,
+  BATCH_ITEMS_MAX_LIMIT,
+  BATCH_MAX_ITEMS,
+  BATCH_OUTCOMES,
+  type BatchOutcome,
+} from '../../services/batch.types.js';
 import { ID_PATTERN, ID_RULE } from './change-status.dto.js';
 
-export const BATCH_MAX_ITEMS = 1000;
-export const BATCH_ITEMS_DEFAULT_LIMIT = 100;
-export const BATCH_ITEMS_MAX_LIMIT = 1000;
-export const BATCH_OUTCOMES = [
-  'PENDING',
-  'APPLIED',
-  'ACCEPTED',
-  'FAILED',
-  'UNFINISHED',
-  'CANCELLED',
-] as const;
-export type BatchOutcome = (typeof BATCH_OUTCOMES)[number];
+export {
+  BATCH_ITEMS_DEFAULT_LIMIT,
+  BATCH_ITEMS_MAX_LIMIT,
+  BATCH_MAX_ITEMS,
+  BATCH_OUTCOMES,
+  type BatchOutcome,
+} from '../../services/batch.types.js';
 
 /** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
 export class BatchItemDto {
