@@ -4,7 +4,10 @@
  * PostgreSQL drain one batch with each item sent exactly once. Spidr runs as a "live" sandbox outside the
  * gateways, so its call log survives them.
  */
+import { uuidv7 } from '../src/common/ids.js';
+import type { BatchItemTable } from '../src/persistence/batches.repository.js';
 import { openDatabase } from '../src/persistence/database.js';
+import { BatchWorker } from '../src/services/batch-worker.js';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { freshPostgres, postgresUnavailableReason } from './support/databases.js';
 import {
@@ -186,4 +189,105 @@ onPostgres('Two gateways sharing one PostgreSQL', () => {
       await db.drop();
     }
   }, 90_000);
+});
+
+onPostgres('A replica that died mid-batch on PostgreSQL', () => {
+  it('should have its claimed items settled by a live replica: unrecorded ones run, recorded ones are never sent again', async () => {
+    const spidr = await startSandbox('spidr');
+    const db = await freshPostgres();
+    const gw = await startGateway({
+      DATABASE_URL: db.url,
+      SPIDR_BASE_URL: spidr.url,
+      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+      AUTH_DISABLED: 'true',
+    });
+    try {
+      const worker = gw.gateway.app.get(BatchWorker);
+      const store = gw.gateway.store;
+      const now = new Date().toISOString();
+      const batchId = uuidv7();
+      const item = (index: number): BatchItemTable => ({
+        batch_id: batchId,
+        item_index: index,
+        provider: 'spidr',
+        lane: 'spidr',
+        account_id: `dead-${index}`,
+        customer_id: null,
+        status: 'SUSPENDED',
+        reason: null,
+        note: null,
+        provider_options: null,
+        outcome: 'RUNNING',
+        change_id: uuidv7(),
+        provider_status: null,
+        error: null,
+        claimed_by: 'dead-replica',
+        claimed_at: now,
+        completed_at: null,
+      });
+      const items = [item(0), item(1), item(2)];
+      await worker.repository.create(
+        {
+          batch_id: batchId,
+          caller_id: 'anonymous',
+          idempotency_key: null,
+          fingerprint: null,
+          request_id: 'r-dead',
+          total: 3,
+          created_at: now,
+          cancelled_at: null,
+        },
+        items,
+      );
+      const attempt = (i: number) => ({
+        changeId: items[i].change_id,
+        provider: 'spidr',
+        accountId: items[i].account_id,
+        customerId: null,
+        callerId: 'anonymous',
+        requestId: 'r-dead',
+        status: 'SUSPENDED',
+        reason: null,
+        note: null,
+        idempotencyKey: null,
+        providerRequest: null,
+        instanceId: 'dead-replica',
+        createdAt: now,
+        batchId,
+      });
+      // Item 1 was recorded (its call may have been in flight); item 2 had completed; item 0 never started.
+      await store.writes.commit([
+        { kind: 'insertAttempt', attempt: attempt(1) },
+        {
+          kind: 'insertAttempt',
+          attempt: attempt(2),
+          completion: {
+            outcome: 'APPLIED',
+            providerStatus: 'suspended',
+            providerHttpStatus: 200,
+            completedAt: now,
+          },
+        },
+      ]);
+      // The dead replica has no heartbeat row at all: it is stale for any cut-off.
+      expect(await worker.recover({ staleBefore: new Date() })).toBe(3);
+      const done = await until(
+        () => call('GET', `${gw.url}/v1/batches/${batchId}`),
+        (r) => r.body?.state === 'DONE',
+      );
+      expect(done.body.counts).toMatchObject({ APPLIED: 2, UNFINISHED: 1, PENDING: 0 });
+      const page = await call('GET', `${gw.url}/v1/batches/${batchId}/items`);
+      expect(page.body.items.map((i: { outcome: string }) => i.outcome)).toEqual([
+        'APPLIED',
+        'UNFINISHED',
+        'APPLIED',
+      ]);
+      const patches = await patchesPerAccount(spidr.url);
+      expect([...patches]).toEqual([['dead-0', 1]]);
+    } finally {
+      await gw.close();
+      await spidr.close();
+      await db.drop();
+    }
+  }, 60_000);
 });
