@@ -174,7 +174,8 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
         continue;
       }
       if (lane.grouped) {
-        await this.track(this.runGroup(claimed));
+        // runGroup settles every item itself; a throw here would be a bug, and must not stop the lane.
+        await this.track(this.runGroup(claimed)).catch(() => undefined);
         continue;
       }
       for (const item of claimed) {
