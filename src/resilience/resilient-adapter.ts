@@ -51,7 +51,7 @@ export class ResilientAdapter implements ProviderAdapter {
       // Only a request the provider refused as a whole is repeated (ClearGrid's are not terminal-guarded:
       // a refused request changed nothing); per-account answers come back as values.
       this.applyChanges = (prepared, ctx) =>
-        this.clean(
+        this.cleanEach(
           withRetries(
             this.policy,
             () => this.guard.run(() => applyChanges(prepared, ctx)),
@@ -106,6 +106,17 @@ export class ResilientAdapter implements ProviderAdapter {
         this.hooks('read status'),
       ),
     );
+  }
+
+  /** As `clean`, for the per-account refusals a grouped request answers with (returned, not thrown). */
+  private async cleanEach(work: Promise<GroupedChangeResult[]>): Promise<GroupedChangeResult[]> {
+    const results = await this.clean(work);
+    return results.map((result) => {
+      if (result.kind !== 'failed') return result;
+      const cleaned = withoutSecrets(result.error, this.secrets);
+      if (cleaned instanceof GatewayError && cleaned.unmapped) this.onUnmapped?.(cleaned);
+      return { kind: 'failed', error: cleaned as Error };
+    });
   }
 
   private clean<T>(work: Promise<T>): Promise<T> {
