@@ -4,6 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { LoggerService } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { widenBatchBodyLimit } from './api/batches.controller.js';
 import { setupSwagger } from './api/openapi.js';
 import { AppModule } from './app.module.js';
 import { Lifecycle } from './common/lifecycle.js';
@@ -23,7 +24,7 @@ import { createLoggers } from './observability/logger.js';
 import { installRequestLogging } from './observability/request-logging.js';
 import { ProviderRuntime } from './runtime/provider-runtime.js';
 import { Store } from './persistence/store.js';
-import { installJsonBodyParser } from './api/json-body.js';
+import { unfaithfulNumbersIn } from './api/json-body.js';
 
 /** Request bodies larger than this are refused with PAYLOAD_TOO_LARGE (a status change is tiny). */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -97,7 +98,8 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     },
   });
   answerMethodNotAllowed(adapter.getInstance(), logger);
-  acceptOnlyJson(adapter.getInstance(), BODY_LIMIT_BYTES);
+  acceptOnlyJson(adapter.getInstance(), BODY_LIMIT_BYTES, unfaithfulNumbersIn);
+  adapter.getInstance().addHook('onRoute', widenBatchBodyLimit);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics),
     adapter,
@@ -109,7 +111,6 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   );
   const fastify = app.getHttpAdapter().getInstance();
   installRequestLogging(fastify, requestLogger, metrics);
-  installJsonBodyParser(app, BODY_LIMIT_BYTES);
   fastify.addHook('onSend', (request, reply, payload, done) => {
     securityHeaders(request.url, reply);
     if (lifecycle.draining) void reply.header('connection', 'close');

@@ -19,6 +19,9 @@ import { Store } from './persistence/store.js';
 import { Lifecycle } from './common/lifecycle.js';
 import { Metrics } from './observability/metrics.js';
 import { MetricsController } from './api/metrics.controller.js';
+import { BatchesController } from './api/batches.controller.js';
+import { BatchService } from './services/batch.service.js';
+import { BatchWorker } from './services/batch-worker.js';
 
 export const LOGGER = Symbol('LOGGER');
 const RUNTIME = Symbol('PROVIDER_RUNTIME');
@@ -50,7 +53,13 @@ export class AppModule {
       module: AppModule,
       // Terminus's own error log is off: every probe already gets the gateway's one request log line.
       imports: [TerminusModule.forRoot({ logger: false })],
-      controllers: [AccountsController, ProvidersController, HealthController, MetricsController],
+      controllers: [
+        AccountsController,
+        ProvidersController,
+        HealthController,
+        MetricsController,
+        BatchesController,
+      ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: LOGGER, useValue: logger },
@@ -73,6 +82,8 @@ export class AppModule {
         ChangeStatusService,
         AccountStatusService,
         ProvidersService,
+        BatchWorker,
+        BatchService,
       ],
     };
   }

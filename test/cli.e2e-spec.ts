@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../src/config/config.js';
+import { loadConfig } from '../src/runtime/config.js';
 
 const MAIN = resolve('dist/main.js');
 

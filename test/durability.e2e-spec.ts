@@ -1,6 +1,6 @@
 import { openDatabase } from '../src/persistence/database.js';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.transformers.js';
+import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.wire.js';
 import {
   call,
   sandboxCalls,

@@ -8,10 +8,11 @@
  * Without curl the examples are registered as skipped (reason in the title); under CI=true that fails.
  */
 import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig } from '../src/config/config.js';
+import { loadConfig } from '../src/runtime/config.js';
 import { PROVIDER_IDS } from '../src/domain/index.js';
 import { call, startGateway, temporarySqliteUrl, type TestGateway } from './support/gateway.js';
 import { bashBlocks, readmeExamples, readmeText, subsetMismatches } from './support/readme.js';
@@ -168,4 +169,57 @@ describe('README "The sandboxes": sandbox state lives in memory, the records do 
       await second.close();
     }
   });
+});
+
+describe('README batch script', () => {
+  const script = /```sh\n([\s\S]*?accounts\.csv[\s\S]*?)```/.exec(README)?.[1];
+  const jqSkipped =
+    (spawnSync('sh', ['-c', 'command -v jq && command -v curl']).status !== 0 || !script) &&
+    process.env.CI !== 'true';
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    if (!jqSkipped) gw = await startGateway();
+  });
+  afterAll(async () => {
+    await gw?.close();
+  });
+
+  (jqSkipped ? it.skip : it)(
+    `should send a CSV file as a batch, wait for it and list only its failures${jqSkipped ? ' [SKIPPED: jq or curl not installed]' : ''}`,
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'readme-batch-'));
+      writeFileSync(
+        join(dir, 'accounts.csv'),
+        [
+          'provider,accountId,status,reason,customerId',
+          'spidr,acc-2001,SUSPENDED,FRAUD,',
+          'canopy,can_2002,ACTIVE,,',
+          'pismo,NOTFOUND-2003,SUSPENDED,,',
+          'cleargrid,ORD-2004,DISPUTED,,customer_2004',
+          '',
+        ].join('\n'),
+      );
+      const { stdout } = await exec('bash', ['-euc', script!.replace('http://localhost:3000', gw.url)], {
+        cwd: dir,
+        timeout: 60_000,
+      });
+      const counts = JSON.parse(stdout.slice(stdout.indexOf('{'), stdout.lastIndexOf('}') + 1)) as Record<
+        string,
+        number
+      >;
+      expect(counts).toEqual({ PENDING: 0, APPLIED: 2, ACCEPTED: 1, FAILED: 1, UNFINISHED: 0, CANCELLED: 0 });
+      const failures = stdout
+        .slice(stdout.lastIndexOf('}') + 1)
+        .trim()
+        .split('\n');
+      expect(failures).toHaveLength(1);
+      expect(failures[0].split('\t').slice(0, 4)).toEqual([
+        '2',
+        'pismo',
+        'NOTFOUND-2003',
+        'ACCOUNT_NOT_FOUND',
+      ]);
+    },
+  );
 });

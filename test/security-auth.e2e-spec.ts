@@ -858,9 +858,13 @@ describe('Swagger: the "Authorize" button', () => {
     );
     const v1 = operations.filter((o) => o.path.startsWith('/v1/'));
     expect(v1.map((o) => `${o.method} ${o.path}`).sort()).toEqual([
+      'delete /v1/batches/{batchId}',
       'get /v1/accounts/{provider}/{accountId}/history',
       'get /v1/accounts/{provider}/{accountId}/status',
+      'get /v1/batches/{batchId}',
+      'get /v1/batches/{batchId}/items',
       'get /v1/providers',
+      'post /v1/batches',
       'put /v1/accounts/{provider}/{accountId}/status',
     ]);
     for (const op of v1) {

@@ -1,14 +1,12 @@
 /**
- * The JSON body parser: Fastify's own (with its prototype-poisoning checks), plus one check that the
+ * One check on every JSON body, run by the body parser (common/http-edges.ts acceptOnlyJson) after Fastify's own: that the
  * numbers in `providerOptions` can be sent to the provider exactly as the caller wrote them (issue 13
  * item 9). JSON.parse turns `1e400` into Infinity (sent as null) and `9007199254740993` into …992, and by
  * the time a DTO sees the value the digits are gone, so the raw text is read here, with lossless-json
  * (which keeps each number's text), and only when the text holds a number that might not survive.
  */
-import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { RawServerDefault } from 'fastify';
 import { isLosslessNumber, parse } from 'lossless-json';
-import { GatewayError, type FieldError } from '../domain/index.js';
+import type { FieldError } from '../domain/index.js';
 
 /** Where numbers are sent on to a provider, so must survive exactly. */
 const SENT_ON = 'providerOptions';
@@ -19,17 +17,9 @@ const SENT_ON = 'providerOptions';
  */
 const MAYBE_UNFAITHFUL = /(?:\d\.?){16,}|[eE][+-]?\d{3}/;
 
-export function installJsonBodyParser(app: NestFastifyApplication, bodyLimit: number): void {
-  const defaultParser = app.getHttpAdapter().getInstance().getDefaultJsonParser('error', 'error');
-  app.useBodyParser<RawServerDefault>('application/json', { bodyLimit }, (request, body: Buffer, done) => {
-    const text = body.toString('utf8');
-    void defaultParser(request, text, (error, value) => {
-      if (error) return done(error);
-      const errors = MAYBE_UNFAITHFUL.test(text) ? unfaithfulNumbers(text) : [];
-      if (errors.length > 0) return done(GatewayError.validation(errors));
-      done(null, value);
-    });
-  });
+/** Problems to refuse the body for (empty for almost every body: the scan runs only when the text needs it). */
+export function unfaithfulNumbersIn(text: string): FieldError[] {
+  return MAYBE_UNFAITHFUL.test(text) ? unfaithfulNumbers(text) : [];
 }
 
 /** Every number under `providerOptions` whose value a double cannot carry exactly, named by its path. */
@@ -46,7 +36,17 @@ export function unfaithfulNumbers(text: string): FieldError[] {
     }
   };
   const parsed = parse(text) as Record<string, unknown> | null;
-  if (parsed && typeof parsed === 'object' && SENT_ON in parsed) visit(parsed[SENT_ON], SENT_ON);
+  if (parsed && typeof parsed === 'object') {
+    if (SENT_ON in parsed) visit(parsed[SENT_ON], SENT_ON);
+    // A batch (POST /v1/batches) carries the same options per item.
+    if (Array.isArray(parsed.items)) {
+      parsed.items.forEach((item: unknown, index) => {
+        if (item && typeof item === 'object' && SENT_ON in item) {
+          visit((item as Record<string, unknown>)[SENT_ON], `items[${index}].${SENT_ON}`);
+        }
+      });
+    }
+  }
   return errors;
 }
 

@@ -8,7 +8,7 @@ import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse }
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { GatewayError } from '../domain/index.js';
+import { GatewayError, type FieldError } from '../domain/index.js';
 import { requestIdFrom } from '../observability/request-context.js';
 import { PROBLEM_CONTENT_TYPE, problemOf, sendProblem } from './problem.filter.js';
 
@@ -70,7 +70,11 @@ export function clientErrorHandler(logger: Logger) {
 const CHARSET = /;\s*charset\s*=\s*"?([^";\s]*)"?/i;
 
 /** JSON in UTF-8 is the only body the API takes: every other content type or charset is a 415. */
-export function acceptOnlyJson(fastify: FastifyInstance, bodyLimit: number): void {
+export function acceptOnlyJson(
+  fastify: FastifyInstance,
+  bodyLimit: number,
+  refuse: (text: string) => FieldError[] = () => [],
+): void {
   const json = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser(
@@ -88,7 +92,12 @@ export function acceptOnlyJson(fastify: FastifyInstance, bodyLimit: number): voi
         done(error, undefined);
         return;
       }
-      void json(request, body as string, done);
+      void json(request, body as string, (error, value) => {
+        if (error) return done(error, undefined);
+        const problems = refuse(body as string);
+        if (problems.length > 0) return done(GatewayError.validation(problems), undefined);
+        done(null, value);
+      });
     },
   );
 }

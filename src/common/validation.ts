@@ -7,10 +7,16 @@ export const MAX_BODY_DEPTH = 16;
 /** Keys class-transformer silently drops (they name Object.prototype members), so the whitelist never sees them. */
 const PROTOTYPE_KEYS = new Set([...Object.getOwnPropertyNames(Object.prototype), 'prototype']);
 
+/** `items[3].status`: array elements by index in brackets (CONTRACT §6), object members dotted. */
+function childPath(parent: string, property: string): string {
+  if (!parent) return property;
+  return /^\d+$/.test(property) ? `${parent}[${property}]` : `${parent}.${property}`;
+}
+
 /** Flattens class-validator errors to `{field, message}` with dotted paths. */
 export function fieldErrors(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((error) => {
-    const field = parent ? `${parent}.${error.property}` : error.property;
+    const field = childPath(parent, error.property);
     const own = Object.entries(error.constraints ?? {}).map(([rule, message]) => ({
       field,
       message: rule === 'whitelistValidation' ? `${field} is not a known field` : message,
@@ -33,7 +39,7 @@ export function rawBodyProblems(value: unknown): FieldError[] {
       return [{ field: path || 'body', message: `the body is nested deeper than ${MAX_BODY_DEPTH} levels` }];
     }
     for (const key of Object.keys(node)) {
-      const child = path ? `${path}.${key}` : key;
+      const child = Array.isArray(node) ? `${path}[${key}]` : childPath(path, key);
       if (PROTOTYPE_KEYS.has(key)) problems.push({ field: child, message: `${child} is not a known field` });
       stack.push({ node: (node as Record<string, unknown>)[key], path: child, depth: depth + 1 });
     }

@@ -15,6 +15,8 @@ export interface NewAttempt {
   providerRequest: unknown;
   instanceId: string;
   createdAt: string;
+  /** The batch the change came from; null or absent for a single change. */
+  batchId?: string | null;
 }
 
 export interface AttemptCompletion {
@@ -124,8 +126,8 @@ export class AuditRepository {
 export const AUDIT_SQL = {
   insertAttempt: `insert into change_attempts (change_id, provider, account_id, customer_id, caller_id, request_id,
        status, reason, note, idempotency_key, provider_request, outcome, error_code, provider_http_status,
-       provider_code, provider_message, provider_status, latency_ms, instance_id, created_at, completed_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       provider_code, provider_message, provider_status, latency_ms, instance_id, created_at, completed_at, batch_id)
+     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   completeAttempt: `update change_attempts set outcome = ?, error_code = ?, provider_http_status = ?,
        provider_code = ?, provider_message = ?, provider_status = ?, latency_ms = ?, completed_at = ?
      where change_id = ?`,
@@ -150,6 +152,7 @@ export function insertAttemptParams(a: NewAttempt, completion: AttemptCompletion
     a.instanceId,
     a.createdAt,
     c.completed_at,
+    a.batchId ?? null,
   ];
 }
 

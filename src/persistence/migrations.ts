@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { BATCHES_MIGRATION } from './batches.migration.js';
 
 /**
  * Versioned migrations, kept in code so the built server needs no migration files beside it.
@@ -76,6 +77,7 @@ const MIGRATIONS: Record<string, Migration> = {
       await sql`drop table if exists change_attempts`.execute(db);
     },
   },
+  '0002_batches': BATCHES_MIGRATION,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -1,3 +1,5 @@
+import type { BatchItemTable, BatchTable } from './batches.schema.js';
+
 /**
  * Table shapes shared by both engines. Times are ISO-8601 UTC text (sortable, identical on SQLite and
  * PostgreSQL) and JSON is stored as text, so one repository serves both engines unchanged.
@@ -29,6 +31,8 @@ export interface ChangeAttemptTable {
   instance_id: string;
   created_at: string;
   completed_at: string | null;
+  /** The batch the change came from (CONTRACT §6); null for a single change. */
+  batch_id: string | null;
 }
 
 export type IdempotencyState = 'IN_PROGRESS' | 'COMPLETED';
@@ -57,4 +61,6 @@ export interface DatabaseSchema {
   change_attempts: ChangeAttemptTable;
   idempotency_keys: IdempotencyKeyTable;
   gateway_instances: GatewayInstanceTable;
+  batches: BatchTable;
+  batch_items: BatchItemTable;
 }

@@ -55,6 +55,16 @@ export interface ChangeResult {
   providerHttpStatus: number;
 }
 
+/**
+ * One change's share of a request that carried several (ClearGrid's batch endpoints): applied or accepted,
+ * refused on its own (the provider named it), or not processed because the provider refused the request
+ * for other items (it may be sent again without them).
+ */
+export type GroupedChangeResult =
+  | { kind: 'done'; result: ChangeResult }
+  | { kind: 'failed'; error: Error }
+  | { kind: 'not-processed' };
+
 export interface StatusReading {
   /** null when the provider's status has no canonical equivalent (e.g. Pismo `DORMANT`). */
   status: CanonicalStatus | null;
@@ -87,6 +97,13 @@ export interface ProviderAdapter {
 
   /** Sends a prepared change. Throws GatewayError (with `provider` kept) on any failure. */
   applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult>;
+
+  /**
+   * Where the provider's write endpoint takes many accounts at once (ClearGrid): the key of the request a
+   * prepared change can share (same endpoint), and the one call sending them all. Absent elsewhere.
+   */
+  groupKey?(prepared: PreparedChange): string;
+  applyChanges?(prepared: PreparedChange[], ctx: CallContext): Promise<GroupedChangeResult[]>;
 
   /** Reads the current status live. Only called when `liveRead` is true. */
   readStatus(accountId: string, ctx: CallContext): Promise<StatusReading>;

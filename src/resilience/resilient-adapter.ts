@@ -1,8 +1,14 @@
-import { GatewayError, type CanonicalReason, type CanonicalStatus, type FieldError } from '../domain/index.js';
+import {
+  GatewayError,
+  type CanonicalReason,
+  type CanonicalStatus,
+  type FieldError,
+} from '../domain/index.js';
 import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
+  GroupedChangeResult,
   PreparedChange,
   ProviderAdapter,
   StatusReading,
@@ -38,7 +44,25 @@ export class ResilientAdapter implements ProviderAdapter {
     this.id = inner.id;
     this.name = inner.name;
     this.liveRead = inner.liveRead;
+    if (inner.groupKey && inner.applyChanges) {
+      const groupKey = inner.groupKey.bind(inner);
+      const applyChanges = inner.applyChanges.bind(inner);
+      this.groupKey = groupKey;
+      // Only a request the provider refused as a whole is repeated (ClearGrid's are not terminal-guarded:
+      // a refused request changed nothing); per-account answers come back as values.
+      this.applyChanges = (prepared, ctx) =>
+        this.cleanEach(
+          withRetries(
+            this.policy,
+            () => this.guard.run(() => applyChanges(prepared, ctx)),
+            this.hooks('change status'),
+          ),
+        );
+    }
   }
+
+  readonly groupKey?: (prepared: PreparedChange) => string;
+  readonly applyChanges?: (prepared: PreparedChange[], ctx: CallContext) => Promise<GroupedChangeResult[]>;
 
   translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
     return this.inner.translate(status, reason);
@@ -82,6 +106,17 @@ export class ResilientAdapter implements ProviderAdapter {
         this.hooks('read status'),
       ),
     );
+  }
+
+  /** As `clean`, for the per-account refusals a grouped request answers with (returned, not thrown). */
+  private async cleanEach(work: Promise<GroupedChangeResult[]>): Promise<GroupedChangeResult[]> {
+    const results = await this.clean(work);
+    return results.map((result) => {
+      if (result.kind !== 'failed') return result;
+      const cleaned = withoutSecrets(result.error, this.secrets);
+      if (cleaned instanceof GatewayError && cleaned.unmapped) this.onUnmapped?.(cleaned);
+      return { kind: 'failed', error: cleaned as Error };
+    });
   }
 
   private clean<T>(work: Promise<T>): Promise<T> {

@@ -33,6 +33,8 @@ export interface HistoryItem {
   errorCode: string | null;
   providerHttpStatus: number | null;
   latencyMs: number | null;
+  /** The batch the change came from (CONTRACT §6); null for a single change. */
+  batchId: string | null;
 }
 
 export interface HistoryPage {
@@ -122,6 +124,7 @@ function toItem(row: AttemptRow): HistoryItem {
     errorCode: row.error_code,
     providerHttpStatus: row.provider_http_status,
     latencyMs: row.latency_ms,
+    batchId: row.batch_id ?? null,
   };
 }
 

@@ -25,9 +25,9 @@ import { CallerAuthService, type Caller } from './caller-auth.service.js';
 import { UnfinishedChanges } from './unfinished-changes.js';
 import {
   IdempotencyService,
+  KeyHold,
   answerForFailure,
   fingerprintOf,
-  type KeyHold,
   type Replay,
 } from './idempotency.service.js';
 
@@ -64,6 +64,17 @@ export type ChangeOutcome =
   | { kind: 'changed'; response: ChangeStatusResponse }
   | { kind: 'dry-run'; response: DryRunResponse }
   | Replay;
+
+/**
+ * A change made as one item of a batch (CONTRACT §6): its change id was assigned when the batch was
+ * recorded (so the item can be recorded, and so sent, once only), and its record carries the batch id.
+ * `send` replaces the adapter's own call where items travel together (ClearGrid's batch endpoints).
+ */
+export interface BatchItemChange {
+  batchId: string;
+  changeId: string;
+  send?: (prepared: PreparedChange) => Promise<ChangeResult>;
+}
 
 export interface ChangeOptions {
   dryRun: boolean;
@@ -129,6 +140,32 @@ export class ChangeStatusService {
   }
 
   /**
+   * One item of a batch, made exactly as a single change is (write-ahead record, provider call, completion),
+   * without an idempotency key; the batch was authorized and validated when it was accepted. Throws the
+   * change's GatewayError when it failed.
+   */
+  async changeInBatch(
+    adapter: ProviderAdapter,
+    accountId: string,
+    input: ChangeStatusInput,
+    batch: BatchItemChange,
+    ctx: RequestContext,
+  ): Promise<ChangeStatusResponse> {
+    Object.assign(ctx.log, { provider: adapter.id, accountId, status: input.status });
+    const request: ChangeRequest = {
+      accountId,
+      status: input.status,
+      reason: input.reason,
+      customerId: input.customerId,
+      providerOptions: input.providerOptions,
+    };
+    const noKey = new KeyHold(this.store, undefined, false);
+    const outcome = await this.applyRecorded(adapter, request, input, ctx, noKey, batch);
+    if (outcome.kind !== 'changed') throw new GatewayError('INTERNAL', 'a batch item came to no change');
+    return outcome.response;
+  }
+
+  /**
    * The write-ahead record is committed before the provider is called; the outcome, and the idempotency
    * key's final answer, are committed together in one transaction afterwards.
    */
@@ -138,8 +175,9 @@ export class ChangeStatusService {
     input: ChangeStatusInput,
     ctx: RequestContext,
     hold: KeyHold,
+    batch?: BatchItemChange,
   ): Promise<ChangeOutcome> {
-    const changeId = uuidv7();
+    const changeId = batch?.changeId ?? uuidv7();
     const attempt = (providerRequest: ProviderRequest | null): NewAttempt => ({
       changeId,
       provider: adapter.id,
@@ -154,6 +192,7 @@ export class ChangeStatusService {
       providerRequest,
       instanceId: this.store.instanceId,
       createdAt: new Date().toISOString(),
+      batchId: batch?.batchId ?? null,
     });
 
     const resolved = await this.unfinished.resolve(adapter, request, ctx, hold);
@@ -179,7 +218,7 @@ export class ChangeStatusService {
     const started = performance.now();
     let result: ChangeResult;
     try {
-      result = await adapter.applyChange(prepared, callContextOf(ctx));
+      result = await (batch?.send ? batch.send(prepared) : adapter.applyChange(prepared, callContextOf(ctx)));
     } catch (error) {
       ctx.log.outcome = 'FAILED';
       ctx.log.providerSeconds = (performance.now() - started) / 1000;

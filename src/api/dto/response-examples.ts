@@ -116,6 +116,7 @@ export const HISTORY_EXAMPLES: Record<string, NamedExample> = {
           errorCode: null,
           providerHttpStatus: 200,
           latencyMs: 12.5,
+          batchId: null,
         },
       ],
       nextCursor: null,

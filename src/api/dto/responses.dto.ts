@@ -303,6 +303,13 @@ export class HistoryItemDto {
 
   @ApiProperty({ type: 'number', nullable: true, example: 12.5, description: 'Provider call latency in ms' })
   latencyMs: number | null;
+
+  @ApiProperty({
+    nullable: true,
+    example: null,
+    description: 'The batch the change came from; null for a single change',
+  })
+  batchId: string | null;
 }
 
 export class HistoryPageDto {

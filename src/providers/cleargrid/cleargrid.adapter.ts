@@ -18,6 +18,7 @@ import type {
   CallContext,
   ChangeRequest,
   ChangeResult,
+  GroupedChangeResult,
   PreparedChange,
   ProviderEndpoint,
   StatusReading,
@@ -96,6 +97,52 @@ export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
       (answer) => answer.status === 401 || answer.status === 403,
     );
     return this.changeResult(prepared, response);
+  }
+
+  /** Changes to the same endpoint (update-status or accounts) can travel in one request. */
+  groupKey(prepared: PreparedChange): string {
+    return `${prepared.request.status === 'CLOSED' ? 'withdraw' : 'update-status'} ${prepared.providerRequest.url}`;
+  }
+
+  /**
+   * Several prepared changes to one endpoint as one request: `{"accounts":[…]}` with every change's item.
+   * ClearGrid names refused accounts in its per-account `errors`; those fail on their own, the others were
+   * not processed (the request was refused as a whole) and may be sent again without them.
+   */
+  async applyChanges(prepared: PreparedChange[], ctx: CallContext): Promise<GroupedChangeResult[]> {
+    const change = this.changeOrThrow(prepared[0].request);
+    const accounts = prepared.flatMap((p) => (p.providerRequest.body as { accounts: unknown[] }).accounts);
+    const body = { accounts };
+    const response = await this.tokens.withToken(
+      this.endpoint.settings.lender,
+      () => this.mint(ctx),
+      async (token, retried) => {
+        const sessionUsed = this.session;
+        const target = retried
+          ? this.url(CLEARGRID_PATHS[change.operation]((await this.currentSession(ctx)).lenderPublicId))
+          : prepared[0].providerRequest.url;
+        const answer = await this.post(target, body, token, ctx);
+        if (!retried && answer.status === 403 && this.session === sessionUsed) this.session = undefined;
+        return answer;
+      },
+      (answer) => answer.status === 401 || answer.status === 403,
+    );
+    const perAccount = clearGridAccountErrors(response.body);
+    const named = prepared.some((p) => perAccount.has(p.request.accountId));
+    if (response.status < 500 && named) {
+      return prepared.map((p): GroupedChangeResult => {
+        const errors = perAccount.get(p.request.accountId);
+        if (!errors) return { kind: 'not-processed' };
+        const own = {
+          ...response,
+          body: { ...(response.body as object), errors: [{ accountId: p.request.accountId, errors }] },
+        };
+        const parsed = parseClearGridError(response.status, own.body);
+        return { kind: 'failed', error: this.http.failure('change status', own, parsed) };
+      });
+    }
+    const result = this.changeResult(prepared[0], response);
+    return prepared.map((p) => ({ kind: 'done', result: { ...result, providerStatus: p.providerStatus } }));
   }
 
   readStatus(accountId: string, _ctx: CallContext): Promise<StatusReading> {
@@ -199,6 +246,20 @@ export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
     const refreshed = readClearGridRefresh(response.body);
     return refreshed ? minted(refreshed.token) : undefined;
   }
+}
+
+/** The per-account messages of a ClearGrid envelope, by account id. */
+function clearGridAccountErrors(body: unknown): Map<string, string[]> {
+  const found = new Map<string, string[]>();
+  const errors = (body as { errors?: unknown } | null)?.errors;
+  if (!Array.isArray(errors)) return found;
+  for (const entry of errors as unknown[]) {
+    const { accountId, errors: messages } = (entry ?? {}) as { accountId?: unknown; errors?: unknown };
+    if (typeof accountId !== 'string' || !Array.isArray(messages)) continue;
+    const texts = messages.filter((m): m is string => typeof m === 'string');
+    found.set(accountId, [...(found.get(accountId) ?? []), ...texts]);
+  }
+  return found;
 }
 
 function minted(token: string): MintedToken {

@@ -1,0 +1,191 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsObject,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+import {
+  CANONICAL_REASONS,
+  CANONICAL_STATUSES,
+  PROVIDER_IDS,
+  type CanonicalReason,
+  type CanonicalStatus,
+} from '../../domain/index.js';
+import {
+  BATCH_ITEMS_DEFAULT_LIMIT,
+  BATCH_ITEMS_MAX_LIMIT,
+  BATCH_MAX_ITEMS,
+  BATCH_OUTCOMES,
+  type BatchOutcome,
+} from '../../services/batch.types.js';
+import { ID_PATTERN, ID_RULE } from './change-status.dto.js';
+
+export {
+  BATCH_ITEMS_DEFAULT_LIMIT,
+  BATCH_ITEMS_MAX_LIMIT,
+  BATCH_MAX_ITEMS,
+  BATCH_OUTCOMES,
+  type BatchOutcome,
+} from '../../services/batch.types.js';
+
+/** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
+export class BatchItemDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
+  @IsIn(PROVIDER_IDS, { message: `provider must be one of ${PROVIDER_IDS.join(', ')}` })
+  provider: string;
+
+  @ApiProperty({ example: 'acc-1001', pattern: ID_PATTERN.source, description: `The account id; ${ID_RULE}` })
+  @IsString({ message: `accountId ${ID_RULE}` })
+  @Matches(ID_PATTERN, { message: `accountId ${ID_RULE}` })
+  accountId: string;
+
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
+  @IsIn(CANONICAL_STATUSES, { message: `status must be one of ${CANONICAL_STATUSES.join(', ')}` })
+  status: CanonicalStatus;
+
+  @ApiPropertyOptional({ enum: CANONICAL_REASONS, example: 'FRAUD' })
+  @IsOptional()
+  @IsIn(CANONICAL_REASONS, { message: `reason must be one of ${CANONICAL_REASONS.join(', ')}` })
+  reason?: CanonicalReason;
+
+  @ApiPropertyOptional({
+    example: 'customer_001',
+    description: `Required for ClearGrid (debtorCompanyId); ${ID_RULE}`,
+  })
+  @IsOptional()
+  @IsString({ message: `customerId ${ID_RULE}` })
+  @Matches(ID_PATTERN, { message: `customerId ${ID_RULE}` })
+  customerId?: string;
+
+  @ApiPropertyOptional({ maxLength: 500, example: 'Fraud ring 2026-12' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
+  note?: string;
+
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'As for a single change' })
+  @IsOptional()
+  @IsObject()
+  providerOptions?: Record<string, unknown>;
+}
+
+export class CreateBatchDto {
+  @ApiProperty({ type: [BatchItemDto], minItems: 1, maxItems: BATCH_MAX_ITEMS })
+  @IsArray({ message: 'items must be an array' })
+  @ArrayMinSize(1, { message: 'items must hold at least 1 item' })
+  @ArrayMaxSize(BATCH_MAX_ITEMS, { message: `items must hold at most ${BATCH_MAX_ITEMS} items` })
+  @ValidateNested({ each: true })
+  @Type(() => BatchItemDto)
+  items: BatchItemDto[];
+}
+
+export const MIXED_BATCH_EXAMPLE = {
+  items: [
+    { provider: 'cleargrid', accountId: 'acc-2001', customerId: 'customer_001', status: 'DO_NOT_CONTACT' },
+    { provider: 'cleargrid', accountId: 'acc-2002', customerId: 'customer_002', status: 'DISPUTED' },
+    {
+      provider: 'spidr',
+      accountId: 'acc-3001',
+      status: 'SUSPENDED',
+      reason: 'FRAUD',
+      note: 'Fraud ring 2026-12',
+    },
+    { provider: 'canopy', accountId: 'acc-4001', status: 'SUSPENDED', reason: 'RISK_REVIEW' },
+    { provider: 'pismo', accountId: 'EXT-5001', status: 'SUSPENDED', reason: 'FRAUD' },
+  ],
+};
+
+export class BatchPathDto {
+  @ApiProperty({ example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f' })
+  @Matches(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
+    message: 'batchId is not a batch id',
+  })
+  batchId: string;
+}
+
+const LIMIT_RULE = `limit must be a whole number from 1 to ${BATCH_ITEMS_MAX_LIMIT}`;
+
+export class BatchItemsQueryDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: BATCH_ITEMS_MAX_LIMIT, default: BATCH_ITEMS_DEFAULT_LIMIT })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: LIMIT_RULE })
+  @Min(1, { message: LIMIT_RULE })
+  @Max(BATCH_ITEMS_MAX_LIMIT, { message: LIMIT_RULE })
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  cursor?: string;
+
+  @ApiPropertyOptional({ enum: BATCH_OUTCOMES, description: 'Only items with this outcome, e.g. FAILED' })
+  @IsOptional()
+  @IsIn(BATCH_OUTCOMES, { message: `outcome must be one of ${BATCH_OUTCOMES.join(', ')}` })
+  outcome?: BatchOutcome;
+}
+
+class BatchCountsDto {
+  @ApiProperty({ example: 0 }) PENDING: number;
+  @ApiProperty({ example: 3 }) APPLIED: number;
+  @ApiProperty({ example: 2 }) ACCEPTED: number;
+  @ApiProperty({ example: 0 }) FAILED: number;
+  @ApiProperty({ example: 0 }) UNFINISHED: number;
+  @ApiProperty({ example: 0 }) CANCELLED: number;
+}
+
+export class BatchSummaryDto {
+  @ApiProperty({ example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f' })
+  batchId: string;
+
+  @ApiProperty({ enum: ['RUNNING', 'DONE', 'CANCELLED'], example: 'DONE' })
+  state: 'RUNNING' | 'DONE' | 'CANCELLED';
+
+  @ApiProperty({ example: 5 })
+  total: number;
+
+  @ApiProperty({ type: BatchCountsDto, description: 'Every count present, zeros included' })
+  counts: Record<BatchOutcome, number>;
+
+  @ApiProperty({ format: 'date-time', example: '2026-12-04T18:00:00.000Z' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time', nullable: true, example: '2026-12-04T18:00:00.412Z' })
+  completedAt: string | null;
+}
+
+export class BatchItemResultDto {
+  @ApiProperty({ example: 2 }) index: number;
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' }) provider: string;
+  @ApiProperty({ example: 'acc-3001' }) accountId: string;
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' }) status: string;
+  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' }) reason: string | null;
+  @ApiProperty({ enum: BATCH_OUTCOMES, example: 'APPLIED' }) outcome: BatchOutcome;
+  @ApiProperty({ nullable: true, example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70' }) changeId: string | null;
+  @ApiProperty({ nullable: true, example: 'suspended', description: "The provider's own value sent" })
+  providerStatus: unknown;
+  @ApiProperty({
+    nullable: true,
+    type: 'object',
+    additionalProperties: true,
+    description: 'problem+json body (CONTRACT §4) when the item failed',
+  })
+  error: unknown;
+}
+
+export class BatchItemsPageDto {
+  @ApiProperty({ type: [BatchItemResultDto] }) items: BatchItemResultDto[];
+  @ApiProperty({ nullable: true, example: null }) nextCursor: string | null;
+}
