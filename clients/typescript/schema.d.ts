@@ -108,6 +108,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Many status changes in one request
+         * @description 1 to 1,000 items (body up to 1 MiB), each validated like a single change; any structural problem refuses the whole batch (400, `errors[].field` like `items[3].status`). The batch is recorded before the answer (202 + Location) and carried out by the gateway: every item becomes a change with its own audit record carrying batchId. ClearGrid items for one endpoint travel together (≤ 100 accounts per request). Scope status:write; status:close too when any item is CLOSED or a status its provider marks final.
+         */
+        post: operations["BatchesController_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches/{batchId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A batch's summary
+         * @description Only the API key that created it sees it (404 otherwise).
+         */
+        get: operations["BatchesController_summary"];
+        put?: never;
+        post?: never;
+        /**
+         * Cancel the items not started yet
+         * @description Items in flight finish; state CANCELLED once nothing runs.
+         */
+        delete: operations["BatchesController_cancel"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batches/{batchId}/items": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A batch's items in request order
+         * @description outcome=FAILED gives the failures only.
+         */
+        get: operations["BatchesController_items"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/providers": {
         parameters: {
             query?: never;
@@ -170,6 +234,118 @@ export interface components {
              * @enum {string|null}
              */
             status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED" | null;
+        };
+        BatchCountsDto: {
+            /** @example 2 */
+            ACCEPTED: number;
+            /** @example 3 */
+            APPLIED: number;
+            /** @example 0 */
+            CANCELLED: number;
+            /** @example 0 */
+            FAILED: number;
+            /** @example 0 */
+            PENDING: number;
+            /** @example 0 */
+            UNFINISHED: number;
+        };
+        BatchItemDto: {
+            /**
+             * @description The account id; must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)
+             * @example acc-1001
+             */
+            accountId: string;
+            /**
+             * @description Required for ClearGrid (debtorCompanyId); must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)
+             * @example customer_001
+             */
+            customerId?: string;
+            /** @example Fraud ring 2026-12 */
+            note?: string;
+            /**
+             * @example spidr
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /** @description As for a single change */
+            providerOptions?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @example FRAUD
+             * @enum {string}
+             */
+            reason?: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT";
+            /**
+             * @example SUSPENDED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+        };
+        BatchItemResultDto: {
+            /** @example acc-3001 */
+            accountId: string;
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70 */
+            changeId: Record<string, never> | null;
+            /** @description problem+json body (CONTRACT §4) when the item failed */
+            error: {
+                [key: string]: unknown;
+            } | null;
+            /** @example 2 */
+            index: number;
+            /**
+             * @example APPLIED
+             * @enum {string}
+             */
+            outcome: "PENDING" | "APPLIED" | "ACCEPTED" | "FAILED" | "UNFINISHED" | "CANCELLED";
+            /**
+             * @example spidr
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /**
+             * @description The provider's own value sent
+             * @example suspended
+             */
+            providerStatus: Record<string, never> | null;
+            /**
+             * @example FRAUD
+             * @enum {string|null}
+             */
+            reason: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT" | null;
+            /**
+             * @example SUSPENDED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+        };
+        BatchItemsPageDto: {
+            items: components["schemas"]["BatchItemResultDto"][];
+            /** @example null */
+            nextCursor: Record<string, never> | null;
+        };
+        BatchSummaryDto: {
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
+            batchId: string;
+            /**
+             * Format: date-time
+             * @example 2026-12-04T18:00:00.412Z
+             */
+            completedAt: Record<string, never> | null;
+            /** @description Every count present, zeros included */
+            counts: components["schemas"]["BatchCountsDto"];
+            /**
+             * Format: date-time
+             * @example 2026-12-04T18:00:00.000Z
+             */
+            createdAt: string;
+            /**
+             * @example DONE
+             * @enum {string}
+             */
+            state: "RUNNING" | "DONE" | "CANCELLED";
+            /** @example 5 */
+            total: number;
         };
         CanopyProviderStatusDto: {
             /**
@@ -259,6 +435,9 @@ export interface components {
              */
             status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
         };
+        CreateBatchDto: {
+            items: components["schemas"]["BatchItemDto"][];
+        };
         DryRunResponseDto: {
             /**
              * @description Always true: marks a dry run
@@ -281,6 +460,11 @@ export interface components {
              * @example 2026-11-21T09:00:00.000Z
              */
             at: string;
+            /**
+             * @description The batch the change came from; null for a single change
+             * @example null
+             */
+            batchId: Record<string, never> | null;
             /**
              * @description API key id of the caller (anonymous when auth is off)
              * @example billing-service
@@ -1030,6 +1214,293 @@ export interface operations {
                     "Idempotent-Replayed"?: "true";
                     /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
                     "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BatchesController_create: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description wait=N (0–60 s): answer 200 with the final summary if every item ends in time (Preference-Applied) */
+                Prefer?: string;
+                /** @description For the whole batch; same key and body → the same batch (Idempotent-Replayed: true); another body → 422 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateBatchDto"];
+            };
+        };
+        responses: {
+            /** @description With Prefer: wait=N, every item ended in time */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchSummaryDto"];
+                };
+            };
+            /** @description Recorded; running (Location: /v1/batches/{batchId}) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchSummaryDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a structural problem in any item refuses the whole batch; nothing is recorded or sent */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks status:close */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description IDEMPOTENCY_KEY_REUSED: the same Idempotency-Key with a different batch body */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BatchesController_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batchId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchSummaryDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a batch id, limit, cursor or outcome that is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks status:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description NOT_FOUND: no such batch, or one created by another API key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BatchesController_cancel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                batchId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchSummaryDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a batch id, limit, cursor or outcome that is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks status:write */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description NOT_FOUND: no such batch, or one created by another API key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    BatchesController_items: {
+        parameters: {
+            query?: {
+                limit?: number;
+                /** @description nextCursor of the previous page */
+                cursor?: string;
+                /** @description Only items with this outcome, e.g. FAILED */
+                outcome?: "PENDING" | "APPLIED" | "ACCEPTED" | "FAILED" | "UNFINISHED" | "CANCELLED";
+            };
+            header?: never;
+            path: {
+                batchId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchItemsPageDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a batch id, limit, cursor or outcome that is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks status:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description NOT_FOUND: no such batch, or one created by another API key */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
