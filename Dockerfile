@@ -1,52 +1,52 @@
 # syntax=docker/dockerfile:1
 # statusgate gateway image. Build: `docker build -t statusgate .` (or podman). See docs/deploying.md.
+# Node 24 in both stages: the major of .nvmrc, which CI (.ci/run) and `npm test` run on.
 #
-# Stage 1 compiles on the full Debian image: better-sqlite3 has no reachable prebuilt binary, so its
-# install step builds the native addon with node-gyp (python3, make, g++ are part of node:22-bookworm).
-FROM node:22-bookworm AS build
+# Stage 1 builds on the slim image: no compiler is needed, better-sqlite3 ships prebuilt N-API binaries.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
-# Build, drop dev dependencies, then what the running gateway never reads (about 100 MB):
-# - better-sqlite3's SQLite sources (deps/, src/) and object files: only build/Release/better_sqlite3.node
-#   is loaded;
-# - typescript, which @nestjs/swagger depends on for its build-time CLI plugin only;
-# - type declarations and source maps of dependencies (the gateway's own maps in dist/ stay);
-# - dist/scripts (bench, soak, OpenAPI writer: development tools).
-# The last line fails the build if the addon or any module of the app no longer loads.
+# `npm run build` compiles dist/ and bundles it into dist/bundle/main.mjs (esbuild; src/scripts/bundle.ts).
+# The runtime gets the bundle and the only two packages it leaves out (BUNDLE_EXTERNAL), production
+# installs only (npm ci --omit=dev), each cut to what the gateway reads:
+# - better-sqlite3: its JavaScript and this platform's prebuilt addon (not the SQLite sources, ~26 MB);
+# - swagger-ui-dist: the files Swagger UI at /docs serves (not the source maps and ES-module builds).
+# The last lines fail the build if the addon or the bundle no longer loads from /out.
 RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
- && npm cache clean --force \
- && cd node_modules/better-sqlite3 \
- && find build -mindepth 1 ! -path build/Release ! -path build/Release/better_sqlite3.node -delete \
- && rm -rf deps src binding.gyp \
- && cd /app \
- && rm -rf node_modules/typescript node_modules/.bin/tsc node_modules/.bin/tsserver dist/scripts \
- && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -delete \
- && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
- && node --input-type=module -e "await import('/app/dist/app.module.js')"
+ && mkdir -p /prod /out/dist/bundle /out/node_modules /out/data \
+ && cp package.json package-lock.json /prod/ \
+ && cd /prod && npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && cp -r node_modules/better-sqlite3 node_modules/swagger-ui-dist /out/node_modules/ \
+ && cd /out/node_modules/better-sqlite3 && rm -rf deps src binding.gyp node_modules \
+ && find prebuilds -type f ! -name "$(node -p 'process.platform + "-" + process.arch').node" -delete \
+ && cd /out/node_modules/swagger-ui-dist \
+ && rm -f ./*.map swagger-ui-es-bundle*.js swagger-ui.js log.*.txt \
+ && cp /app/dist/bundle/main.mjs /out/dist/bundle/ \
+ && cd /out && node -e "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()" \
+ && node dist/bundle/main.mjs --version
 
-# Stage 2: the slim runtime; production dependencies and the compiled JavaScript only.
-FROM node:22-bookworm-slim
+# Stage 2: distroless — Node 24 and the C/C++ runtime libraries, no shell, no npm, no package manager.
+# Its entrypoint is /nodejs/bin/node, so CMD holds node's arguments only.
+FROM gcr.io/distroless/nodejs24-debian12
 # Production defaults: SANDBOX then defaults to false, so a provider runs only when its <PROVIDER>_BASE_URL
 # and credentials are given. For a demo or smoke run on the built-in sandboxes pass -e SANDBOX=true.
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
 WORKDIR /app
-# Code stays owned by root: the gateway (user node) can read it but not change it.
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+# Code stays owned by root: the gateway (uid 1000) can read it but not change it.
+COPY --from=build /out/node_modules ./node_modules
+COPY --from=build /out/dist ./dist
 # The embedded SQLite store (DATABASE_URL unset = sqlite:./data/gateway.sqlite) lives on this volume;
 # with DATABASE_URL=postgres://… it stays empty.
-RUN mkdir -p /app/data && chown node:node /app/data
-USER node
+COPY --from=build --chown=1000:1000 /out/data ./data
+USER 1000:1000
 VOLUME ["/app/data"]
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# node itself is PID 1 (the base image's entrypoint execs it): SIGTERM reaches the gateway, which drains
-# for up to DRAIN_TIMEOUT_MS (default 25 s) and exits 0. The flags are those of `npm start`: a young
-# generation of 2 × 8 MB instead of V8's 2 × 16 MB (docs/performance.md: less memory, same throughput).
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=8", "dist/main.js"]
+  CMD ["/nodejs/bin/node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# node is PID 1 (the entrypoint is node itself): SIGTERM reaches the gateway, which drains for up to
+# DRAIN_TIMEOUT_MS (default 25 s) and exits 0. The arguments are those of `npm start`: a young generation
+# of 2 × 8 MB instead of V8's 2 × 16 MB (docs/performance.md: less memory, same throughput).
+CMD ["--max-semi-space-size=8", "dist/bundle/main.mjs"]

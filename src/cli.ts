@@ -32,7 +32,11 @@ variables win). A bad value stops the start with one line naming the variable.
 Every variable, its meaning and its default: README.md, section "Configuration".
 `;
 
+/** Set by the bundler (src/scripts/bundle.ts): the bundle does not sit where package.json can be found. */
+declare const STATUSGATE_VERSION: string | undefined;
+
 function version(): string {
+  if (typeof STATUSGATE_VERSION === 'string') return STATUSGATE_VERSION;
   // dist/cli.js and src/cli.ts both sit one level below package.json.
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
     version: string;

@@ -857,7 +857,7 @@ describeRun(
 async function startRecordingSandbox(
   p: ProviderId,
 ): Promise<{ url: string; app: FastifyInstance; answers: string[] }> {
-  const app = PROVIDER_DEFINITIONS[p].createSandbox();
+  const app = (await PROVIDER_DEFINITIONS[p].loadSandbox()).create();
   const answers: string[] = [];
   app.addHook('onSend', async (request, _reply, payload) => {
     if (!request.url.startsWith('/__sandbox') && typeof payload === 'string') answers.push(payload);

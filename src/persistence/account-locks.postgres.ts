@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 
 /** How long a change waits for another replica's change to the same account before giving up. */
 export const ACCOUNT_LOCK_WAIT_MS = 30_000;
@@ -44,7 +44,9 @@ export class PostgresAccountLocks {
 
   private client(): Promise<pg.Client> {
     this.session ??= (async () => {
-      const client = new pg.Client({ connectionString: this.url });
+      // Loaded on first use: a gateway on SQLite never loads the PostgreSQL driver.
+      const { default: driver } = await import('pg');
+      const client = new driver.Client({ connectionString: this.url });
       client.on('error', () => {
         this.session = undefined; // its locks are gone with it; the next change connects again
       });

@@ -10,7 +10,7 @@ import {
   sql,
   type SqliteDatabase as SqliteDialectDatabase,
 } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import { migrateToLatest } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
 
@@ -34,7 +34,10 @@ export interface Database {
  * `postgres://…` for several replicas sharing one database.
  */
 export async function openDatabase(url: string): Promise<Database> {
-  const database = url.startsWith('sqlite:') ? openSqlite(url.slice('sqlite:'.length)) : openPostgres(url);
+  const database = url.startsWith('sqlite:')
+    ? openSqlite(url.slice('sqlite:'.length))
+    : // Loaded only here: a gateway on SQLite never loads the PostgreSQL driver (memory, start-up time).
+      openPostgres(url, (await import('pg')).default);
   try {
     await migrateToLatest(database.db as Kysely<unknown>, database.engine);
   } catch (error) {
@@ -162,8 +165,8 @@ export function describeLocation(url: string): string {
   }
 }
 
-function openPostgres(url: string): Database {
-  const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
+function openPostgres(url: string, driver: typeof pg): Database {
+  const pool = new driver.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 5000 });
   // A client that loses its connection (server restart: 57P01) emits 'error'; unheard, that ends the
   // process. The pool hears its idle clients; a client checked out between two statements is heard only
   // by its own listener, so every client gets one for life. A query running then fails with the error

@@ -13,7 +13,12 @@ export interface ProviderDefinition<Settings extends object = object> {
   /** The `<ID>_…` variables, defaults, validation and which are secrets (config/ composes them). */
   settings: SettingsSchema<Settings>;
   createAdapter(endpoint: ProviderEndpoint<Settings>): ProviderAdapter;
-  createSandbox(): FastifyInstance;
+  /** The built-in sandbox, imported on demand (only when the provider runs on it). */
+  loadSandbox(): Promise<ProviderSandbox<Settings>>;
+}
+
+export interface ProviderSandbox<Settings extends object = object> {
+  create(): FastifyInstance;
   /** Credentials the sandbox accepts; used when the provider runs on its sandbox. */
-  sandboxSettings: Settings;
+  settings: Settings;
 }

@@ -92,11 +92,12 @@ export class ProviderRuntime {
         settings: providerConfig.settings ?? {},
       };
     } else {
-      const sandbox = definition.createSandbox();
+      const { create, settings: sandboxSettings } = await definition.loadSandbox();
+      const sandbox = create();
       sandboxes.push(sandbox);
       const baseUrl = await listenOnLoopback(sandbox);
       // Options the sandbox serves too (e.g. PISMO_ACCOUNT_API) come from the configuration.
-      const settings = { ...definition.sandboxSettings, ...providerConfig.settings };
+      const settings = { ...sandboxSettings, ...providerConfig.settings };
       endpoint = { mode: 'sandbox', baseUrl, timeoutMs: providerConfig.timeoutMs, settings };
     }
     const secrets = secretValues(

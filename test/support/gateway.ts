@@ -83,7 +83,7 @@ export interface StandaloneSandbox {
 }
 
 export async function startSandbox(provider: ProviderId): Promise<StandaloneSandbox> {
-  const app = PROVIDER_DEFINITIONS[provider].createSandbox();
+  const app = (await PROVIDER_DEFINITIONS[provider].loadSandbox()).create();
   const url = await listenOnLoopback(app);
   return { url, app, close: () => app.close() };
 }

@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../provider-definition.js';
 import { CanopyAdapter } from './canopy.adapter.js';
-import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from './canopy.sandbox.js';
 import { CANOPY_SETTINGS, type CanopySettings } from './canopy.settings.js';
 import { CANOPY_PROVIDER } from './canopy.wire.js';
 
@@ -8,6 +7,9 @@ export const canopyProvider: ProviderDefinition<CanopySettings> = {
   ...CANOPY_PROVIDER,
   settings: CANOPY_SETTINGS,
   createAdapter: (endpoint) => new CanopyAdapter(endpoint),
-  createSandbox: createCanopySandbox,
-  sandboxSettings: CANOPY_SANDBOX_SETTINGS,
+  // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
+  loadSandbox: async () => {
+    const sandbox = await import('./canopy.sandbox.js');
+    return { create: sandbox.createCanopySandbox, settings: sandbox.CANOPY_SANDBOX_SETTINGS };
+  },
 };

@@ -21,7 +21,7 @@ export const ctx = { requestId: 'req-cleargrid-1' };
 
 export class ClearGridSandboxHarness extends SandboxHarness {
   constructor() {
-    super({ createSandbox: createClearGridSandbox });
+    super({ loadSandbox: () => Promise.resolve({ create: createClearGridSandbox, settings: {} }) });
   }
 
   adapter(

@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../provider-definition.js';
 import { ClearGridAdapter } from './cleargrid.adapter.js';
-import { CLEARGRID_SANDBOX_SETTINGS, createClearGridSandbox } from './cleargrid.sandbox.js';
 import { CLEARGRID_SETTINGS, type ClearGridSettings } from './cleargrid.settings.js';
 import { CLEARGRID_PROVIDER } from './cleargrid.wire.js';
 
@@ -8,6 +7,9 @@ export const cleargridProvider: ProviderDefinition<ClearGridSettings> = {
   ...CLEARGRID_PROVIDER,
   settings: CLEARGRID_SETTINGS,
   createAdapter: (endpoint) => new ClearGridAdapter(endpoint),
-  createSandbox: createClearGridSandbox,
-  sandboxSettings: CLEARGRID_SANDBOX_SETTINGS,
+  // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
+  loadSandbox: async () => {
+    const sandbox = await import('./cleargrid.sandbox.js');
+    return { create: sandbox.createClearGridSandbox, settings: sandbox.CLEARGRID_SANDBOX_SETTINGS };
+  },
 };

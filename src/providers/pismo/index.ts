@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../provider-definition.js';
 import { PismoAdapter } from './pismo.adapter.js';
-import { PISMO_SANDBOX_SETTINGS, createPismoSandbox } from './pismo.sandbox.js';
 import { PISMO_SETTINGS, type PismoSettings } from './pismo.settings.js';
 import { PISMO_PROVIDER } from './pismo.wire.js';
 
@@ -8,6 +7,9 @@ export const pismoProvider: ProviderDefinition<PismoSettings> = {
   ...PISMO_PROVIDER,
   settings: PISMO_SETTINGS,
   createAdapter: (endpoint) => new PismoAdapter(endpoint),
-  createSandbox: createPismoSandbox,
-  sandboxSettings: PISMO_SANDBOX_SETTINGS,
+  // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
+  loadSandbox: async () => {
+    const sandbox = await import('./pismo.sandbox.js');
+    return { create: sandbox.createPismoSandbox, settings: sandbox.PISMO_SANDBOX_SETTINGS };
+  },
 };

@@ -13,10 +13,10 @@ export class SandboxHarness {
   baseUrl = '';
   private app?: FastifyInstance;
 
-  constructor(private readonly definition: Pick<ProviderDefinition, 'createSandbox'>) {}
+  constructor(private readonly definition: Pick<ProviderDefinition, 'loadSandbox'>) {}
 
   /** A harness whose sandbox lives for the spec file and is reset before each test. */
-  static forSpec(definition: Pick<ProviderDefinition, 'createSandbox'>): SandboxHarness {
+  static forSpec(definition: Pick<ProviderDefinition, 'loadSandbox'>): SandboxHarness {
     const harness = new SandboxHarness(definition);
     beforeAll(() => harness.start());
     afterAll(() => harness.stop());
@@ -25,7 +25,7 @@ export class SandboxHarness {
   }
 
   async start(): Promise<void> {
-    this.app = this.definition.createSandbox();
+    this.app = (await this.definition.loadSandbox()).create();
     this.baseUrl = await listenOnLoopback(this.app);
   }
 

@@ -1,6 +1,5 @@
 import type { ProviderDefinition } from '../provider-definition.js';
 import { SpidrAdapter } from './spidr.adapter.js';
-import { SPIDR_SANDBOX_SETTINGS, createSpidrSandbox } from './spidr.sandbox.js';
 import { SPIDR_SETTINGS, type SpidrSettings } from './spidr.settings.js';
 import { SPIDR_PROVIDER } from './spidr.wire.js';
 
@@ -8,6 +7,9 @@ export const spidrProvider: ProviderDefinition<SpidrSettings> = {
   ...SPIDR_PROVIDER,
   settings: SPIDR_SETTINGS,
   createAdapter: (endpoint) => new SpidrAdapter(endpoint),
-  createSandbox: createSpidrSandbox,
-  sandboxSettings: SPIDR_SANDBOX_SETTINGS,
+  // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
+  loadSandbox: async () => {
+    const sandbox = await import('./spidr.sandbox.js');
+    return { create: sandbox.createSpidrSandbox, settings: sandbox.SPIDR_SANDBOX_SETTINGS };
+  },
 };
