@@ -7,16 +7,30 @@
  * generator: node:http with keep-alive sockets and hrtime timers (microsecond resolution).
  *   - fixed rate (BENCH_RATE, default 1000 req/s, BENCH_SECONDS each, after a warm-up): p50/p90/p99;
  *   - saturation (BENCH_CONNECTIONS, default 50, closed loop): requests per second;
- *   - the gateway's resident memory idle and after the run, and its start time to a ready /health/ready.
- * Prints one table and writes bench/results/latest.json.
+ *   - the gateway's resident memory idle and after the run, and its start time to a ready /health/ready;
+ *   - the floor of a durable write: `write` + `fdatasync` of 4 KiB in the data directory (the SQLite
+ *     file's), so the gateway's added latency is shown beside "forwarder + one durable commit" and a slow
+ *     disk is told apart from a slow gateway;
+ *   - the unbundled build (dist/main.js) started too: start time and idle memory beside the bundle's.
+ * The gateway runs as deployed: the node flags and file of `npm start` (the image's CMD).
+ * Prints the tables, the issue-18 targets met or not, and writes bench/results/latest.json.
  */
 import { megabytes, sampleWal } from './wal-size.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import pg from 'pg';
 import { waitForOutput } from './child-output.js';
 
@@ -173,12 +187,13 @@ async function stop(child: ChildProcess): Promise<void> {
 /** Starts the gateway and measures spawn → first 200 from /health/ready. */
 async function startGateway(
   env: Record<string, string>,
+  entry = DEPLOYED.entry,
 ): Promise<{ child: ChildProcess; port: number; startMs: number }> {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const t0 = process.hrtime.bigint();
   // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/profiles" profiles the gateway under load.
   const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...deployedNodeArgs(), ...extra, 'dist/main.js'], {
+  const child = spawn(process.execPath, [...DEPLOYED.nodeArgs, ...extra, entry], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -196,12 +211,41 @@ async function startGateway(
   }
 }
 
-/** The node flags the gateway is deployed with: those of `npm start` (the image's CMD has the same). */
-function deployedNodeArgs(): string[] {
+/** The node flags and file the gateway is deployed with: those of `npm start` (the image's CMD has the same). */
+function deployedCommand(): { nodeArgs: string[]; entry: string } {
   const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts
     .start;
   const words = start.split(/\s+/);
-  return words.slice(words.indexOf('node') + 1, words.indexOf('dist/main.js'));
+  return { nodeArgs: words.slice(words.indexOf('node') + 1, -1), entry: words.at(-1) ?? 'dist/main.js' };
+}
+const DEPLOYED = deployedCommand();
+
+/**
+ * The disk's floor for one durable commit: `write` + `fdatasync` of 4 KiB (a page) at growing offsets of a
+ * file in `dir`, as a WAL append does. Synchronous on purpose: nothing else runs in this process meanwhile.
+ */
+function diskFloor(
+  dir: string,
+  samples = 1000,
+  maxSeconds = 10,
+): { p50: number; p90: number; p99: number; samples: number } {
+  const file = join(dir, `statusgate-bench-fsync-${randomUUID()}`);
+  const page = Buffer.alloc(4096, 1);
+  const micros: number[] = [];
+  const fd = openSync(file, 'w');
+  try {
+    const deadline = Date.now() + maxSeconds * 1000;
+    for (let i = 0; i < samples && Date.now() < deadline; i++) {
+      const t0 = process.hrtime.bigint();
+      writeSync(fd, page, 0, page.length, i * page.length);
+      fdatasyncSync(fd);
+      micros.push(Number(process.hrtime.bigint() - t0) / 1000);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  return { ...percentiles(micros), samples: micros.length };
 }
 
 async function freshPostgresSchema(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
@@ -312,6 +356,31 @@ async function main(): Promise<void> {
   if (postgres) engines.push({ engine: 'postgres', url: postgres.url, cleanup: () => postgres.drop() });
   else process.stdout.write(`PostgreSQL at ${PG_URL} not reachable: gateway measured on SQLite only\n`);
 
+  // The floor of one durable commit, on the disk of the data directory, just before the gateway runs.
+  const disk = diskFloor(dirname(sqliteFile));
+  results.diskFdatasync4KiB = disk;
+  const forwarderRate = rows[1][1];
+  // Negative differences (noise between two runs) count as 0: the floor is never below the disk alone.
+  const forwarderAdded = {
+    p50: Math.max(0, forwarderRate.p50 - directRate.p50),
+    p99: Math.max(0, forwarderRate.p99 - directRate.p99),
+  };
+  const floor = { p50: forwarderAdded.p50 + disk.p50, p99: forwarderAdded.p99 + disk.p99 };
+  results.floor = { forwarderAddedMs: forwarderAdded, forwarderPlusDurableCommitMs: floor };
+
+  // The unbundled build (tsc output) beside the bundle that ships: start time and idle memory, on SQLite.
+  const unbundled = { starts: [] as number[], idleRss: [] as number[] };
+  if (DEPLOYED.entry !== 'dist/main.js') {
+    for (let k = 0; k < 3; k++) {
+      const g = await startGateway({ ...gatewayEnv, DATABASE_URL: engines[0].url }, 'dist/main.js');
+      unbundled.starts.push(g.startMs);
+      await sleep(500);
+      unbundled.idleRss.push(rssMb(g.child.pid!));
+      await stop(g.child);
+    }
+    results.unbundled = unbundled;
+  }
+
   const gateways: Record<string, unknown> = {};
   let walLargest: number | undefined;
   for (const { engine, url, cleanup } of engines) {
@@ -347,6 +416,7 @@ async function main(): Promise<void> {
       startToReadyMs: { median: startMs, runs: starts },
     };
   }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   results.gateway = gateways;
   await stop(stub.child);
   await stop(forwarder.child);
@@ -376,6 +446,69 @@ async function main(): Promise<void> {
     }),
   ];
   if (walLargest !== undefined) lines.push('', `largest SQLite WAL during the run: ${megabytes(walLargest)}`);
+  type GatewayFigures = {
+    fixedRate: Figures;
+    saturation: Figures;
+    addedLatencyMs: { p50: number; p99: number };
+    throughputVsForwarder: number;
+    rssMb: { idle: number; afterRun: number };
+    startToReadyMs: { median: number };
+  };
+  lines.push(
+    '',
+    `disk floor (data directory ${dirname(sqliteFile)}): write + fdatasync of 4 KiB, ${disk.samples} samples: p50 ${fmt(disk.p50, 3)} ms, p99 ${fmt(disk.p99, 3)} ms`,
+    `forwarder's added latency at ${RATE}/s: p50 ${fmt(forwarderAdded.p50, 3)} ms, p99 ${fmt(forwarderAdded.p99, 3)} ms`,
+    '',
+    '| gateway | added p50 ms | floor p50 ms (forwarder + fdatasync) | added p99 ms | floor p99 ms (forwarder + fdatasync) |',
+    '|---|---|---|---|---|',
+    ...Object.entries(gateways).map(([engine, g]) => {
+      const x = g as GatewayFigures;
+      return `| ${engine} | ${fmt(x.addedLatencyMs.p50, 3)} | ${fmt(floor.p50, 3)} | ${fmt(x.addedLatencyMs.p99, 3)} | ${fmt(floor.p99, 3)} |`;
+    }),
+  );
+  if (unbundled.starts.length > 0)
+    lines.push(
+      '',
+      `unbundled build (dist/main.js, SQLite): start to ready ${fmt(median(unbundled.starts), 0)} ms, RSS idle ${fmt(median(unbundled.idleRss), 0)} MB (the bundle ${DEPLOYED.entry}: see the gateway table)`,
+    );
+  // Issue 18's targets, each met or not, from this run's own figures.
+  const sqlite = gateways.sqlite as GatewayFigures | undefined;
+  const postgresFigures = gateways.postgres as GatewayFigures | undefined;
+  const targets: Array<[string, boolean | undefined]> = [];
+  if (sqlite) {
+    targets.push(
+      [
+        `RSS after the load phases ${fmt(sqlite.rssMb.afterRun, 0)} MB ≤ 100 MB`,
+        sqlite.rssMb.afterRun <= 100,
+      ],
+      [`RSS idle ${fmt(sqlite.rssMb.idle, 0)} MB ≤ 80 MB`, sqlite.rssMb.idle <= 80],
+      [
+        `start to ready ${fmt(sqlite.startToReadyMs.median, 0)} ms ≤ 500 ms`,
+        sqlite.startToReadyMs.median <= 500,
+      ],
+      [
+        `added p50 ${fmt(sqlite.addedLatencyMs.p50, 3)} ms ≤ floor p50 + 0.3 = ${fmt(floor.p50 + 0.3, 3)} ms`,
+        sqlite.addedLatencyMs.p50 <= floor.p50 + 0.3,
+      ],
+      [
+        `added p99 ${fmt(sqlite.addedLatencyMs.p99, 3)} ms ≤ floor p99 + 1 = ${fmt(floor.p99 + 1, 3)} ms`,
+        sqlite.addedLatencyMs.p99 <= floor.p99 + 1,
+      ],
+      [
+        `SQLite saturation ${fmt(sqlite.throughputVsForwarder * 100, 0)} % of the forwarder ≥ 50 %`,
+        sqlite.throughputVsForwarder >= 0.5,
+      ],
+    );
+    if (postgresFigures) {
+      const need = Math.min(2000, 0.6 * (sqlite.saturation.rps ?? 0));
+      targets.push([
+        `PostgreSQL saturation ${fmt(postgresFigures.saturation.rps, 0)} req/s ≥ min(2,000, 60 % of SQLite) = ${fmt(need, 0)}`,
+        (postgresFigures.saturation.rps ?? 0) >= need,
+      ]);
+    }
+  }
+  results.targets = targets.map(([target, met]) => ({ target, met }));
+  lines.push('', 'issue 18 targets:', ...targets.map(([t, met]) => `- ${met ? 'met' : 'NOT met'}: ${t}`));
   process.stdout.write(`${lines.join('\n')}\n`);
   mkdirSync('bench/results', { recursive: true });
   writeFileSync(

@@ -41,7 +41,9 @@ await build({
     'pg-native',
   ],
   // CommonJS packages inside an ES module bundle still call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __sgRequire } from 'node:module'; const require = __sgRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __sgRequire } from 'node:module'; const require = __sgRequire(import.meta.url);",
+  },
   define: { STATUSGATE_VERSION: JSON.stringify(version) },
   logLevel: 'warning',
 });
