@@ -2,11 +2,12 @@
 # statusgate gateway image. Build: `docker build -t statusgate .` (or podman). See docs/deploying.md.
 # Node 24 in both stages: the major of .nvmrc, which CI (.ci/run) and `npm test` run on.
 #
-# Stage 1 builds on the slim image: no compiler is needed, better-sqlite3 ships prebuilt N-API binaries.
+# Stage 1 builds on the slim image: no compiler is needed, better-sqlite3 ships prebuilt N-API binaries
+# (--ignore-scripts: `npm ci` would otherwise run node-gyp on its binding.gyp; nothing else needs a script).
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json ./
 COPY src ./src
 # `npm run build` compiles dist/ and bundles it into dist/bundle/main.mjs (esbuild; src/scripts/bundle.ts).

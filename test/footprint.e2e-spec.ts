@@ -1,0 +1,69 @@
+/**
+ * The gateway loads only what its configuration uses (issue 18, memory and start-up): the PostgreSQL
+ * driver only on PostgreSQL, a provider's sandbox only when that provider runs on it. Each case builds the
+ * whole app from the compiled dist/ in a fresh node process that records every module it resolves.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RECORD_MODULES = `
+import { registerHooks } from 'node:module';
+import { Writable } from 'node:stream';
+const resolved = [];
+registerHooks({ resolve(specifier, context, next) { const r = next(specifier, context); resolved.push(r.url); return r; } });
+const { createApp } = await import('./dist/app.factory.js');
+const { loadConfig } = await import('./dist/runtime/config.js');
+const quiet = new Writable({ write: (_chunk, _encoding, done) => done() });
+const { app } = await createApp(loadConfig(process.env), { logDestination: quiet });
+await app.close();
+process.stdout.write(JSON.stringify(resolved));
+`;
+
+function modulesLoadedWith(env: Record<string, string>): string[] {
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', RECORD_MODULES], {
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (result.status !== 0) throw new Error(`app did not build: ${result.stderr}`);
+  return JSON.parse(result.stdout) as string[];
+}
+
+const usesPg = (urls: string[]) => urls.some((u) => u.includes('/node_modules/pg/'));
+const sandboxes = (urls: string[]) =>
+  urls.filter((u) => /\/dist\/providers\/\w+\/\w+\.sandbox\.js$/.test(u)).map((u) => u.split('/').at(-1));
+
+describe('What the gateway loads', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'statusgate-footprint-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('should load neither the PostgreSQL driver nor any sandbox on SQLite with live providers only', () => {
+    const urls = modulesLoadedWith({
+      DATABASE_URL: `sqlite:${join(dir, 'live.sqlite')}`,
+      SANDBOX: 'false',
+      SPIDR_BASE_URL: 'http://127.0.0.1:9',
+      SPIDR_API_KEY: 'live-key-000000000000',
+      AUTH_DISABLED: 'true',
+    });
+    expect(urls.some((u) => u.endsWith('/dist/app.module.js'))).toBe(true); // the recording works
+    expect(usesPg(urls)).toBe(false);
+    expect(sandboxes(urls)).toEqual([]);
+  }, 60_000);
+
+  it('should load the sandbox of each provider that runs on it, and only those', () => {
+    const urls = modulesLoadedWith({
+      DATABASE_URL: `sqlite:${join(dir, 'sandbox.sqlite')}`,
+      SANDBOX: 'true',
+      SPIDR_BASE_URL: 'http://127.0.0.1:9',
+      SPIDR_API_KEY: 'live-key-000000000000',
+      AUTH_DISABLED: 'true',
+    });
+    expect(sandboxes(urls).sort()).toEqual(['canopy.sandbox.js', 'cleargrid.sandbox.js', 'pismo.sandbox.js']);
+    expect(usesPg(urls)).toBe(false);
+  }, 60_000);
+});
