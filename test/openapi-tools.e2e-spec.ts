@@ -113,6 +113,8 @@ describe('OpenAPI document for tools (/docs-json)', () => {
     const ids = Object.values<any>(doc.paths).flatMap((item) =>
       Object.values<any>(item).map((o) => o.operationId),
     );
+    // No generated Controller_method ids: a camelCase verb and a noun, as a caller would write them.
+    expect(ids.filter((id) => !/^(get|list|change|create|cancel)[A-Z][A-Za-z]+$/.test(id))).toEqual([]);
     expect(ids.sort()).toEqual(
       [
         'changeAccountStatus',
@@ -122,6 +124,10 @@ describe('OpenAPI document for tools (/docs-json)', () => {
         'getLiveness',
         'getReadiness',
         'getMetrics',
+        'createBatch',
+        'getBatch',
+        'listBatchItems',
+        'cancelBatch',
       ].sort(),
     );
   });

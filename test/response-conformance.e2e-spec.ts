@@ -19,6 +19,11 @@ const READER = { id: 'conf-reader', key: 'conf-reader-1a9e7c5b3d2f4068', scopes:
 const auth = (key = FULL.key) => ({ 'x-api-key': key });
 const STATUS_PATH = '/v1/accounts/{provider}/{accountId}/status';
 const HISTORY_PATH = '/v1/accounts/{provider}/{accountId}/history';
+const BATCHES_PATH = '/v1/batches';
+const BATCH_PATH = '/v1/batches/{batchId}';
+const BATCH_ITEMS_PATH = '/v1/batches/{batchId}/items';
+/** A well-formed batch id nobody created. */
+const NO_BATCH = '01935a8e-7c4b-7d2a-9f00-000000000000';
 
 /** Documented answers no ordinary request can provoke, each with its reason (covered elsewhere where possible). */
 const NOT_PROVOKED: Record<string, string> = {
@@ -29,6 +34,14 @@ const NOT_PROVOKED: Record<string, string> = {
   'GET /v1/accounts/{provider}/{accountId}/history 429':
     'the per-caller limit: test/security-limits.e2e-spec.ts',
   'GET /v1/providers 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'POST /v1/batches 500': 'INTERNAL: no input provokes it by design',
+  'GET /v1/batches/{batchId} 500': 'INTERNAL: no input provokes it by design',
+  'GET /v1/batches/{batchId}/items 500': 'INTERNAL: no input provokes it by design',
+  'DELETE /v1/batches/{batchId} 500': 'INTERNAL: no input provokes it by design',
+  'POST /v1/batches 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'GET /v1/batches/{batchId} 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'GET /v1/batches/{batchId}/items 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'DELETE /v1/batches/{batchId} 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
   'GET /health/ready 503':
     'draining or database down: test/deploy.e2e-spec.ts and test/durability.e2e-spec.ts',
 };
@@ -160,6 +173,52 @@ describe('Response conformance to the OpenAPI document', () => {
     await send('GET', HISTORY_PATH, '/v1/accounts/spidr/conf-1/history', {
       headers: { 'x-api-key': 'nope' },
     });
+
+    // Batches: create (202, waited 200, replay, errors), read, list items, cancel.
+    const batchOf = (status: string, n = 2) => ({
+      items: Array.from({ length: n }, (_, i) => ({ provider: 'spidr', accountId: `conf-b-${i}`, status })),
+    });
+    const batchKey = { 'idempotency-key': 'conf-batch-key' };
+    const created = await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      body: batchOf('SUSPENDED'),
+      headers: batchKey,
+    });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('SUSPENDED'), headers: batchKey });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('ACTIVE'), headers: batchKey }); // 422
+    await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      body: batchOf('ACTIVE', 1),
+      headers: { prefer: 'wait=10' },
+    }); // 200
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('NOPE') });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('ACTIVE'), headers: auth('nope-0000') });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('ACTIVE'), headers: auth(READER.key) });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('CLOSED'), headers: auth(WRITER.key) });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      rawBody: JSON.stringify({
+        items: [{ provider: 'spidr', accountId: 'x', status: 'ACTIVE', note: 'n'.repeat(1_100_000) }],
+      }),
+    });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      rawBody: 'provider,accountId,status\nspidr,conf-b-0,ACTIVE',
+      headers: { 'content-type': 'text/csv' },
+    });
+    const batchId: string = created.body.batchId;
+    for (const [method, template, suffix] of [
+      ['GET', BATCH_PATH, ''],
+      ['GET', BATCH_ITEMS_PATH, '/items'],
+    ] as const) {
+      await send(method, template, `/v1/batches/${batchId}${suffix}`);
+      await send(method, template, `/v1/batches/not-a-batch${suffix}`);
+      await send(method, template, `/v1/batches/${batchId}${suffix}`, { headers: auth('nope-0000') });
+      await send(method, template, `/v1/batches/${batchId}${suffix}`, { headers: auth(WRITER.key) });
+      await send(method, template, `/v1/batches/${NO_BATCH}${suffix}`);
+    }
+    await send('GET', BATCH_ITEMS_PATH, `/v1/batches/${batchId}/items?limit=1&outcome=FAILED`);
+    await send('DELETE', BATCH_PATH, `/v1/batches/${batchId}`);
+    await send('DELETE', BATCH_PATH, '/v1/batches/not-a-batch');
+    await send('DELETE', BATCH_PATH, `/v1/batches/${batchId}`, { headers: auth('nope-0000') });
+    await send('DELETE', BATCH_PATH, `/v1/batches/${batchId}`, { headers: auth(READER.key) });
+    await send('DELETE', BATCH_PATH, `/v1/batches/${NO_BATCH}`);
 
     // Providers, health, metrics.
     await send('GET', '/v1/providers', '/v1/providers');

@@ -121,7 +121,7 @@ export interface paths {
          * Many status changes in one request
          * @description 1 to 1,000 items (body up to 1 MiB), each validated like a single change; any structural problem refuses the whole batch (400, `errors[].field` like `items[3].status`). The batch is recorded before the answer (202 + Location) and carried out by the gateway: every item becomes a change with its own audit record carrying batchId. ClearGrid items for one endpoint travel together (≤ 100 accounts per request). Scope status:write; status:close too when any item is CLOSED or a status its provider marks final.
          */
-        post: operations["BatchesController_create"];
+        post: operations["createBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -139,14 +139,14 @@ export interface paths {
          * A batch's summary
          * @description Only the API key that created it sees it (404 otherwise).
          */
-        get: operations["BatchesController_summary"];
+        get: operations["getBatch"];
         put?: never;
         post?: never;
         /**
          * Cancel the items not started yet
          * @description Items in flight finish; state CANCELLED once nothing runs.
          */
-        delete: operations["BatchesController_cancel"];
+        delete: operations["cancelBatch"];
         options?: never;
         head?: never;
         patch?: never;
@@ -163,7 +163,7 @@ export interface paths {
          * A batch's items in request order
          * @description outcome=FAILED gives the failures only.
          */
-        get: operations["BatchesController_items"];
+        get: operations["listBatchItems"];
         put?: never;
         post?: never;
         delete?: never;
@@ -286,7 +286,7 @@ export interface components {
             /** @example acc-3001 */
             accountId: string;
             /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70 */
-            changeId: Record<string, never> | null;
+            changeId: string | null;
             /** @description problem+json body (CONTRACT §4) when the item failed */
             error: {
                 [key: string]: unknown;
@@ -304,10 +304,10 @@ export interface components {
              */
             provider: "cleargrid" | "canopy" | "pismo" | "spidr";
             /**
-             * @description The provider's own value sent
+             * @description The provider's own value sent (null when none was). The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
              * @example suspended
              */
-            providerStatus: Record<string, never> | null;
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
             /**
              * @example FRAUD
              * @enum {string|null}
@@ -322,7 +322,7 @@ export interface components {
         BatchItemsPageDto: {
             items: components["schemas"]["BatchItemResultDto"][];
             /** @example null */
-            nextCursor: Record<string, never> | null;
+            nextCursor: string | null;
         };
         BatchSummaryDto: {
             /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
@@ -331,7 +331,7 @@ export interface components {
              * Format: date-time
              * @example 2026-12-04T18:00:00.412Z
              */
-            completedAt: Record<string, never> | null;
+            completedAt: string | null;
             /** @description Every count present, zeros included */
             counts: components["schemas"]["BatchCountsDto"];
             /**
@@ -1222,7 +1222,7 @@ export interface operations {
             };
         };
     };
-    BatchesController_create: {
+    createBatch: {
         parameters: {
             query?: never;
             header?: {
@@ -1243,6 +1243,14 @@ export interface operations {
             /** @description With Prefer: wait=N, every item ended in time */
             200: {
                 headers: {
+                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description Where the created resource can be read (the batch or the change record) */
+                    Location?: string;
+                    /** @description wait=N when the Prefer: wait=N of the request was honoured (the answer is final) */
+                    "Preference-Applied"?: string;
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1252,6 +1260,12 @@ export interface operations {
             /** @description Recorded; running (Location: /v1/batches/{batchId}) */
             202: {
                 headers: {
+                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description Where the created resource can be read (the batch or the change record) */
+                    Location?: string;
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1285,6 +1299,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: a body that is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description IDEMPOTENCY_KEY_REUSED: the same Idempotency-Key with a different batch body */
             422: {
                 headers: {
@@ -1303,9 +1335,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
-    BatchesController_summary: {
+    getBatch: {
         parameters: {
             query?: never;
             header?: never;
@@ -1318,6 +1359,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1369,9 +1412,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
-    BatchesController_cancel: {
+    cancelBatch: {
         parameters: {
             query?: never;
             header?: never;
@@ -1384,6 +1436,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1435,9 +1489,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
-    BatchesController_items: {
+    listBatchItems: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1456,6 +1519,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1500,6 +1565,15 @@ export interface operations {
             };
             /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
                 headers: {
                     [name: string]: unknown;
                 };

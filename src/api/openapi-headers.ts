@@ -11,6 +11,14 @@ export const RESPONSE_HEADERS = {
     description: 'Present (true) when this is the stored first answer to the same Idempotency-Key, replayed',
     schema: { type: 'string', enum: ['true'] },
   },
+  Location: {
+    description: 'Where the created resource can be read (the batch or the change record)',
+    schema: { type: 'string' },
+  },
+  'Preference-Applied': {
+    description: 'wait=N when the Prefer: wait=N of the request was honoured (the answer is final)',
+    schema: { type: 'string' },
+  },
   'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'string' } },
   'WWW-Authenticate': {
     description: 'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',
