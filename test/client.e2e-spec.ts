@@ -191,7 +191,7 @@ describe('Typed client (clients/typescript)', () => {
       timeout: 120_000,
     }).then(
       () => 'compiled',
-      (error: { stdout?: string }) => error.stdout ?? String(error),
+      (error: Error & { stdout?: string }) => error.stdout ?? error.message,
     );
     expect(result).toBe('compiled');
   }, 150_000);
