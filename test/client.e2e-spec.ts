@@ -184,6 +184,7 @@ describe('Typed client (clients/typescript)', () => {
         extends: '../../../tsconfig.json',
         compilerOptions: { rootDir: '../../..', noEmit: true },
         include: ['snippet.ts'],
+        exclude: [],
       }),
     );
     const tsc = join('node_modules', '.bin', 'tsc');
