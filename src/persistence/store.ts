@@ -4,8 +4,10 @@ import { PostgresAccountLocks } from './account-locks.postgres.js';
 import { AuditRepository } from './audit.repository.js';
 import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
 import { describeLocation, openDatabase, type Database } from './database.js';
+import { DriftRepository, type DriftEventWriter } from './drift.repository.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
 import { InstanceRepository } from './instance.repository.js';
+import { LocalLease, PostgresLease } from './watch-lease.postgres.js';
 
 /** How often a process proves it is alive, and after how long without proof it is presumed dead. */
 export const HEARTBEAT_MS = 10_000;
@@ -26,6 +28,9 @@ export class Store {
   readonly instanceId = uuidv7();
   /** Per-account locks shared by the replicas of one PostgreSQL database (none on SQLite: one process). */
   readonly accountLocks: PostgresAccountLocks | undefined;
+  /** The drift watch's reads and records (CONTRACT §8), and the lease that lets one replica run it. */
+  readonly drift: DriftRepository;
+  readonly driftLease: PostgresLease | LocalLease;
   private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(
@@ -40,6 +45,9 @@ export class Store {
     this.idempotency = new IdempotencyRepository(database.db, this.writes);
     this.instances = new InstanceRepository(database.db);
     this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
+    this.drift = new DriftRepository(database, DRIFT_EVENTS);
+    this.driftLease =
+      database.engine === 'postgres' ? new PostgresLease(url, 'statusgate:drift-watch') : new LocalLease();
   }
 
   /**
@@ -123,6 +131,7 @@ export class Store {
     for (const timer of this.timers) clearInterval(timer);
     await this.instances.remove(this.instanceId).catch(() => undefined);
     await this.accountLocks?.close();
+    await this.driftLease.close();
     await this.database.close();
   }
 
@@ -134,6 +143,12 @@ export class Store {
     this.timers.push(timer);
   }
 }
+
+// TODO(outbox): written through the events outbox once it is merged.
+const DRIFT_EVENTS: DriftEventWriter = {
+  sqlite: () => undefined,
+  postgres: () => Promise.resolve(),
+};
 
 /** The store named by DATABASE_URL cannot be used; the message is one line fit for the start-up error. */
 export class StoreOpenError extends Error {
