@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { BATCHES_MIGRATION } from './batches.migration.js';
+import { EVENTS_MIGRATION } from './events.migration.js';
 
 /**
  * Versioned migrations, kept in code so the built server needs no migration files beside it.
@@ -78,6 +79,7 @@ const MIGRATIONS: Record<string, Migration> = {
     },
   },
   '0002_batches': BATCHES_MIGRATION,
+  '0003_events': EVENTS_MIGRATION,
 };
 
 class InCodeMigrations implements MigrationProvider {
