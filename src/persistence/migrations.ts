@@ -1,5 +1,6 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { BATCHES_MIGRATION } from './batches.migration.js';
+import { EVENTS_MIGRATION } from './events.migration.js';
 import { DRIFT_MIGRATION } from './drift.migration.js';
 
 /**
@@ -79,6 +80,7 @@ const MIGRATIONS: Record<string, Migration> = {
     },
   },
   '0002_batches': BATCHES_MIGRATION,
+  '0003_events': EVENTS_MIGRATION,
   '0004_drift': DRIFT_MIGRATION,
 };
 

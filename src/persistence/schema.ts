@@ -1,4 +1,5 @@
 import type { BatchItemTable, BatchTable } from './batches.schema.js';
+import type { EventTable, WebhookCursorTable, WebhookDeliveryTable } from './events.schema.js';
 
 /**
  * Table shapes shared by both engines. Times are ISO-8601 UTC text (sortable, identical on SQLite and
@@ -79,5 +80,8 @@ export interface DatabaseSchema {
   gateway_instances: GatewayInstanceTable;
   batches: BatchTable;
   batch_items: BatchItemTable;
+  events: EventTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_cursors: WebhookCursorTable;
   drift_checks: DriftCheckTable;
 }

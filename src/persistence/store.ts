@@ -1,4 +1,6 @@
+import type { CompiledQuery } from 'kysely';
 import type { Logger } from 'pino';
+import type { EventRecord } from '../events/cloud-events.js';
 import { uuidv7 } from '../common/ids.js';
 import { PostgresAccountLocks } from './account-locks.postgres.js';
 import { AuditRepository } from './audit.repository.js';
@@ -64,6 +66,23 @@ export class Store {
     }
     if (await this.writes.claimKey(request)) return { kind: 'started' };
     return this.idempotency.begin(request, true);
+  }
+
+  /**
+   * The one way, off the hot path, to write rows and the events that describe them in one transaction
+   * (CONTRACT §7: none lost, none without its record). `statements` are compiled by this store's Kysely,
+   * e.g. `store.database.db.insertInto('drift_state').values(row).onConflict(…).compile()`; then
+   * `events` (built with events/cloud-events.ts, e.g. `driftEvent(…)`) are appended. SQLite: one
+   * synchronous transaction inside the group commit; PostgreSQL: one transaction on one connection.
+   * An event placed right after a statement is written only when that statement changed a row, so
+   * `insert … on conflict do nothing` followed by its event records the event for a new row only.
+   * Resolves once committed; rejects, having written nothing, when any statement fails.
+   */
+  commitWithEvents(statements: readonly CompiledQuery[], events: readonly EventRecord[]): Promise<void> {
+    return this.writes.commit([
+      ...statements.map((query) => ({ kind: 'sql' as const, query })),
+      ...events.map((event) => ({ kind: 'insertEvent' as const, event })),
+    ]);
   }
 
   /**
