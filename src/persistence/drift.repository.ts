@@ -1,7 +1,5 @@
-import type SQLite from 'better-sqlite3';
-import { sql, type Kysely } from 'kysely';
-import type pg from 'pg';
-import type { Database } from './database.js';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { driftEvent, type DriftEventData, type EventRecord } from '../events/cloud-events.js';
 import type { DatabaseSchema, DriftCheckTable } from './schema.js';
 
 /** A watched account due for a read: its expectation (latest APPLIED change) and when it was last read. */
@@ -24,46 +22,28 @@ export interface DriftObservation {
   checkedAt: string;
 }
 
-/** The data of an `account.status.drifted` event (CONTRACT §7). */
-export interface DriftedData {
-  provider: string;
-  accountId: string;
-  expectedStatus: string;
-  observedStatus: string | null;
-  observedProviderStatus: unknown;
-  lastChangeId: string;
-}
-
-/**
- * How a drift's event is written inside the transaction that records the check (so the event exists
- * exactly when the check that found it does). One function per engine, given that engine's connection.
- */
-export interface DriftEventWriter {
-  sqlite(connection: SQLite.Database, data: DriftedData, at: string): void;
-  postgres(client: pg.PoolClient, data: DriftedData, at: string): Promise<void>;
-}
-
 /**
  * `stale`: the expectation moved while the provider was read (a change through the gateway applied or is
  * in flight), so the read proves nothing and is not recorded. Otherwise whether the value read is a drift
- * not seen before (and so recorded as an event).
+ * not seen before (and so recorded with its event).
  */
 export type DriftRecord = { kind: 'stale' } | { kind: 'recorded'; drifted: boolean; newDrift: boolean };
 
+/** Store.commitWithEvents: statements and the events after them, in one transaction. */
+export type CommitWithEvents = (
+  statements: readonly CompiledQuery[],
+  events: readonly EventRecord[],
+) => Promise<void>;
+
 /**
- * The drift watch's queries (CONTRACT §8): which accounts are due, and each read's record. The record and
- * its event are one transaction; on SQLite it runs synchronously on the gateway's own connection, like
- * the hot-path writes (change-writes.ts), since an async Kysely transaction there could interleave with them.
+ * The drift watch's queries (CONTRACT §8): which accounts are due, and each read's record, committed with
+ * its `account.status.drifted` event in one transaction through the outbox (Store.commitWithEvents).
  */
 export class DriftRepository {
-  private readonly db: Kysely<DatabaseSchema>;
-
   constructor(
-    private readonly database: Database,
-    private readonly events: DriftEventWriter,
-  ) {
-    this.db = database.db;
-  }
+    private readonly db: Kysely<DatabaseSchema>,
+    private readonly commit: CommitWithEvents,
+  ) {}
 
   /**
    * Accounts of `provider` with a change APPLIED since `appliedSince` and none in flight, oldest check
@@ -123,18 +103,6 @@ export class DriftRepository {
   }
 
   /**
-   * Records one read: the check row, and an `account.status.drifted` event when the read shows a value other
-   * than expected that was not already reported against the same expectation. The expectation is checked
-   * again inside the transaction, so a change applied during the read never counts as drift.
-   */
-  record(observation: DriftObservation): Promise<DriftRecord> {
-    const sqlite = this.database.sqlite;
-    if (sqlite)
-      return Promise.resolve(sqlite.transaction(() => this.recordSqlite(sqlite, observation)).immediate());
-    return this.recordPostgres(this.database.pool!, observation);
-  }
-
-  /**
    * A read that failed still moves the account to the back of the queue, so an account the provider
    * cannot answer for does not take the budget of every run; nothing else of its last check changes.
    */
@@ -155,46 +123,23 @@ export class DriftRepository {
       .execute();
   }
 
-  private recordSqlite(connection: SQLite.Database, o: DriftObservation): DriftRecord {
-    const current = connection.prepare(SQL.current).get(o.provider, o.accountId) as CurrentRow | undefined;
-    const previous = connection.prepare(SQL.previous).get(o.provider, o.accountId) as PreviousRow | undefined;
-    const decision = decide(o, current, previous);
-    if (decision.kind === 'stale') return decision;
-    connection.prepare(SQL.upsert).run(...upsertParams(o, decision.driftedAt));
-    if (decision.newDrift) this.events.sqlite(connection, driftedData(o), o.checkedAt);
-    return decision;
+  /**
+   * Records one read: the check row, and an `account.status.drifted` event when the read shows a value other
+   * than expected that was not already reported against the same expectation. The row is written only while
+   * the expectation is still the one read against and no change is in flight (checked by the statement
+   * itself, inside the transaction), and only over the check this decision was made from; the event only
+   * with its row (the outbox writes an event only when the statement before it changed a row).
+   */
+  async record(o: DriftObservation): Promise<DriftRecord> {
+    const previous = await this.find(o.provider, o.accountId);
+    const decision = decide(o, previous);
+    const statement = guardedUpsert(o, decision.driftedAt, previous?.checked_at ?? null).compile(this.db);
+    const events = decision.newDrift ? [driftEvent(driftedData(o), o.checkedAt)] : [];
+    await this.commit([statement], events);
+    const now = await this.find(o.provider, o.accountId);
+    if (now?.checked_at !== o.checkedAt || now.change_id !== o.changeId) return { kind: 'stale' };
+    return { kind: 'recorded', drifted: decision.drifted, newDrift: decision.newDrift };
   }
-
-  private async recordPostgres(pool: pg.Pool, o: DriftObservation): Promise<DriftRecord> {
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
-      const current = (await client.query<CurrentRow>(PG_SQL.current, [o.provider, o.accountId])).rows[0];
-      // Locks the account's check row (when there is one) against a second watcher that lost the lease mid-run.
-      const previous = (
-        await client.query<PreviousRow>(`${PG_SQL.previous} for update`, [o.provider, o.accountId])
-      ).rows[0];
-      const decision = decide(o, current, previous);
-      if (decision.kind === 'stale') {
-        await client.query('rollback');
-        return decision;
-      }
-      await client.query(PG_SQL.upsert, upsertParams(o, decision.driftedAt));
-      if (decision.newDrift) await this.events.postgres(client, driftedData(o), o.checkedAt);
-      await client.query('commit');
-      return decision;
-    } catch (error) {
-      await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.release();
-    }
-  }
-}
-
-interface CurrentRow {
-  change_id: string | null;
-  pending: number | string;
 }
 
 type PreviousRow = Pick<DriftCheckTable, 'change_id' | 'observed_provider_status' | 'drifted_at'>;
@@ -206,22 +151,20 @@ export function isDrift(expectedStatus: string, observedStatus: string | null): 
 
 function decide(
   o: DriftObservation,
-  current: CurrentRow | undefined,
   previous: PreviousRow | undefined,
-): { kind: 'stale' } | { kind: 'recorded'; drifted: boolean; newDrift: boolean; driftedAt: string | null } {
-  if (!current || current.change_id !== o.changeId || Number(current.pending) > 0) return { kind: 'stale' };
+): { drifted: boolean; newDrift: boolean; driftedAt: string | null } {
   const drifted = isDrift(o.expectedStatus, o.observedStatus);
-  if (!drifted) return { kind: 'recorded', drifted, newDrift: false, driftedAt: null };
+  if (!drifted) return { drifted, newDrift: false, driftedAt: null };
   // Reported already: the same value, against the same expectation, without a read in sync in between.
   const seen =
     previous !== undefined &&
     previous.drifted_at !== null &&
     previous.change_id === o.changeId &&
     previous.observed_provider_status === json(o.observedProviderStatus);
-  return { kind: 'recorded', drifted, newDrift: !seen, driftedAt: seen ? previous.drifted_at : o.checkedAt };
+  return { drifted, newDrift: !seen, driftedAt: seen ? previous.drifted_at : o.checkedAt };
 }
 
-function driftedData(o: DriftObservation): DriftedData {
+function driftedData(o: DriftObservation): DriftEventData {
   return {
     provider: o.provider,
     accountId: o.accountId,
@@ -236,17 +179,25 @@ function json(value: unknown): string | null {
   return value === undefined || value === null ? null : JSON.stringify(value);
 }
 
-function upsertParams(o: DriftObservation, driftedAt: string | null): unknown[] {
-  return [
-    o.provider,
-    o.accountId,
-    o.checkedAt,
-    o.changeId,
-    o.expectedStatus,
-    o.observedStatus,
-    json(o.observedProviderStatus),
-    driftedAt,
-  ];
+/**
+ * The check row, written only while `o.changeId` is still the account's latest APPLIED change and no change
+ * is in flight, and (when a row exists) only over the check last read (`previousCheckedAt`): a read made
+ * across a change, or a check recorded meanwhile by another watcher, writes nothing.
+ */
+function guardedUpsert(o: DriftObservation, driftedAt: string | null, previousCheckedAt: string | null) {
+  return sql`insert into drift_checks (provider, account_id, checked_at, change_id, expected_status,
+      observed_status, observed_provider_status, drifted_at)
+    select ${o.provider}, ${o.accountId}, ${o.checkedAt}, ${o.changeId}, ${o.expectedStatus},
+      ${o.observedStatus}, ${json(o.observedProviderStatus)}, ${driftedAt}
+    where (select max(change_id) from change_attempts
+        where provider = ${o.provider} and account_id = ${o.accountId} and outcome = 'APPLIED') = ${o.changeId}
+      and not exists (select 1 from change_attempts
+        where provider = ${o.provider} and account_id = ${o.accountId} and outcome = 'PENDING')
+    on conflict (provider, account_id) do update set checked_at = excluded.checked_at,
+      change_id = excluded.change_id, expected_status = excluded.expected_status,
+      observed_status = excluded.observed_status,
+      observed_provider_status = excluded.observed_provider_status, drifted_at = excluded.drifted_at
+    where drift_checks.checked_at = ${previousCheckedAt}`;
 }
 
 /** Watched accounts of one provider: the latest APPLIED change is within the window, and none is in flight. */
@@ -260,26 +211,3 @@ function dueQuery(provider: string, appliedSince: string, columns: ReturnType<ty
       and not exists (select 1 from change_attempts p
         where p.provider = a.provider and p.account_id = a.account_id and p.outcome = 'PENDING')`;
 }
-
-const SQL = {
-  current: `select (select max(change_id) from change_attempts
-       where provider = ?1 and account_id = ?2 and outcome = 'APPLIED') as change_id,
-     (select count(*) from change_attempts
-       where provider = ?1 and account_id = ?2 and outcome = 'PENDING') as pending`,
-  previous: `select change_id, observed_provider_status, drifted_at from drift_checks
-     where provider = ? and account_id = ?`,
-  upsert: `insert into drift_checks (provider, account_id, checked_at, change_id, expected_status,
-       observed_status, observed_provider_status, drifted_at)
-     values (?, ?, ?, ?, ?, ?, ?, ?)
-     on conflict (provider, account_id) do update set checked_at = excluded.checked_at,
-       change_id = excluded.change_id, expected_status = excluded.expected_status,
-       observed_status = excluded.observed_status,
-       observed_provider_status = excluded.observed_provider_status, drifted_at = excluded.drifted_at`,
-} as const;
-
-const PG_SQL = Object.fromEntries(
-  Object.entries(SQL).map(([name, text]) => {
-    let n = 0;
-    return [name, text.replace(/\?(\d)?/g, (_m, index?: string) => `$${index ?? ++n}`)];
-  }),
-) as Record<keyof typeof SQL, string>;

@@ -6,7 +6,7 @@ import { PostgresAccountLocks } from './account-locks.postgres.js';
 import { AuditRepository } from './audit.repository.js';
 import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
 import { describeLocation, openDatabase, type Database } from './database.js';
-import { DriftRepository, type DriftEventWriter } from './drift.repository.js';
+import { DriftRepository } from './drift.repository.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
 import { InstanceRepository } from './instance.repository.js';
 import { LocalLease, PostgresLease } from './watch-lease.postgres.js';
@@ -47,7 +47,9 @@ export class Store {
     this.idempotency = new IdempotencyRepository(database.db, this.writes);
     this.instances = new InstanceRepository(database.db);
     this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
-    this.drift = new DriftRepository(database, DRIFT_EVENTS);
+    this.drift = new DriftRepository(database.db, (statements, events) =>
+      this.commitWithEvents(statements, events),
+    );
     this.driftLease =
       database.engine === 'postgres' ? new PostgresLease(url, 'statusgate:drift-watch') : new LocalLease();
   }
@@ -162,12 +164,6 @@ export class Store {
     this.timers.push(timer);
   }
 }
-
-// TODO(outbox): written through the events outbox once it is merged.
-const DRIFT_EVENTS: DriftEventWriter = {
-  sqlite: () => undefined,
-  postgres: () => Promise.resolve(),
-};
 
 /** The store named by DATABASE_URL cannot be used; the message is one line fit for the start-up error. */
 export class StoreOpenError extends Error {

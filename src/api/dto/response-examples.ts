@@ -89,7 +89,7 @@ export const ACCOUNT_STATUS_EXAMPLES: Record<string, NamedExample> = {
       accountId: 'acc-1001',
       status: 'ACTIVE',
       reason: null,
-      providerStatus: 'active',
+      providerStatus: { status: 'active', statusReason: null },
       source: 'provider',
       asOf: AT,
       expectedStatus: 'SUSPENDED',
