@@ -967,6 +967,8 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
     expect(Object.keys(res.body).sort()).toEqual([
       'accountId',
       'asOf',
+      'expectedStatus',
+      'inSync',
       'provider',
       'providerStatus',
       'reason',
