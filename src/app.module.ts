@@ -22,6 +22,7 @@ import { MetricsController } from './api/metrics.controller.js';
 import { BatchesController } from './api/batches.controller.js';
 import { BatchService } from './services/batch.service.js';
 import { BatchWorker } from './services/batch-worker.js';
+import { DRIFT_CLOCK, DRIFT_LOGGER, DriftWatch } from './services/drift-watch.js';
 
 export const LOGGER = Symbol('LOGGER');
 const RUNTIME = Symbol('PROVIDER_RUNTIME');
@@ -48,6 +49,8 @@ export class AppModule {
     logger: Logger,
     lifecycle: Lifecycle,
     metrics: Metrics,
+    /** The drift watch's read-budget clock (tests); the real clock when absent. */
+    driftClock?: () => number,
   ): DynamicModule {
     return {
       module: AppModule,
@@ -68,6 +71,8 @@ export class AppModule {
         { provide: Store, useValue: store },
         { provide: Lifecycle, useValue: lifecycle },
         { provide: Metrics, useValue: metrics },
+        { provide: DRIFT_LOGGER, useValue: logger },
+        ...(driftClock ? [{ provide: DRIFT_CLOCK, useValue: driftClock }] : []),
         {
           provide: RuntimeCloser,
           useFactory: (r: ProviderRuntime, s: Store) => new RuntimeCloser(r, s),
@@ -84,6 +89,7 @@ export class AppModule {
         ProvidersService,
         BatchWorker,
         BatchService,
+        DriftWatch,
       ],
     };
   }

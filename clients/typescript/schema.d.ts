@@ -93,7 +93,7 @@ export interface paths {
         };
         /**
          * Read one account's current status
-         * @description Read live from the provider where it has a read endpoint (source "provider"); otherwise the last change the gateway recorded (source "gateway"). Scope status:read.
+         * @description Read live from the provider where it has a read endpoint (source "provider"), with the last status applied through the gateway (expectedStatus) and whether the provider shows it (inSync); otherwise the last change the gateway recorded (source "gateway"). Scope status:read.
          */
         get: operations["getAccountStatus"];
         /**
@@ -204,6 +204,17 @@ export interface components {
              * @example 2026-11-21T09:00:00.000Z
              */
             asOf: string;
+            /**
+             * @description Only when source is provider: the last status applied through the gateway (its latest APPLIED change), or null when none was
+             * @example SUSPENDED
+             * @enum {string|null}
+             */
+            expectedStatus?: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED" | null;
+            /**
+             * @description Only when source is provider: whether the provider shows expectedStatus; null when there is no expectedStatus. false means the account drifted (changed outside the gateway, see the drift watch)
+             * @example true
+             */
+            inSync?: boolean | null;
             /**
              * @example canopy
              * @enum {string}

@@ -195,8 +195,9 @@ export class AccountsController {
     operationId: 'getAccountStatus',
     summary: "Read one account's current status",
     description:
-      'Read live from the provider where it has a read endpoint (source "provider"); otherwise the last change ' +
-      'the gateway recorded (source "gateway"). Scope status:read.',
+      'Read live from the provider where it has a read endpoint (source "provider"), with the last status ' +
+      'applied through the gateway (expectedStatus) and whether the provider shows it (inSync); otherwise the ' +
+      'last change the gateway recorded (source "gateway"). Scope status:read.',
   })
   @ApiHeader(REQUEST_ID_HEADER)
   @ApiResponse({

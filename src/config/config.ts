@@ -58,6 +58,8 @@ export interface AppConfig {
   guard: { failureThreshold: number; halfOpenAfterMs: number; maxConcurrent: number; maxQueue: number };
   /** How long a SIGTERM waits for in-flight requests before the process exits anyway. */
   drainTimeoutMs: number;
+  /** The drift watch (CONTRACT §8): every `intervalMs` (0 = off), accounts applied within `windowDays`. */
+  reconcile: { intervalMs: number; windowDays: number; readsPerMinute: number };
   providers: ProvidersConfig;
   /** Start-up warnings to log once the logger exists. */
   warnings: string[];
@@ -132,6 +134,11 @@ export function loadConfig(env: Env, schemas: ProviderSchemas): AppConfig {
       maxQueue: int(env, 'PROVIDER_MAX_QUEUE', 256, 0, 100_000),
     },
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 25_000, 0, 600_000),
+    reconcile: {
+      intervalMs: reconcileInterval(env),
+      windowDays: int(env, 'RECONCILE_WINDOW_DAYS', 30, 1, 3650),
+      readsPerMinute: int(env, 'RECONCILE_READS_PER_MINUTE', 60, 1, 100_000),
+    },
     providers,
     warnings,
   };
@@ -221,6 +228,14 @@ function int(env: Env, variable: string, fallback: number, min: number, max: num
   const value = Number(raw);
   if (value < min || value > max)
     throw new ConfigError(variable, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+/** 0 turns the watch off; below 100 ms it would only query the database in a loop. */
+function reconcileInterval(env: Env): number {
+  const value = int(env, 'RECONCILE_INTERVAL_MS', 60_000, 0, 86_400_000);
+  if (value !== 0 && value < 100)
+    throw new ConfigError('RECONCILE_INTERVAL_MS', `must be 0 (off) or at least 100, got ${value}`);
   return value;
 }
 

@@ -1,5 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { BATCHES_MIGRATION } from './batches.migration.js';
+import { EVENTS_MIGRATION } from './events.migration.js';
+import { DRIFT_MIGRATION } from './drift.migration.js';
 
 /**
  * Versioned migrations, kept in code so the built server needs no migration files beside it.
@@ -78,6 +80,8 @@ const MIGRATIONS: Record<string, Migration> = {
     },
   },
   '0002_batches': BATCHES_MIGRATION,
+  '0003_events': EVENTS_MIGRATION,
+  '0004_drift': DRIFT_MIGRATION,
 };
 
 class InCodeMigrations implements MigrationProvider {
