@@ -22,8 +22,11 @@ import { MetricsController } from './api/metrics.controller.js';
 import { BatchesController } from './api/batches.controller.js';
 import { BatchService } from './services/batch.service.js';
 import { BatchWorker } from './services/batch-worker.js';
+import { LOGGER_TOKEN } from './services/tokens.js';
+import { EventsService } from './services/events.service.js';
+import { ChangesController, EventsController } from './api/events.controller.js';
 
-export const LOGGER = Symbol('LOGGER');
+export const LOGGER = LOGGER_TOKEN;
 const RUNTIME = Symbol('PROVIDER_RUNTIME');
 
 /** Closes the provider sandboxes and the store when the application shuts down. */
@@ -59,6 +62,8 @@ export class AppModule {
         HealthController,
         MetricsController,
         BatchesController,
+        ChangesController,
+        EventsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -84,6 +89,7 @@ export class AppModule {
         ProvidersService,
         BatchWorker,
         BatchService,
+        EventsService,
       ],
     };
   }

@@ -11,6 +11,10 @@ export const RESPONSE_HEADERS = {
     description: 'Present (true) when this is the stored first answer to the same Idempotency-Key, replayed',
     schema: { type: 'string', enum: ['true'] },
   },
+  Location: {
+    description: 'On a 202 change answer: /v1/changes/{changeId}, where the change record can be read',
+    schema: { type: 'string' },
+  },
   'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'string' } },
   'WWW-Authenticate': {
     description: 'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',

@@ -7,6 +7,7 @@ import { AuditRepository } from './audit.repository.js';
 import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
 import { describeLocation, openDatabase, type Database } from './database.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
+import { EventsRepository } from './events.repository.js';
 import { InstanceRepository } from './instance.repository.js';
 
 /** How often a process proves it is alive, and after how long without proof it is presumed dead. */
@@ -21,6 +22,8 @@ export const PURGE_EVERY_MS = 10 * 60_000;
  */
 export class Store {
   readonly audit: AuditRepository;
+  /** The outbox's read side: the event feed and retention (CONTRACT §7). */
+  readonly events: EventsRepository;
   readonly idempotency: IdempotencyRepository;
   readonly instances: InstanceRepository;
   /** The hot-path writes of a status change (prepared statements and group commit on SQLite). */
@@ -39,6 +42,7 @@ export class Store {
       ? new SqliteChangeWrites(database.sqlite)
       : new PostgresChangeWrites(database.pool!);
     this.audit = new AuditRepository(database.db);
+    this.events = new EventsRepository(database.db, database.engine);
     this.idempotency = new IdempotencyRepository(database.db, this.writes);
     this.instances = new InstanceRepository(database.db);
     this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
