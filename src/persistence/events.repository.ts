@@ -67,7 +67,7 @@ export class EventsRepository {
   async byIds(ids: readonly string[]): Promise<Map<string, StoredEvent>> {
     if (ids.length === 0) return new Map();
     const rows = await this.db.selectFrom('events').selectAll().where('id', 'in', ids).execute();
-    return new Map(rows.map((row) => [row.id, toStored(row as Row)]));
+    return new Map(rows.map((row) => [row.id, toStored(row)]));
   }
 
   /** Removes events older than `before` (EVENT_RETENTION_DAYS) and ended deliveries of that age. */
