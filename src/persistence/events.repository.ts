@@ -53,10 +53,11 @@ export class EventsRepository {
     const subject = filter.subject === undefined ? sql`` : sql` and subject = ${filter.subject}`;
     const rows =
       this.engine === 'postgres'
-        ? await sql<Row>`select seq::text as seq, txid::text as txid, id, type, subject, time, data from events
+        ? // Ordered by the columns, not by their text aliases (as text, '100' sorts before '99').
+          await sql<Row>`select seq::text as seq, txid::text as txid, id, type, subject, time, data from events
             where (txid, seq) > (${after.txid}::xid8, ${after.seq}::bigint)
               and txid < pg_snapshot_xmin(pg_current_snapshot())${type}${subject}
-            order by txid, seq limit ${limit}`.execute(this.db)
+            order by events.txid, events.seq limit ${limit}`.execute(this.db)
         : await sql<Row>`select seq, txid, id, type, subject, time, data from events
             where seq > ${Number(after.seq)}${type}${subject}
             order by seq limit ${limit}`.execute(this.db);
