@@ -24,6 +24,7 @@ import { BatchService } from './services/batch.service.js';
 import { BatchWorker } from './services/batch-worker.js';
 import { LOGGER_TOKEN } from './services/tokens.js';
 import { EventsService } from './services/events.service.js';
+import { WebhookDispatcher } from './services/webhook-dispatcher.js';
 import { ChangesController, EventsController } from './api/events.controller.js';
 
 export const LOGGER = LOGGER_TOKEN;
@@ -90,6 +91,7 @@ export class AppModule {
         BatchWorker,
         BatchService,
         EventsService,
+        WebhookDispatcher,
       ],
     };
   }

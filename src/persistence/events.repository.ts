@@ -64,6 +64,24 @@ export class EventsRepository {
     return rows.rows.map(toStored);
   }
 
+  /** The position after the last event a reader can be served now (where a new subscriber starts). */
+  async end(): Promise<FeedPosition> {
+    const row =
+      this.engine === 'postgres'
+        ? (
+            await sql<{ txid: string; seq: string }>`select txid::text as txid, seq::text as seq from events
+              where txid < pg_snapshot_xmin(pg_current_snapshot())
+              order by events.txid desc, events.seq desc limit 1`.execute(this.db)
+          ).rows[0]
+        : (
+            await sql<{
+              txid: number;
+              seq: number;
+            }>`select txid, seq from events order by seq desc limit 1`.execute(this.db)
+          ).rows[0];
+    return row ? { txid: String(row.txid), seq: String(row.seq) } : FEED_START;
+  }
+
   /** Events of these ids, with their positions (for webhook deliveries). */
   async byIds(ids: readonly string[]): Promise<Map<string, StoredEvent>> {
     if (ids.length === 0) return new Map();
