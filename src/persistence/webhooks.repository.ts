@@ -152,6 +152,27 @@ export class WebhooksRepository {
       .execute();
   }
 
+  /**
+   * Frees the leases of processes that died mid-delivery, so their deliveries are made again now rather
+   * than when the lease lapses: on SQLite every other process (one serves the file), on PostgreSQL those
+   * without a heartbeat since `staleBefore`.
+   */
+  async releaseDead(currentInstance: string, scope: { allOthers: true } | { staleBefore: Date }): Promise<void> {
+    let query = this.db
+      .updateTable('webhook_deliveries')
+      .set({ leased_by: null, leased_until: null })
+      .where('state', '=', 'PENDING')
+      .where('leased_by', 'is not', null)
+      .where('leased_by', '<>', currentInstance);
+    if ('staleBefore' in scope) {
+      const staleBefore = scope.staleBefore.toISOString();
+      query = query.where('leased_by', 'not in', (eb) =>
+        eb.selectFrom('gateway_instances').select('instance_id').where('heartbeat_at', '>=', staleBefore),
+      );
+    }
+    await query.execute();
+  }
+
   async pending(subscriberId?: string): Promise<number> {
     let query = this.db
       .selectFrom('webhook_deliveries')

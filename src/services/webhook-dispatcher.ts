@@ -11,7 +11,7 @@ import { toCloudEvent } from '../events/cloud-events.js';
 import { webhookHeaders } from '../events/webhook-signature.js';
 import { Metrics } from '../observability/metrics.js';
 import type { WebhookDeliveryTable } from '../persistence/events.schema.js';
-import { Store } from '../persistence/store.js';
+import { INSTANCE_STALE_MS, Store } from '../persistence/store.js';
 import { WebhooksRepository } from '../persistence/webhooks.repository.js';
 import { decodeFeedCursor, encodeFeedCursor } from './events.service.js';
 import { LOGGER_TOKEN } from './tokens.js';
@@ -93,6 +93,12 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    if (this.loops.length === 0) return;
+    const sqlite = this.store.database.engine === 'sqlite';
+    await this.repository.releaseDead(
+      this.store.instanceId,
+      sqlite ? { allOthers: true } : { staleBefore: new Date(Date.now() - INSTANCE_STALE_MS) },
+    );
     for (const loop of this.loops) {
       // A subscriber seen for the first time starts at the feed's end (not 30 days of history).
       if ((await this.repository.cursor(loop.subscriber.id)) === undefined)
