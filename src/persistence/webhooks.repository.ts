@@ -157,7 +157,10 @@ export class WebhooksRepository {
    * than when the lease lapses: on SQLite every other process (one serves the file), on PostgreSQL those
    * without a heartbeat since `staleBefore`.
    */
-  async releaseDead(currentInstance: string, scope: { allOthers: true } | { staleBefore: Date }): Promise<void> {
+  async releaseDead(
+    currentInstance: string,
+    scope: { allOthers: true } | { staleBefore: Date },
+  ): Promise<void> {
     let query = this.db
       .updateTable('webhook_deliveries')
       .set({ leased_by: null, leased_until: null })
