@@ -49,7 +49,6 @@ export class ChangeRecordDto {
 
   @ApiProperty({
     oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    nullable: true,
     example: 'DISPUTE',
     description: `${PROVIDER_STATUS_DESCRIPTION}; null until the provider answered`,
   })
@@ -108,7 +107,6 @@ export class ChangeEventDataDto {
 
   @ApiProperty({
     oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    nullable: true,
     example: 'BLOCKED',
     description: PROVIDER_STATUS_DESCRIPTION,
   })
@@ -143,7 +141,6 @@ export class DriftEventDataDto {
 
   @ApiProperty({
     oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    nullable: true,
     example: { status: 'ACTIVE', substatus: null },
     description: PROVIDER_STATUS_DESCRIPTION,
   })
