@@ -72,7 +72,11 @@ describeEachEngine(cases, 'Store on $engine', ({ fresh }) => {
         const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(
           opened[0].db,
         );
-        expect(migrations.rows.map((r) => r.name)).toEqual(['0001_audit_and_idempotency', '0002_batches']);
+        expect(migrations.rows.map((r) => r.name)).toEqual([
+          '0001_audit_and_idempotency',
+          '0002_batches',
+          '0003_events',
+        ]);
         await Promise.all(opened.map((d) => d.close()));
       } finally {
         await empty.drop();
