@@ -79,6 +79,19 @@ describe('Change records and the event feed', () => {
       providerStatus: res.body.providerStatus,
       completedAt: res.body.completedAt,
     });
+    // Replayed under the same Idempotency-Key, the 202 keeps its Location.
+    const keyed = { ...W, 'idempotency-key': `loc-${account}` };
+    const body = { status: 'DISPUTED', customerId: 'debtor-1' };
+    const first = await call('PUT', `${gw.url}/v1/accounts/cleargrid/${account}-k/status`, {
+      headers: keyed,
+      body,
+    });
+    const again = await call('PUT', `${gw.url}/v1/accounts/cleargrid/${account}-k/status`, {
+      headers: keyed,
+      body,
+    });
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('location')).toBe(`/v1/changes/${first.body.changeId}`);
     // A 200 answer carries no Location.
     const applied = await call('PUT', `${gw.url}/v1/accounts/spidr/${account}/status`, {
       headers: W,
