@@ -23,8 +23,12 @@ import { BatchesController } from './api/batches.controller.js';
 import { BatchService } from './services/batch.service.js';
 import { BatchWorker } from './services/batch-worker.js';
 import { DRIFT_CLOCK, DRIFT_LOGGER, DriftWatch } from './services/drift-watch.js';
+import { LOGGER_TOKEN } from './services/tokens.js';
+import { EventsService } from './services/events.service.js';
+import { WebhookDispatcher } from './services/webhook-dispatcher.js';
+import { ChangesController, EventsController } from './api/events.controller.js';
 
-export const LOGGER = Symbol('LOGGER');
+export const LOGGER = LOGGER_TOKEN;
 const RUNTIME = Symbol('PROVIDER_RUNTIME');
 
 /** Closes the provider sandboxes and the store when the application shuts down. */
@@ -62,6 +66,8 @@ export class AppModule {
         HealthController,
         MetricsController,
         BatchesController,
+        ChangesController,
+        EventsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -90,6 +96,8 @@ export class AppModule {
         BatchWorker,
         BatchService,
         DriftWatch,
+        EventsService,
+        WebhookDispatcher,
       ],
     };
   }

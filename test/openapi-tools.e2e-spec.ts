@@ -128,6 +128,8 @@ describe('OpenAPI document for tools (/docs-json)', () => {
         'getBatch',
         'listBatchItems',
         'cancelBatch',
+        'getChange',
+        'listEvents',
       ].sort(),
     );
   });
@@ -164,7 +166,11 @@ describe('OpenAPI document for tools (/docs-json)', () => {
   it('should document the response headers and the Idempotency-Key and limit rules', () => {
     const put = op('put', CHANGE);
     expect(Object.keys(put.responses['200'].headers).sort()).toEqual(['Idempotent-Replayed', 'X-Request-Id']);
-    expect(Object.keys(put.responses['202'].headers).sort()).toEqual(['Idempotent-Replayed', 'X-Request-Id']);
+    expect(Object.keys(put.responses['202'].headers).sort()).toEqual([
+      'Idempotent-Replayed',
+      'Location',
+      'X-Request-Id',
+    ]);
     expect(put.responses['429'].headers).toHaveProperty('Retry-After');
     expect(put.responses['404'].headers).toHaveProperty('X-Request-Id');
     expect(put.responses['401'].headers).toHaveProperty('WWW-Authenticate');

@@ -172,6 +172,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/changes/{changeId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One change attempt
+         * @description Any change the gateway recorded (single or from a batch): its outcome (PENDING while it runs), error code and the provider value sent. A 202 change answer links here in Location. Scope status:read.
+         */
+        get: operations["getChange"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event feed (CloudEvents 1.0)
+         * @description Every change attempt that ended, and every drift found, oldest first in commit order. Poll with after=<nextCursor of the last page> (never null) to see each event once, in order — across replicas too. Events older than EVENT_RETENTION_DAYS are removed. Scope events:read (status:read does not grant it).
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/providers": {
         parameters: {
             query?: never;
@@ -370,6 +410,147 @@ export interface components {
              */
             substatus: string | null;
         };
+        ChangeEventDataDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /** @example null */
+            batchId: string | null;
+            /** @example billing-service */
+            callerId: string;
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
+            changeId: string;
+            /**
+             * @example APPLIED
+             * @enum {string}
+             */
+            outcome: "APPLIED" | "ACCEPTED";
+            /**
+             * @example pismo
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
+             * @example BLOCKED
+             */
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @example FRAUD
+             * @enum {string|null}
+             */
+            reason: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT" | null;
+            /** @example c0ffee00-1234-4abc-8def-000000000001 */
+            requestId: string;
+            /**
+             * @example SUSPENDED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+        };
+        ChangeFailedEventDataDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /** @example null */
+            batchId: string | null;
+            /** @example billing-service */
+            callerId: string;
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
+            changeId: string;
+            /**
+             * @description The canonical error code (section 4), or UNFINISHED
+             * @example ACCOUNT_NOT_FOUND
+             * @enum {string}
+             */
+            errorCode: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROVIDER_NOT_FOUND" | "ACCOUNT_NOT_FOUND" | "NOT_FOUND" | "STATUS_NOT_SUPPORTED" | "ACCOUNT_CLOSED" | "INVALID_TRANSITION" | "PROVIDER_REJECTED" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "RATE_LIMITED" | "PROVIDER_AUTH_FAILED" | "PROVIDER_ERROR" | "PROVIDER_UNAVAILABLE" | "PROVIDER_TIMEOUT" | "INTERNAL" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "UNFINISHED";
+            /**
+             * @example FAILED
+             * @enum {string}
+             */
+            outcome: "FAILED" | "UNFINISHED";
+            /**
+             * @example pismo
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
+             * @example BLOCKED
+             */
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @example FRAUD
+             * @enum {string|null}
+             */
+            reason: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT" | null;
+            /** @example c0ffee00-1234-4abc-8def-000000000001 */
+            requestId: string;
+            /**
+             * @example SUSPENDED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+        };
+        ChangeRecordDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /**
+             * @description null unless from a batch
+             * @example null
+             */
+            batchId: string | null;
+            /** @example billing-service */
+            callerId: string;
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
+            changeId: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.120Z
+             */
+            completedAt: string | null;
+            /**
+             * @description When FAILED or UNFINISHED
+             * @example null
+             * @enum {string|null}
+             */
+            errorCode: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROVIDER_NOT_FOUND" | "ACCOUNT_NOT_FOUND" | "NOT_FOUND" | "STATUS_NOT_SUPPORTED" | "ACCOUNT_CLOSED" | "INVALID_TRANSITION" | "PROVIDER_REJECTED" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "RATE_LIMITED" | "PROVIDER_AUTH_FAILED" | "PROVIDER_ERROR" | "PROVIDER_UNAVAILABLE" | "PROVIDER_TIMEOUT" | "INTERNAL" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "UNFINISHED" | null;
+            /** @example Customer called */
+            note: string | null;
+            /**
+             * @description PENDING while it runs
+             * @example ACCEPTED
+             * @enum {string}
+             */
+            outcome: "PENDING" | "APPLIED" | "ACCEPTED" | "FAILED" | "UNFINISHED";
+            /**
+             * @example cleargrid
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /** @example 202 */
+            providerHttpStatus: number | null;
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}; null until the provider answered
+             * @example DISPUTE
+             */
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @example null
+             * @enum {string|null}
+             */
+            reason: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT" | null;
+            /** @example c0ffee00-1234-4abc-8def-000000000001 */
+            requestId: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            requestedAt: string;
+            /**
+             * @example DISPUTED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+        };
         ChangeStatusDto: {
             /**
              * @description The customer id; required for every ClearGrid change (its debtorCompanyId); must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)
@@ -449,6 +630,39 @@ export interface components {
         CreateBatchDto: {
             items: components["schemas"]["BatchItemDto"][];
         };
+        DriftEventDataDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /**
+             * @example CLOSED
+             * @enum {string}
+             */
+            expectedStatus: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+            /**
+             * @description The change that set the expected status
+             * @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f
+             */
+            lastChangeId: string;
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
+             * @example {
+             *       "status": "ACTIVE",
+             *       "substatus": null
+             *     }
+             */
+            observedProviderStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @description null when the provider value has no canonical name
+             * @example ACTIVE
+             * @enum {string|null}
+             */
+            observedStatus: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED" | null;
+            /**
+             * @example canopy
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+        };
         DryRunResponseDto: {
             /**
              * @description Always true: marks a dry run
@@ -457,6 +671,15 @@ export interface components {
              */
             dryRun: true;
             providerRequest: components["schemas"]["ProviderRequestDto"];
+        };
+        EventsPageDto: {
+            /** @description Oldest first, in commit order */
+            items: (components["schemas"]["StatusChangedEventDto"] | components["schemas"]["StatusChangeFailedEventDto"] | components["schemas"]["StatusDriftedEventDto"])[];
+            /**
+             * @description Never null: poll again with after=<this> to get the events committed since
+             * @example e1.MTIzNDU2LjQy
+             */
+            nextCursor: string;
         };
         FieldErrorDto: {
             /** @example status */
@@ -564,7 +787,7 @@ export interface components {
              * @example status:write
              * @enum {string}
              */
-            requiredScope?: "status:read" | "status:write" | "status:close";
+            requiredScope?: "status:read" | "status:write" | "status:close" | "events:read";
             /**
              * @description True when the same request may succeed later unchanged
              * @example false
@@ -693,6 +916,120 @@ export interface components {
              * @example true
              */
             terminal: boolean;
+        };
+        StatusChangeFailedEventDto: {
+            data: components["schemas"]["ChangeFailedEventDataDto"];
+            /**
+             * @example application/json
+             * @enum {string}
+             */
+            datacontenttype: "application/json";
+            /**
+             * @description Unique event id; also webhook-id
+             * @example 01935a8e-7c4b-7d2a-9f00-aaaaaaaaaaaa
+             */
+            id: string;
+            /**
+             * @example statusgate
+             * @enum {string}
+             */
+            source: "statusgate";
+            /**
+             * @example 1.0
+             * @enum {string}
+             */
+            specversion: "1.0";
+            /**
+             * @description <provider>/<accountId>
+             * @example pismo/acc-1001
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.status.change_failed";
+        };
+        StatusChangedEventDto: {
+            data: components["schemas"]["ChangeEventDataDto"];
+            /**
+             * @example application/json
+             * @enum {string}
+             */
+            datacontenttype: "application/json";
+            /**
+             * @description Unique event id; also webhook-id
+             * @example 01935a8e-7c4b-7d2a-9f00-aaaaaaaaaaaa
+             */
+            id: string;
+            /**
+             * @example statusgate
+             * @enum {string}
+             */
+            source: "statusgate";
+            /**
+             * @example 1.0
+             * @enum {string}
+             */
+            specversion: "1.0";
+            /**
+             * @description <provider>/<accountId>
+             * @example pismo/acc-1001
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.status.changed";
+        };
+        StatusDriftedEventDto: {
+            data: components["schemas"]["DriftEventDataDto"];
+            /**
+             * @example application/json
+             * @enum {string}
+             */
+            datacontenttype: "application/json";
+            /**
+             * @description Unique event id; also webhook-id
+             * @example 01935a8e-7c4b-7d2a-9f00-aaaaaaaaaaaa
+             */
+            id: string;
+            /**
+             * @example statusgate
+             * @enum {string}
+             */
+            source: "statusgate";
+            /**
+             * @example 1.0
+             * @enum {string}
+             */
+            specversion: "1.0";
+            /**
+             * @description <provider>/<accountId>
+             * @example pismo/acc-1001
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.status.drifted";
         };
     };
     responses: never;
@@ -1045,11 +1382,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChangeStatusResponseDto"] | components["schemas"]["DryRunResponseDto"];
                 };
             };
-            /** @description Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid) */
+            /** @description Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid); Location: /v1/changes/{changeId} */
             202: {
                 headers: {
                     /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
                     "Idempotent-Replayed"?: "true";
+                    /** @description Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch */
+                    Location?: string;
                     /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1256,7 +1595,7 @@ export interface operations {
                 headers: {
                     /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
                     "Idempotent-Replayed"?: "true";
-                    /** @description Where the created resource can be read (the batch or the change record) */
+                    /** @description Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch */
                     Location?: string;
                     /** @description wait=N when the Prefer: wait=N of the request was honoured (the answer is final) */
                     "Preference-Applied"?: string;
@@ -1273,7 +1612,7 @@ export interface operations {
                 headers: {
                     /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
                     "Idempotent-Replayed"?: "true";
-                    /** @description Where the created resource can be read (the batch or the change record) */
+                    /** @description Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch */
                     Location?: string;
                     /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
                     "X-Request-Id"?: string;
@@ -1585,6 +1924,139 @@ export interface operations {
             };
             /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                changeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRecordDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a change id that is not one */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks status:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description NOT_FOUND: no such change */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description The nextCursor of the previous page; absent: from the oldest event kept */
+                after?: string;
+                limit?: number;
+                /** @description Only events of this type */
+                type?: "account.status.changed" | "account.status.change_failed" | "account.status.drifted";
+                /** @description Only events of this account: <provider>/<accountId> */
+                subject?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventsPageDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a cursor, limit or type that is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks events:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

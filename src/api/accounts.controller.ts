@@ -148,8 +148,9 @@ export class AccountsController {
   })
   @ApiResponse({
     status: 202,
-    description: 'Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid)',
-    headers: responseHeaders('Idempotent-Replayed'),
+    description:
+      'Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid); Location: /v1/changes/{changeId}',
+    headers: responseHeaders('Location', 'Idempotent-Replayed'),
     content: {
       'application/json': {
         schema: { $ref: getSchemaPath(ChangeStatusResponseDto) },

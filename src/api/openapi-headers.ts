@@ -12,7 +12,8 @@ export const RESPONSE_HEADERS = {
     schema: { type: 'string', enum: ['true'] },
   },
   Location: {
-    description: 'Where the created resource can be read (the batch or the change record)',
+    description:
+      'Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch',
     schema: { type: 'string' },
   },
   'Preference-Applied': {

@@ -8,6 +8,7 @@ import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './c
 import { describeLocation, openDatabase, type Database } from './database.js';
 import { DriftRepository } from './drift.repository.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
+import { EventsRepository } from './events.repository.js';
 import { InstanceRepository } from './instance.repository.js';
 import { LocalLease, PostgresLease } from './watch-lease.postgres.js';
 
@@ -23,6 +24,8 @@ export const PURGE_EVERY_MS = 10 * 60_000;
  */
 export class Store {
   readonly audit: AuditRepository;
+  /** The outbox's read side: the event feed and retention (CONTRACT §7). */
+  readonly events: EventsRepository;
   readonly idempotency: IdempotencyRepository;
   readonly instances: InstanceRepository;
   /** The hot-path writes of a status change (prepared statements and group commit on SQLite). */
@@ -44,6 +47,7 @@ export class Store {
       ? new SqliteChangeWrites(database.sqlite)
       : new PostgresChangeWrites(database.pool!);
     this.audit = new AuditRepository(database.db);
+    this.events = new EventsRepository(database.db, database.engine);
     this.idempotency = new IdempotencyRepository(database.db, this.writes);
     this.instances = new InstanceRepository(database.db);
     this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;

@@ -242,7 +242,7 @@ export class ProblemDto {
   supportedStatuses?: string[];
 
   @ApiPropertyOptional({
-    enum: ['status:read', 'status:write', 'status:close'],
+    enum: ['status:read', 'status:write', 'status:close', 'events:read'],
     example: 'status:write',
     description: 'Present on FORBIDDEN: the scope the key lacks',
   })
