@@ -37,7 +37,7 @@ export class Store {
       ? new SqliteChangeWrites(database.sqlite)
       : new PostgresChangeWrites(database.pool!);
     this.audit = new AuditRepository(database.db);
-    this.idempotency = new IdempotencyRepository(database.db, this.writes);
+    this.idempotency = new IdempotencyRepository(database.db, this.writes, INSTANCE_STALE_MS);
     this.instances = new InstanceRepository(database.db);
     this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
   }
