@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Readiness: the gateway can serve
-         * @description 200 while the database answers a ping (within 2 s) and the gateway is not draining; 503 otherwise (after SIGTERM, or with the database down). Reports each provider: `up` with its mode and circuit, or `degraded` (overall status `degraded`, still 200) while its circuit is open or half-open — a provider outage never makes the gateway unready.
+         * @description 200 while the database takes a write (this process's heartbeat row, within 2 s — a full or read-only disk fails it, a ping would not) and the gateway is not draining; 503 otherwise (after SIGTERM, or with the database down or unable to write), 200 again as soon as it writes. Reports each provider: `up` with its mode and circuit, or `degraded` (overall status `degraded`, still 200) while its circuit is open or half-open — a provider outage never makes the gateway unready.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -1076,7 +1076,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Draining or database down (same body shape, the failing part under `error`) */
+            /** @description Draining, or the database down or unable to write (same body shape, the failing part under `error`) */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -50,6 +50,8 @@ export interface IdempotencyKeyTable {
   expires_at: string;
   /** While IN_PROGRESS: after this moment the holder is presumed dead and another request may take over. */
   locked_until: string;
+  /** The gateway instance holding the key while IN_PROGRESS (null in rows older than migration 0003). */
+  holder_instance: string | null;
 }
 
 export interface GatewayInstanceTable {

@@ -48,7 +48,7 @@ export class Store {
       : new PostgresChangeWrites(database.pool!);
     this.audit = new AuditRepository(database.db);
     this.events = new EventsRepository(database.db, database.engine);
-    this.idempotency = new IdempotencyRepository(database.db, this.writes);
+    this.idempotency = new IdempotencyRepository(database.db, this.writes, INSTANCE_STALE_MS);
     this.instances = new InstanceRepository(database.db);
     this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
     this.drift = new DriftRepository(database.db, (statements, events) =>
