@@ -4,7 +4,12 @@
  */
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { DriftWatch } from '../src/services/drift-watch.js';
-import { freshPostgres, postgresUnavailableReason, type TestDatabase } from './support/databases.js';
+import {
+  describePostgres,
+  freshPostgres,
+  postgresSkipReason,
+  type TestDatabase,
+} from './support/databases.js';
 import { driftedEvents } from './support/drift.js';
 import {
   call,
@@ -15,11 +20,9 @@ import {
   type TestGateway,
 } from './support/gateway.js';
 
-const unavailable = await postgresUnavailableReason();
-if (unavailable && process.env.CI === 'true') throw new Error(`PostgreSQL needed under CI: ${unavailable}`);
-const describeIf = unavailable ? describe.skip : describe;
+const unavailable = await postgresSkipReason();
 
-describeIf('DriftWatch on two replicas sharing PostgreSQL', () => {
+describePostgres(unavailable, 'DriftWatch on two replicas sharing PostgreSQL', () => {
   let testDb: TestDatabase;
   let sandbox: StandaloneSandbox;
   let replicas: TestGateway[];
