@@ -1,4 +1,4 @@
-import { sql, type CompiledQuery, type Kysely } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type Updateable } from 'kysely';
 import type { Engine } from './database.js';
 import type { StoredEvent } from './events.repository.js';
 import type { DatabaseSchema } from './schema.js';
@@ -125,13 +125,12 @@ export class WebhooksRepository {
     now: string,
     error: string | null,
   ): Promise<void> {
-    await this.db
-      .updateTable('webhook_deliveries')
-      .set({ state, attempts, ended_at: now, leased_by: null, leased_until: null, last_error: error })
-      .where('subscriber_id', '=', subscriberId)
-      .where('event_id', '=', eventId)
-      .where('leased_by', '=', instanceId)
-      .execute();
+    await this.releaseLease(subscriberId, eventId, instanceId, {
+      state,
+      attempts,
+      ended_at: now,
+      last_error: error,
+    });
   }
 
   /** A failed attempt: tried again at `next` (the lease ends). */
@@ -143,9 +142,23 @@ export class WebhooksRepository {
     next: string,
     error: string,
   ): Promise<void> {
+    await this.releaseLease(subscriberId, eventId, instanceId, {
+      attempts,
+      next_attempt_at: next,
+      last_error: error,
+    });
+  }
+
+  /** Ends this process's lease on one delivery with `changes`; a lease another process took is left alone. */
+  private async releaseLease(
+    subscriberId: string,
+    eventId: string,
+    instanceId: string,
+    changes: Updateable<WebhookDeliveryTable>,
+  ): Promise<void> {
     await this.db
       .updateTable('webhook_deliveries')
-      .set({ attempts, next_attempt_at: next, leased_by: null, leased_until: null, last_error: error })
+      .set({ ...changes, leased_by: null, leased_until: null })
       .where('subscriber_id', '=', subscriberId)
       .where('event_id', '=', eventId)
       .where('leased_by', '=', instanceId)
