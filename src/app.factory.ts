@@ -34,6 +34,8 @@ export interface CreateAppOptions {
   logDestination?: NodeJS.WritableStream;
   /** How long a client may take to send a whole request before it is answered 408 (tests shorten it). */
   requestTimeoutMs?: number;
+  /** The clock of the drift watch's read budget (tests pass a minute without waiting for one). */
+  driftClock?: () => number;
 }
 
 export interface GatewayApp {
@@ -101,7 +103,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   acceptOnlyJson(adapter.getInstance(), BODY_LIMIT_BYTES, unfaithfulNumbersIn);
   adapter.getInstance().addHook('onRoute', widenBatchBodyLimit);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics),
+    AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics, options.driftClock),
     adapter,
     {
       logger: nestLogger(logger),

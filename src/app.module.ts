@@ -22,8 +22,13 @@ import { MetricsController } from './api/metrics.controller.js';
 import { BatchesController } from './api/batches.controller.js';
 import { BatchService } from './services/batch.service.js';
 import { BatchWorker } from './services/batch-worker.js';
+import { DRIFT_CLOCK, DRIFT_LOGGER, DriftWatch } from './services/drift-watch.js';
+import { LOGGER_TOKEN } from './services/tokens.js';
+import { EventsService } from './services/events.service.js';
+import { WebhookDispatcher } from './services/webhook-dispatcher.js';
+import { ChangesController, EventsController } from './api/events.controller.js';
 
-export const LOGGER = Symbol('LOGGER');
+export const LOGGER = LOGGER_TOKEN;
 const RUNTIME = Symbol('PROVIDER_RUNTIME');
 
 /** Closes the provider sandboxes and the store when the application shuts down. */
@@ -48,6 +53,8 @@ export class AppModule {
     logger: Logger,
     lifecycle: Lifecycle,
     metrics: Metrics,
+    /** The drift watch's read-budget clock (tests); the real clock when absent. */
+    driftClock?: () => number,
   ): DynamicModule {
     return {
       module: AppModule,
@@ -59,6 +66,8 @@ export class AppModule {
         HealthController,
         MetricsController,
         BatchesController,
+        ChangesController,
+        EventsController,
       ],
       providers: [
         { provide: APP_CONFIG, useValue: config },
@@ -68,6 +77,8 @@ export class AppModule {
         { provide: Store, useValue: store },
         { provide: Lifecycle, useValue: lifecycle },
         { provide: Metrics, useValue: metrics },
+        { provide: DRIFT_LOGGER, useValue: logger },
+        ...(driftClock ? [{ provide: DRIFT_CLOCK, useValue: driftClock }] : []),
         {
           provide: RuntimeCloser,
           useFactory: (r: ProviderRuntime, s: Store) => new RuntimeCloser(r, s),
@@ -84,6 +95,9 @@ export class AppModule {
         ProvidersService,
         BatchWorker,
         BatchService,
+        DriftWatch,
+        EventsService,
+        WebhookDispatcher,
       ],
     };
   }

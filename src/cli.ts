@@ -28,6 +28,10 @@ variables win). A bad value stops the start with one line naming the variable.
   PROVIDER_MAX_CONCURRENCY, PROVIDER_MAX_QUEUE                   bulkhead per provider (64, 256)
   DRAIN_TIMEOUT_MS           how long SIGTERM waits for requests in flight (25000)
   RATE_LIMIT_PER_MINUTE      requests per minute per caller key; 0 = off (6000)
+  RECONCILE_INTERVAL_MS, RECONCILE_WINDOW_DAYS, RECONCILE_READS_PER_MINUTE
+                             drift watch: how often (0 = off), how far back, reads per provider (60000, 30, 60)
+  WEBHOOKS                   JSON array [{"id","url","secret":"whsec_...","types":[...]?}] (unset)
+  EVENT_RETENTION_DAYS       how long events stay in the feed (30)
 
 Every variable, its meaning and its default: README.md, section "Configuration".
 `;

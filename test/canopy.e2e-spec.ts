@@ -438,6 +438,8 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
         providerStatus: { status: 'SUSPENDED', substatus: 'FRAUD' },
         source: 'provider',
         asOf: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+        expectedStatus: 'SUSPENDED',
+        inSync: true,
       });
       const reads = (await accountCalls(sandbox, id)).filter((c) => c.method === 'GET');
       expect(reads).toHaveLength(1);

@@ -4,7 +4,7 @@
  * errors narrowed by their typed `code` — all without a cast, against the running app and its sandboxes.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -164,4 +164,36 @@ describe('Typed client (clients/typescript)', () => {
     });
     expect(codeOf(reused.error)).toBe('IDEMPOTENCY_KEY_REUSED');
   });
+  it("should compile the README's client example as written (tsc, strict)", async () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const section = readme.slice(readme.indexOf('## Calling it from a service'));
+    const snippet = /```ts\n([\s\S]*?)\n```/.exec(section)?.[1];
+    expect(snippet).toContain('createStatusgateClient');
+    // Its `return`s are a caller's function body: wrapped in one, with the import moved to the top.
+    const [importLine, ...body] = snippet!.split('\n');
+    const dir = join('test', 'artifacts', 'readme-client');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(
+      join(dir, 'snippet.ts'),
+      `${importLine.replace('./clients/', '../../../clients/')}\n` +
+        `export async function snippet(): Promise<unknown> {\n${body.join('\n')}\n  return undefined;\n}\n`,
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        extends: '../../../tsconfig.json',
+        compilerOptions: { rootDir: '../../..', noEmit: true },
+        include: ['snippet.ts'],
+        exclude: [],
+      }),
+    );
+    const tsc = join('node_modules', '.bin', 'tsc');
+    const result = await promisify(execFile)(tsc, ['-p', join(dir, 'tsconfig.json')], {
+      timeout: 120_000,
+    }).then(
+      () => 'compiled',
+      (error: Error & { stdout?: string }) => error.stdout ?? error.message,
+    );
+    expect(result).toBe('compiled');
+  }, 150_000);
 });

@@ -113,6 +113,8 @@ describe('OpenAPI document for tools (/docs-json)', () => {
     const ids = Object.values<any>(doc.paths).flatMap((item) =>
       Object.values<any>(item).map((o) => o.operationId),
     );
+    // No generated Controller_method ids: a camelCase verb and a noun, as a caller would write them.
+    expect(ids.filter((id) => !/^(get|list|change|create|cancel)[A-Z][A-Za-z]+$/.test(id))).toEqual([]);
     expect(ids.sort()).toEqual(
       [
         'changeAccountStatus',
@@ -122,6 +124,12 @@ describe('OpenAPI document for tools (/docs-json)', () => {
         'getLiveness',
         'getReadiness',
         'getMetrics',
+        'createBatch',
+        'getBatch',
+        'listBatchItems',
+        'cancelBatch',
+        'getChange',
+        'listEvents',
       ].sort(),
     );
   });
@@ -158,7 +166,11 @@ describe('OpenAPI document for tools (/docs-json)', () => {
   it('should document the response headers and the Idempotency-Key and limit rules', () => {
     const put = op('put', CHANGE);
     expect(Object.keys(put.responses['200'].headers).sort()).toEqual(['Idempotent-Replayed', 'X-Request-Id']);
-    expect(Object.keys(put.responses['202'].headers).sort()).toEqual(['Idempotent-Replayed', 'X-Request-Id']);
+    expect(Object.keys(put.responses['202'].headers).sort()).toEqual([
+      'Idempotent-Replayed',
+      'Location',
+      'X-Request-Id',
+    ]);
     expect(put.responses['429'].headers).toHaveProperty('Retry-After');
     expect(put.responses['404'].headers).toHaveProperty('X-Request-Id');
     expect(put.responses['401'].headers).toHaveProperty('WWW-Authenticate');

@@ -72,7 +72,13 @@ describeEachEngine(cases, 'Store on $engine', ({ fresh }) => {
         const migrations = await sql<{ name: string }>`select name from kysely_migration`.execute(
           opened[0].db,
         );
-        expect(migrations.rows.map((r) => r.name)).toEqual(['0001_audit_and_idempotency', '0002_batches']);
+        expect(migrations.rows.map((r) => r.name)).toEqual([
+          '0001_audit_and_idempotency',
+          '0002_batches',
+          '0003_events',
+          '0004_drift',
+          '0005_key_holder',
+        ]);
         await Promise.all(opened.map((d) => d.close()));
       } finally {
         await empty.drop();
@@ -190,6 +196,35 @@ describeEachEngine(cases, 'Store on $engine', ({ fresh }) => {
       const results = await Promise.all([1, 2, 3, 4].map(() => begin('k5', 'fp')));
       expect(results.filter((r) => r.kind === 'started')).toHaveLength(1);
       expect(results.filter((r) => r.kind === 'in-progress')).toHaveLength(3);
+    });
+
+    // Issue 13: on PostgreSQL a key is claimed before the change's first record; a process killed in between
+    // left no attempt for the sweep, and its key answered IDEMPOTENCY_IN_PROGRESS until the lock lapsed.
+    it('should take over at once a locked key whose holding process is known gone, and only then', async () => {
+      const now = new Date();
+      const held = (key: string, holder: string) => store.idempotency.begin({ ...claimOf(key), now, holder });
+      const claimOf = (key: string) => ({
+        callerId: 'svc',
+        key,
+        fingerprint: 'fp',
+        ttlMs: 60_000,
+        lockMs: 300_000,
+      });
+      await store.instances.register('killed-holder', new Date(now.getTime() - 120_000));
+      await store.instances.register('live-holder', now);
+      for (const holder of ['killed-holder', 'live-holder', 'stopped-holder'])
+        expect(await held(`held-by-${holder}`, holder)).toEqual({ kind: 'started' });
+
+      const mine = (key: string) => held(key, store.instanceId);
+      expect(await mine('held-by-killed-holder')).toEqual({ kind: 'started', takenOver: true });
+      // Not registered (it stopped and removed itself, or was reaped): gone too.
+      expect(await mine('held-by-stopped-holder')).toEqual({ kind: 'started', takenOver: true });
+      expect(await mine('held-by-live-holder')).toEqual({ kind: 'in-progress' });
+      // Taken over once: the new holder is this live process, so the next request waits.
+      expect(await held('held-by-killed-holder', 'live-holder')).toEqual({ kind: 'in-progress' });
+      expect((await store.idempotency.find('svc', 'held-by-killed-holder'))?.holder_instance).toBe(
+        store.instanceId,
+      );
     });
 
     it('should let exactly one of many concurrent requests claim a new key', async () => {

@@ -493,6 +493,8 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         reason: 'FRAUD',
         providerStatus: 'BLOCKED',
         source: 'provider',
+        expectedStatus: 'SUSPENDED',
+        inSync: true,
         asOf: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
       const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
@@ -534,6 +536,8 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       expect(Object.keys(res.body).sort()).toEqual([
         'accountId',
         'asOf',
+        'expectedStatus',
+        'inSync',
         'provider',
         'providerStatus',
         'reason',
@@ -963,6 +967,8 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
     expect(Object.keys(res.body).sort()).toEqual([
       'accountId',
       'asOf',
+      'expectedStatus',
+      'inSync',
       'provider',
       'providerStatus',
       'reason',

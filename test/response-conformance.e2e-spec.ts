@@ -16,9 +16,15 @@ const FULL = {
 };
 const WRITER = { id: 'conf-writer', key: 'conf-writer-5e8c2a4f6b1d3907', scopes: ['status:write'] };
 const READER = { id: 'conf-reader', key: 'conf-reader-1a9e7c5b3d2f4068', scopes: ['status:read'] };
+const EVENTS = { id: 'conf-events', key: 'conf-events-2b4d6f8a0c1e3579', scopes: ['events:read'] };
 const auth = (key = FULL.key) => ({ 'x-api-key': key });
 const STATUS_PATH = '/v1/accounts/{provider}/{accountId}/status';
 const HISTORY_PATH = '/v1/accounts/{provider}/{accountId}/history';
+const BATCHES_PATH = '/v1/batches';
+const BATCH_PATH = '/v1/batches/{batchId}';
+const BATCH_ITEMS_PATH = '/v1/batches/{batchId}/items';
+/** A well-formed batch id nobody created. */
+const NO_BATCH = '01935a8e-7c4b-7d2a-9f00-000000000000';
 
 /** Documented answers no ordinary request can provoke, each with its reason (covered elsewhere where possible). */
 const NOT_PROVOKED: Record<string, string> = {
@@ -29,6 +35,18 @@ const NOT_PROVOKED: Record<string, string> = {
   'GET /v1/accounts/{provider}/{accountId}/history 429':
     'the per-caller limit: test/security-limits.e2e-spec.ts',
   'GET /v1/providers 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'POST /v1/batches 500': 'INTERNAL: no input provokes it by design',
+  'GET /v1/batches/{batchId} 500': 'INTERNAL: no input provokes it by design',
+  'GET /v1/batches/{batchId}/items 500': 'INTERNAL: no input provokes it by design',
+  'DELETE /v1/batches/{batchId} 500': 'INTERNAL: no input provokes it by design',
+  'POST /v1/batches 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'GET /v1/batches/{batchId} 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'GET /v1/batches/{batchId}/items 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'DELETE /v1/batches/{batchId} 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'GET /v1/changes/{changeId} 500': 'INTERNAL: no input provokes it by design',
+  'GET /v1/changes/{changeId} 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
+  'GET /v1/events 500': 'INTERNAL: no input provokes it by design',
+  'GET /v1/events 429': 'the per-caller limit: test/security-limits.e2e-spec.ts',
   'GET /health/ready 503':
     'draining or database down: test/deploy.e2e-spec.ts and test/durability.e2e-spec.ts',
 };
@@ -62,7 +80,10 @@ describe('Response conformance to the OpenAPI document', () => {
   }
 
   beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: JSON.stringify([FULL, READER, WRITER]), SPIDR_TIMEOUT_MS: '300' });
+    gw = await startGateway({
+      API_KEYS: JSON.stringify([FULL, READER, WRITER, EVENTS]),
+      SPIDR_TIMEOUT_MS: '300',
+    });
     doc = (await call('GET', `${gw.url}/docs-json`)).body;
     await fetch(`${gw.providerUrl('pismo')}/__sandbox/faults`, {
       method: 'POST',
@@ -160,6 +181,76 @@ describe('Response conformance to the OpenAPI document', () => {
     await send('GET', HISTORY_PATH, '/v1/accounts/spidr/conf-1/history', {
       headers: { 'x-api-key': 'nope' },
     });
+
+    // Batches: create (202, waited 200, replay, errors), read, list items, cancel.
+    const batchOf = (status: string, n = 2) => ({
+      items: Array.from({ length: n }, (_, i) => ({ provider: 'spidr', accountId: `conf-b-${i}`, status })),
+    });
+    const batchKey = { 'idempotency-key': 'conf-batch-key' };
+    const created = await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      body: batchOf('SUSPENDED'),
+      headers: batchKey,
+    });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('SUSPENDED'), headers: batchKey });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('ACTIVE'), headers: batchKey }); // 422
+    await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      body: batchOf('ACTIVE', 1),
+      headers: { prefer: 'wait=10' },
+    }); // 200
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('NOPE') });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('ACTIVE'), headers: auth('nope-0000') });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('ACTIVE'), headers: auth(READER.key) });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, { body: batchOf('CLOSED'), headers: auth(WRITER.key) });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      rawBody: JSON.stringify({
+        items: [{ provider: 'spidr', accountId: 'x', status: 'ACTIVE', note: 'n'.repeat(1_100_000) }],
+      }),
+    });
+    await send('POST', BATCHES_PATH, BATCHES_PATH, {
+      rawBody: 'provider,accountId,status\nspidr,conf-b-0,ACTIVE',
+      headers: { 'content-type': 'text/csv' },
+    });
+    const batchId: string = created.body.batchId;
+    for (const [method, template, suffix] of [
+      ['GET', BATCH_PATH, ''],
+      ['GET', BATCH_ITEMS_PATH, '/items'],
+    ] as const) {
+      await send(method, template, `/v1/batches/${batchId}${suffix}`);
+      await send(method, template, `/v1/batches/not-a-batch${suffix}`);
+      await send(method, template, `/v1/batches/${batchId}${suffix}`, { headers: auth('nope-0000') });
+      await send(method, template, `/v1/batches/${batchId}${suffix}`, { headers: auth(WRITER.key) });
+      await send(method, template, `/v1/batches/${NO_BATCH}${suffix}`);
+    }
+    await send('GET', BATCH_ITEMS_PATH, `/v1/batches/${batchId}/items?limit=1&outcome=FAILED`);
+    await send('DELETE', BATCH_PATH, `/v1/batches/${batchId}`);
+    await send('DELETE', BATCH_PATH, '/v1/batches/not-a-batch');
+    await send('DELETE', BATCH_PATH, `/v1/batches/${batchId}`, { headers: auth('nope-0000') });
+    await send('DELETE', BATCH_PATH, `/v1/batches/${batchId}`, { headers: auth(READER.key) });
+    await send('DELETE', BATCH_PATH, `/v1/batches/${NO_BATCH}`);
+    // Change records and the event feed.
+    const accepted = sent.find((s) => s.operation.startsWith('PUT') && s.response.status === 202)!.response
+      .body.changeId as string;
+    const failed = sent.find(
+      (s) => s.response.status === 404 && s.response.body?.code === 'ACCOUNT_NOT_FOUND',
+    );
+    const CHANGE_PATH = '/v1/changes/{changeId}';
+    await send('GET', CHANGE_PATH, `/v1/changes/${accepted}`);
+    const failedId = (
+      await call('GET', `${gw.url}/v1/accounts/spidr/NOTFOUND-1/history`, { headers: auth() })
+    ).body.items[0].changeId as string;
+    expect(failed).toBeDefined();
+    await send('GET', CHANGE_PATH, `/v1/changes/${failedId}`);
+    await send('GET', CHANGE_PATH, '/v1/changes/not-a-change');
+    await send('GET', CHANGE_PATH, `/v1/changes/${accepted}`, { headers: auth('nope-0000') });
+    await send('GET', CHANGE_PATH, `/v1/changes/${accepted}`, { headers: auth(WRITER.key) });
+    await send('GET', CHANGE_PATH, '/v1/changes/01935a8e-7c4b-7d2a-9f00-000000000000');
+    await send('GET', '/v1/events', '/v1/events?limit=1000', { headers: auth(EVENTS.key) });
+    await send('GET', '/v1/events', '/v1/events?type=account.status.change_failed', {
+      headers: auth(EVENTS.key),
+    });
+    await send('GET', '/v1/events', '/v1/events?after=bad', { headers: auth(EVENTS.key) });
+    await send('GET', '/v1/events', '/v1/events', { headers: auth('nope-0000') });
+    await send('GET', '/v1/events', '/v1/events', { headers: auth(READER.key) });
 
     // Providers, health, metrics.
     await send('GET', '/v1/providers', '/v1/providers');

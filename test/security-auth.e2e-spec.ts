@@ -863,6 +863,8 @@ describe('Swagger: the "Authorize" button', () => {
       'get /v1/accounts/{provider}/{accountId}/status',
       'get /v1/batches/{batchId}',
       'get /v1/batches/{batchId}/items',
+      'get /v1/changes/{changeId}',
+      'get /v1/events',
       'get /v1/providers',
       'post /v1/batches',
       'put /v1/accounts/{provider}/{accountId}/status',

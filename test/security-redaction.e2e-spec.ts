@@ -538,6 +538,12 @@ function providerCredentials(settings: {
     { label: 'PISMO_SERVER_SECRET', value: settings.pismo.serverSecret, owner: 'pismo' },
     { label: 'PISMO_SERVER_KEY', value: settings.pismo.serverKey, owner: 'pismo' },
     { label: 'SPIDR_API_KEY', value: settings.spidr.apiKey, owner: 'spidr' },
+    // The OpenID signing key (issue 15): the PEM, and each line of it, so a partial dump is caught too.
+    { label: 'PISMO_PRIVATE_KEY', value: settings.pismo.privateKey, owner: 'pismo' },
+    ...settings.pismo.privateKey
+      .split('\n')
+      .filter((line) => line.length >= 40 && !line.startsWith('-----'))
+      .map((line, i) => ({ label: `PISMO_PRIVATE_KEY line ${i + 1}`, value: line, owner: 'pismo' as const })),
   ];
 }
 
@@ -772,6 +778,9 @@ function describeRun(
         });
       }
       expect(run.secrets.some((s) => /cleargrid refreshToken/.test(s.label))).toBe(true);
+      // On the corporate API Pismo tokens come from the OpenID flow: the signed assertion is on the list.
+      if (pismoApi === 'corporate')
+        expect(run.secrets.some((s) => s.label === 'pismo token (sent to the sandbox)')).toBe(true);
       await expectSentinelsServed(run.urls, run.session, pismoApi);
       // The gateway did read accounts live (the PII was on the wire towards it).
       const reads = run.callLogs.canopy.filter((c) => c.method === 'GET' && c.url.startsWith('/accounts/'));

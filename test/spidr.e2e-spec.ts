@@ -178,6 +178,8 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
           providerStatus: { status: status === 'CLOSED' ? 'closed' : spidrValue, statusReason },
           source: 'provider',
           asOf: expect.any(String),
+          expectedStatus: status,
+          inSync: true,
         });
         expectIsoDate(read.body.asOf);
         const after = await callsFor(base, id);

@@ -72,3 +72,52 @@ describe('Start-up with an unusable database', () => {
     expect(output).not.toContain('secret-password');
   }, 30_000);
 });
+
+describe('Start-up with a bad WEBHOOKS', () => {
+  const good = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+  it.each([
+    ['a URL that is not one', [{ id: 'crm', url: 'not a url', secret: good }], /url is not an absolute URL/],
+    [
+      'a URL that is not http(s)',
+      [{ id: 'crm', url: 'ftp://x/hook', secret: good }],
+      /url must be http\(s\)/,
+    ],
+    [
+      'a short secret',
+      [
+        {
+          id: 'crm',
+          url: 'https://crm.example/hook',
+          secret: `whsec_${Buffer.alloc(16).toString('base64')}`,
+        },
+      ],
+      /secret is too short: its key must be at least 24 bytes, got 16/,
+    ],
+    [
+      'a secret without whsec_',
+      [{ id: 'crm', url: 'https://crm.example/hook', secret: 'plain-secret-value' }],
+      /secret must be whsec_ followed by base64/,
+    ],
+    [
+      'an unknown type',
+      [{ id: 'crm', url: 'https://crm.example/hook', secret: good, types: ['x'] }],
+      /unknown type "x"/,
+    ],
+    ['not JSON', '[{', /is not valid JSON/],
+  ])(
+    'should exit 1 with one line naming WEBHOOKS for %s, never showing the secret',
+    async (_name, value, reason) => {
+      const { code, output } = await runGateway({
+        WEBHOOKS: typeof value === 'string' ? value : JSON.stringify(value),
+      });
+      expect(code).toBe(1);
+      const lines = output.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/WEBHOOKS/);
+      expect(lines[0]).toMatch(reason);
+      expect(output).not.toContain('plain-secret-value');
+      expect(output).not.toContain(good);
+    },
+    30_000,
+  );
+});

@@ -33,7 +33,7 @@ export interface paths {
         };
         /**
          * Readiness: the gateway can serve
-         * @description 200 while the database answers a ping (within 2 s) and the gateway is not draining; 503 otherwise (after SIGTERM, or with the database down). Reports each provider: `up` with its mode and circuit, or `degraded` (overall status `degraded`, still 200) while its circuit is open or half-open — a provider outage never makes the gateway unready.
+         * @description 200 while the database takes a write (this process's heartbeat row, within 2 s — a full or read-only disk fails it, a ping would not) and the gateway is not draining; 503 otherwise (after SIGTERM, or with the database down or unable to write), 200 again as soon as it writes. Reports each provider: `up` with its mode and circuit, or `degraded` (overall status `degraded`, still 200) while its circuit is open or half-open — a provider outage never makes the gateway unready.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -93,7 +93,7 @@ export interface paths {
         };
         /**
          * Read one account's current status
-         * @description Read live from the provider where it has a read endpoint (source "provider"); otherwise the last change the gateway recorded (source "gateway"). Scope status:read.
+         * @description Read live from the provider where it has a read endpoint (source "provider"), with the last status applied through the gateway (expectedStatus) and whether the provider shows it (inSync); otherwise the last change the gateway recorded (source "gateway"). Scope status:read.
          */
         get: operations["getAccountStatus"];
         /**
@@ -121,7 +121,7 @@ export interface paths {
          * Many status changes in one request
          * @description 1 to 1,000 items (body up to 1 MiB), each validated like a single change; any structural problem refuses the whole batch (400, `errors[].field` like `items[3].status`). The batch is recorded before the answer (202 + Location) and carried out by the gateway: every item becomes a change with its own audit record carrying batchId. ClearGrid items for one endpoint travel together (≤ 100 accounts per request). Scope status:write; status:close too when any item is CLOSED or a status its provider marks final.
          */
-        post: operations["BatchesController_create"];
+        post: operations["createBatch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -139,14 +139,14 @@ export interface paths {
          * A batch's summary
          * @description Only the API key that created it sees it (404 otherwise).
          */
-        get: operations["BatchesController_summary"];
+        get: operations["getBatch"];
         put?: never;
         post?: never;
         /**
          * Cancel the items not started yet
          * @description Items in flight finish; state CANCELLED once nothing runs.
          */
-        delete: operations["BatchesController_cancel"];
+        delete: operations["cancelBatch"];
         options?: never;
         head?: never;
         patch?: never;
@@ -163,7 +163,47 @@ export interface paths {
          * A batch's items in request order
          * @description outcome=FAILED gives the failures only.
          */
-        get: operations["BatchesController_items"];
+        get: operations["listBatchItems"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/changes/{changeId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One change attempt
+         * @description Any change the gateway recorded (single or from a batch): its outcome (PENDING while it runs), error code and the provider value sent. A 202 change answer links here in Location. Scope status:read.
+         */
+        get: operations["getChange"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The event feed (CloudEvents 1.0)
+         * @description Every change attempt that ended, and every drift found, oldest first in commit order. Poll with after=<nextCursor of the last page> (never null) to see each event once, in order — across replicas too. Events older than EVENT_RETENTION_DAYS are removed. Scope events:read (status:read does not grant it).
+         */
+        get: operations["listEvents"];
         put?: never;
         post?: never;
         delete?: never;
@@ -204,6 +244,17 @@ export interface components {
              * @example 2026-11-21T09:00:00.000Z
              */
             asOf: string;
+            /**
+             * @description Only when source is provider: the last status applied through the gateway (its latest APPLIED change), or null when none was
+             * @example SUSPENDED
+             * @enum {string|null}
+             */
+            expectedStatus?: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED" | null;
+            /**
+             * @description Only when source is provider: whether the provider shows expectedStatus; null when there is no expectedStatus. false means the account drifted (changed outside the gateway, see the drift watch)
+             * @example true
+             */
+            inSync?: boolean | null;
             /**
              * @example canopy
              * @enum {string}
@@ -286,7 +337,7 @@ export interface components {
             /** @example acc-3001 */
             accountId: string;
             /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70 */
-            changeId: Record<string, never> | null;
+            changeId: string | null;
             /** @description problem+json body (CONTRACT §4) when the item failed */
             error: {
                 [key: string]: unknown;
@@ -304,10 +355,10 @@ export interface components {
              */
             provider: "cleargrid" | "canopy" | "pismo" | "spidr";
             /**
-             * @description The provider's own value sent
+             * @description The provider's own value sent (null when none was). The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
              * @example suspended
              */
-            providerStatus: Record<string, never> | null;
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
             /**
              * @example FRAUD
              * @enum {string|null}
@@ -322,7 +373,7 @@ export interface components {
         BatchItemsPageDto: {
             items: components["schemas"]["BatchItemResultDto"][];
             /** @example null */
-            nextCursor: Record<string, never> | null;
+            nextCursor: string | null;
         };
         BatchSummaryDto: {
             /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
@@ -331,7 +382,7 @@ export interface components {
              * Format: date-time
              * @example 2026-12-04T18:00:00.412Z
              */
-            completedAt: Record<string, never> | null;
+            completedAt: string | null;
             /** @description Every count present, zeros included */
             counts: components["schemas"]["BatchCountsDto"];
             /**
@@ -358,6 +409,147 @@ export interface components {
              * @example FRAUD
              */
             substatus: string | null;
+        };
+        ChangeEventDataDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /** @example null */
+            batchId: string | null;
+            /** @example billing-service */
+            callerId: string;
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
+            changeId: string;
+            /**
+             * @example APPLIED
+             * @enum {string}
+             */
+            outcome: "APPLIED" | "ACCEPTED";
+            /**
+             * @example pismo
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
+             * @example BLOCKED
+             */
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @example FRAUD
+             * @enum {string|null}
+             */
+            reason: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT" | null;
+            /** @example c0ffee00-1234-4abc-8def-000000000001 */
+            requestId: string;
+            /**
+             * @example SUSPENDED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+        };
+        ChangeFailedEventDataDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /** @example null */
+            batchId: string | null;
+            /** @example billing-service */
+            callerId: string;
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
+            changeId: string;
+            /**
+             * @description The canonical error code (section 4), or UNFINISHED
+             * @example ACCOUNT_NOT_FOUND
+             * @enum {string}
+             */
+            errorCode: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROVIDER_NOT_FOUND" | "ACCOUNT_NOT_FOUND" | "NOT_FOUND" | "STATUS_NOT_SUPPORTED" | "ACCOUNT_CLOSED" | "INVALID_TRANSITION" | "PROVIDER_REJECTED" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "RATE_LIMITED" | "PROVIDER_AUTH_FAILED" | "PROVIDER_ERROR" | "PROVIDER_UNAVAILABLE" | "PROVIDER_TIMEOUT" | "INTERNAL" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "UNFINISHED";
+            /**
+             * @example FAILED
+             * @enum {string}
+             */
+            outcome: "FAILED" | "UNFINISHED";
+            /**
+             * @example pismo
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
+             * @example BLOCKED
+             */
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @example FRAUD
+             * @enum {string|null}
+             */
+            reason: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT" | null;
+            /** @example c0ffee00-1234-4abc-8def-000000000001 */
+            requestId: string;
+            /**
+             * @example SUSPENDED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+        };
+        ChangeRecordDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /**
+             * @description null unless from a batch
+             * @example null
+             */
+            batchId: string | null;
+            /** @example billing-service */
+            callerId: string;
+            /** @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f */
+            changeId: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.120Z
+             */
+            completedAt: string | null;
+            /**
+             * @description When FAILED or UNFINISHED
+             * @example null
+             * @enum {string|null}
+             */
+            errorCode: "VALIDATION_FAILED" | "UNAUTHENTICATED" | "FORBIDDEN" | "PROVIDER_NOT_FOUND" | "ACCOUNT_NOT_FOUND" | "NOT_FOUND" | "STATUS_NOT_SUPPORTED" | "ACCOUNT_CLOSED" | "INVALID_TRANSITION" | "PROVIDER_REJECTED" | "IDEMPOTENCY_KEY_REUSED" | "IDEMPOTENCY_IN_PROGRESS" | "RATE_LIMITED" | "PROVIDER_AUTH_FAILED" | "PROVIDER_ERROR" | "PROVIDER_UNAVAILABLE" | "PROVIDER_TIMEOUT" | "INTERNAL" | "METHOD_NOT_ALLOWED" | "REQUEST_TIMEOUT" | "PAYLOAD_TOO_LARGE" | "UNSUPPORTED_MEDIA_TYPE" | "HEADERS_TOO_LARGE" | "UNFINISHED" | null;
+            /** @example Customer called */
+            note: string | null;
+            /**
+             * @description PENDING while it runs
+             * @example ACCEPTED
+             * @enum {string}
+             */
+            outcome: "PENDING" | "APPLIED" | "ACCEPTED" | "FAILED" | "UNFINISHED";
+            /**
+             * @example cleargrid
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+            /** @example 202 */
+            providerHttpStatus: number | null;
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}; null until the provider answered
+             * @example DISPUTE
+             */
+            providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @example null
+             * @enum {string|null}
+             */
+            reason: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT" | null;
+            /** @example c0ffee00-1234-4abc-8def-000000000001 */
+            requestId: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            requestedAt: string;
+            /**
+             * @example DISPUTED
+             * @enum {string}
+             */
+            status: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
         };
         ChangeStatusDto: {
             /**
@@ -438,6 +630,39 @@ export interface components {
         CreateBatchDto: {
             items: components["schemas"]["BatchItemDto"][];
         };
+        DriftEventDataDto: {
+            /** @example acc-1001 */
+            accountId: string;
+            /**
+             * @example CLOSED
+             * @enum {string}
+             */
+            expectedStatus: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED";
+            /**
+             * @description The change that set the expected status
+             * @example 01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f
+             */
+            lastChangeId: string;
+            /**
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
+             * @example {
+             *       "status": "ACTIVE",
+             *       "substatus": null
+             *     }
+             */
+            observedProviderStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
+            /**
+             * @description null when the provider value has no canonical name
+             * @example ACTIVE
+             * @enum {string|null}
+             */
+            observedStatus: "ACTIVE" | "SUSPENDED" | "DELINQUENT" | "DISPUTED" | "DO_NOT_CONTACT" | "CLOSED" | null;
+            /**
+             * @example canopy
+             * @enum {string}
+             */
+            provider: "cleargrid" | "canopy" | "pismo" | "spidr";
+        };
         DryRunResponseDto: {
             /**
              * @description Always true: marks a dry run
@@ -446,6 +671,15 @@ export interface components {
              */
             dryRun: true;
             providerRequest: components["schemas"]["ProviderRequestDto"];
+        };
+        EventsPageDto: {
+            /** @description Oldest first, in commit order */
+            items: (components["schemas"]["StatusChangedEventDto"] | components["schemas"]["StatusChangeFailedEventDto"] | components["schemas"]["StatusDriftedEventDto"])[];
+            /**
+             * @description Never null: poll again with after=<this> to get the events committed since
+             * @example e1.MTIzNDU2LjQy
+             */
+            nextCursor: string;
         };
         FieldErrorDto: {
             /** @example status */
@@ -553,7 +787,7 @@ export interface components {
              * @example status:write
              * @enum {string}
              */
-            requiredScope?: "status:read" | "status:write" | "status:close";
+            requiredScope?: "status:read" | "status:write" | "status:close" | "events:read";
             /**
              * @description True when the same request may succeed later unchanged
              * @example false
@@ -683,6 +917,120 @@ export interface components {
              */
             terminal: boolean;
         };
+        StatusChangeFailedEventDto: {
+            data: components["schemas"]["ChangeFailedEventDataDto"];
+            /**
+             * @example application/json
+             * @enum {string}
+             */
+            datacontenttype: "application/json";
+            /**
+             * @description Unique event id; also webhook-id
+             * @example 01935a8e-7c4b-7d2a-9f00-aaaaaaaaaaaa
+             */
+            id: string;
+            /**
+             * @example statusgate
+             * @enum {string}
+             */
+            source: "statusgate";
+            /**
+             * @example 1.0
+             * @enum {string}
+             */
+            specversion: "1.0";
+            /**
+             * @description <provider>/<accountId>
+             * @example pismo/acc-1001
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.status.change_failed";
+        };
+        StatusChangedEventDto: {
+            data: components["schemas"]["ChangeEventDataDto"];
+            /**
+             * @example application/json
+             * @enum {string}
+             */
+            datacontenttype: "application/json";
+            /**
+             * @description Unique event id; also webhook-id
+             * @example 01935a8e-7c4b-7d2a-9f00-aaaaaaaaaaaa
+             */
+            id: string;
+            /**
+             * @example statusgate
+             * @enum {string}
+             */
+            source: "statusgate";
+            /**
+             * @example 1.0
+             * @enum {string}
+             */
+            specversion: "1.0";
+            /**
+             * @description <provider>/<accountId>
+             * @example pismo/acc-1001
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.status.changed";
+        };
+        StatusDriftedEventDto: {
+            data: components["schemas"]["DriftEventDataDto"];
+            /**
+             * @example application/json
+             * @enum {string}
+             */
+            datacontenttype: "application/json";
+            /**
+             * @description Unique event id; also webhook-id
+             * @example 01935a8e-7c4b-7d2a-9f00-aaaaaaaaaaaa
+             */
+            id: string;
+            /**
+             * @example statusgate
+             * @enum {string}
+             */
+            source: "statusgate";
+            /**
+             * @example 1.0
+             * @enum {string}
+             */
+            specversion: "1.0";
+            /**
+             * @description <provider>/<accountId>
+             * @example pismo/acc-1001
+             */
+            subject: string;
+            /**
+             * Format: date-time
+             * @example 2026-11-21T09:00:00.000Z
+             */
+            time: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "account.status.drifted";
+        };
     };
     responses: never;
     parameters: never;
@@ -728,7 +1076,7 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Draining or database down (same body shape, the failing part under `error`) */
+            /** @description Draining, or the database down or unable to write (same body shape, the failing part under `error`) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1034,11 +1382,13 @@ export interface operations {
                     "application/json": components["schemas"]["ChangeStatusResponseDto"] | components["schemas"]["DryRunResponseDto"];
                 };
             };
-            /** @description Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid) */
+            /** @description Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid); Location: /v1/changes/{changeId} */
             202: {
                 headers: {
                     /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
                     "Idempotent-Replayed"?: "true";
+                    /** @description Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch */
+                    Location?: string;
                     /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -1222,7 +1572,7 @@ export interface operations {
             };
         };
     };
-    BatchesController_create: {
+    createBatch: {
         parameters: {
             query?: never;
             header?: {
@@ -1243,6 +1593,14 @@ export interface operations {
             /** @description With Prefer: wait=N, every item ended in time */
             200: {
                 headers: {
+                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch */
+                    Location?: string;
+                    /** @description wait=N when the Prefer: wait=N of the request was honoured (the answer is final) */
+                    "Preference-Applied"?: string;
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1252,6 +1610,12 @@ export interface operations {
             /** @description Recorded; running (Location: /v1/batches/{batchId}) */
             202: {
                 headers: {
+                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
+                    "Idempotent-Replayed"?: "true";
+                    /** @description Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch */
+                    Location?: string;
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1285,6 +1649,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description PAYLOAD_TOO_LARGE: a body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNSUPPORTED_MEDIA_TYPE: a body that is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
             /** @description IDEMPOTENCY_KEY_REUSED: the same Idempotency-Key with a different batch body */
             422: {
                 headers: {
@@ -1303,9 +1685,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
-    BatchesController_summary: {
+    getBatch: {
         parameters: {
             query?: never;
             header?: never;
@@ -1318,6 +1709,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1369,9 +1762,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
-    BatchesController_cancel: {
+    cancelBatch: {
         parameters: {
             query?: never;
             header?: never;
@@ -1384,6 +1786,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1435,9 +1839,18 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDto"];
                 };
             };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
         };
     };
-    BatchesController_items: {
+    listBatchItems: {
         parameters: {
             query?: {
                 limit?: number;
@@ -1456,6 +1869,8 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1491,6 +1906,148 @@ export interface operations {
             };
             /** @description NOT_FOUND: no such batch, or one created by another API key */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    getChange: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                changeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChangeRecordDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a change id that is not one */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks status:read */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description NOT_FOUND: no such change */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                /** @description The nextCursor of the previous page; absent: from the oldest event kept */
+                after?: string;
+                limit?: number;
+                /** @description Only events of this type */
+                type?: "account.status.changed" | "account.status.change_failed" | "account.status.drifted";
+                /** @description Only events of this account: <provider>/<accountId> */
+                subject?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventsPageDto"];
+                };
+            };
+            /** @description VALIDATION_FAILED: a cursor, limit or type that is not valid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description UNAUTHENTICATED: no or unknown API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDto"];
+                };
+            };
+            /** @description FORBIDDEN: the key lacks events:read */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

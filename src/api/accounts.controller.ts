@@ -148,8 +148,9 @@ export class AccountsController {
   })
   @ApiResponse({
     status: 202,
-    description: 'Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid)',
-    headers: responseHeaders('Idempotent-Replayed'),
+    description:
+      'Accepted by the provider for asynchronous processing (outcome ACCEPTED; ClearGrid); Location: /v1/changes/{changeId}',
+    headers: responseHeaders('Location', 'Idempotent-Replayed'),
     content: {
       'application/json': {
         schema: { $ref: getSchemaPath(ChangeStatusResponseDto) },
@@ -195,8 +196,9 @@ export class AccountsController {
     operationId: 'getAccountStatus',
     summary: "Read one account's current status",
     description:
-      'Read live from the provider where it has a read endpoint (source "provider"); otherwise the last change ' +
-      'the gateway recorded (source "gateway"). Scope status:read.',
+      'Read live from the provider where it has a read endpoint (source "provider"), with the last status ' +
+      'applied through the gateway (expectedStatus) and whether the provider shows it (inSync); otherwise the ' +
+      'last change the gateway recorded (source "gateway"). Scope status:read.',
   })
   @ApiHeader(REQUEST_ID_HEADER)
   @ApiResponse({

@@ -101,3 +101,21 @@ export const PATH_VALIDATION: BatchProblem = {
   detail: 'batchId: batchId is not a batch id',
   options: { errors: [{ field: 'batchId', message: 'batchId is not a batch id' }] },
 };
+
+export const TOO_LARGE: BatchProblem = {
+  code: 'PAYLOAD_TOO_LARGE',
+  summary: 'a body over 1 MiB',
+  detail: 'The request body is larger than 1048576 bytes',
+};
+
+export const UNSUPPORTED_MEDIA: BatchProblem = {
+  code: 'UNSUPPORTED_MEDIA_TYPE',
+  summary: 'a body that is not application/json',
+  detail: 'The body must be application/json (UTF-8); got text/csv',
+};
+
+export const INTERNAL: BatchProblem = {
+  code: 'INTERNAL',
+  summary: 'unexpected failure (logged server-side, never a stack trace)',
+  detail: 'The gateway failed unexpectedly; the error has been logged',
+};

@@ -27,14 +27,18 @@ import {
   MIXED_BATCH_EXAMPLE,
 } from './dto/batch.dto.js';
 import { idempotencyKeyFrom } from './idempotency-key.js';
+import { responseHeaders } from './openapi-headers.js';
 import {
   ApiBatchProblems,
   BATCH_KEY_REUSED,
   BATCH_VALIDATION,
+  INTERNAL,
   NOT_FOUND,
   PATH_VALIDATION,
   RATE_LIMITED,
+  TOO_LARGE,
   UNAUTHENTICATED,
+  UNSUPPORTED_MEDIA,
   forbidden,
 } from './batch-problems.js';
 
@@ -74,6 +78,7 @@ export class BatchesController {
   @HttpCode(202)
   @UseInterceptors(BatchAnswerInterceptor)
   @ApiOperation({
+    operationId: 'createBatch',
     summary: 'Many status changes in one request',
     description:
       '1 to 1,000 items (body up to 1 MiB), each validated like a single change; any structural problem refuses the ' +
@@ -85,6 +90,7 @@ export class BatchesController {
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
     description:
       'For the whole batch; same key and body → the same batch (Idempotent-Replayed: true); another body → 422',
   })
@@ -102,11 +108,13 @@ export class BatchesController {
     status: 202,
     type: BatchSummaryDto,
     description: 'Recorded; running (Location: /v1/batches/{batchId})',
+    headers: responseHeaders('Location', 'Idempotent-Replayed'),
   })
   @ApiResponse({
     status: 200,
     type: BatchSummaryDto,
     description: 'With Prefer: wait=N, every item ended in time',
+    headers: responseHeaders('Location', 'Preference-Applied', 'Idempotent-Replayed'),
   })
   @ApiBatchProblems(
     '/v1/batches',
@@ -114,7 +122,10 @@ export class BatchesController {
     UNAUTHENTICATED,
     forbidden('status:close', 'for a batch with CLOSED or another final status'),
     BATCH_KEY_REUSED,
+    TOO_LARGE,
+    UNSUPPORTED_MEDIA,
     RATE_LIMITED,
+    INTERNAL,
   )
   create(
     @Body() body: CreateBatchDto,
@@ -132,10 +143,11 @@ export class BatchesController {
   @Get(':batchId')
   @RequireScope('status:read')
   @ApiOperation({
+    operationId: 'getBatch',
     summary: "A batch's summary",
     description: 'Only the API key that created it sees it (404 otherwise).',
   })
-  @ApiResponse({ status: 200, type: BatchSummaryDto })
+  @ApiResponse({ status: 200, type: BatchSummaryDto, headers: responseHeaders() })
   @ApiBatchProblems(
     '/v1/batches/{batchId}',
     PATH_VALIDATION,
@@ -143,6 +155,7 @@ export class BatchesController {
     forbidden('status:read', 'for GET /v1/batches/:batchId'),
     NOT_FOUND,
     RATE_LIMITED,
+    INTERNAL,
   )
   summary(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {
     return this.batches.summary(path.batchId, ctx);
@@ -151,10 +164,11 @@ export class BatchesController {
   @Get(':batchId/items')
   @RequireScope('status:read')
   @ApiOperation({
+    operationId: 'listBatchItems',
     summary: "A batch's items in request order",
     description: 'outcome=FAILED gives the failures only.',
   })
-  @ApiResponse({ status: 200, type: BatchItemsPageDto })
+  @ApiResponse({ status: 200, type: BatchItemsPageDto, headers: responseHeaders() })
   @ApiBatchProblems(
     '/v1/batches/{batchId}/items',
     PATH_VALIDATION,
@@ -162,6 +176,7 @@ export class BatchesController {
     forbidden('status:read', 'for GET /v1/batches/:batchId/items'),
     NOT_FOUND,
     RATE_LIMITED,
+    INTERNAL,
   )
   items(
     @Param() path: BatchPathDto,
@@ -174,10 +189,11 @@ export class BatchesController {
   @Delete(':batchId')
   @RequireScope('status:write')
   @ApiOperation({
+    operationId: 'cancelBatch',
     summary: 'Cancel the items not started yet',
     description: 'Items in flight finish; state CANCELLED once nothing runs.',
   })
-  @ApiResponse({ status: 200, type: BatchSummaryDto })
+  @ApiResponse({ status: 200, type: BatchSummaryDto, headers: responseHeaders() })
   @ApiBatchProblems(
     '/v1/batches/{batchId}',
     PATH_VALIDATION,
@@ -185,6 +201,7 @@ export class BatchesController {
     forbidden('status:write', 'for DELETE /v1/batches/:batchId'),
     NOT_FOUND,
     RATE_LIMITED,
+    INTERNAL,
   )
   cancel(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {
     return this.batches.cancel(path.batchId, ctx);

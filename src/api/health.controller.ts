@@ -11,7 +11,7 @@ import { Lifecycle } from '../common/lifecycle.js';
 import { Store } from '../persistence/store.js';
 import { ProvidersService } from '../services/providers.service.js';
 
-/** A database that does not answer a ping within this long counts as down (a probe must not hang). */
+/** A database whose probe write has not finished within this long counts as down (a probe must not hang). */
 export const DATABASE_PING_TIMEOUT_MS = 2_000;
 
 const READY_EXAMPLE = {
@@ -65,15 +65,17 @@ export class HealthController {
     security: [],
     summary: 'Readiness: the gateway can serve',
     description:
-      '200 while the database answers a ping (within 2 s) and the gateway is not draining; 503 otherwise ' +
-      '(after SIGTERM, or with the database down). Reports each provider: `up` with its mode and circuit, or ' +
+      "200 while the database takes a write (this process's heartbeat row, within 2 s — a full or read-only " +
+      'disk fails it, a ping would not) and the gateway is not draining; 503 otherwise (after SIGTERM, or ' +
+      'with the database down or unable to write), 200 again as soon as it writes. Reports each provider: `up` with its mode and circuit, or ' +
       '`degraded` (overall status `degraded`, still 200) while its circuit is open or half-open — a provider ' +
       'outage never makes the gateway unready.',
   })
   @ApiResponse({ status: 200, schema: { example: READY_EXAMPLE } })
   @ApiResponse({
     status: 503,
-    description: 'Draining or database down (same body shape, the failing part under `error`)',
+    description:
+      'Draining, or the database down or unable to write (same body shape, the failing part under `error`)',
     schema: {
       example: {
         status: 'error',

@@ -11,6 +11,15 @@ export const RESPONSE_HEADERS = {
     description: 'Present (true) when this is the stored first answer to the same Idempotency-Key, replayed',
     schema: { type: 'string', enum: ['true'] },
   },
+  Location: {
+    description:
+      'Where the created resource can be read: /v1/changes/{changeId} on a 202 change answer, /v1/batches/{batchId} for a batch',
+    schema: { type: 'string' },
+  },
+  'Preference-Applied': {
+    description: 'wait=N when the Prefer: wait=N of the request was honoured (the answer is final)',
+    schema: { type: 'string' },
+  },
   'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'string' } },
   'WWW-Authenticate': {
     description: 'Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key"',

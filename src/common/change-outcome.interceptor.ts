@@ -32,14 +32,21 @@ function answer(outcome: ChangeOutcome, reply: FastifyReply, request: FastifyReq
       return outcome.response;
     case 'changed':
       void reply.code(changeHttpStatus(outcome.response));
+      if (changeHttpStatus(outcome.response) === 202) locate(reply, outcome.response.changeId);
       return outcome.response;
     case 'replayed': {
       void reply.header('idempotent-replayed', 'true').code(outcome.status);
+      if (outcome.status === 202) locate(reply, (outcome.body as { changeId?: unknown }).changeId);
       if (outcome.status < 400) return outcome.body;
       void reply.header('content-type', PROBLEM_CONTENT_TYPE);
       return storedProblem(outcome.body, request);
     }
   }
+}
+
+/** A 202 change answer links to the change's record (CONTRACT §7). */
+function locate(reply: FastifyReply, changeId: unknown): void {
+  if (typeof changeId === 'string') void reply.header('location', `/v1/changes/${changeId}`);
 }
 
 /** A stored refusal as problem+json; keys stored before refusals were kept as facts hold the body itself. */

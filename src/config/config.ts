@@ -3,6 +3,7 @@
  * typed. This is the only module that reads `process.env` (main.ts passes it in).
  */
 import { createHash } from 'node:crypto';
+import { EVENT_TYPES, type EventType } from '../events/cloud-events.js';
 import {
   PROVIDER_IDS,
   SettingError,
@@ -12,7 +13,7 @@ import {
   type SettingsSchema,
 } from '../domain/index.js';
 
-export const API_SCOPES = ['status:read', 'status:write', 'status:close'] as const;
+export const API_SCOPES = ['status:read', 'status:write', 'status:close', 'events:read'] as const;
 export type ApiScope = (typeof API_SCOPES)[number];
 
 export interface ApiKeyEntry {
@@ -20,6 +21,16 @@ export interface ApiKeyEntry {
   /** Lower-case hex SHA-256 of the key; plain keys are hashed at load so only hashes are kept. */
   sha256: string;
   scopes: ApiScope[];
+}
+
+/** One webhook subscriber (CONTRACT §7). */
+export interface WebhookSubscriber {
+  id: string;
+  url: string;
+  /** The HMAC key, base64 (the part of `whsec_…` after the prefix); a string so the config can be frozen. */
+  keyBase64: string;
+  /** Only these event types; undefined: every type. */
+  types?: EventType[];
 }
 
 export interface ProviderConfig<Id extends ProviderId = ProviderId> {
@@ -58,6 +69,12 @@ export interface AppConfig {
   guard: { failureThreshold: number; halfOpenAfterMs: number; maxConcurrent: number; maxQueue: number };
   /** How long a SIGTERM waits for in-flight requests before the process exits anyway. */
   drainTimeoutMs: number;
+  /** The drift watch (CONTRACT §8): every `intervalMs` (0 = off), accounts applied within `windowDays`. */
+  reconcile: { intervalMs: number; windowDays: number; readsPerMinute: number };
+  /** Subscribers receiving every event by HTTP POST (CONTRACT §7). */
+  webhooks: WebhookSubscriber[];
+  /** How long events stay in the feed. */
+  eventRetentionDays: number;
   providers: ProvidersConfig;
   /** Start-up warnings to log once the logger exists. */
   warnings: string[];
@@ -132,6 +149,13 @@ export function loadConfig(env: Env, schemas: ProviderSchemas): AppConfig {
       maxQueue: int(env, 'PROVIDER_MAX_QUEUE', 256, 0, 100_000),
     },
     drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 25_000, 0, 600_000),
+    reconcile: {
+      intervalMs: reconcileInterval(env),
+      windowDays: int(env, 'RECONCILE_WINDOW_DAYS', 30, 1, 3650),
+      readsPerMinute: int(env, 'RECONCILE_READS_PER_MINUTE', 60, 1, 100_000),
+    },
+    webhooks: parseWebhooks(env.WEBHOOKS),
+    eventRetentionDays: int(env, 'EVENT_RETENTION_DAYS', 30, 1, 3650),
     providers,
     warnings,
   };
@@ -224,6 +248,14 @@ function int(env: Env, variable: string, fallback: number, min: number, max: num
   return value;
 }
 
+/** 0 turns the watch off; below 100 ms it would only query the database in a loop. */
+function reconcileInterval(env: Env): number {
+  const value = int(env, 'RECONCILE_INTERVAL_MS', 60_000, 0, 86_400_000);
+  if (value !== 0 && value < 100)
+    throw new ConfigError('RECONCILE_INTERVAL_MS', `must be 0 (off) or at least 100, got ${value}`);
+  return value;
+}
+
 function oneOf(env: Env, variable: string, allowed: string[], fallback: string): string {
   const raw = env[variable]?.trim();
   if (raw === undefined || raw === '') return fallback;
@@ -300,6 +332,72 @@ function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
       return scope as ApiScope;
     });
     return { id, sha256, scopes };
+  });
+}
+
+/** Standard Webhooks: a secret is `whsec_` + base64 of the key; the gateway wants at least 24 bytes of key. */
+const MIN_SECRET_BYTES = 24;
+
+function parseWebhooks(raw: string | undefined): WebhookSubscriber[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('WEBHOOKS', 'is not valid JSON');
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('WEBHOOKS', 'must be a JSON array');
+  const seen = new Set<string>();
+  return parsed.map((item: unknown, index) => {
+    const where = `entry ${index}`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item))
+      throw new ConfigError('WEBHOOKS', `${where} must be an object`);
+    const entry = item as Record<string, unknown>;
+    const unknown = Object.keys(entry).filter((k) => !['id', 'url', 'secret', 'types'].includes(k));
+    if (unknown.length) throw new ConfigError('WEBHOOKS', `${where} has unknown field ${unknown.join(', ')}`);
+    if (typeof entry.id !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(entry.id)) {
+      throw new ConfigError('WEBHOOKS', `${where} needs an id of 1-64 letters, digits, . _ : -`);
+    }
+    const id = entry.id;
+    if (seen.has(id)) throw new ConfigError('WEBHOOKS', `${where} repeats id "${id}"`);
+    seen.add(id);
+    let url: URL;
+    try {
+      url = new URL(typeof entry.url === 'string' ? entry.url : '');
+    } catch {
+      throw new ConfigError('WEBHOOKS', `${where} ("${id}") url is not an absolute URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new ConfigError('WEBHOOKS', `${where} ("${id}") url must be http(s)`);
+    if (url.hash) throw new ConfigError('WEBHOOKS', `${where} ("${id}") url must have no fragment`);
+    const secret = typeof entry.secret === 'string' ? entry.secret : '';
+    const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : '';
+    // The secret itself is never quoted in the message.
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
+      throw new ConfigError('WEBHOOKS', `${where} ("${id}") secret must be whsec_ followed by base64`);
+    }
+    const key = Buffer.from(encoded, 'base64');
+    if (key.length < MIN_SECRET_BYTES) {
+      throw new ConfigError(
+        'WEBHOOKS',
+        `${where} ("${id}") secret is too short: its key must be at least ${MIN_SECRET_BYTES} bytes, got ${key.length}`,
+      );
+    }
+    let types: EventType[] | undefined;
+    if (entry.types !== undefined) {
+      if (!Array.isArray(entry.types) || entry.types.length === 0)
+        throw new ConfigError('WEBHOOKS', `${where} ("${id}") types must be a non-empty array`);
+      types = entry.types.map((type: unknown) => {
+        if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
+          throw new ConfigError(
+            'WEBHOOKS',
+            `${where} ("${id}") has unknown type ${String(JSON.stringify(type))}; types are ${EVENT_TYPES.join(', ')}`,
+          );
+        }
+        return type as EventType;
+      });
+    }
+    return { id, url: url.toString(), keyBase64: encoded, types };
   });
 }
 

@@ -5,6 +5,8 @@ export interface CallContext {
   requestId: string;
   /** The caller's W3C trace context, passed on unchanged to the provider. */
   trace?: TraceHeaders;
+  /** At most this many attempts (a background read spending a read budget asks for 1); else the retry policy's. */
+  maxAttempts?: number;
 }
 
 /** W3C Trace Context headers as the caller sent them (already checked for validity). */

@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import { changeEvent, type ChangeFacts, type EventRecord } from '../events/cloud-events.js';
 import type { AttemptOutcome, ChangeAttemptTable, DatabaseSchema } from './schema.js';
 
 export interface NewAttempt {
@@ -86,18 +87,33 @@ export class AuditRepository {
     currentInstance: string,
     scope: { allOthers: true } | { staleBefore: Date },
   ): Promise<Array<{ callerId: string; key: string | null }>> {
-    let query = this.db
-      .updateTable('change_attempts')
-      .set({ outcome: 'UNFINISHED', error_code: 'UNFINISHED' })
-      .where('outcome', '=', 'PENDING')
-      .where('instance_id', '<>', currentInstance);
-    if ('staleBefore' in scope) {
-      const staleBefore = scope.staleBefore.toISOString();
-      query = query.where('instance_id', 'not in', (eb) =>
-        eb.selectFrom('gateway_instances').select('instance_id').where('heartbeat_at', '>=', staleBefore),
+    // One transaction: each attempt marked and its change_failed event (CONTRACT §7) commit together. On
+    // SQLite this runs only at start, before any request, so no group commit interleaves with it.
+    const rows = await this.db.transaction().execute(async (trx) => {
+      let query = trx
+        .updateTable('change_attempts')
+        .set({ outcome: 'UNFINISHED', error_code: 'UNFINISHED' })
+        .where('outcome', '=', 'PENDING')
+        .where('instance_id', '<>', currentInstance);
+      if ('staleBefore' in scope) {
+        const staleBefore = scope.staleBefore.toISOString();
+        query = query.where('instance_id', 'not in', (eb) =>
+          eb.selectFrom('gateway_instances').select('instance_id').where('heartbeat_at', '>=', staleBefore),
+        );
+      }
+      const marked = await query.returningAll().execute();
+      const now = new Date().toISOString();
+      const events = marked.map((row) =>
+        changeEvent(factsOfRow(row), { outcome: 'UNFINISHED', errorCode: 'UNFINISHED', completedAt: now }),
       );
-    }
-    const rows = await query.returning(['caller_id', 'idempotency_key']).execute();
+      for (let start = 0; start < events.length; start += 500) {
+        await trx
+          .insertInto('events')
+          .values(events.slice(start, start + 500).map(eventRow))
+          .execute();
+      }
+      return marked;
+    });
     return rows.map((r) => ({ callerId: r.caller_id, key: r.idempotency_key }));
   }
 
@@ -209,5 +225,30 @@ function completionColumns(completion: AttemptCompletion | undefined): Completio
     provider_status: json(completion.providerStatus),
     latency_ms: completion.latencyMs ?? null,
     completed_at: completion.completedAt,
+  };
+}
+
+/** A stored attempt's facts, as its event repeats them. */
+export function factsOfRow(row: AttemptRow): ChangeFacts {
+  return {
+    changeId: row.change_id,
+    batchId: row.batch_id,
+    provider: row.provider,
+    accountId: row.account_id,
+    status: row.status,
+    reason: row.reason,
+    callerId: row.caller_id,
+    requestId: row.request_id,
+  };
+}
+
+/** An event as a row of `events` (txid and seq take their defaults). */
+export function eventRow(event: EventRecord) {
+  return {
+    id: event.id,
+    type: event.type,
+    subject: event.subject,
+    time: event.time,
+    data: JSON.stringify(event.data),
   };
 }

@@ -1,5 +1,7 @@
 import type SQLite from 'better-sqlite3';
+import type { CompiledQuery } from 'kysely';
 import type pg from 'pg';
+import type { EventRecord } from '../events/cloud-events.js';
 import {
   AUDIT_SQL,
   completeAttemptParams,
@@ -21,7 +23,14 @@ export type ChangeWrite =
       body: unknown;
       changeId: string | null;
     }
-  | { kind: 'releaseKey'; callerId: string; key: string };
+  | { kind: 'releaseKey'; callerId: string; key: string }
+  /** An event of the outbox (CONTRACT §7), committed with the record it describes (the write before it). */
+  | { kind: 'insertEvent'; event: EventRecord }
+  /**
+   * Any other statement, compiled by the store's own Kysely (`store.database.db…compile()`), so modules
+   * off the hot path (the drift watch) commit their rows and their events together: see Store.commitWithEvents.
+   */
+  | { kind: 'sql'; query: CompiledQuery };
 
 /**
  * The writes on the hot path of a status change: claiming an idempotency key, and committing audit and
@@ -60,7 +69,7 @@ export class PostgresChangeWrites implements ChangeWrites {
       return (await this.pool.query(pgQuery('claim', claimParams(request)))).rowCount === 1;
     return this.transaction(async (client) => {
       if ((await client.query(pgQuery('claim', claimParams(request)))).rowCount !== 1) return false;
-      for (const write of writes) await client.query(pgQuery(...statementOf(write)));
+      await runAll(client, pgQueries(writes));
       return true;
     });
   }
@@ -70,13 +79,12 @@ export class PostgresChangeWrites implements ChangeWrites {
   }
 
   async commit(writes: readonly ChangeWrite[]): Promise<void> {
-    if (writes.length === 1) {
-      await this.pool.query(pgQuery(...statementOf(writes[0])));
+    const queries = pgQueries(writes);
+    if (queries.length === 1) {
+      await this.pool.query(queries[0].query);
       return;
     }
-    await this.transaction(async (client) => {
-      for (const write of writes) await client.query(pgQuery(...statementOf(write)));
-    });
+    await this.transaction((client) => runAll(client, queries));
   }
 
   /** Rolls back when `work` throws or answers false (a lost claim writes nothing). */
@@ -122,7 +130,7 @@ export class SqliteChangeWrites implements ChangeWrites {
   private readonly statements: Record<StatementName, SQLite.Statement>;
   private readonly runBatch: (batch: Pending[], results: Array<{ ok: boolean; value: unknown }>) => void;
 
-  constructor(sqlite: SQLite.Database) {
+  constructor(private readonly sqlite: SQLite.Database) {
     this.statements = prepareStatements(sqlite);
     // The common case: every request's writes succeed, so the batch runs without savepoints.
     const together = sqlite.transaction((items: Pending[]) => items.map((item) => item.run()));
@@ -150,7 +158,7 @@ export class SqliteChangeWrites implements ChangeWrites {
   claimKey(request: BeginRequest, writes: readonly ChangeWrite[] = []): Promise<boolean> {
     return this.enqueue(() => {
       if (this.statements.claim.run(...claimParams(request)).changes !== 1) return false;
-      for (const write of writes) this.apply(write);
+      this.applyAll(writes);
       return true;
     });
   }
@@ -160,14 +168,37 @@ export class SqliteChangeWrites implements ChangeWrites {
   }
 
   commit(writes: readonly ChangeWrite[]): Promise<void> {
-    return this.enqueue(() => {
-      for (const write of writes) this.apply(write);
-    });
+    return this.enqueue(() => this.applyAll(writes));
   }
 
-  private apply(write: ChangeWrite): void {
+  /** As on PostgreSQL, an event right after an attempt's write is written only when that write hit its row. */
+  private applyAll(writes: readonly ChangeWrite[]): void {
+    let changed = 1;
+    for (const write of writes) {
+      if (write.kind === 'insertEvent' && changed === 0) continue;
+      changed = this.apply(write);
+    }
+  }
+
+  private apply(write: ChangeWrite): number {
+    if (write.kind === 'sql') {
+      return this.prepared(write.query.sql).run(...(write.query.parameters as unknown[])).changes;
+    }
     const [name, params] = statementOf(write);
-    this.statements[name].run(...params);
+    return this.statements[name].run(...params).changes;
+  }
+
+  private readonly adHoc = new Map<string, SQLite.Statement>();
+
+  /** Statements of `sql` writes, prepared once each (their texts repeat; values are bound). */
+  private prepared(text: string): SQLite.Statement {
+    let statement = this.adHoc.get(text);
+    if (!statement) {
+      if (this.adHoc.size >= 200) this.adHoc.clear();
+      statement = this.sqlite.prepare(text);
+      this.adHoc.set(text, statement);
+    }
+    return statement;
   }
 
   private enqueue<T>(run: () => T): Promise<T> {
@@ -202,11 +233,30 @@ export class SqliteChangeWrites implements ChangeWrites {
   }
 }
 
-/** The hot-path statements of both tables, with `?` placeholders (numbered for PostgreSQL by pgQuery). */
-const SQL = { ...KEY_SQL, ...AUDIT_SQL };
+/** The outbox's insert; `txid` and `seq` take their defaults (the writing transaction, the next number). */
+const EVENT_SQL = {
+  insertEvent: `insert into events (id, type, subject, time, data) values (?, ?, ?, ?, ?)`,
+} as const;
+
+/** The hot-path statements of the tables, with `?` placeholders (numbered for PostgreSQL by pgQuery). */
+const SQL = { ...KEY_SQL, ...AUDIT_SQL, ...EVENT_SQL };
+
+/**
+ * PostgreSQL only: an attempt's write and its event fused into one statement (a data-modifying CTE), so
+ * the event adds no round trip, and none exists unless the attempt's row was written.
+ */
+const FUSED_SQL = {
+  insertAttemptWithEvent: `with w as (${AUDIT_SQL.insertAttempt} returning 1 as one) ${insertEventFrom('w')}`,
+  completeAttemptWithEvent: `with w as (${AUDIT_SQL.completeAttempt} returning 1 as one) ${insertEventFrom('w')}`,
+} as const;
+
+function insertEventFrom(source: string): string {
+  return `insert into events (id, type, subject, time, data) select ?, ?, ?, ?, ? from ${source}`;
+}
 
 type StatementName = keyof typeof SQL;
 type WriteStatement = Exclude<StatementName, 'claim' | 'hasKey'>;
+type PgStatementName = StatementName | keyof typeof FUSED_SQL;
 
 function prepareStatements(sqlite: SQLite.Database): Record<StatementName, SQLite.Statement> {
   const entries = Object.entries(SQL).map(([name, text]) => [name, sqlite.prepare(text)]);
@@ -214,18 +264,60 @@ function prepareStatements(sqlite: SQLite.Database): Record<StatementName, SQLit
 }
 
 const PG_SQL = Object.fromEntries(
-  Object.entries(SQL).map(([name, text]) => {
+  Object.entries({ ...SQL, ...FUSED_SQL }).map(([name, text]) => {
     let n = 0;
     return [name, text.replace(/\?/g, () => `$${++n}`)];
   }),
-) as Record<StatementName, string>;
+) as Record<PgStatementName, string>;
 
-function pgQuery(name: StatementName, values: unknown[]): pg.QueryConfig {
+function pgQuery(name: PgStatementName, values: unknown[]): pg.QueryConfig {
   return { name: `statusgate_${name}`, text: PG_SQL[name], values };
 }
 
+interface PgWrite {
+  query: pg.QueryConfig;
+  /** An event: written only when the statement before it changed a row (as on SQLite). */
+  event: boolean;
+}
+
+/** The PostgreSQL queries of a list of writes: an attempt's write followed by its event becomes one. */
+function pgQueries(writes: readonly ChangeWrite[]): PgWrite[] {
+  const queries: PgWrite[] = [];
+  for (let i = 0; i < writes.length; i++) {
+    const write = writes[i];
+    const next = writes[i + 1];
+    if (write.kind === 'sql') {
+      queries.push({ query: { text: write.query.sql, values: [...write.query.parameters] }, event: false });
+      continue;
+    }
+    const [name, params] = statementOf(write);
+    if ((name === 'insertAttempt' || name === 'completeAttempt') && next?.kind === 'insertEvent') {
+      queries.push({
+        query: pgQuery(`${name}WithEvent`, [...params, ...eventParams(next.event)]),
+        event: false,
+      });
+      i++;
+      continue;
+    }
+    queries.push({ query: pgQuery(name, params), event: write.kind === 'insertEvent' });
+  }
+  return queries;
+}
+
+async function runAll(client: pg.PoolClient, queries: readonly PgWrite[]): Promise<void> {
+  let changed = 1;
+  for (const { query, event } of queries) {
+    if (event && changed === 0) continue;
+    changed = (await client.query(query)).rowCount ?? 0;
+  }
+}
+
+function eventParams(event: EventRecord): unknown[] {
+  return [event.id, event.type, event.subject, event.time, JSON.stringify(event.data)];
+}
+
 /** The statement and the parameters of one write, for either engine. */
-function statementOf(write: ChangeWrite): [WriteStatement, unknown[]] {
+function statementOf(write: Exclude<ChangeWrite, { kind: 'sql' }>): [WriteStatement, unknown[]] {
   switch (write.kind) {
     case 'insertAttempt':
       return ['insertAttempt', insertAttemptParams(write.attempt, write.completion)];
@@ -238,5 +330,7 @@ function statementOf(write: ChangeWrite): [WriteStatement, unknown[]] {
       ];
     case 'releaseKey':
       return ['releaseKey', [write.callerId, write.key]];
+    case 'insertEvent':
+      return ['insertEvent', eventParams(write.event)];
   }
 }

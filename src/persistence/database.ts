@@ -76,16 +76,42 @@ function openSqlite(path: string): Database {
 
 /** How often the checkpoint thread copies the WAL back into the database file. */
 export const CHECKPOINT_EVERY_MS = 1_000;
+/** How often the checkpoint thread looks at the WAL's size (a stat call; cheap). */
+const WAL_WATCH_EVERY_MS = 25;
+/**
+ * The WAL's bound. Under sustained writes a PASSIVE checkpoint never catches up with the writer, so the
+ * WAL is never restarted and grows without end (hundreds of MB a minute at 16 clients). Past this size
+ * the checkpoint thread runs a PASSIVE checkpoint and then a TRUNCATE one, which waits for the writer's
+ * current transaction, copies the rest of the WAL back and empties it. Writers wait while it runs (tens of
+ * milliseconds), once per WAL_LIMIT_BYTES of writes. journal_size_limit trims the file to this size on
+ * every other restart. Measured in wal-bound.spec.ts.
+ */
+export const WAL_LIMIT_BYTES = 32 * 1024 * 1024;
 
 // Runs in a worker thread with its own connection; PASSIVE never blocks the gateway's writes.
 const CHECKPOINTER_SOURCE = `
+const { statSync } = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
-db.pragma('busy_timeout = 1000');
-const checkpoint = (mode) => { try { db.pragma('wal_checkpoint(' + mode + ')'); } catch {} };
-const timer = setInterval(() => checkpoint('PASSIVE'), workerData.everyMs);
-parentPort.on('message', () => {
+db.pragma('busy_timeout = 200');
+db.pragma('journal_size_limit = ' + workerData.walLimit);
+const checkpoint = (mode) => { try { return db.pragma('wal_checkpoint(' + mode + ')')[0]; } catch {} };
+const walSize = () => { try { return statSync(workerData.file + '-wal').size; } catch { return 0; } };
+let passiveAt = Date.now();
+const timer = setInterval(() => {
+  if (walSize() > workerData.walLimit) {
+    // PASSIVE copies most of the WAL beside the writer; TRUNCATE then holds writers only for the rest.
+    checkpoint('PASSIVE');
+    const done = checkpoint('TRUNCATE');
+    // Starved by a writer that never lets go: ask the gateway thread, the only writer, to do it.
+    if (!done || done.busy) parentPort.postMessage('truncate');
+  } else if (Date.now() - passiveAt >= workerData.everyMs) {
+    passiveAt = Date.now();
+    checkpoint('PASSIVE');
+  }
+}, workerData.watchMs);
+parentPort.once('message', () => {
   clearInterval(timer);
   checkpoint('PASSIVE');
   db.close();
@@ -96,16 +122,21 @@ parentPort.on('message', () => {
 /**
  * SQLite's automatic checkpoint runs inside a COMMIT on the gateway's own thread and syncs the database
  * file: a pause of milliseconds on the request path every few hundred changes. Instead a worker thread
- * checkpoints every CHECKPOINT_EVERY_MS on its own connection. Should the worker fail, the automatic
- * checkpoint is switched back on, so the WAL never grows without bound.
+ * checkpoints every CHECKPOINT_EVERY_MS on its own connection, and truncates the WAL once it passes
+ * WAL_LIMIT_BYTES. Only when a writer that never pauses starves the worker's TRUNCATE does the gateway
+ * thread run it (between two of its own transactions, so it cannot be starved). Should the worker fail,
+ * the automatic checkpoint is switched back on, so the WAL never grows without bound.
  */
 function startCheckpointer(sqlite: SQLite.Database, file: string): { stop(): Promise<void> } {
   sqlite.pragma('wal_autocheckpoint = 0');
+  sqlite.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
   const worker = new Worker(CHECKPOINTER_SOURCE, {
     eval: true,
     workerData: {
       file,
       everyMs: CHECKPOINT_EVERY_MS,
+      watchMs: WAL_WATCH_EVERY_MS,
+      walLimit: WAL_LIMIT_BYTES,
       driver: createRequire(import.meta.url).resolve('better-sqlite3'),
     },
     // It allocates next to nothing: a small heap keeps its memory small (the defaults reserve far more).
@@ -116,6 +147,13 @@ function startCheckpointer(sqlite: SQLite.Database, file: string): { stop(): Pro
     if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
   };
   worker.on('error', fallBack);
+  worker.on('message', () => {
+    try {
+      if (sqlite.open) sqlite.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // busy with the worker's own checkpoint: the WAL is being emptied anyway
+    }
+  });
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return {
     async stop() {

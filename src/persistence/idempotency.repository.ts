@@ -16,13 +16,15 @@ export interface BeginRequest {
   now: Date;
   ttlMs: number;
   lockMs: number;
+  /** The claiming process's instance id (gateway_instances), so a key of a dead process is known as such. */
+  holder?: string;
 }
 
 /** The table's hot-path statements (`?` placeholders), run by the engine's writer (change-writes.ts). */
 export const KEY_SQL = {
   claim: `insert into idempotency_keys (caller_id, idempotency_key, fingerprint, state, response_status,
-       response_body, change_id, created_at, expires_at, locked_until)
-     values (?, ?, ?, 'IN_PROGRESS', null, null, null, ?, ?, ?)
+       response_body, change_id, created_at, expires_at, locked_until, holder_instance)
+     values (?, ?, ?, 'IN_PROGRESS', null, null, null, ?, ?, ?, ?)
      on conflict (caller_id, idempotency_key) do nothing`,
   hasKey: `select 1 from idempotency_keys where caller_id = ? and idempotency_key = ?`,
   completeKey: `update idempotency_keys set state = 'COMPLETED', response_status = ?, response_body = ?,
@@ -41,6 +43,7 @@ export function claimParams(request: BeginRequest): unknown[] {
     request.now.toISOString(),
     new Date(now + request.ttlMs).toISOString(),
     new Date(now + request.lockMs).toISOString(),
+    request.holder ?? null,
   ];
 }
 
@@ -53,6 +56,8 @@ export class IdempotencyRepository {
   constructor(
     private readonly db: Kysely<DatabaseSchema>,
     private readonly writes: Pick<ChangeWrites, 'claimKey'>,
+    /** A process whose heartbeat is older than this is presumed dead (see Store). */
+    private readonly instanceStaleMs: number,
   ) {}
 
   /** `claimTried`: the caller already tried the claim once, so the first round skips it. */
@@ -81,11 +86,14 @@ export class IdempotencyRepository {
           body: JSON.parse(row.response_body ?? 'null'),
         };
       }
-      if (row.locked_until > now) return { kind: 'in-progress' };
-      // The holder's lock lapsed (its process died): take the key over, once, atomically.
+      if (row.locked_until > now && !(await this.holderGone(row, request))) return { kind: 'in-progress' };
+      // The holder's lock lapsed or its process is gone: take the key over, once, atomically.
       const taken = await this.db
         .updateTable('idempotency_keys')
-        .set({ locked_until: new Date(request.now.getTime() + request.lockMs).toISOString() })
+        .set({
+          locked_until: new Date(request.now.getTime() + request.lockMs).toISOString(),
+          holder_instance: request.holder ?? null,
+        })
         .where('caller_id', '=', request.callerId)
         .where('idempotency_key', '=', request.key)
         .where('state', '=', 'IN_PROGRESS')
@@ -96,6 +104,24 @@ export class IdempotencyRepository {
         : { kind: 'in-progress' };
     }
     return { kind: 'in-progress' };
+  }
+
+  /**
+   * Whether the key's holder is known to be gone: another process that has left gateway_instances (stopped,
+   * or reaped) or sent no heartbeat for instanceStaleMs (killed). A process that died after claiming a key
+   * but before its change's first record left no attempt for the sweep to find; without this, its key
+   * would stay locked until locked_until (minutes). A key of unknown holder (older rows) waits as before.
+   */
+  private async holderGone(row: IdempotencyKeyTable, request: BeginRequest): Promise<boolean> {
+    const holder = row.holder_instance;
+    if (holder === null || holder === request.holder) return false;
+    const alive = await this.db
+      .selectFrom('gateway_instances')
+      .select('instance_id')
+      .where('instance_id', '=', holder)
+      .where('heartbeat_at', '>=', new Date(request.now.getTime() - this.instanceStaleMs).toISOString())
+      .executeTakeFirst();
+    return alive === undefined;
   }
 
   /** Frees keys held by requests of a process known to be dead: the next request may take them over now. */

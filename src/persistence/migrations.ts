@@ -1,5 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { BATCHES_MIGRATION } from './batches.migration.js';
+import { EVENTS_MIGRATION } from './events.migration.js';
+import { DRIFT_MIGRATION } from './drift.migration.js';
 
 /**
  * Versioned migrations, kept in code so the built server needs no migration files beside it.
@@ -78,6 +80,18 @@ const MIGRATIONS: Record<string, Migration> = {
     },
   },
   '0002_batches': BATCHES_MIGRATION,
+  '0003_events': EVENTS_MIGRATION,
+  '0004_drift': DRIFT_MIGRATION,
+  // Which process holds an IN_PROGRESS key: a key whose holder is known dead is taken over at once (on
+  // PostgreSQL a key is claimed before the change's first record, so the sweep of records cannot free it).
+  '0005_key_holder': {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('idempotency_keys').addColumn('holder_instance', 'text').execute();
+    },
+    async down(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('idempotency_keys').dropColumn('holder_instance').execute();
+    },
+  },
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -1,4 +1,5 @@
 import type { BatchItemTable, BatchTable } from './batches.schema.js';
+import type { EventTable, WebhookCursorTable, WebhookDeliveryTable } from './events.schema.js';
 
 /**
  * Table shapes shared by both engines. Times are ISO-8601 UTC text (sortable, identical on SQLite and
@@ -49,6 +50,8 @@ export interface IdempotencyKeyTable {
   expires_at: string;
   /** While IN_PROGRESS: after this moment the holder is presumed dead and another request may take over. */
   locked_until: string;
+  /** The gateway instance holding the key while IN_PROGRESS (null in rows older than migration 0003). */
+  holder_instance: string | null;
 }
 
 export interface GatewayInstanceTable {
@@ -57,10 +60,30 @@ export interface GatewayInstanceTable {
   heartbeat_at: string;
 }
 
+/** The drift watch's last read of one account (CONTRACT §8); one row per watched account. */
+export interface DriftCheckTable {
+  provider: string;
+  account_id: string;
+  checked_at: string;
+  /** The expectation read against: the account's latest APPLIED change, and its status. */
+  change_id: string;
+  expected_status: string;
+  /** The canonical status read; null when the provider's value has no canonical name. */
+  observed_status: string | null;
+  /** JSON of the provider's own status value as read. */
+  observed_provider_status: string | null;
+  /** When the value now shown was first seen drifted from the expectation; null while in sync. */
+  drifted_at: string | null;
+}
+
 export interface DatabaseSchema {
   change_attempts: ChangeAttemptTable;
   idempotency_keys: IdempotencyKeyTable;
   gateway_instances: GatewayInstanceTable;
   batches: BatchTable;
   batch_items: BatchItemTable;
+  events: EventTable;
+  webhook_deliveries: WebhookDeliveryTable;
+  webhook_cursors: WebhookCursorTable;
+  drift_checks: DriftCheckTable;
 }

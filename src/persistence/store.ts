@@ -1,11 +1,16 @@
+import type { CompiledQuery } from 'kysely';
 import type { Logger } from 'pino';
+import type { EventRecord } from '../events/cloud-events.js';
 import { uuidv7 } from '../common/ids.js';
 import { PostgresAccountLocks } from './account-locks.postgres.js';
 import { AuditRepository } from './audit.repository.js';
 import { PostgresChangeWrites, SqliteChangeWrites, type ChangeWrites } from './change-writes.js';
 import { describeLocation, openDatabase, type Database } from './database.js';
+import { DriftRepository } from './drift.repository.js';
 import { IdempotencyRepository, type BeginRequest, type BeginResult } from './idempotency.repository.js';
+import { EventsRepository } from './events.repository.js';
 import { InstanceRepository } from './instance.repository.js';
+import { LocalLease, PostgresLease } from './watch-lease.postgres.js';
 
 /** How often a process proves it is alive, and after how long without proof it is presumed dead. */
 export const HEARTBEAT_MS = 10_000;
@@ -19,6 +24,8 @@ export const PURGE_EVERY_MS = 10 * 60_000;
  */
 export class Store {
   readonly audit: AuditRepository;
+  /** The outbox's read side: the event feed and retention (CONTRACT §7). */
+  readonly events: EventsRepository;
   readonly idempotency: IdempotencyRepository;
   readonly instances: InstanceRepository;
   /** The hot-path writes of a status change (prepared statements and group commit on SQLite). */
@@ -26,6 +33,9 @@ export class Store {
   readonly instanceId = uuidv7();
   /** Per-account locks shared by the replicas of one PostgreSQL database (none on SQLite: one process). */
   readonly accountLocks: PostgresAccountLocks | undefined;
+  /** The drift watch's reads and records (CONTRACT §8), and the lease that lets one replica run it. */
+  readonly drift: DriftRepository;
+  readonly driftLease: PostgresLease | LocalLease;
   private readonly timers: NodeJS.Timeout[] = [];
 
   private constructor(
@@ -37,9 +47,15 @@ export class Store {
       ? new SqliteChangeWrites(database.sqlite)
       : new PostgresChangeWrites(database.pool!);
     this.audit = new AuditRepository(database.db);
-    this.idempotency = new IdempotencyRepository(database.db, this.writes);
+    this.events = new EventsRepository(database.db, database.engine);
+    this.idempotency = new IdempotencyRepository(database.db, this.writes, INSTANCE_STALE_MS);
     this.instances = new InstanceRepository(database.db);
     this.accountLocks = database.engine === 'postgres' ? new PostgresAccountLocks(url) : undefined;
+    this.drift = new DriftRepository(database.db, (statements, events) =>
+      this.commitWithEvents(statements, events),
+    );
+    this.driftLease =
+      database.engine === 'postgres' ? new PostgresLease(url, 'statusgate:drift-watch') : new LocalLease();
   }
 
   /**
@@ -56,6 +72,23 @@ export class Store {
     }
     if (await this.writes.claimKey(request)) return { kind: 'started' };
     return this.idempotency.begin(request, true);
+  }
+
+  /**
+   * The one way, off the hot path, to write rows and the events that describe them in one transaction
+   * (CONTRACT §7: none lost, none without its record). `statements` are compiled by this store's Kysely,
+   * e.g. `store.database.db.insertInto('drift_state').values(row).onConflict(…).compile()`; then
+   * `events` (built with events/cloud-events.ts, e.g. `driftEvent(…)`) are appended. SQLite: one
+   * synchronous transaction inside the group commit; PostgreSQL: one transaction on one connection.
+   * An event placed right after a statement is written only when that statement changed a row, so
+   * `insert … on conflict do nothing` followed by its event records the event for a new row only.
+   * Resolves once committed; rejects, having written nothing, when any statement fails.
+   */
+  commitWithEvents(statements: readonly CompiledQuery[], events: readonly EventRecord[]): Promise<void> {
+    return this.writes.commit([
+      ...statements.map((query) => ({ kind: 'sql' as const, query })),
+      ...events.map((event) => ({ kind: 'insertEvent' as const, event })),
+    ]);
   }
 
   /**
@@ -123,6 +156,7 @@ export class Store {
     for (const timer of this.timers) clearInterval(timer);
     await this.instances.remove(this.instanceId).catch(() => undefined);
     await this.accountLocks?.close();
+    await this.driftLease.close();
     await this.database.close();
   }
 

@@ -61,9 +61,7 @@ export interface ChangeResult {
  * for other items (it may be sent again without them).
  */
 export type GroupedChangeResult =
-  | { kind: 'done'; result: ChangeResult }
-  | { kind: 'failed'; error: Error }
-  | { kind: 'not-processed' };
+  { kind: 'done'; result: ChangeResult } | { kind: 'failed'; error: Error } | { kind: 'not-processed' };
 
 export interface StatusReading {
   /** null when the provider's status has no canonical equivalent (e.g. Pismo `DORMANT`). */

@@ -29,6 +29,8 @@ export interface ProviderEntry {
   secrets?: string[];
   /** The circuit state of the provider's breaker; absent when disabled. */
   circuit?: () => 'closed' | 'open' | 'half-open';
+  /** Whether the breaker would refuse a call now (open, or half-open with its probe out); absent when disabled. */
+  refusing?: () => boolean;
 }
 
 /** Adapters chosen by provider id; the capability matrix is derived from each adapter's pure translation. */

@@ -69,6 +69,15 @@ export class ProviderGuard {
   }
 
   /**
+   * Whether a call now would be refused: the circuit is open and its probe is not due yet, or half-open
+   * with its one probe in flight. Background work (the drift watch) pauses on it rather than fail.
+   */
+  get refusing(): boolean {
+    const circuit = this.circuit;
+    return circuit === 'half-open' || (circuit === 'open' && Date.now() < this.probeAt);
+  }
+
+  /**
    * Refuses at once while the circuit is open, without counting the call either way: for steps that may
    * make no provider call at all (preparing a change), whose success says nothing about the provider.
    */

@@ -99,9 +99,10 @@ export class ResilientAdapter implements ProviderAdapter {
   }
 
   readStatus(accountId: string, ctx: CallContext): Promise<StatusReading> {
+    const policy = ctx.maxAttempts ? { ...this.policy, maxAttempts: ctx.maxAttempts } : this.policy;
     return this.clean(
       withRetries(
-        this.policy,
+        policy,
         () => this.guard.run(() => this.inner.readStatus(accountId, ctx)),
         this.hooks('read status'),
       ),

@@ -26,6 +26,14 @@ describe(loadConfig.name, () => {
     expect(config.warnings.join()).toMatch(/authentication is off/);
   });
 
+  it('should watch for drift every minute by default, 60 reads per provider per minute, 30 days back', () => {
+    expect(loadConfig({}).reconcile).toEqual({ intervalMs: 60_000, windowDays: 30, readsPerMinute: 60 });
+    expect(
+      loadConfig({ RECONCILE_INTERVAL_MS: '0', RECONCILE_WINDOW_DAYS: '7', RECONCILE_READS_PER_MINUTE: '3' })
+        .reconcile,
+    ).toEqual({ intervalMs: 0, windowDays: 7, readsPerMinute: 3 });
+  });
+
   it('should disable providers without a base URL when SANDBOX=false or NODE_ENV=production', () => {
     expect(loadConfig({ SANDBOX: 'false' }).providers.canopy.mode).toBe('disabled');
     expect(loadConfig({ NODE_ENV: 'production' }).providers.canopy.mode).toBe('disabled');
@@ -73,6 +81,13 @@ describe(loadConfig.name, () => {
     [{ PISMO_ACCOUNT_API: 'savings' }, 'PISMO_ACCOUNT_API'],
     [{ CANOPY_TIMEOUT_MS: '0' }, 'CANOPY_TIMEOUT_MS'],
     [{ RATE_LIMIT_PER_MINUTE: '-1' }, 'RATE_LIMIT_PER_MINUTE'],
+    [{ RECONCILE_INTERVAL_MS: 'soon' }, 'RECONCILE_INTERVAL_MS'],
+    [{ RECONCILE_INTERVAL_MS: '50' }, 'RECONCILE_INTERVAL_MS'],
+    [{ RECONCILE_INTERVAL_MS: '-1' }, 'RECONCILE_INTERVAL_MS'],
+    [{ RECONCILE_WINDOW_DAYS: '0' }, 'RECONCILE_WINDOW_DAYS'],
+    [{ RECONCILE_WINDOW_DAYS: '1.5' }, 'RECONCILE_WINDOW_DAYS'],
+    [{ RECONCILE_READS_PER_MINUTE: '0' }, 'RECONCILE_READS_PER_MINUTE'],
+    [{ RECONCILE_READS_PER_MINUTE: 'lots' }, 'RECONCILE_READS_PER_MINUTE'],
     [{ ...live, SPIDR_BASE_URL: 'not a url' }, 'SPIDR_BASE_URL'],
     [{ ...live, SPIDR_BASE_URL: 'ftp://x.example' }, 'SPIDR_BASE_URL'],
     [{ ...live, SPIDR_API_KEY: '' }, 'SPIDR_API_KEY'],

@@ -63,6 +63,7 @@ export class ProviderRuntime {
             unmappedError && ((error) => unmappedError(id, error)),
           );
           entry.circuit = () => guard.circuit;
+          entry.refusing = () => guard.refusing;
         }
         entries.push(entry);
       }

@@ -2,11 +2,13 @@
  * Batch benchmark (issue 16): 1,000-item batches against the built server with its loopback sandboxes, on
  * SQLite and (when BENCH_DATABASE_URL or TEST_DATABASE_URL names one) PostgreSQL. Reports items/s end to
  * end (POST with `Prefer: wait=60` until the final summary), ClearGrid's provider-call count, and the
- * gateway's RSS before and after 10 batches of 1,000 running at once. Run with `npm run bench:batches`.
+ * gateway's RSS before and after 10 batches of 1,000 running at once; and Spidr items against bench.ts's stub,
+ * beside the single-change saturation bench.ts measured just before. `npm run bench` runs it after bench.ts;
+ * `npm run bench:batches` alone.
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -18,7 +20,7 @@ interface Gateway {
   stop(): void;
 }
 
-async function startGateway(databaseUrl: string): Promise<Gateway> {
+async function startGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<Gateway> {
   const child = spawn(process.execPath, ['--max-semi-space-size=8', 'dist/main.js'], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -26,6 +28,7 @@ async function startGateway(databaseUrl: string): Promise<Gateway> {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       DATABASE_URL: databaseUrl,
+      ...env,
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -84,7 +87,58 @@ const items = (provider: string, round: string, n = 1000) =>
       : { provider, accountId: `${round}-${i}`, status: 'SUSPENDED' },
   );
 
+/**
+ * Spidr items against the same loopback stub and gateway settings as `bench.ts` uses for single changes, so
+ * the batch throughput can be set beside the single-change saturation of the same `npm run bench` run.
+ */
+async function spidrAgainstStub(name: string, databaseUrl: string): Promise<void> {
+  const stub = spawn(process.execPath, ['dist/scripts/bench-servers.js', 'stub', '0'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    stub.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /listening (\d+)/.exec(out);
+      if (match) resolve(match[1]);
+    });
+    stub.once('exit', () => reject(new Error(`stub exited: ${out}`)));
+  });
+  const gw = await startGateway(databaseUrl, {
+    NODE_ENV: 'production',
+    SPIDR_BASE_URL: `http://127.0.0.1:${port}`,
+    SPIDR_API_KEY: 'bench-key-000000000000',
+    AUTH_DISABLED: 'true',
+    RATE_LIMIT_PER_MINUTE: '0',
+  });
+  try {
+    await postBatch(gw.url, items('spidr', `stub-warm-${Date.now()}`, 200));
+    const { ms, counts } = await postBatch(gw.url, items('spidr', `stub-run-${Date.now()}`));
+    const itemsPerSecond = (1000 / ms) * 1000;
+    let comparison = '';
+    try {
+      const latest = JSON.parse(readFileSync('bench/results/latest.json', 'utf8')) as {
+        at: string;
+        gateway?: Record<string, { saturation?: { rps?: number } }>;
+      };
+      const rps = latest.gateway?.[name]?.saturation?.rps;
+      const ageMinutes = (Date.now() - Date.parse(latest.at)) / 60_000;
+      if (rps && ageMinutes < 30)
+        comparison = `; single-change saturation ${rps.toFixed(0)} req/s in bench.ts just before: ${((itemsPerSecond / rps) * 100).toFixed(0)} %`;
+    } catch {
+      comparison = '; no recent bench/results/latest.json to compare with (run `npm run bench`)';
+    }
+    process.stdout.write(
+      `${name} spidr on the bench stub: 1,000 items (${counts.APPLIED ?? 0} applied) in ${ms.toFixed(0)} ms = ${itemsPerSecond.toFixed(0)} items/s${comparison}\n`,
+    );
+  } finally {
+    gw.stop();
+    stub.kill('SIGTERM');
+  }
+}
+
 async function benchEngine(name: string, databaseUrl: string): Promise<void> {
+  await spidrAgainstStub(name, databaseUrl);
   const gw = await startGateway(databaseUrl);
   try {
     for (const provider of ['cleargrid', 'spidr']) {

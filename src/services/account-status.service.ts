@@ -18,6 +18,10 @@ export interface AccountStatusResponse {
   providerStatus: unknown;
   source: 'provider' | 'gateway';
   asOf: string;
+  /** Live reads only (CONTRACT §8): the last status applied through the gateway, or null. */
+  expectedStatus?: CanonicalStatus | null;
+  /** Live reads only: whether the provider shows the expected status; null when there is no expectation. */
+  inSync?: boolean | null;
 }
 
 export interface HistoryItem {
@@ -57,8 +61,13 @@ export class AccountStatusService {
     const adapter = this.registry.get(providerId);
     Object.assign(ctx.log, { provider: adapter.id, accountId });
     if (adapter.liveRead) {
-      const reading = await adapter.readStatus(accountId, callContextOf(ctx));
+      // The expectation is read beside the provider, not after it: it adds no latency to the answer.
+      const [reading, expectation] = await Promise.all([
+        adapter.readStatus(accountId, callContextOf(ctx)),
+        this.store.drift.expectation(adapter.id, accountId),
+      ]);
       ctx.log.status = reading.status ?? undefined;
+      const expectedStatus = (expectation?.status ?? null) as CanonicalStatus | null;
       return {
         provider: adapter.id,
         accountId,
@@ -67,6 +76,8 @@ export class AccountStatusService {
         providerStatus: reading.providerStatus,
         source: 'provider',
         asOf: new Date().toISOString(),
+        expectedStatus,
+        inSync: expectedStatus === null ? null : reading.status === expectedStatus,
       };
     }
     const last = await this.store.audit.lastApplied(adapter.id, accountId);

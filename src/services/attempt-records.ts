@@ -1,5 +1,7 @@
 import { ERROR_CATALOG, GatewayError } from '../domain/index.js';
+import { changeEvent, type ChangeFacts } from '../events/cloud-events.js';
 import type { AttemptCompletion } from '../persistence/audit.repository.js';
+import type { ChangeWrite } from '../persistence/change-writes.js';
 import { LostClaim } from './idempotency.service.js';
 
 /** How a change attempt ended, for its audit record, when it failed. */
@@ -14,6 +16,22 @@ export function failure(error: unknown, latencyMs: number): AttemptCompletion {
     providerMessage: gatewayError?.provider?.message,
     latencyMs: round(latencyMs),
     completedAt: new Date().toISOString(),
+  };
+}
+
+/**
+ * The event of an attempt that ended (CONTRACT §7), as a write to commit right after the attempt's own
+ * write: same transaction, and on PostgreSQL the same statement (see change-writes.ts).
+ */
+export function endEvent(change: ChangeFacts, completion: AttemptCompletion): ChangeWrite {
+  return {
+    kind: 'insertEvent',
+    event: changeEvent(change, {
+      outcome: completion.outcome,
+      providerStatus: completion.providerStatus,
+      errorCode: completion.errorCode,
+      completedAt: completion.completedAt,
+    }),
   };
 }
 

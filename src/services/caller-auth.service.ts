@@ -8,7 +8,12 @@ export interface Caller {
   scopes: ReadonlySet<ApiScope>;
 }
 
-const ALL_SCOPES: ReadonlySet<ApiScope> = new Set(['status:read', 'status:write', 'status:close']);
+const ALL_SCOPES: ReadonlySet<ApiScope> = new Set([
+  'status:read',
+  'status:write',
+  'status:close',
+  'events:read',
+]);
 export const ANONYMOUS: Caller = { id: 'anonymous', scopes: ALL_SCOPES };
 
 /** Finds the caller behind an API key and checks scopes. Keys are compared as SHA-256 digests in constant time. */

@@ -20,7 +20,7 @@ import type {
 } from '../providers/provider-adapter.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
 import { AccountLocks } from './account-locks.js';
-import { failure, round, storeFailed } from './attempt-records.js';
+import { endEvent, failure, round, storeFailed } from './attempt-records.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
 import { UnfinishedChanges } from './unfinished-changes.js';
 import {
@@ -203,9 +203,11 @@ export class ChangeStatusService {
       prepared = await prepare(adapter, request, ctx);
     } catch (error) {
       // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
+      const refused = attempt(null);
+      const completion = failure(error, 0);
       await hold
         .recordFirst(
-          [{ kind: 'insertAttempt', attempt: attempt(null), completion: failure(error, 0) }],
+          [{ kind: 'insertAttempt', attempt: refused, completion }, endEvent(refused, completion)],
           answerForFailure(error, ctx.requestId),
         )
         .catch(storeFailed('the refusal could not be recorded'));
@@ -225,9 +227,10 @@ export class ChangeStatusService {
       if (error instanceof GatewayError && error.provider?.httpStatus !== undefined) {
         ctx.log.providerHttpStatus = error.provider.httpStatus;
       }
+      const completion = failure(error, performance.now() - started);
       await hold
         .settle(
-          [{ kind: 'completeAttempt', changeId, completion: failure(error, performance.now() - started) }],
+          [{ kind: 'completeAttempt', changeId, completion }, endEvent(attempt(null), completion)],
           answerForFailure(error, ctx.requestId),
         )
         .catch(storeFailed(`the provider refused the change but that could not be recorded`));
@@ -260,7 +263,7 @@ export class ChangeStatusService {
     const outcome: ChangeOutcome = { kind: 'changed', response };
     // The key keeps the status common/ answers with, beside the body it replays.
     await hold
-      .settle([{ kind: 'completeAttempt', changeId, completion }], {
+      .settle([{ kind: 'completeAttempt', changeId, completion }, endEvent(attempt(null), completion)], {
         status: changeHttpStatus(response),
         body: response,
         changeId,

@@ -146,6 +146,7 @@ export class IdempotencyService {
       now: new Date(),
       ttlMs: IDEMPOTENCY_TTL_MS,
       lockMs: IDEMPOTENCY_LOCK_MS,
+      holder: this.store.instanceId,
     };
     let opened = await this.store.openKey(claim);
     // A new key is claimed only with the change's first record, made under the account's lock: a second

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
+import { factsOfRow } from '../persistence/audit.repository.js';
 import { Store } from '../persistence/store.js';
 import type { ChangeRequest, ProviderAdapter, ProviderStatusValue } from '../providers/provider-adapter.js';
-import { storeFailed } from './attempt-records.js';
+import { endEvent, storeFailed } from './attempt-records.js';
 import type { ChangeOutcome, ChangeStatusResponse } from './change-status.service.js';
 import type { KeyHold } from './idempotency.service.js';
 
@@ -54,11 +55,17 @@ export class UnfinishedChanges {
     const completion = { outcome: 'APPLIED' as const, providerStatus: reading.providerStatus, completedAt };
     Object.assign(ctx.log, { outcome: 'APPLIED', resolvedUnfinished: cut.change_id });
     await hold
-      .settle([{ kind: 'completeAttempt', changeId: cut.change_id, completion }], {
-        status: changeHttpStatus(response),
-        body: response,
-        changeId: cut.change_id,
-      })
+      .settle(
+        [
+          { kind: 'completeAttempt', changeId: cut.change_id, completion },
+          endEvent(factsOfRow(cut), completion),
+        ],
+        {
+          status: changeHttpStatus(response),
+          body: response,
+          changeId: cut.change_id,
+        },
+      )
       .catch(storeFailed('the provider shows the change applied but the gateway could not record it'));
     return { kind: 'changed', response };
   }

@@ -115,6 +115,14 @@ export async function engines(): Promise<EngineCase[]> {
   ];
 }
 
+/** For a PostgreSQL-only suite: why it must be skipped (undefined when it runs); under CI an error instead. */
+export async function postgresSkipReason(): Promise<string | undefined> {
+  const reason = await postgresUnavailableReason();
+  if (reason !== undefined && process.env.CI === 'true')
+    throw new Error(`PostgreSQL needed under CI: ${reason}`);
+  return reason;
+}
+
 /** `describe` when PostgreSQL can be used, else `describe.skip` whose title carries the reason. */
 export function describePostgres(reason: string | undefined, title: string, body: () => void): void {
   if (reason === undefined) describe(title, body);

@@ -43,6 +43,9 @@ export async function startGateway(
     LOG_LEVEL: 'info',
     DATABASE_URL: temporarySqliteUrl(),
     CIRCUIT_FAILURE_THRESHOLD: '1000',
+    // The drift watch reads sandbox accounts on its own; suites that count provider calls must not see
+    // its reads. Its own suites (test/drift*.e2e-spec.ts) set it.
+    RECONCILE_INTERVAL_MS: '0',
     ...env,
   });
   const gateway = await createApp(config, { ...options, logDestination: sink });

@@ -30,6 +30,11 @@ import {
   type BatchOutcome,
 } from '../../services/batch.types.js';
 import { ID_PATTERN, ID_RULE } from './change-status.dto.js';
+import {
+  NULLABLE_PROVIDER_STATUS_BRANCHES,
+  PROVIDER_STATUS_DESCRIPTION,
+  nullableEnum,
+} from './schema-parts.js';
 
 export {
   BATCH_ITEMS_DEFAULT_LIMIT,
@@ -162,7 +167,7 @@ export class BatchSummaryDto {
   @ApiProperty({ format: 'date-time', example: '2026-12-04T18:00:00.000Z' })
   createdAt: string;
 
-  @ApiProperty({ format: 'date-time', nullable: true, example: '2026-12-04T18:00:00.412Z' })
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-12-04T18:00:00.412Z' })
   completedAt: string | null;
 }
 
@@ -171,10 +176,15 @@ export class BatchItemResultDto {
   @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' }) provider: string;
   @ApiProperty({ example: 'acc-3001' }) accountId: string;
   @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' }) status: string;
-  @ApiProperty({ enum: CANONICAL_REASONS, nullable: true, example: 'FRAUD' }) reason: string | null;
+  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' }) reason: string | null;
   @ApiProperty({ enum: BATCH_OUTCOMES, example: 'APPLIED' }) outcome: BatchOutcome;
-  @ApiProperty({ nullable: true, example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70' }) changeId: string | null;
-  @ApiProperty({ nullable: true, example: 'suspended', description: "The provider's own value sent" })
+  @ApiProperty({ type: String, nullable: true, example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70' }) changeId:
+    string | null;
+  @ApiProperty({
+    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
+    example: 'suspended',
+    description: `The provider's own value sent (null when none was). ${PROVIDER_STATUS_DESCRIPTION}`,
+  })
   providerStatus: unknown;
   @ApiProperty({
     nullable: true,
@@ -187,5 +197,5 @@ export class BatchItemResultDto {
 
 export class BatchItemsPageDto {
   @ApiProperty({ type: [BatchItemResultDto] }) items: BatchItemResultDto[];
-  @ApiProperty({ nullable: true, example: null }) nextCursor: string | null;
+  @ApiProperty({ type: String, nullable: true, example: null }) nextCursor: string | null;
 }

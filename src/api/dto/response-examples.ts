@@ -78,6 +78,22 @@ export const ACCOUNT_STATUS_EXAMPLES: Record<string, NamedExample> = {
       providerStatus: { status: 'SUSPENDED', substatus: 'FRAUD' },
       source: 'provider',
       asOf: AT,
+      expectedStatus: 'SUSPENDED',
+      inSync: true,
+    },
+  },
+  drifted: {
+    summary: 'Live read of an account changed outside the gateway (Spidr): it drifted',
+    value: {
+      provider: 'spidr',
+      accountId: 'acc-1001',
+      status: 'ACTIVE',
+      reason: null,
+      providerStatus: { status: 'active', statusReason: null },
+      source: 'provider',
+      asOf: AT,
+      expectedStatus: 'SUSPENDED',
+      inSync: false,
     },
   },
   gateway: {

@@ -104,6 +104,25 @@ export class AccountStatusDto {
 
   @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time' })
   asOf: string;
+
+  @ApiPropertyOptional({
+    ...nullableEnum(CANONICAL_STATUSES),
+    example: 'SUSPENDED',
+    description:
+      'Only when source is provider: the last status applied through the gateway (its latest APPLIED ' +
+      'change), or null when none was',
+  })
+  expectedStatus?: string | null;
+
+  @ApiPropertyOptional({
+    type: Boolean,
+    nullable: true,
+    example: true,
+    description:
+      'Only when source is provider: whether the provider shows expectedStatus; null when there is no ' +
+      'expectedStatus. false means the account drifted (changed outside the gateway, see the drift watch)',
+  })
+  inSync?: boolean | null;
 }
 
 export class StatusCapabilityDto {
@@ -223,7 +242,7 @@ export class ProblemDto {
   supportedStatuses?: string[];
 
   @ApiPropertyOptional({
-    enum: ['status:read', 'status:write', 'status:close'],
+    enum: ['status:read', 'status:write', 'status:close', 'events:read'],
     example: 'status:write',
     description: 'Present on FORBIDDEN: the scope the key lacks',
   })

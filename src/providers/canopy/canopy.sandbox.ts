@@ -22,11 +22,20 @@
  *   POST /__sandbox/expired-token-status  `{"status":401|403}` how an expired token is answered (default 403).
  *   POST /__sandbox/expire-tokens         every token issued so far expires now.
  *   POST /__sandbox/token-failure         `{"status":n,"times":k}` the next k token requests answer n.
+ *   PUT  /__sandbox/accounts/:id/status   `{"account_status","account_substatus"?}` the account now reads
+ *                                         with these values, set as given (a change made outside the gateway).
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { CanopySettings } from './canopy.settings.js';
-import { SandboxStore, bearerOf, createSandboxApp, magicOf, sleep } from '../sandbox/sandbox-kit.js';
+import {
+  SandboxStore,
+  bearerOf,
+  createSandboxApp,
+  magicOf,
+  sleep,
+  statusControl,
+} from '../sandbox/sandbox-kit.js';
 import { canopySandboxAccount, type CanopySandboxAccountState } from './canopy.sandbox-state.js';
 import { CANOPY_ACCOUNT_STATUSES, CANOPY_SUBSTATUSES, type CanopyErrorBody } from './canopy.wire.js';
 
@@ -226,6 +235,17 @@ export function createCanopySandbox(): FastifyInstance {
       return canopySandboxAccount(accountId, state);
     });
 
+    statusControl(
+      app,
+      { required: ['account_status'], optional: ['account_substatus'] },
+      (accountId, values) => {
+        const state = store.get(accountId);
+        state.status = values.account_status!;
+        if (values.account_substatus !== undefined) state.substatus = values.account_substatus ?? '';
+        state.updatedAt = new Date().toISOString();
+        return { account_status: state.status, account_substatus: state.substatus };
+      },
+    );
     app.post('/__sandbox/token-lifetime', (request, reply) => {
       const seconds = (request.body as { seconds?: unknown } | undefined)?.seconds;
       if (typeof seconds !== 'number' || seconds < 0)

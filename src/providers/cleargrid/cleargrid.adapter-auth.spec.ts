@@ -1,27 +1,16 @@
-import type { ErrorCode } from '../../domain/index.js';
-import type { GatewayError } from '../../domain/index.js';
 import { ClearGridAdapter } from './cleargrid.adapter.js';
 import {
   change,
-  ClearGridSandboxHarness,
   ctx,
-  failureOf,
+  failure,
   LOGIN_PATH,
   REFRESH_PATH,
   request,
   UPDATE_STATUS_PATH,
+  useClearGridSandbox,
 } from './cleargrid.spec-harness.js';
 
-const sandbox = new ClearGridSandboxHarness();
-beforeAll(() => sandbox.start());
-afterAll(() => sandbox.stop());
-beforeEach(() => sandbox.reset());
-
-async function failure(promise: Promise<unknown>, code: ErrorCode): Promise<GatewayError> {
-  const error = await failureOf(promise);
-  expect(error.code).toBe(code);
-  return error;
-}
+const sandbox = useClearGridSandbox();
 
 describe(ClearGridAdapter.name, () => {
   describe('authentication', () => {

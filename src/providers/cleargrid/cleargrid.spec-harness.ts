@@ -4,7 +4,7 @@
  */
 import type { ClearGridSettings } from './cleargrid.settings.js';
 import type { ChangeRequest, ChangeResult } from '../provider-adapter.js';
-import { failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import { failureOf, failureWithCode, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { ClearGridAdapter } from './cleargrid.adapter.js';
 import {
   CLEARGRID_SANDBOX_LENDER_PUBLIC_ID,
@@ -59,4 +59,13 @@ export async function change(target: ClearGridAdapter, req: ChangeRequest): Prom
   return target.applyChange(await target.prepareChange(req, ctx), ctx);
 }
 
-export { failureOf };
+export { failureOf, failureWithCode as failure };
+
+/** The sandbox for one spec file: started before its tests, reset before each, stopped after. */
+export function useClearGridSandbox(): ClearGridSandboxHarness {
+  const sandbox = new ClearGridSandboxHarness();
+  beforeAll(() => sandbox.start());
+  afterAll(() => sandbox.stop());
+  beforeEach(() => sandbox.reset());
+  return sandbox;
+}

@@ -28,13 +28,15 @@
  * Control routes: `POST /__sandbox/token-lifetime {"seconds":n}` (0–86400; 0 issues tokens that are
  * already expired), `POST /__sandbox/expire-tokens` (every issued token now answers 401),
  * `POST /__sandbox/token-outage {"enabled":bool}` (the token endpoint answers 500 ECMN9999),
- * plus the kit's `/__sandbox/calls` and `/__sandbox/reset` (which also restores these defaults).
+ * `PUT /__sandbox/accounts/:id/status {"status","reason"?}` (the account now reads with these values, set
+ * as given: a change made outside the gateway, e.g. `DORMANT` by the dormancy rules), plus the kit's
+ * `/__sandbox/calls` and `/__sandbox/reset` (which also restores these defaults).
  */
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { jwtVerify, type JWTPayload } from 'jose';
 import type { PismoSettings } from './pismo.settings.js';
-import { createSandboxApp, magicOf, sleep } from '../sandbox/sandbox-kit.js';
+import { createSandboxApp, magicOf, sleep, statusControl } from '../sandbox/sandbox-kit.js';
 import {
   ACCOUNTS_STATUSES,
   CORPORATE_STATUSES,
@@ -207,6 +209,12 @@ export function createPismoSandbox(): FastifyInstance {
       });
     });
 
+    statusControl(app, { required: ['status'], optional: ['reason'] }, (id, values) => {
+      const previous = state.accounts.get(id);
+      const reason = values.reason === undefined ? previous.reason : (values.reason ?? undefined);
+      state.accounts.set(id, { status: values.status!, reason });
+      return { status: values.status, reason: reason ?? null };
+    });
     app.post('/__sandbox/token-lifetime', (request, reply) => {
       const seconds = isObject(request.body) ? request.body.seconds : undefined;
       if (typeof seconds !== 'number' || !Number.isInteger(seconds) || seconds < 0 || seconds > 86_400) {

@@ -387,6 +387,42 @@ export function createSandboxApp(register: (app: FastifyInstance, kit: SandboxKi
   return app;
 }
 
+/**
+ * A provider's status changed behind the gateway's back (an operator in the provider's console, a payment
+ * reversal, a dormancy rule): `PUT /__sandbox/accounts/:accountId/status` with the provider's own status
+ * fields as its reads show them (named per simulator), set as given — unchecked, so a value the gateway has
+ * no canonical name for can be shown too. `apply` answers the new state, or a message for a 400 when a
+ * field is missing or not a string. The account is created first when it was never touched.
+ */
+export function statusControl(
+  app: FastifyInstance,
+  fields: { required: readonly string[]; optional: readonly string[] },
+  apply: (accountId: string, values: Record<string, string | null>) => unknown,
+): void {
+  app.put<{ Params: { accountId: string } }>('/__sandbox/accounts/:accountId/status', (request, reply) => {
+    const body = request.body;
+    if (!isRecord(body)) return reply.code(400).send({ message: 'the body must be a JSON object' });
+    const known = [...fields.required, ...fields.optional];
+    const unknownField = Object.keys(body).find((key) => !known.includes(key));
+    if (unknownField !== undefined) {
+      return reply.code(400).send({ message: `unknown field ${unknownField}; known: ${known.join(', ')}` });
+    }
+    const values: Record<string, string | null> = {};
+    for (const field of known) {
+      const value = body[field];
+      const required = fields.required.includes(field);
+      if (value === undefined && !required) continue;
+      if (!(typeof value === 'string' && value !== '') && !(value === null && !required)) {
+        return reply
+          .code(400)
+          .send({ message: `${field} must be a non-empty string${required ? '' : ' or null'}` });
+      }
+      values[field] = value;
+    }
+    return reply.code(200).send(apply(request.params.accountId, values));
+  });
+}
+
 /** Reads a bearer token from an Authorization header. */
 export function bearerOf(request: FastifyRequest): string | undefined {
   const header = request.headers.authorization;

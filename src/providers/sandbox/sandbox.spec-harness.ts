@@ -86,3 +86,13 @@ export async function failureOf(promise: Promise<unknown>): Promise<GatewayError
   if (!(error instanceof GatewayError)) throw new Error(`expected a GatewayError, got ${String(error)}`);
   return error;
 }
+
+/** The GatewayError a promise rejects with, checked to carry `code`. */
+export async function failureWithCode(
+  promise: Promise<unknown>,
+  code: GatewayError['code'],
+): Promise<GatewayError> {
+  const error = await failureOf(promise);
+  expect(error.code).toBe(code);
+  return error;
+}

@@ -9,7 +9,9 @@
  *   SPIDR_ACCOUNT_CLOSED_CODES). A body without `status` edits nothing and returns the account.
  * - `GET /v1/account/:id` → 200 `{id, status, statusReason, …fake user PII}`; closed accounts read
  *   `"status":"closed","statusReason":"close_…"`. Writes are visible in later reads.
- * - Control routes of the sandbox kit only: `GET|DELETE /__sandbox/calls`, `POST /__sandbox/reset`.
+ * - Control routes: the sandbox kit's (`GET|DELETE /__sandbox/calls`, `POST /__sandbox/reset`,
+ *   `/__sandbox/faults`), and `PUT /__sandbox/accounts/:id/status` `{"status", "statusReason"?}`: the
+ *   account now reads with these values, set as given (a change made outside the gateway).
  *
  * Magic account ids (sandbox-kit MAGIC_PREFIXES, adapted to a static API key):
  * - `NOTFOUND-`    → 404 NOT_FOUND (no errorCode, so the gateway falls back to errorType)
@@ -23,7 +25,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { SpidrSettings } from './spidr.settings.js';
-import { SandboxStore, createSandboxApp, magicOf, sleep } from '../sandbox/sandbox-kit.js';
+import { SandboxStore, createSandboxApp, magicOf, sleep, statusControl } from '../sandbox/sandbox-kit.js';
 import {
   applySpidrStatus,
   newSpidrAccount,
@@ -46,6 +48,13 @@ export function createSpidrSandbox(): FastifyInstance {
       newSpidrAccount(id, magicOf(id)?.kind === 'CLOSED'),
     );
     kit.onReset(() => accounts.clear());
+    statusControl(app, { required: ['status'], optional: ['statusReason'] }, (id, values) => {
+      const account = accounts.get(id);
+      account.status = values.status!;
+      if (values.statusReason !== undefined) account.statusReason = values.statusReason;
+      account.updatedAt = new Date().toISOString();
+      return { status: account.status, statusReason: account.statusReason };
+    });
 
     // Spidr's shape for bodies Fastify cannot parse, and for anything that slips through.
     app.setErrorHandler((error: { statusCode?: number; message: string }, _request, reply) => {

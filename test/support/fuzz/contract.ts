@@ -1,4 +1,5 @@
 /** Security fuzzing: the contract vocabulary and the provider paths a request may cause (moved from test/security-fuzz.e2e-spec.ts). */
+import { CANONICAL_REASONS, CANONICAL_STATUSES } from '../../../src/domain/vocabulary.js';
 import { stats } from './raw-http.js';
 // ---------------------------------------------------------------------------------------------------
 // Contract vocabulary (CONTRACT.md sections 2 and 3) and the provider paths of section 5 / the README.
@@ -6,22 +7,9 @@ import { stats } from './raw-http.js';
 
 export const PROVIDERS = ['spidr', 'canopy', 'pismo', 'cleargrid'] as const;
 export type Provider = (typeof PROVIDERS)[number];
-export const STATUSES = ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'];
-export const REASONS = [
-  'FRAUD',
-  'RISK_REVIEW',
-  'BANKRUPTCY',
-  'DECEASED',
-  'HARDSHIP',
-  'INACTIVITY',
-  'CUSTOMER_REQUEST',
-  'GRANTOR_REQUEST',
-  'ADMINISTRATIVE',
-  'COMPLIANCE',
-  'CHARGED_OFF',
-  'PAID_OFF',
-  'SETTLEMENT',
-];
+// The vocabulary itself is imported (issue 12: retyped in three places); the oracle below stays independent.
+export const STATUSES: string[] = [...CANONICAL_STATUSES];
+export const REASONS: string[] = [...CANONICAL_REASONS];
 export const BODY_FIELDS = ['status', 'reason', 'customerId', 'note', 'providerOptions'];
 export const OPTION_KEYS: Record<Provider, string[]> = {
   spidr: ['ztmSessionKey', 'bypassZtm'],

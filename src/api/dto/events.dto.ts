@@ -1,0 +1,207 @@
+import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { EVENT_TYPES, type EventType } from '../../events/cloud-events.js';
+import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG, PROVIDER_IDS } from '../../domain/index.js';
+import {
+  NULLABLE_PROVIDER_STATUS_BRANCHES,
+  PROVIDER_STATUS_DESCRIPTION,
+  nullableEnum,
+} from './schema-parts.js';
+
+export const EVENTS_DEFAULT_LIMIT = 100;
+export const EVENTS_MAX_LIMIT = 1000;
+const ERROR_CODES = [...Object.keys(ERROR_CATALOG), 'UNFINISHED'];
+const CHANGE_ID = '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f';
+
+export class ChangePathDto {
+  @ApiProperty({ example: CHANGE_ID })
+  @Matches(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, {
+    message: 'changeId is not a change id',
+  })
+  changeId: string;
+}
+
+/** GET /v1/changes/{changeId} (CONTRACT §7). */
+export class ChangeRecordDto {
+  @ApiProperty({ example: CHANGE_ID }) changeId: string;
+
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'null unless from a batch' })
+  batchId: string | null;
+
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'cleargrid' }) provider: string;
+  @ApiProperty({ example: 'acc-1001' }) accountId: string;
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'DISPUTED' }) status: string;
+  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: null }) reason: string | null;
+  @ApiProperty({ type: String, nullable: true, example: 'Customer called' }) note: string | null;
+  @ApiProperty({ example: 'billing-service' }) callerId: string;
+  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' }) requestId: string;
+
+  @ApiProperty({
+    enum: ['PENDING', 'APPLIED', 'ACCEPTED', 'FAILED', 'UNFINISHED'],
+    example: 'ACCEPTED',
+    description: 'PENDING while it runs',
+  })
+  outcome: string;
+
+  @ApiProperty({ ...nullableEnum(ERROR_CODES), example: null, description: 'When FAILED or UNFINISHED' })
+  errorCode: string | null;
+
+  @ApiProperty({
+    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
+    example: 'DISPUTE',
+    description: `${PROVIDER_STATUS_DESCRIPTION}; null until the provider answered`,
+  })
+  providerStatus: unknown;
+
+  @ApiProperty({ type: 'integer', nullable: true, example: 202 }) providerHttpStatus: number | null;
+
+  @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time' }) requestedAt: string;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, example: '2026-11-21T09:00:00.120Z' })
+  completedAt: string | null;
+}
+
+const LIMIT_RULE = `limit must be a whole number from 1 to ${EVENTS_MAX_LIMIT}`;
+
+export class EventsQueryDto {
+  @ApiPropertyOptional({
+    description: 'The nextCursor of the previous page; absent: from the oldest event kept',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  after?: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: EVENTS_MAX_LIMIT, default: EVENTS_DEFAULT_LIMIT })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: LIMIT_RULE })
+  @Min(1, { message: LIMIT_RULE })
+  @Max(EVENTS_MAX_LIMIT, { message: LIMIT_RULE })
+  limit?: number;
+
+  @ApiPropertyOptional({ enum: EVENT_TYPES, description: 'Only events of this type' })
+  @IsOptional()
+  @IsIn(EVENT_TYPES, { message: `type must be one of ${EVENT_TYPES.join(', ')}` })
+  type?: EventType;
+
+  @ApiPropertyOptional({
+    example: 'pismo/acc-1001',
+    description: 'Only events of this account: <provider>/<accountId>',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(300)
+  subject?: string;
+}
+
+export class ChangeEventDataDto {
+  @ApiProperty({ example: CHANGE_ID }) changeId: string;
+  @ApiProperty({ type: String, nullable: true, example: null }) batchId: string | null;
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'pismo' }) provider: string;
+  @ApiProperty({ example: 'acc-1001' }) accountId: string;
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' }) status: string;
+  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' }) reason: string | null;
+  @ApiProperty({ enum: ['APPLIED', 'ACCEPTED'], example: 'APPLIED' }) outcome: string;
+
+  @ApiProperty({
+    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
+    example: 'BLOCKED',
+    description: PROVIDER_STATUS_DESCRIPTION,
+  })
+  providerStatus: unknown;
+
+  @ApiProperty({ example: 'billing-service' }) callerId: string;
+  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' }) requestId: string;
+}
+
+export class ChangeFailedEventDataDto extends ChangeEventDataDto {
+  @ApiProperty({ enum: ['FAILED', 'UNFINISHED'], example: 'FAILED' }) declare outcome: string;
+
+  @ApiProperty({
+    enum: ERROR_CODES,
+    example: 'ACCOUNT_NOT_FOUND',
+    description: 'The canonical error code (section 4), or UNFINISHED',
+  })
+  errorCode: string;
+}
+
+export class DriftEventDataDto {
+  @ApiProperty({ enum: PROVIDER_IDS, example: 'canopy' }) provider: string;
+  @ApiProperty({ example: 'acc-1001' }) accountId: string;
+  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'CLOSED' }) expectedStatus: string;
+
+  @ApiProperty({
+    ...nullableEnum(CANONICAL_STATUSES),
+    example: 'ACTIVE',
+    description: 'null when the provider value has no canonical name',
+  })
+  observedStatus: string | null;
+
+  @ApiProperty({
+    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
+    example: { status: 'ACTIVE', substatus: null },
+    description: PROVIDER_STATUS_DESCRIPTION,
+  })
+  observedProviderStatus: unknown;
+
+  @ApiProperty({ example: CHANGE_ID, description: 'The change that set the expected status' })
+  lastChangeId: string;
+}
+
+/** The CloudEvents 1.0 envelope (structured JSON mode) every event shares. */
+class CloudEventEnvelopeDto {
+  @ApiProperty({ enum: ['1.0'], example: '1.0' }) specversion: string;
+  @ApiProperty({
+    example: '01935a8e-7c4b-7d2a-9f00-aaaaaaaaaaaa',
+    description: 'Unique event id; also webhook-id',
+  })
+  id: string;
+  @ApiProperty({ enum: ['statusgate'], example: 'statusgate' }) source: string;
+  @ApiProperty({ example: 'pismo/acc-1001', description: '<provider>/<accountId>' }) subject: string;
+  @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time' }) time: string;
+  @ApiProperty({ enum: ['application/json'], example: 'application/json' }) datacontenttype: string;
+}
+
+export class StatusChangedEventDto extends CloudEventEnvelopeDto {
+  @ApiProperty({ enum: ['account.status.changed'], example: 'account.status.changed' }) type: string;
+  @ApiProperty({ type: ChangeEventDataDto }) data: ChangeEventDataDto;
+}
+
+export class StatusChangeFailedEventDto extends CloudEventEnvelopeDto {
+  @ApiProperty({ enum: ['account.status.change_failed'], example: 'account.status.change_failed' })
+  type: string;
+  @ApiProperty({ type: ChangeFailedEventDataDto }) data: ChangeFailedEventDataDto;
+}
+
+export class StatusDriftedEventDto extends CloudEventEnvelopeDto {
+  @ApiProperty({ enum: ['account.status.drifted'], example: 'account.status.drifted' }) type: string;
+  @ApiProperty({ type: DriftEventDataDto }) data: DriftEventDataDto;
+}
+
+export const EVENT_DTOS = [StatusChangedEventDto, StatusChangeFailedEventDto, StatusDriftedEventDto];
+
+/** One event of any type: oneOf by `type`. */
+export const EVENT_SCHEMA = {
+  oneOf: EVENT_DTOS.map((dto) => ({ $ref: getSchemaPath(dto) })),
+  discriminator: {
+    propertyName: 'type',
+    mapping: {
+      'account.status.changed': getSchemaPath(StatusChangedEventDto),
+      'account.status.change_failed': getSchemaPath(StatusChangeFailedEventDto),
+      'account.status.drifted': getSchemaPath(StatusDriftedEventDto),
+    },
+  },
+};
+
+export class EventsPageDto {
+  @ApiProperty({ type: 'array', items: EVENT_SCHEMA, description: 'Oldest first, in commit order' })
+  items: unknown[];
+
+  @ApiProperty({
+    example: 'e1.MTIzNDU2LjQy',
+    description: 'Never null: poll again with after=<this> to get the events committed since',
+  })
+  nextCursor: string;
+}

@@ -1,0 +1,110 @@
+import pg from 'pg';
+import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
+import {
+  describePostgres,
+  freshPostgres,
+  postgresSkipReason,
+  type TestDatabase,
+} from './support/databases.js';
+import { call, startSandbox, type StandaloneSandbox } from './support/gateway.js';
+import { spawnGateway, type GatewayProcess } from './support/process.js';
+import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
+
+const unavailable = await postgresSkipReason();
+
+/**
+ * Two replicas sharing one PostgreSQL, changes sent to both at once: a consumer polling the feed (through
+ * either replica) with its last cursor sees every event once, and each event is delivered to the webhook
+ * subscriber by one replica.
+ */
+describePostgres(unavailable, 'Events and webhooks with two replicas on PostgreSQL', () => {
+  let testDb: TestDatabase;
+  let sandbox: StandaloneSandbox;
+  let receiver: WebhookReceiver;
+  let replicas: GatewayProcess[];
+
+  beforeAll(async () => {
+    testDb = await freshPostgres();
+    sandbox = await startSandbox('spidr');
+    receiver = await startReceiver();
+    // A little latency at the receiver, so deliveries overlap between replicas.
+    receiver.answer = () => ({ status: 204, delayMs: 5 });
+    const env = {
+      DATABASE_URL: testDb.url,
+      SPIDR_BASE_URL: sandbox.url,
+      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+      AUTH_DISABLED: 'true',
+      RATE_LIMIT_PER_MINUTE: '0',
+      WEBHOOKS: JSON.stringify([{ id: 'crm', url: receiver.url, secret: webhookSecret('replica-secret') }]),
+    };
+    replicas = [await spawnGateway(env), await spawnGateway(env)];
+  }, 60_000);
+  afterAll(async () => {
+    for (const replica of replicas ?? []) replica.child.kill('SIGTERM');
+    await Promise.all((replicas ?? []).map((r) => r.exited));
+    await sandbox?.close();
+    await receiver?.close();
+    await testDb?.drop();
+  });
+
+  it('should let a polling consumer see every event once, in order per account, and deliver each once', async () => {
+    const seen: any[] = [];
+    let cursor: string | undefined;
+    let polls = 0;
+    const poll = async () => {
+      const replica = replicas[polls++ % 2];
+      const page = await call('GET', `${replica.url}/v1/events?limit=7${cursor ? `&after=${cursor}` : ''}`);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items);
+      cursor = page.body.nextCursor;
+    };
+    let writing = true;
+    const consumer = (async () => {
+      while (writing) await poll();
+    })();
+    const accounts = Array.from({ length: 12 }, (_, i) => `replica-feed-${Date.now()}-${i}`);
+    const statuses = ['SUSPENDED', 'ACTIVE', 'SUSPENDED', 'ACTIVE', 'SUSPENDED'];
+    const changeIds = new Map<string, string[]>(accounts.map((a) => [a, []]));
+    await Promise.all(
+      accounts.map(async (account, i) => {
+        for (const status of statuses) {
+          const res = await call('PUT', `${replicas[i % 2].url}/v1/accounts/spidr/${account}/status`, {
+            body: { status, ...(status === 'SUSPENDED' ? { reason: 'FRAUD' } : {}) },
+          });
+          expect(res.status).toBe(200);
+          changeIds.get(account)!.push(res.body.changeId);
+        }
+      }),
+    );
+    writing = false;
+    await consumer;
+    for (let i = 0; i < 5; i++) await poll();
+
+    const client = new pg.Client({ connectionString: testDb.url });
+    await client.connect();
+    const stored = (await client.query<{ id: string }>('select id from events')).rows.map((r) => r.id);
+    await client.end();
+    expect(stored).toHaveLength(accounts.length * statuses.length);
+    const ids = seen.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length); // none twice
+    expect(new Set(ids)).toEqual(new Set(stored)); // none missed
+    for (const account of accounts) {
+      expect(seen.filter((e) => e.data.accountId === account).map((e) => e.data.changeId)).toEqual(
+        changeIds.get(account),
+      );
+    }
+
+    // Webhooks: every event delivered, by one replica at a time, in order per account.
+    await receiver.waitFor(
+      (r) => new Set(r.delivered().map((w) => w.headers['webhook-id'])).size === stored.length,
+      30_000,
+    );
+    const delivered = receiver.delivered();
+    const duplicates = delivered.length - new Set(delivered.map((w) => w.headers['webhook-id'])).size;
+    expect(duplicates).toBe(0);
+    for (const account of accounts) {
+      const posts = receiver.received.filter((w) => w.event.data.accountId === account);
+      expect(posts.map((w) => w.event.data.changeId)).toEqual(changeIds.get(account));
+    }
+  }, 90_000);
+});

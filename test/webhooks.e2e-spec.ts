@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { Webhook } from 'standardwebhooks';
+import { call, startGateway, type TestGateway } from './support/gateway.js';
+import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
+
+const SECRET = webhookSecret('main-subscriber-secret');
+const OTHER_SECRET = webhookSecret('other-subscriber-secret');
+
+/** Webhooks (CONTRACT §7) over HTTP: real gateway, real sandboxes, real local receivers. */
+describe('Webhooks', () => {
+  let gw: TestGateway;
+  let main: WebhookReceiver;
+  let slow: WebhookReceiver;
+  let failedOnly: WebhookReceiver;
+
+  beforeAll(async () => {
+    main = await startReceiver();
+    slow = await startReceiver();
+    failedOnly = await startReceiver();
+    gw = await startGateway({
+      WEBHOOKS: JSON.stringify([
+        { id: 'main', url: main.url, secret: SECRET },
+        { id: 'slow', url: slow.url, secret: OTHER_SECRET },
+        {
+          id: 'failures',
+          url: failedOnly.url,
+          secret: OTHER_SECRET,
+          types: ['account.status.change_failed'],
+        },
+      ]),
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await Promise.all([main, slow, failedOnly].map((r) => r?.close()));
+  });
+  afterEach(() => {
+    main.answer = () => 204;
+    slow.answer = () => 204;
+  });
+
+  const change = (provider: string, account: string, body: Record<string, unknown>) =>
+    call('PUT', `${gw.url}/v1/accounts/${provider}/${account}/status`, { body });
+  const forAccount = (r: WebhookReceiver, account: string) =>
+    r.received.filter((w) => w.event?.data?.accountId === account);
+
+  it('should POST each event signed per Standard Webhooks: verifies with the secret, fails with another', async () => {
+    const account = `sig-${randomUUID()}`;
+    const res = await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
+    expect(res.status).toBe(200);
+    await main.waitFor(() => forAccount(main, account).length === 1);
+    const [hook] = forAccount(main, account);
+    expect(hook.headers['content-type']).toBe('application/cloudevents+json');
+    expect(hook.headers['webhook-id']).toBe(hook.event.id);
+    expect(Math.abs(Number(hook.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
+    expect(hook.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+    const headers = {
+      'webhook-id': String(hook.headers['webhook-id']),
+      'webhook-timestamp': String(hook.headers['webhook-timestamp']),
+      'webhook-signature': String(hook.headers['webhook-signature']),
+    };
+    // The reference implementation of the specification verifies it …
+    expect(new Webhook(SECRET).verify(hook.body, headers)).toEqual(hook.event);
+    // … and refuses it with another secret, or a changed body.
+    expect(() => new Webhook(OTHER_SECRET).verify(hook.body, headers)).toThrow();
+    expect(() => new Webhook(SECRET).verify(hook.body.replace('FRAUD', 'RISK_REVIEW'), headers)).toThrow();
+    // The body is the event as the feed has it.
+    const feed = await call('GET', `${gw.url}/v1/events?subject=spidr/${account}`);
+    expect(feed.body.items).toEqual([hook.event]);
+    expect(hook.event).toMatchObject({
+      type: 'account.status.changed',
+      data: { changeId: res.body.changeId },
+    });
+  });
+
+  it('should retry after 500s with the same webhook-id until a 2xx', async () => {
+    const account = `retry-${randomUUID()}`;
+    let failures = 2;
+    main.answer = (r) => (r.event?.data?.accountId === account && failures-- > 0 ? 500 : 204);
+    await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
+    await main.waitFor(() => forAccount(main, account).some((w) => w.status === 204), 20_000);
+    const hooks = forAccount(main, account);
+    expect(hooks.map((h) => h.status)).toEqual([500, 500, 204]);
+    expect(new Set(hooks.map((h) => h.headers['webhook-id'])).size).toBe(1);
+    // Backoff from 1 s, doubling: ≥ 1 s, then ≥ 2 s between attempts.
+    expect(hooks[1].at - hooks[0].at).toBeGreaterThanOrEqual(900);
+    expect(hooks[2].at - hooks[1].at).toBeGreaterThanOrEqual(1900);
+    // Each attempt signed afresh, each verifying.
+    for (const h of hooks) {
+      expect(() =>
+        new Webhook(SECRET).verify(h.body, {
+          'webhook-id': String(h.headers['webhook-id']),
+          'webhook-timestamp': String(h.headers['webhook-timestamp']),
+          'webhook-signature': String(h.headers['webhook-signature']),
+        }),
+      ).not.toThrow();
+    }
+    const metrics = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+    expect(metrics).toMatch(
+      /statusgate_webhook_deliveries_total\{subscriber="main",result="retried"\} [1-9]/,
+    );
+    expect(metrics).toMatch(
+      /statusgate_webhook_deliveries_total\{subscriber="main",result="delivered"\} [1-9]/,
+    );
+    expect(metrics).toMatch(/statusgate_webhook_deliveries_total\{subscriber="main",result="given_up"\} 0/);
+  }, 30_000);
+
+  it("should keep an account's order while its earlier event is retried; other accounts go on", async () => {
+    const account = `order-${randomUUID()}`;
+    const other = `other-${randomUUID()}`;
+    let failures = 2;
+    main.answer = (r) =>
+      r.event?.data?.accountId === account && r.event?.data?.status === 'SUSPENDED' && failures-- > 0
+        ? 500
+        : 204;
+    await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
+    await change('spidr', account, { status: 'ACTIVE' });
+    await change('spidr', account, { status: 'DO_NOT_CONTACT' });
+    await change('spidr', other, { status: 'ACTIVE' });
+    // Another account is delivered while the first event of `account` waits for its retry.
+    await main.waitFor(() => forAccount(main, other).some((w) => w.status === 204), 5_000);
+    expect(forAccount(main, account).every((w) => w.event.data.status === 'SUSPENDED')).toBe(true);
+    await main.waitFor(() => forAccount(main, account).filter((w) => w.status === 204).length === 3, 20_000);
+    // Nothing of the account was sent before the earlier one was delivered: the order of every POST is the commit order.
+    expect(forAccount(main, account).map((w) => `${w.event.data.status}:${w.status}`)).toEqual([
+      'SUSPENDED:500',
+      'SUSPENDED:500',
+      'SUSPENDED:204',
+      'ACTIVE:204',
+      'DO_NOT_CONTACT:204',
+    ]);
+  }, 30_000);
+
+  it('should not let a slow subscriber delay another, nor the API', async () => {
+    const account = `slow-${randomUUID()}`;
+    slow.answer = () => ({ status: 204, delayMs: 6_000 });
+    const started = Date.now();
+    const res = await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
+    expect(res.status).toBe(200);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    await main.waitFor(() => forAccount(main, account).some((w) => w.status === 204), 3_000);
+    // The slow subscriber has the request but has not answered yet.
+    await slow.waitFor(() => forAccount(slow, account).length === 1, 3_000);
+    expect(forAccount(slow, account)[0].status).toBeUndefined();
+    await slow.waitFor(() => forAccount(slow, account).some((w) => w.status === 204), 10_000);
+  }, 20_000);
+
+  it('should not follow a redirect: a 3xx is a failed attempt, retried at the configured URL', async () => {
+    const account = `redirect-${randomUUID()}`;
+    let redirects = 1;
+    main.answer = (r) => (r.event?.data?.accountId === account && redirects-- > 0 ? 307 : 204);
+    await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
+    await main.waitFor(() => forAccount(main, account).some((w) => w.status === 204), 10_000);
+    expect(forAccount(main, account).map((w) => w.status)).toEqual([307, 204]);
+    // The Location it was sent to (…/hook-redirected) was never called.
+    expect(main.received.filter((w) => w.event?.data?.accountId === account).length).toBe(2);
+  }, 15_000);
+
+  it('should send a subscriber only the types it asked for, and failures with their errorCode', async () => {
+    const account = `types-${randomUUID()}`;
+    await change('spidr', account, { status: 'ACTIVE' });
+    const refused = await change('spidr', account, { status: 'DISPUTED' });
+    expect(refused.status).toBe(422);
+    await main.waitFor(() => forAccount(main, account).length === 2);
+    await failedOnly.waitFor(() => forAccount(failedOnly, account).length === 1);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(forAccount(failedOnly, account).map((w) => w.event.type)).toEqual([
+      'account.status.change_failed',
+    ]);
+    expect(forAccount(failedOnly, account)[0].event.data).toMatchObject({
+      outcome: 'FAILED',
+      errorCode: 'STATUS_NOT_SUPPORTED',
+    });
+  });
+});
