@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 
 /**
  * "Only one replica runs this at a time" on a shared PostgreSQL: a session-level advisory lock, taken with
@@ -43,7 +43,9 @@ export class PostgresLease {
 
   private client(): Promise<pg.Client> {
     this.session ??= (async () => {
-      const client = new pg.Client({ connectionString: this.url });
+      // Loaded here, not at the top: a gateway on SQLite never loads the PostgreSQL driver (test/footprint).
+      const { default: driver } = await import('pg');
+      const client = new driver.Client({ connectionString: this.url });
       // The lock went with the session: the next try connects again and competes afresh.
       client.on('error', () => this.drop());
       client.on('end', () => this.drop());
