@@ -348,12 +348,19 @@ describe('Fault injection: SIGTERM while provider calls are in flight', () => {
       DATABASE_URL: temporarySqliteUrl(),
     });
     gateway = gw;
-    const ids = [accountId('SLOW800-'), accountId('SLOW800-'), accountId('SLOW800-')];
+    // The provider holds each call for 2 s; the signal goes once all three have reached it (polled, since
+    // on a loaded machine a fixed pause was sometimes too short for the first requests of a new process).
+    const ids = [accountId('SLOW2000-'), accountId('SLOW2000-'), accountId('SLOW2000-')];
     const inFlight = ids.map((id) => suspend(gw, 'spidr', id));
-    await new Promise((r) => setTimeout(r, 200));
+    const reached = async () => {
+      const calls = await sandboxCalls(sandbox.url);
+      return ids.filter((id) => calls.some((c) => c.method === 'PATCH' && c.url.endsWith(id)));
+    };
+    for (let waited = 0; (await reached()).length < ids.length && waited < 1_500; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // Every call has reached the provider before the signal.
-    const calls = await sandboxCalls(sandbox.url);
-    for (const id of ids) expect(calls.some((c) => c.method === 'PATCH' && c.url.endsWith(id))).toBe(true);
+    expect(await reached()).toEqual(ids);
 
     const signalledAt = performance.now();
     gw.child.kill('SIGTERM');
