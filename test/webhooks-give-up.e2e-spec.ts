@@ -76,17 +76,17 @@ describe('Webhook delivery given up after 24 hours', () => {
     expect(await counter('live', 'given_up')).toBe(0);
     expect(await counter('live', 'retried')).toBe(0);
     expect(await counter('live', 'delivered')).toBe(2);
-    const [suspended, active] = forAccount(dead, account).map((w) => w.event.id);
+    const [suspended, , active] = forAccount(dead, account).map((w) => w.event.id);
     expect(gw.logs.filter((l) => l.msg === 'webhook delivery given up')).toEqual([
       expect.objectContaining({
-        level: 40,
+        level: 'warn',
         subscriber: 'dead',
         eventId: suspended,
         attempts: 2,
         error: 'HTTP 500',
       }),
       expect.objectContaining({
-        level: 40,
+        level: 'warn',
         subscriber: 'dead',
         eventId: active,
         attempts: 1,

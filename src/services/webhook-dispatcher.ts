@@ -228,7 +228,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     await this.repository.end(subscriber.id, eventId, me, 'GIVEN_UP', attempts, now.toISOString(), error);
     this.outcomes.inc({ subscriber: subscriber.id, result: 'given_up' });
     this.logger.warn(
-      { subscriber: subscriber.id, eventId, subject, attempts, firstTriedAt: delivery.created_at, error },
+      { subscriber: subscriber.id, eventId, subject, attempts, queuedAt: delivery.created_at, error },
       'webhook delivery given up',
     );
   }
