@@ -145,6 +145,21 @@ describe('Webhooks', () => {
     await slow.waitFor(() => forAccount(slow, account).some((w) => w.status === 204), 10_000);
   }, 20_000);
 
+  it('should deliver to another subscriber at once while a slow one has every delivery slot taken', async () => {
+    const accounts = Array.from({ length: 12 }, (_, i) => `slots-${i}-${randomUUID()}`);
+    const mine = (r: WebhookReceiver) =>
+      r.received.filter((w) => accounts.includes(w.event?.data?.accountId));
+    slow.answer = () => ({ status: 204, delayMs: 8_000 });
+    const started = Date.now();
+    for (const account of accounts) await change('spidr', account, { status: 'ACTIVE' });
+    await main.waitFor(() => mine(main).filter((w) => w.status === 204).length === accounts.length, 5_000);
+    // All delivered to the other subscriber while the slow one holds 8 (its slots), none answered yet.
+    expect(Date.now() - started).toBeLessThan(7_000);
+    expect(mine(slow).length).toBeLessThanOrEqual(8);
+    expect(mine(slow).every((w) => w.status === undefined)).toBe(true);
+    await slow.waitFor(() => mine(slow).filter((w) => w.status === 204).length === accounts.length, 25_000);
+  }, 40_000);
+
   it('should not follow a redirect: a 3xx is a failed attempt, retried at the configured URL', async () => {
     const account = `redirect-${randomUUID()}`;
     let redirects = 1;
