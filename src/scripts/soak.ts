@@ -186,7 +186,7 @@ async function main(): Promise<void> {
       items: Array<{ requestId: string; changeId: string; outcome: string }>;
     };
     const recorded = new Set(history.items.map((i) => i.requestId));
-    for (const i of history.items) if (i.outcome !== 'PENDING') endedChanges.add(i.changeId);
+    for (const i of history.items) if (await ended(gateway.url, i)) endedChanges.add(i.changeId);
     for (const o of list) {
       const replayed = o.code === 'REPLAYED' || o.code === 'IDEMPOTENCY_IN_PROGRESS';
       const unanswered = o.httpStatus === 0 || (o.httpStatus >= 500 && inWindow(o));
@@ -282,6 +282,15 @@ async function change(
     // The gateway was killed under the request, or is not listening yet.
     return { ...outcome, httpStatus: 0, code: 'NO_ANSWER', endedAt: Date.now() };
   }
+}
+
+/** The history shows a change still PENDING (cut by the kill -9, never settled) as UNFINISHED; its record tells. */
+async function ended(gateway: string, item: { changeId: string; outcome: string }): Promise<boolean> {
+  if (item.outcome !== 'UNFINISHED') return true;
+  const record = (await (await fetch(`${gateway}/v1/changes/${item.changeId}`)).json()) as {
+    outcome: string;
+  };
+  return record.outcome !== 'PENDING';
 }
 
 async function writes(base: string, provider: string, accountId: string): Promise<number> {
