@@ -208,7 +208,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       await this.giveUp(subscriber, delivery, attempts, now, error);
       return;
     }
-    await this.repository.retryAt(subscriber.id, event.id, me, attempts, next.toISOString(), error);
+    await this.repository.retryAt(delivery, me, attempts, next.toISOString(), error);
     this.outcomes.inc({ subscriber: subscriber.id, result: 'retried' });
     this.logger.info(
       { subscriber: subscriber.id, eventId: event.id, attempts, nextAttemptAt: next.toISOString(), error },
