@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GIVE_UP_AFTER_MS } from '../src/services/webhook-dispatcher.js';
-import { call, startGateway, type TestGateway } from './support/gateway.js';
+import { call, startGateway, temporarySqliteUrl, type TestGateway } from './support/gateway.js';
 import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
 
 /**
@@ -103,4 +103,32 @@ describe('Webhook delivery given up after 24 hours', () => {
     for (const w of forAccount(dead, account))
       expect(Math.abs(Number(w.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
   }, 40_000);
+});
+
+describe('A subscriber taken out of WEBHOOKS', () => {
+  it('should leave its undelivered events out of the pending gauge', async () => {
+    const receiver = await startReceiver();
+    receiver.answer = () => 500;
+    const url = temporarySqliteUrl();
+    const subscriber = (id: string) => ({ id, url: receiver.url, secret: webhookSecret(id) });
+    const first = await startGateway({ DATABASE_URL: url, WEBHOOKS: JSON.stringify([subscriber('gone')]) });
+    const pending = async (gw: TestGateway) =>
+      /^statusgate_webhook_deliveries_pending (\d+)$/m.exec(
+        await fetch(`${gw.url}/metrics`).then((r) => r.text()),
+      )?.[1];
+    try {
+      await call('PUT', `${first.url}/v1/accounts/spidr/removed-1/status`, { body: { status: 'ACTIVE' } });
+      await receiver.waitFor((r) => r.received.length > 0, 5_000);
+      expect(await pending(first)).toBe('1');
+    } finally {
+      await first.close();
+    }
+    const second = await startGateway({ DATABASE_URL: url, WEBHOOKS: JSON.stringify([subscriber('kept')]) });
+    try {
+      expect(await pending(second)).toBe('0');
+    } finally {
+      await second.close();
+      await receiver.close();
+    }
+  });
 });

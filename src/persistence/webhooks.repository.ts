@@ -210,13 +210,15 @@ export class WebhooksRepository {
     await query.execute();
   }
 
-  async pending(subscriberId?: string): Promise<number> {
-    let query = this.db
+  /** Deliveries not yet made or given up, of these subscribers (those configured now). */
+  async pending(subscriberIds: readonly string[]): Promise<number> {
+    if (subscriberIds.length === 0) return 0;
+    const row = await this.db
       .selectFrom('webhook_deliveries')
       .select((eb) => eb.fn.countAll<string | number>().as('n'))
-      .where('state', '=', 'PENDING');
-    if (subscriberId) query = query.where('subscriber_id', '=', subscriberId);
-    const row = await query.executeTakeFirst();
+      .where('state', '=', 'PENDING')
+      .where('subscriber_id', 'in', subscriberIds)
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 }

@@ -89,12 +89,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       for (const result of ['delivered', 'retried', 'given_up'])
         this.outcomes.inc({ subscriber: subscriber.id, result }, 0);
     const repository = this.repository;
+    // A subscriber taken out of WEBHOOKS keeps its deliveries (they resume if it comes back) but is not counted.
+    const configured = config.webhooks.map((s) => s.id);
     new Gauge({
       name: 'statusgate_webhook_deliveries_pending',
-      help: 'Webhook deliveries not yet made or given up (all replicas sharing the database)',
+      help: 'Webhook deliveries to the configured subscribers not yet made or given up (all replicas sharing the database)',
       registers: [metrics.registry],
       async collect() {
-        this.set(await repository.pending().catch(() => 0));
+        this.set(await repository.pending(configured).catch(() => 0));
       },
     });
   }
