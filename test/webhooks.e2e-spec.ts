@@ -160,6 +160,20 @@ describe('Webhooks', () => {
     await slow.waitFor(() => mine(slow).filter((w) => w.status === 204).length === accounts.length, 25_000);
   }, 40_000);
 
+  it('should count a 2xx later than 10 s as a failed attempt and retry it', async () => {
+    const account = `late-${randomUUID()}`;
+    let late = 1;
+    slow.answer = (r) =>
+      r.event?.data?.accountId === account && late-- > 0 ? { status: 204, delayMs: 11_000 } : 204;
+    await change('spidr', account, { status: 'ACTIVE' });
+    await slow.waitFor(() => forAccount(slow, account).length === 2, 20_000);
+    const [first, second] = forAccount(slow, account);
+    // Given up on at 10 s, tried again about 1 s later with the same webhook-id.
+    expect(second.at - first.at).toBeGreaterThanOrEqual(10_000);
+    expect(second.at - first.at).toBeLessThan(13_000);
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+  }, 30_000);
+
   it('should not follow a redirect: a 3xx is a failed attempt, retried at the configured URL', async () => {
     const account = `redirect-${randomUUID()}`;
     let redirects = 1;
