@@ -36,6 +36,8 @@ export interface CreateAppOptions {
   requestTimeoutMs?: number;
   /** The clock of the drift watch's read budget (tests pass a minute without waiting for one). */
   driftClock?: () => number;
+  /** The clock webhook deliveries are scheduled by (tests pass the 24 hours of retries without waiting). */
+  webhookClock?: () => number;
 }
 
 export interface GatewayApp {
@@ -103,7 +105,7 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
   acceptOnlyJson(adapter.getInstance(), BODY_LIMIT_BYTES, unfaithfulNumbersIn);
   adapter.getInstance().addHook('onRoute', widenBatchBodyLimit);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics, options.driftClock),
+    AppModule.forRoot(config, runtime, store, logger, lifecycle, metrics, options),
     adapter,
     {
       logger: nestLogger(logger),

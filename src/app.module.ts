@@ -25,7 +25,7 @@ import { BatchWorker } from './services/batch-worker.js';
 import { DRIFT_CLOCK, DRIFT_LOGGER, DriftWatch } from './services/drift-watch.js';
 import { LOGGER_TOKEN } from './services/tokens.js';
 import { EventsService } from './services/events.service.js';
-import { WebhookDispatcher } from './services/webhook-dispatcher.js';
+import { WEBHOOK_CLOCK, WebhookDispatcher } from './services/webhook-dispatcher.js';
 import { ChangesController, EventsController } from './api/events.controller.js';
 
 export const LOGGER = LOGGER_TOKEN;
@@ -53,9 +53,10 @@ export class AppModule {
     logger: Logger,
     lifecycle: Lifecycle,
     metrics: Metrics,
-    /** The drift watch's read-budget clock (tests); the real clock when absent. */
-    driftClock?: () => number,
+    /** Test clocks (the drift watch's read budget, webhook scheduling); the real clock when absent. */
+    clocks: { driftClock?: () => number; webhookClock?: () => number } = {},
   ): DynamicModule {
+    const { driftClock, webhookClock } = clocks;
     return {
       module: AppModule,
       // Terminus's own error log is off: every probe already gets the gateway's one request log line.
@@ -79,6 +80,7 @@ export class AppModule {
         { provide: Metrics, useValue: metrics },
         { provide: DRIFT_LOGGER, useValue: logger },
         ...(driftClock ? [{ provide: DRIFT_CLOCK, useValue: driftClock }] : []),
+        ...(webhookClock ? [{ provide: WEBHOOK_CLOCK, useValue: webhookClock }] : []),
         {
           provide: RuntimeCloser,
           useFactory: (r: ProviderRuntime, s: Store) => new RuntimeCloser(r, s),

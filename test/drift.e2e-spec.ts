@@ -3,6 +3,9 @@
  * changed behind the gateway's back through the sandboxes' status control route. Runs are started with
  * DriftWatch.runOnce (RECONCILE_INTERVAL_MS=0) except where the timer itself is under test.
  */
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import formats from 'ajv-formats';
 import { DriftWatch, type DriftRunReport } from '../src/services/drift-watch.js';
 import { call, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
 import { driftedEvents, metric, metricsText } from './support/drift.js';
@@ -154,6 +157,22 @@ describe(DriftWatch.name, () => {
       expectedStatus: 'SUSPENDED',
       inSync: false,
     });
+  });
+
+  it('should give drifted events in the feed the schema the OpenAPI document declares for it', async () => {
+    const page = await call('GET', `${gw.url}/v1/events?type=account.status.drifted&limit=1000`);
+    expect(page.body.items.length).toBeGreaterThan(1);
+    expect(page.body.items.some((e: any) => e.data.observedStatus === null)).toBe(true);
+    const doc = JSON.parse(readFileSync('openapi.json', 'utf8'));
+    const schema = doc.paths['/v1/events'].get.responses['200'].content['application/json'].schema;
+    const ajv = new Ajv({ strict: false, allErrors: true });
+    formats.default(ajv); // ajv-formats is CommonJS: its function is the default export under NodeNext
+    const validate = ajv.compile({ ...schema, components: doc.components });
+    expect(validate(page.body) ? [] : validate.errors).toEqual([]);
+    // A drifted event with a status its schema does not allow fails the same check.
+    const tampered = structuredClone(page.body);
+    tampered.items[0].data.observedStatus = 'NOT_A_STATUS';
+    expect(validate(tampered)).toBe(false);
   });
 
   it('should never read ClearGrid (no live read) and skip accounts whose changes are older than the window', async () => {

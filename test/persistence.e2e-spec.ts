@@ -78,6 +78,7 @@ describeEachEngine(cases, 'Store on $engine', ({ fresh }) => {
           '0003_events',
           '0004_drift',
           '0005_key_holder',
+          '0006_drift_due_index',
         ]);
         await Promise.all(opened.map((d) => d.close()));
       } finally {

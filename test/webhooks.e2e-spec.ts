@@ -145,6 +145,35 @@ describe('Webhooks', () => {
     await slow.waitFor(() => forAccount(slow, account).some((w) => w.status === 204), 10_000);
   }, 20_000);
 
+  it('should deliver to another subscriber at once while a slow one has every delivery slot taken', async () => {
+    const accounts = Array.from({ length: 12 }, (_, i) => `slots-${i}-${randomUUID()}`);
+    const mine = (r: WebhookReceiver) =>
+      r.received.filter((w) => accounts.includes(w.event?.data?.accountId));
+    slow.answer = () => ({ status: 204, delayMs: 8_000 });
+    const started = Date.now();
+    for (const account of accounts) await change('spidr', account, { status: 'ACTIVE' });
+    await main.waitFor(() => mine(main).filter((w) => w.status === 204).length === accounts.length, 5_000);
+    // All delivered to the other subscriber while the slow one holds 8 (its slots), none answered yet.
+    expect(Date.now() - started).toBeLessThan(7_000);
+    expect(mine(slow).length).toBeLessThanOrEqual(8);
+    expect(mine(slow).every((w) => w.status === undefined)).toBe(true);
+    await slow.waitFor(() => mine(slow).filter((w) => w.status === 204).length === accounts.length, 25_000);
+  }, 40_000);
+
+  it('should count a 2xx later than 10 s as a failed attempt and retry it', async () => {
+    const account = `late-${randomUUID()}`;
+    let late = 1;
+    slow.answer = (r) =>
+      r.event?.data?.accountId === account && late-- > 0 ? { status: 204, delayMs: 11_000 } : 204;
+    await change('spidr', account, { status: 'ACTIVE' });
+    await slow.waitFor(() => forAccount(slow, account).length === 2, 20_000);
+    const [first, second] = forAccount(slow, account);
+    // Given up on at 10 s, tried again about 1 s later with the same webhook-id.
+    expect(second.at - first.at).toBeGreaterThanOrEqual(10_000);
+    expect(second.at - first.at).toBeLessThan(13_000);
+    expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+  }, 30_000);
+
   it('should not follow a redirect: a 3xx is a failed attempt, retried at the configured URL', async () => {
     const account = `redirect-${randomUUID()}`;
     let redirects = 1;

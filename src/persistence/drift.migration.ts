@@ -20,3 +20,20 @@ export const DRIFT_MIGRATION: Migration = {
     await sql`drop table if exists drift_checks`.execute(db);
   },
 };
+
+/**
+ * The drift watch's due-accounts query (DriftRepository.due and countDue) reads one provider's APPLIED
+ * changes within the window every run: without this index that is a scan of the whole audit table.
+ */
+export const DRIFT_DUE_INDEX_MIGRATION: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createIndex('change_attempts_applied_window')
+      .on('change_attempts')
+      .columns(['provider', 'outcome', 'completed_at'])
+      .execute();
+  },
+  async down(db: Kysely<unknown>) {
+    await db.schema.dropIndex('change_attempts_applied_window').execute();
+  },
+};

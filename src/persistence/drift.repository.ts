@@ -200,8 +200,11 @@ function guardedUpsert(o: DriftObservation, driftedAt: string | null, previousCh
     where drift_checks.checked_at = ${previousCheckedAt}`;
 }
 
-/** Watched accounts of one provider: the latest APPLIED change is within the window, and none is in flight. */
-function dueQuery(provider: string, appliedSince: string, columns: ReturnType<typeof sql>) {
+/**
+ * Watched accounts of one provider: the latest APPLIED change is within the window, and none is in flight.
+ * Served by the index change_attempts_applied_window (migration 0006) and change_attempts_account.
+ */
+export function dueQuery(provider: string, appliedSince: string, columns: ReturnType<typeof sql>) {
   return sql`select ${columns}
     from change_attempts a
     left join drift_checks d on d.provider = a.provider and d.account_id = a.account_id

@@ -1,7 +1,7 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { BATCHES_MIGRATION } from './batches.migration.js';
 import { EVENTS_MIGRATION } from './events.migration.js';
-import { DRIFT_MIGRATION } from './drift.migration.js';
+import { DRIFT_DUE_INDEX_MIGRATION, DRIFT_MIGRATION } from './drift.migration.js';
 
 /**
  * Versioned migrations, kept in code so the built server needs no migration files beside it.
@@ -92,6 +92,7 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('idempotency_keys').dropColumn('holder_instance').execute();
     },
   },
+  '0006_drift_due_index': DRIFT_DUE_INDEX_MIGRATION,
 };
 
 class InCodeMigrations implements MigrationProvider {

@@ -69,6 +69,10 @@ export class WebhooksRepository {
           .values(rows)
           .onConflict((oc) => oc.columns(['subscriber_id', 'event_id']).doNothing())
           .compile(),
+        waitBehindEarlier(
+          subscriberId,
+          rows.map((r) => r.event_id),
+        ).compile(this.db),
       );
     }
     statements.push(
@@ -133,36 +137,53 @@ export class WebhooksRepository {
     });
   }
 
-  /** A failed attempt: tried again at `next` (the lease ends). */
+  /**
+   * A failed attempt: tried again at `next` (the lease ends). The later deliveries of its account wait
+   * until then too, so they are not due (and not scanned by every `claim`) while it waits.
+   */
   async retryAt(
-    subscriberId: string,
-    eventId: string,
+    delivery: Pick<WebhookDeliveryTable, 'subscriber_id' | 'event_id' | 'subject'>,
     instanceId: string,
     attempts: number,
     next: string,
     error: string,
   ): Promise<void> {
-    await this.releaseLease(subscriberId, eventId, instanceId, {
+    const { subscriber_id: subscriberId, event_id: eventId, subject } = delivery;
+    const released = await this.releaseLease(subscriberId, eventId, instanceId, {
       attempts,
       next_attempt_at: next,
       last_error: error,
     });
+    if (!released) return;
+    await this.db
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: next })
+      .where('subscriber_id', '=', subscriberId)
+      .where('subject', '=', subject)
+      .where('state', '=', 'PENDING')
+      .where('event_id', '<>', eventId)
+      .where('next_attempt_at', '<', next)
+      .execute();
   }
 
-  /** Ends this process's lease on one delivery with `changes`; a lease another process took is left alone. */
+  /**
+   * Ends this process's lease on one delivery with `changes`; a lease another process took is left alone
+   * (false).
+   */
   private async releaseLease(
     subscriberId: string,
     eventId: string,
     instanceId: string,
     changes: Updateable<WebhookDeliveryTable>,
-  ): Promise<void> {
-    await this.db
+  ): Promise<boolean> {
+    const result = await this.db
       .updateTable('webhook_deliveries')
       .set({ ...changes, leased_by: null, leased_until: null })
       .where('subscriber_id', '=', subscriberId)
       .where('event_id', '=', eventId)
       .where('leased_by', '=', instanceId)
-      .execute();
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /**
@@ -189,13 +210,35 @@ export class WebhooksRepository {
     await query.execute();
   }
 
-  async pending(subscriberId?: string): Promise<number> {
-    let query = this.db
+  /** Deliveries not yet made or given up, of these subscribers (those configured now). */
+  async pending(subscriberIds: readonly string[]): Promise<number> {
+    if (subscriberIds.length === 0) return 0;
+    const row = await this.db
       .selectFrom('webhook_deliveries')
       .select((eb) => eb.fn.countAll<string | number>().as('n'))
-      .where('state', '=', 'PENDING');
-    if (subscriberId) query = query.where('subscriber_id', '=', subscriberId);
-    const row = await query.executeTakeFirst();
+      .where('state', '=', 'PENDING')
+      .where('subscriber_id', 'in', subscriberIds)
+      .executeTakeFirst();
     return Number(row?.n ?? 0);
   }
+}
+
+/**
+ * New deliveries of an account that already has an earlier PENDING one for this subscriber are due no
+ * sooner than it (its retry time): a backlog behind a failing subscriber is then not due, so `claim` does
+ * not pass over it on every poll. Only ever a later time, never a state: the order itself is kept by
+ * `claim`, and nothing can be left waiting for an update that did not happen.
+ */
+function waitBehindEarlier(subscriberId: string, eventIds: string[]) {
+  return sql`update webhook_deliveries
+    set next_attempt_at = (select max(e.next_attempt_at) from webhook_deliveries e
+      where e.subscriber_id = webhook_deliveries.subscriber_id and e.subject = webhook_deliveries.subject
+        and e.state = 'PENDING'
+        and (e.event_txid, e.event_seq) < (webhook_deliveries.event_txid, webhook_deliveries.event_seq))
+    where subscriber_id = ${subscriberId} and state = 'PENDING' and attempts = 0
+      and event_id in (${sql.join(eventIds)})
+      and next_attempt_at < (select max(e.next_attempt_at) from webhook_deliveries e
+        where e.subscriber_id = webhook_deliveries.subscriber_id and e.subject = webhook_deliveries.subject
+          and e.state = 'PENDING'
+          and (e.event_txid, e.event_seq) < (webhook_deliveries.event_txid, webhook_deliveries.event_seq))`;
 }

@@ -12,6 +12,9 @@
  * provider again after a final answer), lost audit records = 0 (every answered change is in the history
  * with its request id; a 5xx inside a restart window may have no record), no 500 INTERNAL and no dropped
  * connection outside the restart windows (each from the fault until the gateway is ready again, plus 2 s).
+ * A webhook subscriber (soak-subscriber.ts) receives the events all along, failing some attempts on purpose;
+ * at the end the events expected (the feed, each ended change record with its one event) must all have been
+ * delivered, duplicates (at least once) counted apart, or it exits 1 too.
  */
 import { megabytes, sampleWal } from './wal-size.js';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,6 +26,7 @@ import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from '../providers/canop
 import { listenOnLoopback } from '../providers/sandbox/sandbox-kit.js';
 import { SPIDR_SANDBOX_SETTINGS, createSpidrSandbox } from '../providers/spidr/spidr.sandbox.js';
 import { waitForOutput } from './child-output.js';
+import { drainDeliveries, startSoakSubscriber, webhookReport } from './soak-subscriber.js';
 import { privatePostgresUnavailable, startPrivatePostgres } from './private-postgres.js';
 
 const seconds = Number(process.env.SOAK_SECONDS ?? 120);
@@ -73,6 +77,7 @@ async function main(): Promise<void> {
   const canopyUrl = await listenOnLoopback(canopy);
   const dbFile = join(tmpdir(), `statusgate-soak-${randomUUID()}.sqlite`);
   const postgres = engine === 'postgres' ? await startPrivatePostgres() : undefined;
+  const subscriber = await startSoakSubscriber();
   const env = {
     PATH: process.env.PATH ?? '',
     PORT: '0',
@@ -90,6 +95,7 @@ async function main(): Promise<void> {
     CANOPY_TIMEOUT_MS: '300',
     CIRCUIT_FAILURE_THRESHOLD: '50',
     CIRCUIT_HALF_OPEN_AFTER_MS: '500',
+    WEBHOOKS: JSON.stringify([{ id: 'soak', url: subscriber.url, secret: subscriber.secret }]),
   };
   const startGateway = async () => {
     const child = spawn(process.execPath, ['dist/main.js'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
@@ -130,7 +136,7 @@ async function main(): Promise<void> {
     }
   };
   const waitReady = async () => {
-    for (const until = Date.now() + 60_000; Date.now() < until; ) {
+    for (const until = Date.now() + 60_000; Date.now() < until;) {
       try {
         if ((await fetch(`${gateway.url}/health/ready`)).status === 200) return;
       } catch {
@@ -165,7 +171,10 @@ async function main(): Promise<void> {
 
   // Every answered change (not refused before the provider: 400/422 STATUS_NOT_SUPPORTED are recorded too)
   // must be in the history; a 5xx inside a restart window may be the store being unreachable.
+  // First the retries deliver the rest, so that no change still ends while the history is read.
+  const drained = await drainDeliveries(gateway.url, subscriber);
   let lost = 0;
+  const endedChanges = new Set<string>();
   const byAccount = new Map<string, Outcome[]>();
   for (const o of outcomes)
     byAccount.set(`${o.provider}/${o.accountId}`, [
@@ -174,18 +183,21 @@ async function main(): Promise<void> {
     ]);
   for (const [path, list] of byAccount) {
     const history = (await (await fetch(`${gateway.url}/v1/accounts/${path}/history?limit=100`)).json()) as {
-      items: Array<{ requestId: string }>;
+      items: Array<{ requestId: string; changeId: string; outcome: string }>;
     };
     const recorded = new Set(history.items.map((i) => i.requestId));
+    for (const i of history.items) if (await ended(gateway.url, i)) endedChanges.add(i.changeId);
     for (const o of list) {
       const replayed = o.code === 'REPLAYED' || o.code === 'IDEMPOTENCY_IN_PROGRESS';
       const unanswered = o.httpStatus === 0 || (o.httpStatus >= 500 && inWindow(o));
       if (!replayed && !unanswered && !recorded.has(o.requestId)) lost++;
     }
   }
+  const webhooks = webhookReport(subscriber, drained, endedChanges);
   const walLargest = wal?.stop();
   gateway.child.kill('SIGTERM');
   await new Promise((resolve) => gateway.child.once('exit', resolve));
+  await subscriber.close();
   await spidr.close();
   await canopy.close();
   postgres?.destroy();
@@ -210,9 +222,11 @@ async function main(): Promise<void> {
     `internal errors outside the restart windows: ${internal}`,
     `dropped connections outside the restart windows: ${dropped}`,
     ...(walLargest === undefined ? [] : [`largest SQLite WAL: ${megabytes(walLargest)}`]),
+    ...webhooks.lines,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
-  process.exit(duplicates === 0 && lost === 0 && internal === 0 && dropped === 0 ? 0 : 1);
+  const ok = duplicates === 0 && lost === 0 && internal === 0 && dropped === 0 && webhooks.ok;
+  process.exit(ok ? 0 : 1);
 }
 
 /** Sets up the fault for one fresh account and returns the account id to use. */
@@ -268,6 +282,15 @@ async function change(
     // The gateway was killed under the request, or is not listening yet.
     return { ...outcome, httpStatus: 0, code: 'NO_ANSWER', endedAt: Date.now() };
   }
+}
+
+/** The history shows a change still PENDING (cut by the kill -9, never settled) as UNFINISHED; its record tells. */
+async function ended(gateway: string, item: { changeId: string; outcome: string }): Promise<boolean> {
+  if (item.outcome !== 'UNFINISHED') return true;
+  const record = (await (await fetch(`${gateway}/v1/changes/${item.changeId}`)).json()) as {
+    outcome: string;
+  };
+  return record.outcome !== 'PENDING';
 }
 
 async function writes(base: string, provider: string, accountId: string): Promise<number> {

@@ -2,7 +2,12 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Logger } from 'pino';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { GatewayError } from '../domain/index.js';
-import { toCloudEvent, type CloudEvent, type EventType } from '../events/cloud-events.js';
+import {
+  toCloudEvent,
+  type ChangeEventData,
+  type CloudEvent,
+  type EventType,
+} from '../events/cloud-events.js';
 import { FEED_START, type FeedPosition } from '../persistence/events.repository.js';
 import { Store } from '../persistence/store.js';
 import { LOGGER_TOKEN } from './tokens.js';
@@ -11,19 +16,12 @@ export const EVENTS_DEFAULT_LIMIT = 100;
 /** How often events past EVENT_RETENTION_DAYS are removed. */
 export const PRUNE_EVERY_MS = 60 * 60_000;
 
-export interface ChangeRecord {
-  changeId: string;
-  batchId: string | null;
-  provider: string;
-  accountId: string;
-  status: string;
-  reason: string | null;
+/** One change attempt (CONTRACT §7): the facts its event repeats, and the rest of its record. */
+export interface ChangeRecord extends Omit<ChangeEventData, 'outcome' | 'errorCode'> {
   note: string | null;
-  callerId: string;
-  requestId: string;
+  /** PENDING while it runs, then how it ended. */
   outcome: string;
   errorCode: string | null;
-  providerStatus: unknown;
   providerHttpStatus: number | null;
   requestedAt: string;
   completedAt: string | null;

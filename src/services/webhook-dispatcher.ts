@@ -1,6 +1,7 @@
 import {
   Inject,
   Injectable,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
@@ -28,6 +29,11 @@ export const SUBSCRIBER_CONCURRENCY = 8;
 /** How often an idle subscriber loop looks for new events and due retries. */
 export const POLL_MS = 200;
 const FAN_OUT_PAGE = 500;
+/**
+ * The clock deliveries are scheduled by (when one is due, when to retry, when 24 h have passed); tests pass
+ * a day without waiting for one. Signature timestamps always use the real clock.
+ */
+export const WEBHOOK_CLOCK = Symbol('WEBHOOK_CLOCK');
 
 /**
  * When a delivery that failed `attempts` times (first made at `createdAt`) is tried next, or undefined when
@@ -67,6 +73,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(Metrics) metrics: Metrics,
     @Inject(LOGGER_TOKEN) private readonly logger: Logger,
+    @Optional() @Inject(WEBHOOK_CLOCK) private readonly clock: () => number = Date.now,
   ) {
     this.repository = new WebhooksRepository(store.database.db, store.database.engine);
     this.loops = config.webhooks.map((subscriber) => ({ subscriber, inFlight: 0 }));
@@ -82,12 +89,14 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       for (const result of ['delivered', 'retried', 'given_up'])
         this.outcomes.inc({ subscriber: subscriber.id, result }, 0);
     const repository = this.repository;
+    // A subscriber taken out of WEBHOOKS keeps its deliveries (they resume if it comes back) but is not counted.
+    const configured = config.webhooks.map((s) => s.id);
     new Gauge({
       name: 'statusgate_webhook_deliveries_pending',
-      help: 'Webhook deliveries not yet made or given up (all replicas sharing the database)',
+      help: 'Webhook deliveries to the configured subscribers not yet made or given up (all replicas sharing the database)',
       registers: [metrics.registry],
       async collect() {
-        this.set(await repository.pending().catch(() => 0));
+        this.set(await repository.pending(configured).catch(() => 0));
       },
     });
   }
@@ -122,7 +131,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
         busy = (await this.fanOut(loop.subscriber)) || busy;
         const free = SUBSCRIBER_CONCURRENCY - loop.inFlight;
         if (free > 0) {
-          const now = new Date();
+          const now = this.now();
           const claimed = await this.repository.claim(
             loop.subscriber.id,
             this.store.instanceId,
@@ -160,7 +169,7 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     if (events.length === 0) return false;
     const wanted = subscriber.types ? events.filter((e) => subscriber.types!.includes(e.type)) : events;
     const to = encodeFeedCursor(events[events.length - 1].position);
-    const statements = this.repository.fanOut(subscriber.id, from, to, wanted, new Date().toISOString());
+    const statements = this.repository.fanOut(subscriber.id, from, to, wanted, this.now().toISOString());
     await this.store.writes.commit(statements.map((query) => ({ kind: 'sql' as const, query })));
     return true;
   }
@@ -181,25 +190,16 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
 
   private async deliver(subscriber: WebhookSubscriber, delivery: WebhookDeliveryTable): Promise<void> {
     const me = this.store.instanceId;
-    const attempts = delivery.attempts + 1;
     const event = (await this.store.events.byIds([delivery.event_id])).get(delivery.event_id);
     if (!event) {
       // Removed by retention before it could be delivered.
-      await this.repository.end(
-        subscriber.id,
-        delivery.event_id,
-        me,
-        'GIVEN_UP',
-        delivery.attempts,
-        new Date().toISOString(),
-        'event no longer kept',
-      );
-      this.giveUp(subscriber, delivery, 'event no longer kept');
+      await this.giveUp(subscriber, delivery, delivery.attempts, this.now(), 'event no longer kept');
       return;
     }
+    const attempts = delivery.attempts + 1;
     const body = JSON.stringify(toCloudEvent(event));
     const error = await post(subscriber, event.id, body);
-    const now = new Date();
+    const now = this.now();
     if (error === undefined) {
       await this.repository.end(subscriber.id, event.id, me, 'DELIVERED', attempts, now.toISOString(), null);
       this.outcomes.inc({ subscriber: subscriber.id, result: 'delivered' });
@@ -207,11 +207,10 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     }
     const next = nextAttemptAt(attempts, new Date(delivery.created_at), now);
     if (next === undefined) {
-      await this.repository.end(subscriber.id, event.id, me, 'GIVEN_UP', attempts, now.toISOString(), error);
-      this.giveUp(subscriber, delivery, error);
+      await this.giveUp(subscriber, delivery, attempts, now, error);
       return;
     }
-    await this.repository.retryAt(subscriber.id, event.id, me, attempts, next.toISOString(), error);
+    await this.repository.retryAt(delivery, me, attempts, next.toISOString(), error);
     this.outcomes.inc({ subscriber: subscriber.id, result: 'retried' });
     this.logger.info(
       { subscriber: subscriber.id, eventId: event.id, attempts, nextAttemptAt: next.toISOString(), error },
@@ -219,18 +218,25 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
     );
   }
 
-  private giveUp(subscriber: WebhookSubscriber, delivery: WebhookDeliveryTable, error: string): void {
+  private async giveUp(
+    subscriber: WebhookSubscriber,
+    delivery: WebhookDeliveryTable,
+    attempts: number,
+    now: Date,
+    error: string,
+  ): Promise<void> {
+    const { event_id: eventId, subject } = delivery;
+    const me = this.store.instanceId;
+    await this.repository.end(subscriber.id, eventId, me, 'GIVEN_UP', attempts, now.toISOString(), error);
     this.outcomes.inc({ subscriber: subscriber.id, result: 'given_up' });
     this.logger.warn(
-      {
-        subscriber: subscriber.id,
-        eventId: delivery.event_id,
-        subject: delivery.subject,
-        attempts: delivery.attempts,
-        error,
-      },
+      { subscriber: subscriber.id, eventId, subject, attempts, queuedAt: delivery.created_at, error },
       'webhook delivery given up',
     );
+  }
+
+  private now(): Date {
+    return new Date(this.clock());
   }
 }
 
