@@ -22,8 +22,8 @@ const IDLE_POLL_MS = 250;
 const SHUTDOWN_WAIT_MS = 10_000;
 /** How often items a database failure left unsettled are looked at again. */
 const UNSETTLED_RETRY_MS = 1000;
-/** ClearGrid groups in flight at once per endpoint: the next is recorded while one is at the provider. */
-const GROUPS_IN_FLIGHT = 2;
+/** ClearGrid groups in flight at once per endpoint: one, so ClearGrid sees a batch's requests in its order. */
+const GROUPS_IN_FLIGHT = 1;
 
 interface Lane {
   name: string;
