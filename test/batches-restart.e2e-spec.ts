@@ -8,156 +8,119 @@ import { uuidv7 } from '../src/common/ids.js';
 import type { BatchItemTable } from '../src/persistence/batches.repository.js';
 import { openDatabase } from '../src/persistence/database.js';
 import { BatchWorker } from '../src/services/batch-worker.js';
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { freshPostgres, postgresUnavailableReason } from './support/databases.js';
+import { addLatency, patchesPerAccount, spidrGatewayEnv, spidrItems, until } from './batches-support.js';
+import { describeEachEngine, engines, freshPostgres } from './support/databases.js';
+import { call, startGateway, startSandbox, type StandaloneSandbox } from './support/gateway.js';
 import {
-  call,
-  sandboxCalls,
-  startGateway,
-  startSandbox,
-  temporarySqliteUrl,
-  type StandaloneSandbox,
-} from './support/gateway.js';
-import { spawnGateway } from './support/process.js';
+  privatePostgresUnavailable,
+  startPrivatePostgres,
+  type PrivatePostgres,
+} from './support/private-postgres.js';
+import { spawnGateway, type GatewayProcess } from './support/process.js';
 
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const cases = await engines();
 
-async function addLatency(url: string, delayMs: number): Promise<void> {
-  await fetch(`${url}/__sandbox/faults`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ match: { method: 'PATCH' }, fault: 'latency', delayMs }),
-  });
-}
+describeEachEngine(
+  cases,
+  'A batch whose gateway process is killed mid-batch on $engine',
+  ({ engine, fresh }) => {
+    let spidr: StandaloneSandbox;
 
-/** How many status calls each account got at the sandbox. */
-async function patchesPerAccount(url: string): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const c of await sandboxCalls(url)) {
-    if (c.method !== 'PATCH') continue;
-    const account = decodeURIComponent(c.url.split('/').pop()!);
-    counts.set(account, (counts.get(account) ?? 0) + 1);
-  }
-  return counts;
-}
+    beforeAll(async () => {
+      spidr = await startSandbox('spidr');
+    });
+    afterAll(async () => {
+      await spidr.close();
+    });
 
-describe('A batch whose gateway process is killed mid-batch', () => {
-  let spidr: StandaloneSandbox;
-
-  beforeAll(async () => {
-    spidr = await startSandbox('spidr');
-  });
-  afterAll(async () => {
-    await spidr.close();
-  });
-
-  it('should, after a restart, run the items not started, mark those possibly in flight UNFINISHED, and send none twice', async () => {
-    const env = {
-      DATABASE_URL: temporarySqliteUrl(),
-      SPIDR_BASE_URL: spidr.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    };
-    await addLatency(spidr.url, 2000);
-    const total = 200;
-    const items = Array.from({ length: total }, (_, i) => ({
-      provider: 'spidr',
-      accountId: `crash-${i}`,
-      status: 'SUSPENDED',
-    }));
-    const first = await spawnGateway(env);
-    const created = await call('POST', `${first.url}/v1/batches`, { body: { items } });
-    expect(created.status).toBe(202);
-    const id = created.body.batchId;
-    // Some calls have reached the provider (and hang there): kill the gateway now.
-    await until(
-      () => patchesPerAccount(spidr.url),
-      (m) => m.size >= 10,
-      10_000,
-    );
-    first.child.kill('SIGKILL');
-    expect(await first.exited).toBe('SIGKILL');
-    await fetch(`${spidr.url}/__sandbox/faults`, { method: 'DELETE' });
-    const sentBeforeCrash = await patchesPerAccount(spidr.url);
-    expect(sentBeforeCrash.size).toBeGreaterThan(0);
-    expect(sentBeforeCrash.size).toBeLessThan(total);
-
-    const second = await spawnGateway(env);
-    try {
-      const done = await until(
-        () => call('GET', `${second.url}/v1/batches/${id}`),
-        (r) => r.body?.state === 'DONE',
+    it('should, after a restart, run the items not started, mark those possibly in flight UNFINISHED, and send none twice', async () => {
+      const db = await fresh();
+      const env = spidrGatewayEnv(db.url, spidr.url);
+      await addLatency(spidr.url, 2000);
+      const total = 200;
+      const items = spidrItems('crash', total);
+      const first = await spawnGateway(env);
+      const created = await call('POST', `${first.url}/v1/batches`, { body: { items } });
+      expect(created.status).toBe(202);
+      const id = created.body.batchId;
+      // Some calls have reached the provider (and hang there): kill the gateway now.
+      await until(
+        () => patchesPerAccount(spidr.url),
+        (m) => m.size >= 10,
+        10_000,
       );
-      expect(done.body.state).toBe('DONE');
-      const { counts } = done.body;
-      expect(counts.PENDING).toBe(0);
-      expect(counts.APPLIED + counts.UNFINISHED).toBe(total);
-      expect(counts.UNFINISHED).toBeGreaterThanOrEqual(sentBeforeCrash.size);
-      // The items not started before the crash ran after the restart.
-      expect(counts.APPLIED).toBeGreaterThan(0);
+      first.child.kill('SIGKILL');
+      expect(await first.exited).toBe('SIGKILL');
+      await fetch(`${spidr.url}/__sandbox/faults`, { method: 'DELETE' });
+      const sentBeforeCrash = await patchesPerAccount(spidr.url);
+      expect(sentBeforeCrash.size).toBeGreaterThan(0);
+      expect(sentBeforeCrash.size).toBeLessThan(total);
 
-      const patches = await patchesPerAccount(spidr.url);
-      for (const [account, n] of patches) expect([account, n]).toEqual([account, 1]);
-      const page = await call('GET', `${second.url}/v1/batches/${id}/items?limit=1000`);
-      expect(page.body.items).toHaveLength(total);
-      for (const item of page.body.items) {
-        if (sentBeforeCrash.has(item.accountId)) {
-          // Its call may have been applied: never sent again, reported UNFINISHED with its change id.
-          expect(item).toMatchObject({
-            outcome: 'UNFINISHED',
-            changeId: expect.any(String),
-            error: { code: 'UNFINISHED' },
-          });
-        } else if (item.outcome === 'APPLIED') {
-          expect(patches.get(item.accountId)).toBe(1);
-        } else {
-          // Recorded before the crash but not yet sent: UNFINISHED, and indeed never sent.
-          expect(item.outcome).toBe('UNFINISHED');
-          expect(patches.has(item.accountId)).toBe(false);
+      const second = await spawnGateway(env);
+      try {
+        // PostgreSQL: the dead process's claims are taken over once its heartbeat is stale (30 s).
+        const done = await until(
+          () => call('GET', `${second.url}/v1/batches/${id}`),
+          (r) => r.body?.state === 'DONE',
+          engine === 'postgres' ? 90_000 : 30_000,
+        );
+        expect(done.body.state).toBe('DONE');
+        const { counts } = done.body;
+        expect(counts.PENDING).toBe(0);
+        expect(counts.APPLIED + counts.UNFINISHED).toBe(total);
+        expect(counts.UNFINISHED).toBeGreaterThanOrEqual(sentBeforeCrash.size);
+        // The items not started before the crash ran after the restart.
+        expect(counts.APPLIED).toBeGreaterThan(0);
+
+        const patches = await patchesPerAccount(spidr.url);
+        for (const [account, n] of patches) expect([account, n]).toEqual([account, 1]);
+        const page = await call('GET', `${second.url}/v1/batches/${id}/items?limit=1000`);
+        expect(page.body.items).toHaveLength(total);
+        for (const item of page.body.items) {
+          if (sentBeforeCrash.has(item.accountId)) {
+            // Its call may have been applied: never sent again, reported UNFINISHED with its change id.
+            expect(item).toMatchObject({
+              outcome: 'UNFINISHED',
+              changeId: expect.any(String),
+              error: { code: 'UNFINISHED' },
+            });
+          } else if (item.outcome === 'APPLIED') {
+            expect(patches.get(item.accountId)).toBe(1);
+          } else {
+            // Recorded before the crash but not yet sent: UNFINISHED, and indeed never sent.
+            expect(item.outcome).toBe('UNFINISHED');
+            expect(patches.has(item.accountId)).toBe(false);
+          }
         }
+        // On PostgreSQL the dead process's change records are marked by its own sweep, on a timer of its own.
+        const history = await until(
+          () => call('GET', `${second.url}/v1/accounts/spidr/${page.body.items[0].accountId}/history`),
+          (r) => r.body?.items?.[0]?.outcome === 'UNFINISHED',
+        );
+        expect(history.body.items[0]).toMatchObject({ batchId: id, outcome: 'UNFINISHED' });
+      } finally {
+        second.child.kill('SIGTERM');
+        await second.exited;
+        await db.drop();
       }
-      const history = await call(
-        'GET',
-        `${second.url}/v1/accounts/spidr/${page.body.items[0].accountId}/history`,
-      );
-      expect(history.body.items[0]).toMatchObject({ batchId: id, outcome: 'UNFINISHED' });
-    } finally {
-      second.child.kill('SIGTERM');
-      await second.exited;
-    }
-  }, 90_000);
-});
+    }, 150_000);
+  },
+);
 
-const postgresReason = await postgresUnavailableReason();
+const postgresReason = cases.find((c) => c.engine === 'postgres')?.skipped;
 const onPostgres = postgresReason === undefined ? describe : describe.skip;
 
 onPostgres('Two gateways sharing one PostgreSQL', () => {
   it('should drain one batch together, each item claimed and sent exactly once', async () => {
     const spidr = await startSandbox('spidr');
     const db = await freshPostgres();
-    const env = {
-      DATABASE_URL: db.url,
-      SPIDR_BASE_URL: spidr.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    };
+    const env = spidrGatewayEnv(db.url, spidr.url);
     const a = await startGateway(env);
     const b = await startGateway(env);
     try {
       await addLatency(spidr.url, 100);
       const total = 400;
-      const items = Array.from({ length: total }, (_, i) => ({
-        provider: 'spidr',
-        accountId: `rep-${i}`,
-        status: 'SUSPENDED',
-      }));
+      const items = spidrItems('rep', total);
       const created = await call('POST', `${a.url}/v1/batches`, { body: { items } });
       expect(created.status).toBe(202);
       const done = await until(
@@ -195,12 +158,7 @@ onPostgres('A replica that died mid-batch on PostgreSQL', () => {
   it('should have its claimed items settled by a live replica: unrecorded ones run, recorded ones are never sent again', async () => {
     const spidr = await startSandbox('spidr');
     const db = await freshPostgres();
-    const gw = await startGateway({
-      DATABASE_URL: db.url,
-      SPIDR_BASE_URL: spidr.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    });
+    const gw = await startGateway(spidrGatewayEnv(db.url, spidr.url));
     try {
       const worker = gw.gateway.app.get(BatchWorker);
       const store = gw.gateway.store;
@@ -290,4 +248,67 @@ onPostgres('A replica that died mid-batch on PostgreSQL', () => {
       await db.drop();
     }
   }, 60_000);
+});
+
+const privateUnavailable = privatePostgresUnavailable();
+if (privateUnavailable && process.env.CI === 'true')
+  throw new Error(`private PostgreSQL needed under CI: ${privateUnavailable}`);
+const onPrivatePostgres = privateUnavailable === undefined ? describe : describe.skip;
+
+onPrivatePostgres('A batch while its PostgreSQL is down', () => {
+  let postgres: PrivatePostgres;
+  let spidr: StandaloneSandbox;
+  let gateway: GatewayProcess;
+
+  beforeAll(async () => {
+    postgres = await startPrivatePostgres();
+    spidr = await startSandbox('spidr');
+    gateway = await spawnGateway(spidrGatewayEnv(postgres.url, spidr.url));
+  }, 60_000);
+  afterAll(async () => {
+    gateway?.child.kill('SIGKILL');
+    await gateway?.exited;
+    await spidr?.close();
+    postgres?.destroy();
+  });
+
+  it('should neither crash nor lose an item, send none twice, and log the failed claims once', async () => {
+    await addLatency(spidr.url, 300);
+    const total = 300;
+    const created = await call('POST', `${gateway.url}/v1/batches`, {
+      body: { items: spidrItems('down', total) },
+    });
+    expect(created.status).toBe(202);
+    await until(
+      () => patchesPerAccount(spidr.url),
+      (m) => m.size >= 10,
+      10_000,
+    );
+    postgres.stop();
+    await new Promise((r) => setTimeout(r, 3000));
+    postgres.start();
+    const done = await until(
+      () => call('GET', `${gateway.url}/v1/batches/${created.body.batchId}`),
+      (r) => r.body?.state === 'DONE',
+      60_000,
+    );
+    expect(gateway.child.exitCode).toBeNull();
+    const { counts } = done.body;
+    expect(counts.PENDING).toBe(0);
+    expect(counts.APPLIED + counts.UNFINISHED + counts.FAILED).toBe(total);
+    const patches = await patchesPerAccount(spidr.url);
+    for (const [account, n] of patches) expect([account, n]).toEqual([account, 1]);
+    const page = await call('GET', `${gateway.url}/v1/batches/${created.body.batchId}/items?limit=1000`);
+    expect(page.body.items).toHaveLength(total);
+    for (const item of page.body.items) {
+      // An item applied was sent once; one never sent is never reported applied.
+      if (item.outcome === 'APPLIED') expect(patches.get(item.accountId)).toBe(1);
+      if (!patches.has(item.accountId)) expect(item.outcome).not.toBe('APPLIED');
+    }
+    // Items that were not sent when the database went down ran once it was back.
+    expect(counts.APPLIED).toBeGreaterThan(total / 2);
+    const claimFailures = gateway.output().split('could not claim batch items').length - 1;
+    expect(claimFailures).toBe(1);
+    expect(gateway.output()).toContain('claims batch items again');
+  }, 120_000);
 });

@@ -14,27 +14,23 @@ import {
   type TestGateway,
 } from './support/gateway.js';
 import { engines, type TestDatabase } from './support/databases.js';
+import { until } from './batches-support.js';
 
 const cases = await engines();
 
 const WRITER = 'writer-key-0123456789';
 const CLOSER = 'closer-key-0123456789';
 const OTHER = 'other-key-01234567890';
+const READER = 'reader-key-0123456789';
+const BLIND = 'blind-key-01234567890';
 const KEYS = [
+  { id: 'reader', key: READER, scopes: ['status:read'] },
+  { id: 'blind', key: BLIND, scopes: ['status:write'] },
   { id: 'writer', key: WRITER, scopes: ['status:read', 'status:write'] },
   { id: 'closer', key: CLOSER, scopes: ['status:read', 'status:write', 'status:close'] },
   { id: 'other', key: OTHER, scopes: ['status:read', 'status:write', 'status:close'] },
 ];
 const as = (key: string, extra: Record<string, string> = {}) => ({ 'x-api-key': key, ...extra });
-
-async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean, ms = 20_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (done(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.each(cases)('Batches on $engine', ({ fresh }) => {
   let db: TestDatabase;
@@ -181,6 +177,36 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       expect(await sandboxCalls(gw.providerUrl('spidr'))).toHaveLength(0);
     });
 
+    it('should answer 403 naming the scope a key lacks: status:write to create or cancel, status:read to read', async () => {
+      const created = await post(
+        { items: [{ provider: 'spidr', accountId: 'f-1', status: 'SUSPENDED' }] },
+        WRITER,
+      );
+      const id = created.body.batchId;
+      for (const [method, path, key, scope] of [
+        ['POST', '/v1/batches', READER, 'status:write'],
+        ['DELETE', `/v1/batches/${id}`, READER, 'status:write'],
+        ['GET', `/v1/batches/${id}`, BLIND, 'status:read'],
+        ['GET', `/v1/batches/${id}/items`, BLIND, 'status:read'],
+      ]) {
+        const body =
+          method === 'POST'
+            ? { items: [{ provider: 'spidr', accountId: 'f-2', status: 'SUSPENDED' }] }
+            : undefined;
+        const response = await call(method, `${gw.url}${path}`, { body, headers: as(key) });
+        expect([method, path, expectProblem(response, 403, 'FORBIDDEN').requiredScope]).toEqual([
+          method,
+          path,
+          scope,
+        ]);
+      }
+      // Only the writer's own item was sent.
+      await finished(id, WRITER);
+      expect((await sandboxCalls(gw.providerUrl('spidr'))).filter((c) => c.method === 'PATCH')).toHaveLength(
+        1,
+      );
+    });
+
     it("should answer 404 for another caller's batch, for GET, items and DELETE", async () => {
       const created = await post(
         { items: [{ provider: 'spidr', accountId: 'v-1', status: 'SUSPENDED' }] },
@@ -188,21 +214,13 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       );
       expect(created.status).toBe(202);
       const id = created.body.batchId;
-      expectProblem(
-        await call('GET', `${gw.url}/v1/batches/${id}`, { headers: as(OTHER) }),
-        404,
-        'NOT_FOUND',
-      );
-      expectProblem(
-        await call('GET', `${gw.url}/v1/batches/${id}/items`, { headers: as(OTHER) }),
-        404,
-        'NOT_FOUND',
-      );
-      expectProblem(
-        await call('DELETE', `${gw.url}/v1/batches/${id}`, { headers: as(OTHER) }),
-        404,
-        'NOT_FOUND',
-      );
+      for (const [method, path] of [
+        ['GET', `/v1/batches/${id}`],
+        ['GET', `/v1/batches/${id}/items`],
+        ['DELETE', `/v1/batches/${id}`],
+      ]) {
+        expectProblem(await call(method, `${gw.url}${path}`, { headers: as(OTHER) }), 404, 'NOT_FOUND');
+      }
       expect((await call('GET', `${gw.url}/v1/batches/${id}`, { headers: as(WRITER) })).status).toBe(200);
       expectProblem(
         await call('GET', `${gw.url}/v1/batches/not-an-id`, { headers: as(WRITER) }),

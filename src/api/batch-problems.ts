@@ -89,11 +89,11 @@ export const BATCH_VALIDATION: BatchProblem = {
   },
 };
 
-export const BATCH_KEY_REUSED: BatchProblem = {
-  code: 'IDEMPOTENCY_KEY_REUSED',
-  summary: 'the same Idempotency-Key with a different batch body',
-  detail: 'Idempotency-Key "dnc-2026-12-04" was already used by this caller for a different batch',
-};
+export const BATCH_KEY_REUSED = plain(
+  'IDEMPOTENCY_KEY_REUSED',
+  'the same Idempotency-Key with a different batch body',
+  'Idempotency-Key "dnc-2026-12-04" was already used by this caller for a different batch',
+);
 
 export const PATH_VALIDATION: BatchProblem = {
   code: 'VALIDATION_FAILED',
@@ -102,20 +102,25 @@ export const PATH_VALIDATION: BatchProblem = {
   options: { errors: [{ field: 'batchId', message: 'batchId is not a batch id' }] },
 };
 
-export const TOO_LARGE: BatchProblem = {
-  code: 'PAYLOAD_TOO_LARGE',
-  summary: 'a body over 1 MiB',
-  detail: 'The request body is larger than 1048576 bytes',
-};
+export const TOO_LARGE = plain(
+  'PAYLOAD_TOO_LARGE',
+  'a body over 1 MiB',
+  'The request body is larger than 1048576 bytes',
+);
 
-export const UNSUPPORTED_MEDIA: BatchProblem = {
-  code: 'UNSUPPORTED_MEDIA_TYPE',
-  summary: 'a body that is not application/json',
-  detail: 'The body must be application/json (UTF-8); got text/csv',
-};
+export const UNSUPPORTED_MEDIA = plain(
+  'UNSUPPORTED_MEDIA_TYPE',
+  'a body that is not application/json',
+  'The body must be application/json (UTF-8); got text/csv',
+);
 
-export const INTERNAL: BatchProblem = {
-  code: 'INTERNAL',
-  summary: 'unexpected failure (logged server-side, never a stack trace)',
-  detail: 'The gateway failed unexpectedly; the error has been logged',
-};
+export const INTERNAL = plain(
+  'INTERNAL',
+  'unexpected failure (logged server-side, never a stack trace)',
+  'The gateway failed unexpectedly; the error has been logged',
+);
+
+/** A problem with no errors, headers or extensions of its own. */
+function plain(code: BatchProblem['code'], summary: string, detail: string): BatchProblem {
+  return { code, summary, detail };
+}

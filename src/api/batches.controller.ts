@@ -148,15 +148,7 @@ export class BatchesController {
     description: 'Only the API key that created it sees it (404 otherwise).',
   })
   @ApiResponse({ status: 200, type: BatchSummaryDto, headers: responseHeaders() })
-  @ApiBatchProblems(
-    '/v1/batches/{batchId}',
-    PATH_VALIDATION,
-    UNAUTHENTICATED,
-    forbidden('status:read', 'for GET /v1/batches/:batchId'),
-    NOT_FOUND,
-    RATE_LIMITED,
-    INTERNAL,
-  )
+  @ApiBatchProblems('/v1/batches/{batchId}', ...ofOneBatch('status:read', 'for GET /v1/batches/:batchId'))
   summary(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {
     return this.batches.summary(path.batchId, ctx);
   }
@@ -171,12 +163,7 @@ export class BatchesController {
   @ApiResponse({ status: 200, type: BatchItemsPageDto, headers: responseHeaders() })
   @ApiBatchProblems(
     '/v1/batches/{batchId}/items',
-    PATH_VALIDATION,
-    UNAUTHENTICATED,
-    forbidden('status:read', 'for GET /v1/batches/:batchId/items'),
-    NOT_FOUND,
-    RATE_LIMITED,
-    INTERNAL,
+    ...ofOneBatch('status:read', 'for GET /v1/batches/:batchId/items'),
   )
   items(
     @Param() path: BatchPathDto,
@@ -194,16 +181,13 @@ export class BatchesController {
     description: 'Items in flight finish; state CANCELLED once nothing runs.',
   })
   @ApiResponse({ status: 200, type: BatchSummaryDto, headers: responseHeaders() })
-  @ApiBatchProblems(
-    '/v1/batches/{batchId}',
-    PATH_VALIDATION,
-    UNAUTHENTICATED,
-    forbidden('status:write', 'for DELETE /v1/batches/:batchId'),
-    NOT_FOUND,
-    RATE_LIMITED,
-    INTERNAL,
-  )
+  @ApiBatchProblems('/v1/batches/{batchId}', ...ofOneBatch('status:write', 'for DELETE /v1/batches/:batchId'))
   cancel(@Param() path: BatchPathDto, @Ctx() ctx: RequestContext): Promise<BatchSummaryDto> {
     return this.batches.cancel(path.batchId, ctx);
   }
+}
+
+/** The problems of a request naming one batch: its id, the key, its scope, the batch, the rate. */
+function ofOneBatch(scope: string, why: string) {
+  return [PATH_VALIDATION, UNAUTHENTICATED, forbidden(scope, why), NOT_FOUND, RATE_LIMITED, INTERNAL];
 }

@@ -36,14 +36,6 @@ import {
   nullableEnum,
 } from './schema-parts.js';
 
-export {
-  BATCH_ITEMS_DEFAULT_LIMIT,
-  BATCH_ITEMS_MAX_LIMIT,
-  BATCH_MAX_ITEMS,
-  BATCH_OUTCOMES,
-  type BatchOutcome,
-} from '../../services/batch.types.js';
-
 /** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
 export class BatchItemDto {
   @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
