@@ -5,8 +5,15 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
-import type { CallContext, ChangeRequest, ChangeResult, ProviderAdapter } from '../provider-adapter.js';
+import type {
+  CallContext,
+  ChangeRequest,
+  ChangeResult,
+  PreparedChange,
+  ProviderAdapter,
+} from '../provider-adapter.js';
 import type { ProviderDefinition } from '../provider-definition.js';
+import { translateChange } from '../translation.js';
 import { listenOnLoopback, type SandboxCall } from './sandbox-kit.js';
 
 export class SandboxHarness {
@@ -68,13 +75,25 @@ export type ChangeArgs<Adapter extends ProviderAdapter = ProviderAdapter> = [
   adapter?: Adapter,
 ];
 
-/** Prepares and applies one change, as the change service does. */
+/**
+ * Translates and prepares one change, as the change service does (a refused translation, such as
+ * STATUS_NOT_SUPPORTED, becomes the returned promise's rejection).
+ */
+export async function prepareThrough(
+  adapter: ProviderAdapter,
+  request: ChangeRequest,
+  ctx: CallContext,
+): Promise<PreparedChange> {
+  return adapter.prepareChange(translateChange(adapter, request), ctx);
+}
+
+/** Translates, prepares and applies one change, as the change service does. */
 export async function applyThrough(
   adapter: ProviderAdapter,
   request: ChangeRequest,
   ctx: CallContext,
 ): Promise<ChangeResult> {
-  return adapter.applyChange(await adapter.prepareChange(request, ctx), ctx);
+  return adapter.applyChange(await prepareThrough(adapter, request, ctx), ctx);
 }
 
 /** The GatewayError a promise rejects with; throws when it resolves or rejects with something else. */

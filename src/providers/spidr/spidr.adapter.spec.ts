@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { applyThrough, failureOf, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
+import { applyThrough, failureOf, prepareThrough, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
 import { SpidrAdapter } from './spidr.adapter.js';
 import { spidrProvider } from './index.js';
 import { SPIDR_SANDBOX_SETTINGS } from './spidr.sandbox.js';
@@ -86,7 +86,7 @@ describe(SpidrAdapter.name, () => {
 
     it('should refuse an unsupported status before any call', async () => {
       for (const status of ['DISPUTED', 'DO_NOT_CONTACT'] as const) {
-        const error = await failure(adapterFor().prepareChange({ accountId: 'acc-1', status }, ctx));
+        const error = await failure(prepareThrough(adapterFor(), { accountId: 'acc-1', status }, ctx));
         expect(error.code).toBe('STATUS_NOT_SUPPORTED');
         expect(error.detail).toContain(status);
       }
@@ -94,7 +94,7 @@ describe(SpidrAdapter.name, () => {
     });
 
     it('should build an absolute providerRequest without the API key and send nothing', async () => {
-      const prepared = await adapterFor({ url: `${sandbox.baseUrl}/` }).prepareChange(
+      const prepared = await prepareThrough(adapterFor({ url: `${sandbox.baseUrl}/` }), 
         { accountId: 'acc-1', status: 'CLOSED', reason: 'FRAUD' },
         ctx,
       );
