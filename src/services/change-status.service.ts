@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
 import { uuidv7 } from '../common/ids.js';
 import {
   GatewayError,
+  changeHttpStatus,
   type CanonicalReason,
   type CanonicalStatus,
   type ProviderId,

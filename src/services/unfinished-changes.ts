@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
+import { changeHttpStatus } from '../domain/index.js';
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
 import { factsOfRow } from '../persistence/audit.repository.js';
 import { Store } from '../persistence/store.js';

@@ -68,9 +68,5 @@ export { failureOf, failureWithCode as failure, prepareThrough };
 
 /** The sandbox for one spec file: started before its tests, reset before each, stopped after. */
 export function useClearGridSandbox(): ClearGridSandboxHarness {
-  const sandbox = new ClearGridSandboxHarness();
-  beforeAll(() => sandbox.start());
-  afterAll(() => sandbox.stop());
-  beforeEach(() => sandbox.reset());
-  return sandbox;
+  return SandboxHarness.useForSpec(new ClearGridSandboxHarness());
 }

@@ -24,7 +24,11 @@ export class SandboxHarness {
 
   /** A harness whose sandbox lives for the spec file and is reset before each test. */
   static forSpec(definition: Pick<ProviderDefinition, 'createSandbox'>): SandboxHarness {
-    const harness = new SandboxHarness(definition);
+    return SandboxHarness.useForSpec(new SandboxHarness(definition));
+  }
+
+  /** Starts `harness` before the spec file, resets it before each test and stops it after. */
+  static useForSpec<H extends SandboxHarness>(harness: H): H {
     beforeAll(() => harness.start());
     afterAll(() => harness.stop());
     beforeEach(() => harness.reset());
