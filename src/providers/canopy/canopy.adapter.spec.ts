@@ -108,7 +108,9 @@ describe(CanopyAdapter.name, () => {
       ['ACTIVE', 'FRAUD'],
       ['DELINQUENT', 'FRAUD'],
     ])('should refuse %s (reason %s) with STATUS_NOT_SUPPORTED and no call', async (status, reason) => {
-      const error = await failureOf(prepareThrough(adapterFor(), { accountId: 'acc-1', status, reason }, ctx));
+      const error = await failureOf(
+        prepareThrough(adapterFor(), { accountId: 'acc-1', status, reason }, ctx),
+      );
       expect(error.code).toBe('STATUS_NOT_SUPPORTED');
       expect(error.detail).toContain('canopy');
       expect(await calls()).toHaveLength(0);

@@ -69,7 +69,10 @@ describe(ClearGridAdapter.name, () => {
     it.each(['ACTIVE', 'SUSPENDED', 'DELINQUENT'] as const)(
       'should refuse %s as STATUS_NOT_SUPPORTED without any call',
       async (status) => {
-        await failure(prepareThrough(sandbox.adapter(), request('ORD-4', status), ctx), 'STATUS_NOT_SUPPORTED');
+        await failure(
+          prepareThrough(sandbox.adapter(), request('ORD-4', status), ctx),
+          'STATUS_NOT_SUPPORTED',
+        );
         expect(await sandbox.calls()).toEqual([]);
       },
     );

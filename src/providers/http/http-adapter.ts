@@ -20,9 +20,10 @@ import type {
 import { ProviderHttpClient, type ProviderErrorParser } from './provider-http.client.js';
 
 /** `Value` is the shape of this provider's status value (what its own translate returns). */
-export abstract class HttpAdapter<Settings, Value extends ProviderStatusValue = ProviderStatusValue>
-  implements ProviderAdapter
-{
+export abstract class HttpAdapter<
+  Settings,
+  Value extends ProviderStatusValue = ProviderStatusValue,
+> implements ProviderAdapter {
   readonly id: ProviderAdapter['id'];
   readonly name: string;
   abstract readonly liveRead: boolean;

@@ -1,7 +1,13 @@
 import http from 'node:http';
 import type { PismoAccountApi } from './pismo.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
-import { applyThrough, failureOf, prepareThrough, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
+import {
+  applyThrough,
+  failureOf,
+  prepareThrough,
+  SandboxHarness,
+  type ChangeArgs,
+} from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
 import { pismoProvider } from './index.js';
 import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
@@ -85,7 +91,8 @@ describe(PismoAdapter.name, () => {
     }
 
     it('should prepare an absolute URL and body without credentials, calling nothing', async () => {
-      const prepared = await prepareThrough(adapterFor(), 
+      const prepared = await prepareThrough(
+        adapterFor(),
         { accountId: 'EXT 1/a', status: 'SUSPENDED', reason: 'FRAUD' },
         ctx,
       );

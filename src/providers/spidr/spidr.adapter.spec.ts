@@ -1,5 +1,11 @@
 import http from 'node:http';
-import { applyThrough, failureOf, prepareThrough, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
+import {
+  applyThrough,
+  failureOf,
+  prepareThrough,
+  SandboxHarness,
+  type ChangeArgs,
+} from '../sandbox/sandbox.spec-harness.js';
 import { SpidrAdapter } from './spidr.adapter.js';
 import { spidrProvider } from './index.js';
 import { SPIDR_SANDBOX_SETTINGS } from './spidr.sandbox.js';
@@ -94,7 +100,8 @@ describe(SpidrAdapter.name, () => {
     });
 
     it('should build an absolute providerRequest without the API key and send nothing', async () => {
-      const prepared = await prepareThrough(adapterFor({ url: `${sandbox.baseUrl}/` }), 
+      const prepared = await prepareThrough(
+        adapterFor({ url: `${sandbox.baseUrl}/` }),
         { accountId: 'acc-1', status: 'CLOSED', reason: 'FRAUD' },
         ctx,
       );
