@@ -1,8 +1,13 @@
-import { createServer } from 'node:net';
 import type { CanopySettings } from './canopy.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
 import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
-import { applyThrough, failureOf, prepareThrough, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import {
+  applyThrough,
+  failureOf,
+  freePort,
+  prepareThrough,
+  SandboxHarness,
+} from '../sandbox/sandbox.spec-harness.js';
 import { CanopyAdapter } from './canopy.adapter.js';
 import { CANOPY_SANDBOX_PII } from './canopy.sandbox-state.js';
 import { CANOPY_SANDBOX_SETTINGS } from './canopy.sandbox.js';
@@ -240,15 +245,3 @@ describe(CanopyAdapter.name, () => {
     });
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

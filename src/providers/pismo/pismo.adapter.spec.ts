@@ -1,9 +1,9 @@
-import http from 'node:http';
 import type { PismoAccountApi } from './pismo.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
 import {
   applyThrough,
   failureOf,
+  freePort,
   prepareThrough,
   SandboxHarness,
   type ChangeArgs,
@@ -328,13 +328,7 @@ describe(PismoAdapter.name, () => {
     });
 
     it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
-      const closed = http.createServer();
-      const url = await new Promise<string>((resolve) =>
-        closed.listen(0, '127.0.0.1', () => {
-          const address = closed.address() as { port: number };
-          closed.close(() => resolve(`http://127.0.0.1:${address.port}`));
-        }),
-      );
+      const url = `http://127.0.0.1:${await freePort()}`;
       const error = await failure(change('EXT-1', 'SUSPENDED', undefined, undefined, adapterFor({ url })));
       expect(error.code).toBe('PROVIDER_UNAVAILABLE');
     });

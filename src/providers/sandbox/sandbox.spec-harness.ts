@@ -3,6 +3,7 @@
  * the spec, reset before each test, closed after), its call log and control routes. Adapters are tested
  * over real HTTP against it, never against a mocked client. Not part of the build (`*.spec-*.ts`).
  */
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
 import type {
@@ -118,4 +119,17 @@ export async function failureWithCode(
   const error = await failureOf(promise);
   expect(error.code).toBe(code);
   return error;
+}
+
+/** A loopback port nothing listens on (taken, then released), for "connection refused" cases. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import {
   applyThrough,
   failureOf,
+  freePort,
   prepareThrough,
   SandboxHarness,
   type ChangeArgs,
@@ -192,13 +193,7 @@ describe(SpidrAdapter.name, () => {
     });
 
     it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
-      const closed = http.createServer();
-      const url = await new Promise<string>((resolve) =>
-        closed.listen(0, '127.0.0.1', () =>
-          resolve(`http://127.0.0.1:${(closed.address() as { port: number }).port}`),
-        ),
-      );
-      await new Promise((resolve) => closed.close(resolve));
+      const url = `http://127.0.0.1:${await freePort()}`;
 
       const error = await failure(change('acc-1', 'SUSPENDED', undefined, undefined, adapterFor({ url })));
       expect(error.code).toBe('PROVIDER_UNAVAILABLE');
