@@ -59,6 +59,16 @@ const REQUEST_ID_HEADER = {
   description: 'Echoed back, generated when absent, sent on to the provider, logged',
 };
 
+/** What every account endpoint may refuse before anything else (in the OpenAPI document's order). */
+const REQUEST_PROBLEMS = ['VALIDATION_FAILED', 'UNAUTHENTICATED', 'FORBIDDEN', 'PROVIDER_NOT_FOUND'] as const;
+/** How a call to the provider may fail, whatever the operation. */
+const PROVIDER_CALL_PROBLEMS = [
+  'PROVIDER_AUTH_FAILED',
+  'PROVIDER_ERROR',
+  'PROVIDER_UNAVAILABLE',
+  'PROVIDER_TIMEOUT',
+] as const;
+
 @ApiTags('accounts')
 @ApiSecurity('apiKey')
 @ApiSecurity('bearer')
@@ -160,20 +170,14 @@ export class AccountsController {
   })
   @ApiProblems(
     CHANGE,
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'PROVIDER_NOT_FOUND',
+    ...REQUEST_PROBLEMS,
     'ACCOUNT_NOT_FOUND',
     'ACCOUNT_CLOSED',
     'INVALID_TRANSITION',
     'STATUS_NOT_SUPPORTED',
     'PROVIDER_REJECTED',
     'RATE_LIMITED',
-    'PROVIDER_AUTH_FAILED',
-    'PROVIDER_ERROR',
-    'PROVIDER_UNAVAILABLE',
-    'PROVIDER_TIMEOUT',
+    ...PROVIDER_CALL_PROBLEMS,
     'IDEMPOTENCY_KEY_REUSED',
     'IDEMPOTENCY_IN_PROGRESS',
     'PAYLOAD_TOO_LARGE',
@@ -212,19 +216,7 @@ export class AccountsController {
       },
     },
   })
-  @ApiProblems(
-    READ,
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'PROVIDER_NOT_FOUND',
-    'ACCOUNT_NOT_FOUND',
-    'RATE_LIMITED',
-    'PROVIDER_AUTH_FAILED',
-    'PROVIDER_ERROR',
-    'PROVIDER_UNAVAILABLE',
-    'PROVIDER_TIMEOUT',
-  )
+  @ApiProblems(READ, ...REQUEST_PROBLEMS, 'ACCOUNT_NOT_FOUND', 'RATE_LIMITED', ...PROVIDER_CALL_PROBLEMS)
   read(@Param() path: AccountPathDto, @Ctx() ctx: RequestContext): Promise<AccountStatusDto> {
     return this.accounts.read(path.provider, path.accountId, ctx);
   }
@@ -247,14 +239,7 @@ export class AccountsController {
       'application/json': { schema: { $ref: getSchemaPath(HistoryPageDto) }, examples: HISTORY_EXAMPLES },
     },
   })
-  @ApiProblems(
-    HISTORY,
-    'VALIDATION_FAILED',
-    'UNAUTHENTICATED',
-    'FORBIDDEN',
-    'PROVIDER_NOT_FOUND',
-    'RATE_LIMITED',
-  )
+  @ApiProblems(HISTORY, ...REQUEST_PROBLEMS, 'RATE_LIMITED')
   history(
     @Param() path: AccountPathDto,
     @Query() query: HistoryQueryDto,

@@ -3,7 +3,7 @@ import { ApiExtraModels, ApiResponse } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE } from '../common/problem.filter.js';
 import { ERROR_CATALOG, type ErrorCode } from '../domain/index.js';
 import { problemExamples, type ProblemOperation } from './dto/problem-examples.js';
-import { ProblemDto } from './dto/responses.dto.js';
+import { ProblemDto } from './dto/problem.dto.js';
 import { responseHeaders, type ResponseHeaderName } from './openapi-headers.js';
 
 export type { ProblemOperation } from './dto/problem-examples.js';

@@ -11,7 +11,7 @@ import { ProvidersService } from '../services/providers.service.js';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ApiKeyGuard, RequireScope } from './auth.guard.js';
 import { PROVIDERS_EXAMPLES } from './dto/response-examples.js';
-import { ProvidersResponseDto, StatusCapabilityDto } from './dto/responses.dto.js';
+import { ProvidersResponseDto, StatusCapabilityDto } from './dto/providers.dto.js';
 import { CanopyProviderStatusDto, SpidrProviderStatusDto } from './dto/schema-parts.js';
 import { responseHeaders } from './openapi-headers.js';
 

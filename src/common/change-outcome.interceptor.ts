@@ -1,15 +1,10 @@
 import { Injectable, type CallHandler, type ExecutionContext, type NestInterceptor } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { map, type Observable } from 'rxjs';
-import { GatewayError } from '../domain/index.js';
-import type { ChangeOutcome, ChangeStatusResponse } from '../services/change-status.service.js';
+import { GatewayError, changeHttpStatus } from '../domain/index.js';
+import type { ChangeOutcome } from '../services/change-status.service.js';
 import type { StoredRefusal } from '../services/idempotency.service.js';
 import { PROBLEM_CONTENT_TYPE, problemOf } from './problem.filter.js';
-
-/** The HTTP status of a change's answer: 202 when the provider only accepted it, else 200. */
-export function changeHttpStatus(response: Pick<ChangeStatusResponse, 'outcome'>): number {
-  return response.outcome === 'ACCEPTED' ? 202 : 200;
-}
 
 /**
  * Turns a change's outcome into HTTP: 200/202 for a change, 200 for a dry run, and for a replay the first

@@ -2,8 +2,6 @@
  * The gateway's configuration: read once from the environment, validated, frozen, and injected
  * typed. This is the only module that reads `process.env` (main.ts passes it in).
  */
-import { createHash } from 'node:crypto';
-import { EVENT_TYPES, type EventType } from '../events/cloud-events.js';
 import {
   PROVIDER_IDS,
   SettingError,
@@ -12,26 +10,22 @@ import {
   type SettingSpec,
   type SettingsSchema,
 } from '../domain/index.js';
+import {
+  ConfigError,
+  baseUrl,
+  bool,
+  databaseUrl,
+  int,
+  oneOf,
+  reconcileInterval,
+  setting,
+  type Env,
+} from './env-readers.js';
+import { parseApiKeys, parseWebhooks, type ApiKeyEntry, type WebhookSubscriber } from './json-lists.js';
 
-export const API_SCOPES = ['status:read', 'status:write', 'status:close', 'events:read'] as const;
-export type ApiScope = (typeof API_SCOPES)[number];
-
-export interface ApiKeyEntry {
-  id: string;
-  /** Lower-case hex SHA-256 of the key; plain keys are hashed at load so only hashes are kept. */
-  sha256: string;
-  scopes: ApiScope[];
-}
-
-/** One webhook subscriber (CONTRACT §7). */
-export interface WebhookSubscriber {
-  id: string;
-  url: string;
-  /** The HMAC key, base64 (the part of `whsec_…` after the prefix); a string so the config can be frozen. */
-  keyBase64: string;
-  /** Only these event types; undefined: every type. */
-  types?: EventType[];
-}
+// Importers take everything configuration from here.
+export { ConfigError, type Env } from './env-readers.js';
+export { API_SCOPES, type ApiKeyEntry, type ApiScope, type WebhookSubscriber } from './json-lists.js';
 
 export interface ProviderConfig<Id extends ProviderId = ProviderId> {
   id: Id;
@@ -81,19 +75,6 @@ export interface AppConfig {
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
-
-export type Env = Record<string, string | undefined>;
-
-/** A configuration error: the message is one line that names the variable and the reason. */
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    reason: string,
-  ) {
-    super(`Invalid configuration: ${variable} ${reason}`);
-    this.name = 'ConfigError';
-  }
-}
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -200,205 +181,6 @@ function providerSettings(env: Env, prefix: string, schema: SettingsSchema<objec
     if (error instanceof SettingError) throw new ConfigError(`${prefix}_${error.variable}`, error.reason);
     throw error;
   }
-}
-
-function setting(env: Env, variable: string, spec: SettingSpec, live: boolean): string | undefined {
-  const value = env[variable]?.trim();
-  if (!value) {
-    if (spec.default !== undefined || spec.optional || !live) return spec.default;
-    throw new ConfigError(variable, 'is required when the provider has a base URL');
-  }
-  if (spec.oneOf && !spec.oneOf.includes(value)) {
-    throw new ConfigError(variable, `must be one of ${spec.oneOf.join(', ')}, got "${value}"`);
-  }
-  if (spec.pattern && !spec.pattern.test(value)) throw new ConfigError(variable, spec.rule ?? 'is malformed');
-  return value;
-}
-
-function baseUrl(variable: string, raw: string): string {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(variable, `is not a URL: "${raw}"`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw new ConfigError(variable, 'must be http(s)');
-  if (url.search || url.hash || url.username || url.password) {
-    throw new ConfigError(variable, 'must be a host root without query, fragment or credentials');
-  }
-  return url.toString().replace(/\/+$/, '');
-}
-
-function bool(env: Env, variable: string, fallback: boolean): boolean {
-  const raw = env[variable]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(variable, `must be true or false, got "${env[variable]}"`);
-}
-
-function int(env: Env, variable: string, fallback: number, min: number, max: number): number {
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(variable, `must be a whole number, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max)
-    throw new ConfigError(variable, `must be between ${min} and ${max}, got ${value}`);
-  return value;
-}
-
-/** 0 turns the watch off; below 100 ms it would only query the database in a loop. */
-function reconcileInterval(env: Env): number {
-  const value = int(env, 'RECONCILE_INTERVAL_MS', 60_000, 0, 86_400_000);
-  if (value !== 0 && value < 100)
-    throw new ConfigError('RECONCILE_INTERVAL_MS', `must be 0 (off) or at least 100, got ${value}`);
-  return value;
-}
-
-function oneOf(env: Env, variable: string, allowed: string[], fallback: string): string {
-  const raw = env[variable]?.trim();
-  if (raw === undefined || raw === '') return fallback;
-  if (!allowed.includes(raw))
-    throw new ConfigError(variable, `must be one of ${allowed.join(', ')}, got "${raw}"`);
-  return raw;
-}
-
-function databaseUrl(env: Env): string {
-  const raw = env.DATABASE_URL?.trim();
-  if (!raw) return 'sqlite:./data/gateway.sqlite';
-  if (/^postgres(ql)?:\/\//.test(raw)) {
-    try {
-      new URL(raw);
-    } catch {
-      throw new ConfigError('DATABASE_URL', 'is not a valid postgres:// URL');
-    }
-    return raw;
-  }
-  if (/^sqlite:.+/.test(raw)) return raw;
-  throw new ConfigError('DATABASE_URL', 'must be postgres://… or sqlite:<path>');
-}
-
-function parseApiKeys(raw: string | undefined): ApiKeyEntry[] {
-  if (raw === undefined || raw.trim() === '') return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('API_KEYS', 'is not valid JSON');
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError('API_KEYS', 'must be a JSON array');
-  const seen = new Set<string>();
-  return parsed.map((item: unknown, index) => {
-    const where = `entry ${index}`;
-    if (typeof item !== 'object' || item === null)
-      throw new ConfigError('API_KEYS', `${where} must be an object`);
-    const entry = item as Record<string, unknown>;
-    const known = new Set(['id', 'key', 'sha256', 'scopes']);
-    const unknown = Object.keys(entry).filter((k) => !known.has(k));
-    if (unknown.length) throw new ConfigError('API_KEYS', `${where} has unknown field ${unknown.join(', ')}`);
-    if (typeof entry.id !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(entry.id)) {
-      throw new ConfigError('API_KEYS', `${where} needs an id of 1-64 letters, digits, . _ : -`);
-    }
-    const id: string = entry.id;
-    if (seen.has(id)) throw new ConfigError('API_KEYS', `${where} repeats id "${id}"`);
-    seen.add(id);
-    const hasKey = typeof entry.key === 'string';
-    const hasHash = typeof entry.sha256 === 'string';
-    if (hasKey === hasHash)
-      throw new ConfigError('API_KEYS', `${where} ("${id}") needs exactly one of key or sha256`);
-    let sha256: string;
-    if (hasKey) {
-      const key = entry.key as string;
-      if (key.length < 16)
-        throw new ConfigError('API_KEYS', `${where} ("${id}") key must be at least 16 characters`);
-      sha256 = createHash('sha256').update(key).digest('hex');
-    } else {
-      sha256 = entry.sha256 as string;
-      if (!/^[0-9a-f]{64}$/.test(sha256)) {
-        throw new ConfigError('API_KEYS', `${where} ("${id}") sha256 must be 64 lower-case hex digits`);
-      }
-    }
-    if (!Array.isArray(entry.scopes) || entry.scopes.length === 0) {
-      throw new ConfigError('API_KEYS', `${where} ("${id}") needs a non-empty scopes array`);
-    }
-    const scopes = entry.scopes.map((scope: unknown) => {
-      if (typeof scope !== 'string' || !(API_SCOPES as readonly string[]).includes(scope)) {
-        throw new ConfigError(
-          'API_KEYS',
-          `${where} ("${id}") has unknown scope ${String(JSON.stringify(scope))}`,
-        );
-      }
-      return scope as ApiScope;
-    });
-    return { id, sha256, scopes };
-  });
-}
-
-/** Standard Webhooks: a secret is `whsec_` + base64 of the key; the gateway wants at least 24 bytes of key. */
-const MIN_SECRET_BYTES = 24;
-
-function parseWebhooks(raw: string | undefined): WebhookSubscriber[] {
-  if (raw === undefined || raw.trim() === '') return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('WEBHOOKS', 'is not valid JSON');
-  }
-  if (!Array.isArray(parsed)) throw new ConfigError('WEBHOOKS', 'must be a JSON array');
-  const seen = new Set<string>();
-  return parsed.map((item: unknown, index) => {
-    const where = `entry ${index}`;
-    if (typeof item !== 'object' || item === null || Array.isArray(item))
-      throw new ConfigError('WEBHOOKS', `${where} must be an object`);
-    const entry = item as Record<string, unknown>;
-    const unknown = Object.keys(entry).filter((k) => !['id', 'url', 'secret', 'types'].includes(k));
-    if (unknown.length) throw new ConfigError('WEBHOOKS', `${where} has unknown field ${unknown.join(', ')}`);
-    if (typeof entry.id !== 'string' || !/^[A-Za-z0-9._:-]{1,64}$/.test(entry.id)) {
-      throw new ConfigError('WEBHOOKS', `${where} needs an id of 1-64 letters, digits, . _ : -`);
-    }
-    const id = entry.id;
-    if (seen.has(id)) throw new ConfigError('WEBHOOKS', `${where} repeats id "${id}"`);
-    seen.add(id);
-    let url: URL;
-    try {
-      url = new URL(typeof entry.url === 'string' ? entry.url : '');
-    } catch {
-      throw new ConfigError('WEBHOOKS', `${where} ("${id}") url is not an absolute URL`);
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new ConfigError('WEBHOOKS', `${where} ("${id}") url must be http(s)`);
-    if (url.hash) throw new ConfigError('WEBHOOKS', `${where} ("${id}") url must have no fragment`);
-    const secret = typeof entry.secret === 'string' ? entry.secret : '';
-    const encoded = secret.startsWith('whsec_') ? secret.slice('whsec_'.length) : '';
-    // The secret itself is never quoted in the message.
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded) || encoded.length % 4 !== 0) {
-      throw new ConfigError('WEBHOOKS', `${where} ("${id}") secret must be whsec_ followed by base64`);
-    }
-    const key = Buffer.from(encoded, 'base64');
-    if (key.length < MIN_SECRET_BYTES) {
-      throw new ConfigError(
-        'WEBHOOKS',
-        `${where} ("${id}") secret is too short: its key must be at least ${MIN_SECRET_BYTES} bytes, got ${key.length}`,
-      );
-    }
-    let types: EventType[] | undefined;
-    if (entry.types !== undefined) {
-      if (!Array.isArray(entry.types) || entry.types.length === 0)
-        throw new ConfigError('WEBHOOKS', `${where} ("${id}") types must be a non-empty array`);
-      types = entry.types.map((type: unknown) => {
-        if (typeof type !== 'string' || !(EVENT_TYPES as readonly string[]).includes(type)) {
-          throw new ConfigError(
-            'WEBHOOKS',
-            `${where} ("${id}") has unknown type ${String(JSON.stringify(type))}; types are ${EVENT_TYPES.join(', ')}`,
-          );
-        }
-        return type as EventType;
-      });
-    }
-    return { id, url: url.toString(), keyBase64: encoded, types };
-  });
 }
 
 function deepFreeze<T>(value: T): T {

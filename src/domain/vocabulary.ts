@@ -40,6 +40,15 @@ export type CanonicalReason = (typeof CANONICAL_REASONS)[number];
 /** How the provider took a change: applied at once, or only accepted for later processing. */
 export type ChangeOutcome = 'APPLIED' | 'ACCEPTED';
 
+/**
+ * The HTTP status a change answers with (CONTRACT §3): 202 when the provider only accepted it, else 200.
+ * Kept beside the outcome, as ERROR_CATALOG keeps each error's, so the idempotency key can store the
+ * status common/ will answer with without services importing the HTTP edge.
+ */
+export function changeHttpStatus(change: { outcome: ChangeOutcome }): 200 | 202 {
+  return change.outcome === 'ACCEPTED' ? 202 : 200;
+}
+
 export function isCanonicalReason(value: unknown): value is CanonicalReason {
   return typeof value === 'string' && (CANONICAL_REASONS as readonly string[]).includes(value);
 }

@@ -7,59 +7,50 @@ export const UNMAPPED_CODE_CAP = 50;
 export class Metrics {
   readonly registry = new Registry();
 
-  readonly requests = new Counter({
-    name: 'statusgate_http_requests_total',
-    help: 'HTTP requests answered, by route, method, HTTP status and canonical error code ("" on success)',
-    labelNames: ['route', 'method', 'status_code', 'code'] as const,
-    registers: [this.registry],
-  });
+  readonly requests = this.counter(
+    'statusgate_http_requests_total',
+    'HTTP requests answered, by route, method, HTTP status and canonical error code ("" on success)',
+    ['route', 'method', 'status_code', 'code'],
+  );
 
-  readonly changes = new Counter({
-    name: 'statusgate_status_changes_total',
-    help: 'Status change attempts, by provider, canonical status and outcome (APPLIED, ACCEPTED, FAILED, REPLAYED)',
-    labelNames: ['provider', 'status', 'outcome', 'code'] as const,
-    registers: [this.registry],
-  });
+  readonly changes = this.counter(
+    'statusgate_status_changes_total',
+    'Status change attempts, by provider, canonical status and outcome (APPLIED, ACCEPTED, FAILED, REPLAYED)',
+    ['provider', 'status', 'outcome', 'code'],
+  );
 
-  readonly providerLatency = new Histogram({
-    name: 'statusgate_provider_call_duration_seconds',
-    help: 'Time spent in the provider for one change (all attempts and waits), by provider and outcome',
-    labelNames: ['provider', 'outcome'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-    registers: [this.registry],
-  });
+  readonly providerLatency = this.histogram(
+    'statusgate_provider_call_duration_seconds',
+    'Time spent in the provider for one change (all attempts and waits), by provider and outcome',
+    ['provider', 'outcome'],
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  );
 
-  readonly retries = new Counter({
-    name: 'statusgate_provider_retries_total',
-    help: 'Provider calls repeated after a retryable failure, by provider, operation and canonical code',
-    labelNames: ['provider', 'operation', 'code'] as const,
-    registers: [this.registry],
-  });
+  readonly retries = this.counter(
+    'statusgate_provider_retries_total',
+    'Provider calls repeated after a retryable failure, by provider, operation and canonical code',
+    ['provider', 'operation', 'code'],
+  );
 
-  readonly circuit = new Gauge({
-    name: 'statusgate_provider_circuit_state',
-    help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
-    labelNames: ['provider'] as const,
-    registers: [this.registry],
-  });
+  readonly circuit = this.gauge(
+    'statusgate_provider_circuit_state',
+    'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
+    ['provider'],
+  );
 
-  readonly tokenRefreshes = new Counter({
-    name: 'statusgate_provider_token_refreshes_total',
-    help:
-      'Provider tokens minted, by provider, reason (initial, expiring, rejected: the provider refused the ' +
+  readonly tokenRefreshes = this.counter(
+    'statusgate_provider_token_refreshes_total',
+    'Provider tokens minted, by provider, reason (initial, expiring, rejected: the provider refused the ' +
       'cached one) and result (ok, failed)',
-    labelNames: ['provider', 'reason', 'result'] as const,
-    registers: [this.registry],
-  });
+    ['provider', 'reason', 'result'],
+  );
 
-  readonly unmappedErrors = new Counter({
-    name: 'statusgate_provider_unmapped_errors_total',
-    help:
-      'Provider errors no rule recognised (answered as the catch-all PROVIDER_REJECTED), by provider, the ' +
+  readonly unmappedErrors = this.counter(
+    'statusgate_provider_unmapped_errors_total',
+    'Provider errors no rule recognised (answered as the catch-all PROVIDER_REJECTED), by provider, the ' +
       "provider's HTTP status and its own code",
-    labelNames: ['provider', 'http_status', 'provider_code'] as const,
-    registers: [this.registry],
-  });
+    ['provider', 'http_status', 'provider_code'],
+  );
 
   /** Distinct provider codes seen per provider; past the cap they are counted as "other". */
   private readonly unmappedCodes = new Map<string, Set<string>>();
@@ -85,5 +76,23 @@ export class Metrics {
 
   setCircuit(provider: string, state: 'closed' | 'half-open' | 'open'): void {
     this.circuit.set({ provider }, state === 'closed' ? 0 : state === 'half-open' ? 1 : 2);
+  }
+
+  // Every metric lives in this process's registry.
+  private counter<const L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<const L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<const L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[],
+    buckets: number[],
+  ): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 }

@@ -2,14 +2,16 @@ import type SQLite from 'better-sqlite3';
 import type { CompiledQuery } from 'kysely';
 import type pg from 'pg';
 import type { EventRecord } from '../events/cloud-events.js';
+import type { AttemptCompletion, NewAttempt } from './audit.repository.js';
 import {
-  AUDIT_SQL,
-  completeAttemptParams,
-  insertAttemptParams,
-  type AttemptCompletion,
-  type NewAttempt,
-} from './audit.repository.js';
-import { KEY_SQL, claimParams, type BeginRequest } from './idempotency.repository.js';
+  pgQueries,
+  pgQuery,
+  prepareStatements,
+  runAll,
+  statementOf,
+  type StatementName,
+} from './change-statements.js';
+import { claimParams, type BeginRequest } from './idempotency.repository.js';
 
 /** One write of a status change; a list of them is committed atomically, in order. */
 export type ChangeWrite =
@@ -230,107 +232,5 @@ export class SqliteChangeWrites implements ChangeWrites {
       if (result.ok) item.resolve(result.value);
       else item.reject(result.value);
     });
-  }
-}
-
-/** The outbox's insert; `txid` and `seq` take their defaults (the writing transaction, the next number). */
-const EVENT_SQL = {
-  insertEvent: `insert into events (id, type, subject, time, data) values (?, ?, ?, ?, ?)`,
-} as const;
-
-/** The hot-path statements of the tables, with `?` placeholders (numbered for PostgreSQL by pgQuery). */
-const SQL = { ...KEY_SQL, ...AUDIT_SQL, ...EVENT_SQL };
-
-/**
- * PostgreSQL only: an attempt's write and its event fused into one statement (a data-modifying CTE), so
- * the event adds no round trip, and none exists unless the attempt's row was written.
- */
-const FUSED_SQL = {
-  insertAttemptWithEvent: `with w as (${AUDIT_SQL.insertAttempt} returning 1 as one) ${insertEventFrom('w')}`,
-  completeAttemptWithEvent: `with w as (${AUDIT_SQL.completeAttempt} returning 1 as one) ${insertEventFrom('w')}`,
-} as const;
-
-function insertEventFrom(source: string): string {
-  return `insert into events (id, type, subject, time, data) select ?, ?, ?, ?, ? from ${source}`;
-}
-
-type StatementName = keyof typeof SQL;
-type WriteStatement = Exclude<StatementName, 'claim' | 'hasKey'>;
-type PgStatementName = StatementName | keyof typeof FUSED_SQL;
-
-function prepareStatements(sqlite: SQLite.Database): Record<StatementName, SQLite.Statement> {
-  const entries = Object.entries(SQL).map(([name, text]) => [name, sqlite.prepare(text)]);
-  return Object.fromEntries(entries) as Record<StatementName, SQLite.Statement>;
-}
-
-const PG_SQL = Object.fromEntries(
-  Object.entries({ ...SQL, ...FUSED_SQL }).map(([name, text]) => {
-    let n = 0;
-    return [name, text.replace(/\?/g, () => `$${++n}`)];
-  }),
-) as Record<PgStatementName, string>;
-
-function pgQuery(name: PgStatementName, values: unknown[]): pg.QueryConfig {
-  return { name: `statusgate_${name}`, text: PG_SQL[name], values };
-}
-
-interface PgWrite {
-  query: pg.QueryConfig;
-  /** An event: written only when the statement before it changed a row (as on SQLite). */
-  event: boolean;
-}
-
-/** The PostgreSQL queries of a list of writes: an attempt's write followed by its event becomes one. */
-function pgQueries(writes: readonly ChangeWrite[]): PgWrite[] {
-  const queries: PgWrite[] = [];
-  for (let i = 0; i < writes.length; i++) {
-    const write = writes[i];
-    const next = writes[i + 1];
-    if (write.kind === 'sql') {
-      queries.push({ query: { text: write.query.sql, values: [...write.query.parameters] }, event: false });
-      continue;
-    }
-    const [name, params] = statementOf(write);
-    if ((name === 'insertAttempt' || name === 'completeAttempt') && next?.kind === 'insertEvent') {
-      queries.push({
-        query: pgQuery(`${name}WithEvent`, [...params, ...eventParams(next.event)]),
-        event: false,
-      });
-      i++;
-      continue;
-    }
-    queries.push({ query: pgQuery(name, params), event: write.kind === 'insertEvent' });
-  }
-  return queries;
-}
-
-async function runAll(client: pg.PoolClient, queries: readonly PgWrite[]): Promise<void> {
-  let changed = 1;
-  for (const { query, event } of queries) {
-    if (event && changed === 0) continue;
-    changed = (await client.query(query)).rowCount ?? 0;
-  }
-}
-
-function eventParams(event: EventRecord): unknown[] {
-  return [event.id, event.type, event.subject, event.time, JSON.stringify(event.data)];
-}
-
-/** The statement and the parameters of one write, for either engine. */
-function statementOf(write: Exclude<ChangeWrite, { kind: 'sql' }>): [WriteStatement, unknown[]] {
-  switch (write.kind) {
-    case 'insertAttempt':
-      return ['insertAttempt', insertAttemptParams(write.attempt, write.completion)];
-    case 'completeAttempt':
-      return ['completeAttempt', completeAttemptParams(write.changeId, write.completion)];
-    case 'completeKey':
-      return [
-        'completeKey',
-        [write.status, JSON.stringify(write.body), write.changeId, write.callerId, write.key],
-      ];
-    case 'releaseKey':
-      return ['releaseKey', [write.callerId, write.key]];
-    case 'insertEvent':
-      return ['insertEvent', eventParams(write.event)];
   }
 }

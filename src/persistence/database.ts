@@ -84,7 +84,7 @@ const WAL_WATCH_EVERY_MS = 25;
  * the checkpoint thread runs a PASSIVE checkpoint and then a TRUNCATE one, which waits for the writer's
  * current transaction, copies the rest of the WAL back and empties it. Writers wait while it runs (tens of
  * milliseconds), once per WAL_LIMIT_BYTES of writes. journal_size_limit trims the file to this size on
- * every other restart. Measured in wal-bound.spec.ts.
+ * every other restart. Measured in database.spec.ts.
  */
 export const WAL_LIMIT_BYTES = 32 * 1024 * 1024;
 

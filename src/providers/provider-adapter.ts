@@ -43,10 +43,17 @@ export type ProviderStatusValue = string | number | Record<string, unknown>;
 export type Translation =
   { supported: true; providerStatus: ProviderStatusValue } | { supported: false; why: string };
 
-export interface PreparedChange {
+/**
+ * A change with the provider's value for it: made once per request by `translateChange`
+ * (translation.ts), the one place a status the provider cannot express is refused.
+ */
+export interface TranslatedChange {
   request: ChangeRequest;
-  providerRequest: ProviderRequest;
   providerStatus: ProviderStatusValue;
+}
+
+export interface PreparedChange extends TranslatedChange {
+  providerRequest: ProviderRequest;
 }
 
 export interface ChangeResult {
@@ -87,11 +94,11 @@ export interface ProviderAdapter {
   validate(request: ChangeRequest): FieldError[];
 
   /**
-   * Builds the exact provider request for a change without sending it. May authenticate
-   * (ClearGrid's URL needs the `lenderPublicId` that login returns) but never calls a status endpoint.
-   * Throws GatewayError STATUS_NOT_SUPPORTED when `translate` refuses.
+   * Builds the exact provider request for an already translated change without sending it. May
+   * authenticate (ClearGrid's URL needs the `lenderPublicId` that login returns) but never calls a
+   * status endpoint.
    */
-  prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange>;
+  prepareChange(change: TranslatedChange, ctx: CallContext): Promise<PreparedChange>;
 
   /** Sends a prepared change. Throws GatewayError (with `provider` kept) on any failure. */
   applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult>;

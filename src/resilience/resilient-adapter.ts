@@ -12,6 +12,7 @@ import type {
   PreparedChange,
   ProviderAdapter,
   StatusReading,
+  TranslatedChange,
   Translation,
 } from '../providers/provider-adapter.js';
 import { withoutSecrets } from '../providers/provider-errors.js';
@@ -76,13 +77,13 @@ export class ResilientAdapter implements ProviderAdapter {
     return this.inner.validate(request);
   }
 
-  prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
+  prepareChange(change: TranslatedChange, ctx: CallContext): Promise<PreparedChange> {
     return this.clean(
       withRetries(
         this.policy,
         // Preparing may make no provider call (Spidr, Pismo): it must not count as a success that resets the
         // breaker's run of failures, so it only checks that the circuit is not open.
-        () => this.guard.passIfClosed(() => this.inner.prepareChange(request, ctx)),
+        () => this.guard.passIfClosed(() => this.inner.prepareChange(change, ctx)),
         this.hooks('prepare'),
       ),
     );

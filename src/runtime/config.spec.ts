@@ -5,6 +5,18 @@ import { join } from 'node:path';
 import { ConfigError } from '../config/config.js';
 import { loadConfig } from './config.js';
 
+/** The ConfigError loading `env` stops with; fails the test when it loads or throws something else. */
+function configErrorOf(env: Record<string, string | undefined>): ConfigError {
+  let error: unknown;
+  try {
+    loadConfig(env);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ConfigError);
+  return error as ConfigError;
+}
+
 describe(loadConfig.name, () => {
   const live = {
     SPIDR_BASE_URL: 'https://api.sb.spidrsrv.com/',
@@ -97,16 +109,10 @@ describe(loadConfig.name, () => {
     [{ API_KEYS: '[{"id":"a","key":"a-very-long-secret-key","scopes":["status:delete"]}]' }, 'API_KEYS'],
     [{ API_KEYS: '[{"id":"a","sha256":"ABC","scopes":["status:read"]}]' }, 'API_KEYS'],
   ])('should stop with one line naming the variable for %j', (env, variable) => {
-    let error: unknown;
-    try {
-      loadConfig(env);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(ConfigError);
-    expect((error as ConfigError).variable).toBe(variable);
-    expect((error as ConfigError).message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
-    expect((error as ConfigError).message).not.toContain('\n');
+    const error = configErrorOf(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} `));
+    expect(error.message).not.toContain('\n');
   });
 
   describe('Pismo OpenID settings (issue 15)', () => {
@@ -141,16 +147,10 @@ describe(loadConfig.name, () => {
     ])(
       'should refuse %s with one line naming the variable, never quoting the key',
       (_what, env, variable) => {
-        let error: unknown;
-        try {
-          loadConfig(env);
-        } catch (e) {
-          error = e;
-        }
-        expect(error).toBeInstanceOf(ConfigError);
-        expect((error as ConfigError).variable).toBe(variable);
-        expect((error as ConfigError).message).not.toContain('\n');
-        expect((error as ConfigError).message).not.toContain('PRIVATE KEY-----');
+        const error = configErrorOf(env);
+        expect(error.variable).toBe(variable);
+        expect(error.message).not.toContain('\n');
+        expect(error.message).not.toContain('PRIVATE KEY-----');
       },
     );
 

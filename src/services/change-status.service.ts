@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
 import { uuidv7 } from '../common/ids.js';
 import {
   GatewayError,
+  changeHttpStatus,
   type CanonicalReason,
   type CanonicalStatus,
   type ProviderId,
@@ -17,8 +17,10 @@ import type {
   ProviderAdapter,
   ProviderRequest,
   ProviderStatusValue,
+  TranslatedChange,
 } from '../providers/provider-adapter.js';
 import { ProviderRegistry } from '../providers/provider-registry.js';
+import { translateChange } from '../providers/translation.js';
 import { AccountLocks } from './account-locks.js';
 import { endEvent, failure, round, storeFailed } from './attempt-records.js';
 import { CallerAuthService, type Caller } from './caller-auth.service.js';
@@ -108,19 +110,13 @@ export class ChangeStatusService {
   ): Promise<ChangeOutcome> {
     const adapter = this.registry.get(providerId);
     Object.assign(ctx.log, { provider: adapter.id, accountId, status: input.status, dryRun: options.dryRun });
-    const request: ChangeRequest = {
-      accountId,
-      status: input.status,
-      reason: input.reason,
-      customerId: input.customerId,
-      providerOptions: input.providerOptions,
-    };
+    const request = changeRequestOf(accountId, input);
     authorize(ctx, adapter, input.status);
     const invalid = adapter.validate(request);
     if (invalid.length > 0) throw GatewayError.validation(invalid);
 
     if (options.dryRun) {
-      const prepared = await prepare(adapter, request, ctx);
+      const prepared = await adapter.prepareChange(translateChange(adapter, request), callContextOf(ctx));
       return { kind: 'dry-run', response: { dryRun: true, providerRequest: prepared.providerRequest } };
     }
     const key = options.idempotencyKey;
@@ -152,13 +148,7 @@ export class ChangeStatusService {
     ctx: RequestContext,
   ): Promise<ChangeStatusResponse> {
     Object.assign(ctx.log, { provider: adapter.id, accountId, status: input.status });
-    const request: ChangeRequest = {
-      accountId,
-      status: input.status,
-      reason: input.reason,
-      customerId: input.customerId,
-      providerOptions: input.providerOptions,
-    };
+    const request = changeRequestOf(accountId, input);
     const noKey = new KeyHold(this.store, undefined, false);
     const outcome = await this.applyRecorded(adapter, request, input, ctx, noKey, batch);
     if (outcome.kind !== 'changed') throw new GatewayError('INTERNAL', 'a batch item came to no change');
@@ -195,14 +185,8 @@ export class ChangeStatusService {
       batchId: batch?.batchId ?? null,
     });
 
-    const resolved = await this.unfinished.resolve(adapter, request, ctx, hold);
-    if (resolved) return resolved;
-
-    let prepared: PreparedChange;
-    try {
-      prepared = await prepare(adapter, request, ctx);
-    } catch (error) {
-      // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
+    // Refused before any status call (unsupported, or the provider's login failed): recorded as failed.
+    const refuse = async (error: unknown): Promise<never> => {
       const refused = attempt(null);
       const completion = failure(error, 0);
       await hold
@@ -212,6 +196,20 @@ export class ChangeStatusService {
         )
         .catch(storeFailed('the refusal could not be recorded'));
       throw error;
+    };
+    let change: TranslatedChange;
+    try {
+      change = translateChange(adapter, request);
+    } catch (error) {
+      return refuse(error);
+    }
+    const resolved = await this.unfinished.resolve(adapter, change, ctx, hold);
+    if (resolved) return resolved;
+    let prepared: PreparedChange;
+    try {
+      prepared = await adapter.prepareChange(change, callContextOf(ctx));
+    } catch (error) {
+      return refuse(error);
     }
 
     await hold
@@ -277,22 +275,9 @@ export class ChangeStatusService {
   }
 }
 
-/**
- * The provider request for a change, or why there is none. The one place STATUS_NOT_SUPPORTED is
- * raised with the statuses the provider can express.
- */
-async function prepare(
-  adapter: ProviderAdapter,
-  request: ChangeRequest,
-  ctx: RequestContext,
-): Promise<PreparedChange> {
-  const translation = adapter.translate(request.status, request.reason);
-  if (!translation.supported) {
-    throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why, {
-      extensions: { supportedStatuses: ProviderRegistry.supportedStatuses(adapter) },
-    });
-  }
-  return adapter.prepareChange(request, callContextOf(ctx));
+function changeRequestOf(accountId: string, input: ChangeStatusInput): ChangeRequest {
+  const { status, reason, customerId, providerOptions } = input;
+  return { accountId, status, reason, customerId, providerOptions };
 }
 
 /** CLOSED, and any status the provider treats as final, needs `status:close` on top of `status:write`. */

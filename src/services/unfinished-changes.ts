@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { changeHttpStatus } from '../common/change-outcome.interceptor.js';
+import { changeHttpStatus } from '../domain/index.js';
 import { callContextOf, type RequestContext } from '../observability/request-context.js';
 import { factsOfRow } from '../persistence/audit.repository.js';
 import { Store } from '../persistence/store.js';
-import type { ChangeRequest, ProviderAdapter, ProviderStatusValue } from '../providers/provider-adapter.js';
+import type { ProviderAdapter, TranslatedChange } from '../providers/provider-adapter.js';
 import { endEvent, storeFailed } from './attempt-records.js';
 import type { ChangeOutcome, ChangeStatusResponse } from './change-status.service.js';
 import type { KeyHold } from './idempotency.service.js';
@@ -21,11 +21,12 @@ export class UnfinishedChanges {
    */
   async resolve(
     adapter: ProviderAdapter,
-    request: ChangeRequest,
+    change: TranslatedChange,
     ctx: RequestContext,
     hold: KeyHold,
   ): Promise<ChangeOutcome | undefined> {
     if (!hold.takenOver || !adapter.liveRead || hold.key === undefined) return undefined;
+    const { request } = change;
     const cut = await this.store.audit.unfinishedUnderKey(
       adapter.id,
       request.accountId,
@@ -36,11 +37,6 @@ export class UnfinishedChanges {
     const reading = await adapter.readStatus(request.accountId, callContextOf(ctx));
     if (reading.status !== request.status) return undefined;
     const completedAt = new Date().toISOString();
-    // The provider's value for the requested status, as a fresh change would have answered it.
-    const translation = adapter.translate(request.status, request.reason);
-    const providerStatus = translation.supported
-      ? translation.providerStatus
-      : (reading.providerStatus as ProviderStatusValue);
     const response: ChangeStatusResponse = {
       changeId: cut.change_id,
       provider: adapter.id,
@@ -48,7 +44,8 @@ export class UnfinishedChanges {
       status: request.status,
       reason: request.reason ?? null,
       outcome: 'APPLIED',
-      providerStatus,
+      // The provider's value for the requested status, as a fresh change would have answered it.
+      providerStatus: change.providerStatus,
       requestId: ctx.requestId,
       completedAt,
     };

@@ -2,6 +2,8 @@
  * Example problem+json bodies for the OpenAPI document, one or more per error code. They are built with the
  * same `problemOf` the error filter uses, and their details are what the gateway and the sandboxes really
  * answer, so Swagger UI shows bodies a caller will actually meet.
+ * Over 300 lines because VARIANTS is one data table (every error code's examples); split, one lookup
+ * would be spread over several files.
  */
 import { problemOf } from '../../common/problem.filter.js';
 import {

@@ -1,13 +1,8 @@
-import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG, PROVIDER_IDS } from '../../domain/index.js';
-import {
-  NULLABLE_PROVIDER_STATUS_BRANCHES,
-  PROVIDER_STATUS_BRANCHES,
-  PROVIDER_STATUS_DESCRIPTION,
-  nullableEnum,
-} from './schema-parts.js';
-
-const ERROR_CODES = Object.keys(ERROR_CATALOG);
+/** The bodies the accounts endpoints answer with: a change, a dry run, a status reading, the history. */
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { CANONICAL_REASONS, CANONICAL_STATUSES, PROVIDER_IDS } from '../../domain/index.js';
+import { ERROR_CODES } from './problem.dto.js';
+import { PROVIDER_STATUS_BRANCHES, PROVIDER_STATUS_DESCRIPTION, nullableEnum } from './schema-parts.js';
 
 export class ProviderRequestDto {
   @ApiProperty({ enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], example: 'PATCH' })
@@ -123,137 +118,6 @@ export class AccountStatusDto {
       'expectedStatus. false means the account drifted (changed outside the gateway, see the drift watch)',
   })
   inSync?: boolean | null;
-}
-
-export class StatusCapabilityDto {
-  @ApiProperty({ example: true })
-  supported: boolean;
-
-  @ApiProperty({
-    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    example: 'close_with_refund',
-    description: 'The provider value sent when no reason is given (null when unsupported without a reason)',
-  })
-  providerValue: unknown;
-
-  @ApiPropertyOptional({
-    type: 'object',
-    additionalProperties: { oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES },
-    example: { FRAUD: 'close_without_refund', CHARGED_OFF: 'close_charged_off' },
-    description:
-      'Only where the reason changes the value: reason → provider value, null when unsupported with that reason',
-  })
-  providerValueByReason?: Record<string, unknown>;
-
-  @ApiProperty({ example: true, description: 'Nothing can follow this status at the provider' })
-  terminal: boolean;
-}
-
-export class ProviderInfoDto {
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
-  id: string;
-
-  @ApiProperty({ example: 'Spidr' })
-  name: string;
-
-  @ApiProperty({ enum: ['live', 'sandbox', 'disabled'], example: 'sandbox' })
-  mode: string;
-
-  @ApiProperty({ enum: ['closed', 'open', 'half-open'], example: 'closed' })
-  circuit: string;
-
-  @ApiProperty({ example: true, description: 'Whether GET …/status reads live from the provider' })
-  liveRead: boolean;
-
-  @ApiProperty({
-    type: 'object',
-    additionalProperties: { $ref: getSchemaPath(StatusCapabilityDto) },
-    description: 'One entry per canonical status (empty when the provider is disabled)',
-  })
-  statuses: Record<string, StatusCapabilityDto>;
-}
-
-export class ProvidersResponseDto {
-  @ApiProperty({ type: [ProviderInfoDto] })
-  items: ProviderInfoDto[];
-}
-
-export class ProviderErrorDto {
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'pismo' })
-  id: string;
-
-  @ApiPropertyOptional({ type: 'integer', example: 400, description: 'Absent when no answer arrived' })
-  httpStatus?: number;
-
-  @ApiProperty({
-    example: 'WCAC0012',
-    description: "The provider's own code (NO_CODE when its body has none)",
-  })
-  code: string;
-
-  @ApiProperty({ example: 'Corporate account not found' })
-  message: string;
-}
-
-export class FieldErrorDto {
-  @ApiProperty({ example: 'status' })
-  field: string;
-
-  @ApiProperty({ example: 'status must be one of ACTIVE, SUSPENDED, …' })
-  message: string;
-}
-
-export class ProblemDto {
-  @ApiProperty({ example: 'urn:problem:ACCOUNT_NOT_FOUND' })
-  type: string;
-
-  @ApiProperty({ example: 'Account not found' })
-  title: string;
-
-  @ApiProperty({ type: 'integer', example: 404 })
-  status: number;
-
-  @ApiProperty({ example: 'pismo change status failed: HTTP 400 WCAC0012 Corporate account not found' })
-  detail: string;
-
-  @ApiProperty({ example: '/v1/accounts/pismo/EXT-1/status' })
-  instance: string;
-
-  @ApiProperty({ enum: ERROR_CODES, example: 'ACCOUNT_NOT_FOUND', description: 'The canonical error code' })
-  code: string;
-
-  @ApiProperty({ example: false, description: 'True when the same request may succeed later unchanged' })
-  retryable: boolean;
-
-  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
-  requestId: string;
-
-  @ApiPropertyOptional({ type: ProviderErrorDto, description: 'Present whenever a provider answered' })
-  provider?: ProviderErrorDto;
-
-  @ApiPropertyOptional({ type: [FieldErrorDto], description: 'Present on VALIDATION_FAILED' })
-  errors?: FieldErrorDto[];
-
-  @ApiPropertyOptional({
-    type: [String],
-    example: ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'CLOSED'],
-    description: 'Present on STATUS_NOT_SUPPORTED: the statuses this provider can express',
-  })
-  supportedStatuses?: string[];
-
-  @ApiPropertyOptional({
-    enum: ['status:read', 'status:write', 'status:close', 'events:read'],
-    example: 'status:write',
-    description: 'Present on FORBIDDEN: the scope the key lacks',
-  })
-  requiredScope?: string;
-
-  @ApiPropertyOptional({
-    enum: ['closed', 'open', 'half-open'],
-    example: 'open',
-    description: "Present on PROVIDER_UNAVAILABLE when the provider's circuit is open",
-  })
-  circuit?: string;
 }
 
 export class HistoryItemDto {

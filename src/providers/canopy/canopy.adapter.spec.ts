@@ -1,8 +1,13 @@
-import { createServer } from 'node:net';
 import type { CanopySettings } from './canopy.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
 import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
-import { applyThrough, failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import {
+  applyThrough,
+  failureOf,
+  freePort,
+  prepareThrough,
+  SandboxHarness,
+} from '../sandbox/sandbox.spec-harness.js';
 import { CanopyAdapter } from './canopy.adapter.js';
 import { CANOPY_SANDBOX_PII } from './canopy.sandbox-state.js';
 import { CANOPY_SANDBOX_SETTINGS } from './canopy.sandbox.js';
@@ -89,7 +94,7 @@ describe(CanopyAdapter.name, () => {
 
   describe('prepareChange', () => {
     it('should build an absolute URL without calling the sandbox or showing credentials', async () => {
-      const prepared = await adapterFor().prepareChange({ accountId: 'a b', status: 'DELINQUENT' }, ctx);
+      const prepared = await prepareThrough(adapterFor(), { accountId: 'a b', status: 'DELINQUENT' }, ctx);
       expect(prepared.providerRequest).toStrictEqual({
         method: 'PUT',
         url: `${sandbox.baseUrl}/accounts/a%20b/status`,
@@ -108,7 +113,9 @@ describe(CanopyAdapter.name, () => {
       ['ACTIVE', 'FRAUD'],
       ['DELINQUENT', 'FRAUD'],
     ])('should refuse %s (reason %s) with STATUS_NOT_SUPPORTED and no call', async (status, reason) => {
-      const error = await failureOf(adapterFor().prepareChange({ accountId: 'acc-1', status, reason }, ctx));
+      const error = await failureOf(
+        prepareThrough(adapterFor(), { accountId: 'acc-1', status, reason }, ctx),
+      );
       expect(error.code).toBe('STATUS_NOT_SUPPORTED');
       expect(error.detail).toContain('canopy');
       expect(await calls()).toHaveLength(0);
@@ -238,15 +245,3 @@ describe(CanopyAdapter.name, () => {
     });
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}

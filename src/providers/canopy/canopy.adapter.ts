@@ -14,18 +14,17 @@
  * Canopy answers a status write and a read with the whole account, personal data included: only
  * `account_overview.account_status` / `account_status_subtype` are read, nothing else is kept.
  */
-import { GatewayError } from '../../domain/index.js';
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
 import { HttpAdapter } from '../http/http-adapter.js';
 import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
-  ChangeRequest,
   ChangeResult,
   PreparedChange,
   ProviderEndpoint,
   ProviderRequest,
   StatusReading,
+  TranslatedChange,
 } from '../provider-adapter.js';
 import type { CanopySettings } from './canopy.settings.js';
 import {
@@ -36,13 +35,13 @@ import {
   canopyStatusOf,
   isCanopyTokenRejected,
   parseCanopyError,
-  translateCanopy,
 } from './canopy.transformers.js';
 import {
   CANOPY_PATHS,
   CANOPY_PROVIDER,
   DEFAULT_TOKEN_LIFETIME_S,
   TOKEN_REFRESH_SKEW_MS,
+  type CanopyProviderStatus,
   type CanopyTokenRequest,
   type CanopyTokenResponse,
 } from './canopy.wire.js';
@@ -51,7 +50,7 @@ const STATUS_OPERATION = 'change status';
 const READ_OPERATION = 'read status';
 const AUTH_OPERATION = 'authenticate';
 
-export class CanopyAdapter extends HttpAdapter<CanopySettings> {
+export class CanopyAdapter extends HttpAdapter<CanopySettings, CanopyProviderStatus> {
   readonly liveRead = true;
 
   private readonly tokens: TokenCache;
@@ -61,16 +60,13 @@ export class CanopyAdapter extends HttpAdapter<CanopySettings> {
     this.tokens = new TokenCache(TOKEN_REFRESH_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
   }
 
-  prepareChange(request: ChangeRequest, _ctx: CallContext): Promise<PreparedChange> {
-    const translation = translateCanopy(request.status, request.reason);
-    if (!translation.supported)
-      return Promise.reject(new GatewayError('STATUS_NOT_SUPPORTED', translation.why));
+  prepareChange(change: TranslatedChange, _ctx: CallContext): Promise<PreparedChange> {
     const providerRequest: ProviderRequest = {
       method: 'PUT',
-      url: this.url(CANOPY_PATHS.status(request.accountId)),
-      body: canopyStatusBody(translation.providerStatus),
+      url: this.url(CANOPY_PATHS.status(change.request.accountId)),
+      body: canopyStatusBody(this.valueOf(change)),
     };
-    return Promise.resolve({ request, providerRequest, providerStatus: translation.providerStatus });
+    return Promise.resolve({ ...change, providerRequest });
   }
 
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {

@@ -3,6 +3,7 @@ import {
   change,
   ctx,
   failure,
+  prepareThrough,
   LOGIN_PATH,
   REFRESH_PATH,
   request,
@@ -63,7 +64,7 @@ describe(ClearGridAdapter.name, () => {
 
     it('should log in again when the refresh is refused', async () => {
       const target = sandbox.adapter();
-      await target.prepareChange(request('ORD-14'), ctx);
+      await prepareThrough(target, request('ORD-14'), ctx);
       await sandbox.control('/__sandbox/revoke-refresh-tokens');
       const result = await change(target, request('AUTHEXPIRED-2'));
 
@@ -79,7 +80,7 @@ describe(ClearGridAdapter.name, () => {
 
     it('should answer PROVIDER_AUTH_FAILED when the retry after a refresh is refused too', async () => {
       const target = sandbox.adapter();
-      await target.prepareChange(request('ORD-15'), ctx);
+      await prepareThrough(target, request('ORD-15'), ctx);
       await sandbox.control('/__sandbox/refuse-tokens', { on: true });
       const error = await failure(change(target, request('ORD-15')), 'PROVIDER_AUTH_FAILED');
 
@@ -106,7 +107,7 @@ describe(ClearGridAdapter.name, () => {
 
     it('should answer PROVIDER_AUTH_FAILED with the provider message when the login is refused', async () => {
       const error = await failure(
-        sandbox.adapter({ password: 'wrong' }).prepareChange(request('ORD-16'), ctx),
+        prepareThrough(sandbox.adapter({ password: 'wrong' }), request('ORD-16'), ctx),
         'PROVIDER_AUTH_FAILED',
       );
 
@@ -122,7 +123,7 @@ describe(ClearGridAdapter.name, () => {
 
     it('should answer PROVIDER_ERROR when the login fails with a 5xx', async () => {
       const error = await failure(
-        sandbox.adapter({ lender: 'ERROR500-lender' }).prepareChange(request('ORD-17'), ctx),
+        prepareThrough(sandbox.adapter({ lender: 'ERROR500-lender' }), request('ORD-17'), ctx),
         'PROVIDER_ERROR',
       );
       expect(error.provider?.httpStatus).toBe(500);
@@ -142,7 +143,7 @@ describe(ClearGridAdapter.name, () => {
 
     it('should share one refresh among concurrent calls rejected with 401', async () => {
       const target = sandbox.adapter();
-      await target.prepareChange(request('ORD-30'), ctx);
+      await prepareThrough(target, request('ORD-30'), ctx);
       await sandbox.control('/__sandbox/revoke-tokens');
       const results = await Promise.all(
         Array.from({ length: 6 }, (_, i) => change(target, request(`ORD-3${i}`))),

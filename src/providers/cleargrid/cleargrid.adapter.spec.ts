@@ -6,6 +6,7 @@ import {
   change,
   ctx,
   failure,
+  prepareThrough,
   LOGIN_PATH,
   request,
   UPDATE_STATUS_PATH,
@@ -68,13 +69,16 @@ describe(ClearGridAdapter.name, () => {
     it.each(['ACTIVE', 'SUSPENDED', 'DELINQUENT'] as const)(
       'should refuse %s as STATUS_NOT_SUPPORTED without any call',
       async (status) => {
-        await failure(sandbox.adapter().prepareChange(request('ORD-4', status), ctx), 'STATUS_NOT_SUPPORTED');
+        await failure(
+          prepareThrough(sandbox.adapter(), request('ORD-4', status), ctx),
+          'STATUS_NOT_SUPPORTED',
+        );
         expect(await sandbox.calls()).toEqual([]);
       },
     );
 
     it('should prepare a change (dry run) with one login and no status call, without credentials', async () => {
-      const prepared = await sandbox.adapter().prepareChange(request('ORD/5 x', 'DISPUTED'), ctx);
+      const prepared = await prepareThrough(sandbox.adapter(), request('ORD/5 x', 'DISPUTED'), ctx);
 
       expect(prepared.providerRequest).toEqual({
         method: 'POST',
@@ -113,7 +117,7 @@ describe(ClearGridAdapter.name, () => {
 
     it('should map the documented validation error for a missing debtorCompanyId to PROVIDER_REJECTED', async () => {
       const target = sandbox.adapter();
-      const prepared = await target.prepareChange({ ...request('ORD-7'), customerId: '' }, ctx);
+      const prepared = await prepareThrough(target, { ...request('ORD-7'), customerId: '' }, ctx);
       const error = await failure(target.applyChange(prepared, ctx), 'PROVIDER_REJECTED');
       expect(error.provider?.message).toBe('debtorCompanyId is required');
     });

@@ -16,12 +16,12 @@ import { HttpAdapter } from '../http/http-adapter.js';
 import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
-  ChangeRequest,
   ChangeResult,
   GroupedChangeResult,
   PreparedChange,
   ProviderEndpoint,
   StatusReading,
+  TranslatedChange,
 } from '../provider-adapter.js';
 import type { ClearGridSettings } from './cleargrid.settings.js';
 import {
@@ -30,12 +30,11 @@ import {
   buildClearGridLoginBody,
   buildClearGridRefreshBody,
   classifyClearGridAcceptance,
-  clearGridChangeFor,
+  clearGridOperationOf,
   parseClearGridError,
   readClearGridLogin,
   readClearGridRefresh,
-  translateClearGrid,
-  type ClearGridChange,
+  type ClearGridProviderStatus,
 } from './cleargrid.transformers.js';
 import {
   CLEARGRID_PATHS,
@@ -49,7 +48,7 @@ interface ClearGridSession {
   refreshToken?: string;
 }
 
-export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
+export class ClearGridAdapter extends HttpAdapter<ClearGridSettings, ClearGridProviderStatus> {
   readonly liveRead = false;
 
   private readonly tokens: TokenCache;
@@ -60,48 +59,30 @@ export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
     this.tokens = new TokenCache(TOKEN_EXPIRY_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
   }
 
-  async prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange> {
-    const change = this.changeOrThrow(request);
+  async prepareChange(change: TranslatedChange, ctx: CallContext): Promise<PreparedChange> {
+    const { request } = change;
+    const providerStatus = this.valueOf(change);
     const { lenderPublicId } = await this.currentSession(ctx);
     return {
-      request,
+      ...change,
       providerRequest: {
         method: 'POST',
-        url: this.url(CLEARGRID_PATHS[change.operation](lenderPublicId)),
-        body: buildClearGridChangeBody(change, request.accountId, request.customerId ?? ''),
+        url: this.url(CLEARGRID_PATHS[clearGridOperationOf(providerStatus)](lenderPublicId)),
+        body: buildClearGridChangeBody({ providerStatus }, request.accountId, request.customerId ?? ''),
       },
-      providerStatus: change.providerStatus,
     };
   }
 
-  /**
-   * A 401 gets a new token and one retry. A 403 is a lender mismatch: a refreshed token would carry the
-   * same lender, so the session is forgotten (unless a concurrent call has already logged in again),
-   * the new token comes from a login, and the URL is rebuilt with the new `lenderPublicId`.
-   */
+  /** Sends with the session's token, re-authenticating once as postWithSession says. */
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
-    const change = this.changeOrThrow(prepared.request);
     const { url, body } = prepared.providerRequest;
-    const response = await this.tokens.withToken(
-      this.endpoint.settings.lender,
-      () => this.mint(ctx),
-      async (token, retried) => {
-        const sessionUsed = this.session;
-        const target = retried
-          ? this.url(CLEARGRID_PATHS[change.operation]((await this.currentSession(ctx)).lenderPublicId))
-          : url;
-        const answer = await this.post(target, body, token, ctx);
-        if (!retried && answer.status === 403 && this.session === sessionUsed) this.session = undefined;
-        return answer;
-      },
-      (answer) => answer.status === 401 || answer.status === 403,
-    );
+    const response = await this.postWithSession(this.valueOf(prepared), url, body, ctx);
     return this.changeResult(prepared, response);
   }
 
   /** Changes to the same endpoint (update-status or accounts) can travel in one request. */
   groupKey(prepared: PreparedChange): string {
-    return `${prepared.request.status === 'CLOSED' ? 'withdraw' : 'update-status'} ${prepared.providerRequest.url}`;
+    return `${clearGridOperationOf(this.valueOf(prepared))} ${prepared.providerRequest.url}`;
   }
 
   /**
@@ -110,22 +91,13 @@ export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
    * not processed (the request was refused as a whole) and may be sent again without them.
    */
   async applyChanges(prepared: PreparedChange[], ctx: CallContext): Promise<GroupedChangeResult[]> {
-    const change = this.changeOrThrow(prepared[0].request);
     const accounts = prepared.flatMap((p) => (p.providerRequest.body as { accounts: unknown[] }).accounts);
-    const body = { accounts };
-    const response = await this.tokens.withToken(
-      this.endpoint.settings.lender,
-      () => this.mint(ctx),
-      async (token, retried) => {
-        const sessionUsed = this.session;
-        const target = retried
-          ? this.url(CLEARGRID_PATHS[change.operation]((await this.currentSession(ctx)).lenderPublicId))
-          : prepared[0].providerRequest.url;
-        const answer = await this.post(target, body, token, ctx);
-        if (!retried && answer.status === 403 && this.session === sessionUsed) this.session = undefined;
-        return answer;
-      },
-      (answer) => answer.status === 401 || answer.status === 403,
+    const first = prepared[0];
+    const response = await this.postWithSession(
+      this.valueOf(first),
+      first.providerRequest.url,
+      { accounts },
+      ctx,
     );
     const perAccount = clearGridAccountErrors(response.body);
     const named = prepared.some((p) => perAccount.has(p.request.accountId));
@@ -154,13 +126,33 @@ export class ClearGridAdapter extends HttpAdapter<ClearGridSettings> {
     );
   }
 
-  private changeOrThrow(request: ChangeRequest): ClearGridChange {
-    const change = clearGridChangeFor(request.status);
-    if (!change) {
-      const translation = translateClearGrid(request.status, request.reason);
-      throw new GatewayError('STATUS_NOT_SUPPORTED', translation.supported ? 'unsupported' : translation.why);
-    }
-    return change;
+  /**
+   * POSTs a write with the session's token. A 401 gets a new token and one retry. A 403 is a lender
+   * mismatch: a refreshed token would carry the same lender, so the session is forgotten (unless a
+   * concurrent call has already logged in again), the new token comes from a login, and the URL is
+   * rebuilt with the new `lenderPublicId`.
+   */
+  private postWithSession(
+    providerStatus: ClearGridProviderStatus,
+    url: string,
+    body: unknown,
+    ctx: CallContext,
+  ): Promise<ProviderHttpResponse> {
+    const operation = clearGridOperationOf(providerStatus);
+    return this.tokens.withToken(
+      this.endpoint.settings.lender,
+      () => this.mint(ctx),
+      async (token, retried) => {
+        const sessionUsed = this.session;
+        const target = retried
+          ? this.url(CLEARGRID_PATHS[operation]((await this.currentSession(ctx)).lenderPublicId))
+          : url;
+        const answer = await this.post(target, body, token, ctx);
+        if (!retried && answer.status === 403 && this.session === sessionUsed) this.session = undefined;
+        return answer;
+      },
+      (answer) => answer.status === 401 || answer.status === 403,
+    );
   }
 
   private changeResult(prepared: PreparedChange, response: ProviderHttpResponse): ChangeResult {

@@ -4,7 +4,12 @@
  */
 import type { ClearGridSettings } from './cleargrid.settings.js';
 import type { ChangeRequest, ChangeResult } from '../provider-adapter.js';
-import { failureOf, failureWithCode, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import {
+  failureOf,
+  failureWithCode,
+  prepareThrough,
+  SandboxHarness,
+} from '../sandbox/sandbox.spec-harness.js';
 import { ClearGridAdapter } from './cleargrid.adapter.js';
 import {
   CLEARGRID_SANDBOX_LENDER_PUBLIC_ID,
@@ -56,16 +61,12 @@ export function request(accountId: string, status: ChangeRequest['status'] = 'DI
 }
 
 export async function change(target: ClearGridAdapter, req: ChangeRequest): Promise<ChangeResult> {
-  return target.applyChange(await target.prepareChange(req, ctx), ctx);
+  return target.applyChange(await prepareThrough(target, req, ctx), ctx);
 }
 
-export { failureOf, failureWithCode as failure };
+export { failureOf, failureWithCode as failure, prepareThrough };
 
 /** The sandbox for one spec file: started before its tests, reset before each, stopped after. */
 export function useClearGridSandbox(): ClearGridSandboxHarness {
-  const sandbox = new ClearGridSandboxHarness();
-  beforeAll(() => sandbox.start());
-  afterAll(() => sandbox.stop());
-  beforeEach(() => sandbox.reset());
-  return sandbox;
+  return SandboxHarness.useForSpec(new ClearGridSandboxHarness());
 }

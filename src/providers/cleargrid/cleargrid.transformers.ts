@@ -68,6 +68,14 @@ export function translateClearGrid(
   return { supported: true, providerStatus: mapping.providerStatus };
 }
 
+/** A ClearGrid status value as translate gives it: a flag status, or the withdraw status. */
+export type ClearGridProviderStatus = ClearGridChange['providerStatus'];
+
+/** The write endpoint that sets a ClearGrid status value: withdraw for the withdraw status, else update-status. */
+export function clearGridOperationOf(providerStatus: ClearGridProviderStatus): ClearGridOperation {
+  return providerStatus === CLEARGRID_WITHDRAW_STATUS ? 'withdraw' : 'update-status';
+}
+
 export function isClearGridTerminal(status: CanonicalStatus): boolean {
   return clearGridChangeFor(status)?.terminal ?? false;
 }
@@ -93,7 +101,7 @@ export function buildClearGridStatusItem(
 
 /** The one-item batch for a change; `customerId` is ClearGrid's `debtorCompanyId`. */
 export function buildClearGridChangeBody(
-  change: ClearGridChange,
+  change: Pick<ClearGridChange, 'providerStatus'>,
   accountId: string,
   customerId: string,
 ): ClearGridBatch<ClearGridStatusItem | ClearGridWithdrawItem> {

@@ -1,14 +1,9 @@
 /**
  * What every HTTP provider adapter shares, so an adapter supplies only its URLs, its auth and its one
  * error parser: the identity, the pure mapping (delegated to its transformers), the HTTP client built
- * with that parser, URL joining, and the one STATUS_NOT_SUPPORTED refusal.
+ * with that parser and URL joining. Adapters receive changes already translated (providers/translation.ts).
  */
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../../domain/index.js';
+import type { CanonicalReason, CanonicalStatus, FieldError } from '../../domain/index.js';
 import type {
   CallContext,
   ChangeRequest,
@@ -19,11 +14,16 @@ import type {
   ProviderMapping,
   ProviderStatusValue,
   StatusReading,
+  TranslatedChange,
   Translation,
 } from '../provider-adapter.js';
 import { ProviderHttpClient, type ProviderErrorParser } from './provider-http.client.js';
 
-export abstract class HttpAdapter<Settings> implements ProviderAdapter {
+/** `Value` is the shape of this provider's status value (what its own translate returns). */
+export abstract class HttpAdapter<
+  Settings,
+  Value extends ProviderStatusValue = ProviderStatusValue,
+> implements ProviderAdapter {
   readonly id: ProviderAdapter['id'];
   readonly name: string;
   abstract readonly liveRead: boolean;
@@ -54,7 +54,7 @@ export abstract class HttpAdapter<Settings> implements ProviderAdapter {
     return this.mapping.validate(request);
   }
 
-  abstract prepareChange(request: ChangeRequest, ctx: CallContext): Promise<PreparedChange>;
+  abstract prepareChange(change: TranslatedChange, ctx: CallContext): Promise<PreparedChange>;
   abstract applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult>;
   abstract readStatus(accountId: string, ctx: CallContext): Promise<StatusReading>;
 
@@ -63,10 +63,8 @@ export abstract class HttpAdapter<Settings> implements ProviderAdapter {
     return `${this.baseUrl}${path}`;
   }
 
-  /** The provider value for the change; STATUS_NOT_SUPPORTED when the mapping refuses it. */
-  protected providerStatusFor(request: ChangeRequest): ProviderStatusValue {
-    const translation = this.mapping.translate(request.status, request.reason);
-    if (!translation.supported) throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why);
-    return translation.providerStatus;
+  /** The change's provider value, typed: it came from this adapter's own mapping (translateChange). */
+  protected valueOf(change: TranslatedChange): Value {
+    return change.providerStatus as Value;
   }
 }

@@ -1,6 +1,6 @@
 /** The s2s flow (PISMO_AUTH=s2s): today's requests, unchanged. The OpenID flow: pismo.adapter-openid.spec.ts. */
 import type { SandboxCall } from '../sandbox/sandbox-kit.js';
-import { failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import { failureOf, prepareThrough, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
 import { pismoProvider } from './index.js';
 import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
@@ -36,7 +36,7 @@ function uidOf(authorization: unknown): string {
 const accountOf = (call: SandboxCall) => decodeURIComponent(/corporate-accounts\/([^/]+)/.exec(call.url)![1]);
 
 async function suspend(adapter: PismoAdapter, accountId: string) {
-  const prepared = await adapter.prepareChange({ accountId, status: 'SUSPENDED' }, ctx);
+  const prepared = await prepareThrough(adapter, { accountId, status: 'SUSPENDED' }, ctx);
   return adapter.applyChange(prepared, ctx);
 }
 

@@ -1,7 +1,13 @@
-import http from 'node:http';
 import type { PismoAccountApi } from './pismo.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
-import { applyThrough, failureOf, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
+import {
+  applyThrough,
+  failureOf,
+  freePort,
+  prepareThrough,
+  SandboxHarness,
+  type ChangeArgs,
+} from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
 import { pismoProvider } from './index.js';
 import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
@@ -85,7 +91,8 @@ describe(PismoAdapter.name, () => {
     }
 
     it('should prepare an absolute URL and body without credentials, calling nothing', async () => {
-      const prepared = await adapterFor().prepareChange(
+      const prepared = await prepareThrough(
+        adapterFor(),
         { accountId: 'EXT 1/a', status: 'SUSPENDED', reason: 'FRAUD' },
         ctx,
       );
@@ -111,7 +118,7 @@ describe(PismoAdapter.name, () => {
 
     for (const status of ['DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'] as const) {
       it(`should refuse ${status} as STATUS_NOT_SUPPORTED without calling Pismo`, async () => {
-        const error = await failure(adapterFor().prepareChange({ accountId: 'EXT-1', status }, ctx));
+        const error = await failure(prepareThrough(adapterFor(), { accountId: 'EXT-1', status }, ctx));
         expect(error.code).toBe('STATUS_NOT_SUPPORTED');
         expect(error.detail).toContain(status);
         expect(await calls()).toEqual([]);
@@ -321,13 +328,7 @@ describe(PismoAdapter.name, () => {
     });
 
     it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
-      const closed = http.createServer();
-      const url = await new Promise<string>((resolve) =>
-        closed.listen(0, '127.0.0.1', () => {
-          const address = closed.address() as { port: number };
-          closed.close(() => resolve(`http://127.0.0.1:${address.port}`));
-        }),
-      );
+      const url = `http://127.0.0.1:${await freePort()}`;
       const error = await failure(change('EXT-1', 'SUSPENDED', undefined, undefined, adapterFor({ url })));
       expect(error.code).toBe('PROVIDER_UNAVAILABLE');
     });

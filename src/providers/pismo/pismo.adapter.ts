@@ -10,17 +10,16 @@
  */
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { GatewayError } from '../../domain/index.js';
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
 import { HttpAdapter } from '../http/http-adapter.js';
 import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
-  ChangeRequest,
   ChangeResult,
   PreparedChange,
   ProviderEndpoint,
   StatusReading,
+  TranslatedChange,
 } from '../provider-adapter.js';
 import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {
@@ -31,7 +30,6 @@ import {
   parsePismoToken,
   pismoMapping,
   readPismoAccount,
-  translatePismo,
 } from './pismo.transformers.js';
 import {
   PISMO_JWT_LIFETIME_SECONDS,
@@ -44,7 +42,7 @@ import {
   type PismoAuth,
 } from './pismo.wire.js';
 
-export class PismoAdapter extends HttpAdapter<PismoSettings> {
+export class PismoAdapter extends HttpAdapter<PismoSettings, string> {
   readonly liveRead = true;
 
   private readonly api: PismoAccountApi;
@@ -60,9 +58,17 @@ export class PismoAdapter extends HttpAdapter<PismoSettings> {
     this.tokens = new TokenCache(PISMO_TOKEN_SKEW_MS, Date.now, endpoint.observer?.tokenMinted);
   }
 
-  /** Needs no token: the URL carries only the account id. A refusal becomes a rejected promise. */
-  prepareChange(request: ChangeRequest, _ctx: CallContext): Promise<PreparedChange> {
-    return new Promise((resolve) => resolve(this.prepare(request)));
+  /** Needs no token: the URL carries only the account id. */
+  prepareChange(change: TranslatedChange, _ctx: CallContext): Promise<PreparedChange> {
+    const { request } = change;
+    return Promise.resolve({
+      ...change,
+      providerRequest: {
+        method: 'PATCH',
+        url: this.url(PISMO_PATHS[this.api].write(encodeURIComponent(request.accountId))),
+        body: buildPismoStatusBody(this.api, this.valueOf(change), request),
+      },
+    });
   }
 
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
@@ -89,21 +95,6 @@ export class PismoAdapter extends HttpAdapter<PismoSettings> {
     const reading = readPismoAccount(response.body);
     if (!reading) throw this.http.malformed('read status', response);
     return reading;
-  }
-
-  private prepare(request: ChangeRequest): PreparedChange {
-    const translation = translatePismo(this.api, request.status, request.reason);
-    if (!translation.supported) throw new GatewayError('STATUS_NOT_SUPPORTED', translation.why);
-    const providerStatus = translation.providerStatus;
-    return {
-      request,
-      providerRequest: {
-        method: 'PATCH',
-        url: this.url(PISMO_PATHS[this.api].write(encodeURIComponent(request.accountId))),
-        body: buildPismoStatusBody(this.api, providerStatus, request),
-      },
-      providerStatus,
-    };
   }
 
   /**

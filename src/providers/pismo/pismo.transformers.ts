@@ -1,6 +1,7 @@
 /**
  * Pure Pismo mappings: canonical ⇄ Pismo statuses, request bodies, providerOptions checks, error
  * bodies, reads and token answers. No I/O, no Nest. Guessed names live in pismo.wire.ts.
+ * Just over 300 lines (two account APIs): kept whole so the folder has the same files as every provider's.
  */
 import type { PismoAccountApi, PismoSettings } from './pismo.settings.js';
 import {

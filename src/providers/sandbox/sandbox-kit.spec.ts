@@ -4,7 +4,8 @@
  */
 import { request as httpRequest } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { MALFORMED_BODY, createSandboxApp, listenOnLoopback, type SandboxCall } from './sandbox-kit.js';
+import { MALFORMED_BODY } from './sandbox-faults.js';
+import { createSandboxApp, listenOnLoopback, type SandboxCall } from './sandbox-kit.js';
 
 let app: FastifyInstance;
 let baseUrl: string;

@@ -3,10 +3,18 @@
  * the spec, reset before each test, closed after), its call log and control routes. Adapters are tested
  * over real HTTP against it, never against a mocked client. Not part of the build (`*.spec-*.ts`).
  */
+import { createServer } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { GatewayError, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
-import type { CallContext, ChangeRequest, ChangeResult, ProviderAdapter } from '../provider-adapter.js';
+import type {
+  CallContext,
+  ChangeRequest,
+  ChangeResult,
+  PreparedChange,
+  ProviderAdapter,
+} from '../provider-adapter.js';
 import type { ProviderDefinition } from '../provider-definition.js';
+import { translateChange } from '../translation.js';
 import { listenOnLoopback, type SandboxCall } from './sandbox-kit.js';
 
 export class SandboxHarness {
@@ -17,7 +25,11 @@ export class SandboxHarness {
 
   /** A harness whose sandbox lives for the spec file and is reset before each test. */
   static forSpec(definition: Pick<ProviderDefinition, 'loadSandbox'>): SandboxHarness {
-    const harness = new SandboxHarness(definition);
+    return SandboxHarness.useForSpec(new SandboxHarness(definition));
+  }
+
+  /** Starts `harness` before the spec file, resets it before each test and stops it after. */
+  static useForSpec<H extends SandboxHarness>(harness: H): H {
     beforeAll(() => harness.start());
     afterAll(() => harness.stop());
     beforeEach(() => harness.reset());
@@ -68,13 +80,25 @@ export type ChangeArgs<Adapter extends ProviderAdapter = ProviderAdapter> = [
   adapter?: Adapter,
 ];
 
-/** Prepares and applies one change, as the change service does. */
+/**
+ * Translates and prepares one change, as the change service does (a refused translation, such as
+ * STATUS_NOT_SUPPORTED, becomes the returned promise's rejection).
+ */
+export async function prepareThrough(
+  adapter: ProviderAdapter,
+  request: ChangeRequest,
+  ctx: CallContext,
+): Promise<PreparedChange> {
+  return adapter.prepareChange(translateChange(adapter, request), ctx);
+}
+
+/** Translates, prepares and applies one change, as the change service does. */
 export async function applyThrough(
   adapter: ProviderAdapter,
   request: ChangeRequest,
   ctx: CallContext,
 ): Promise<ChangeResult> {
-  return adapter.applyChange(await adapter.prepareChange(request, ctx), ctx);
+  return adapter.applyChange(await prepareThrough(adapter, request, ctx), ctx);
 }
 
 /** The GatewayError a promise rejects with; throws when it resolves or rejects with something else. */
@@ -95,4 +119,17 @@ export async function failureWithCode(
   const error = await failureOf(promise);
   expect(error.code).toBe(code);
   return error;
+}
+
+/** A loopback port nothing listens on (taken, then released), for "connection refused" cases. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,5 +1,12 @@
 import http from 'node:http';
-import { applyThrough, failureOf, SandboxHarness, type ChangeArgs } from '../sandbox/sandbox.spec-harness.js';
+import {
+  applyThrough,
+  failureOf,
+  freePort,
+  prepareThrough,
+  SandboxHarness,
+  type ChangeArgs,
+} from '../sandbox/sandbox.spec-harness.js';
 import { SpidrAdapter } from './spidr.adapter.js';
 import { spidrProvider } from './index.js';
 import { SPIDR_SANDBOX_SETTINGS } from './spidr.sandbox.js';
@@ -86,7 +93,7 @@ describe(SpidrAdapter.name, () => {
 
     it('should refuse an unsupported status before any call', async () => {
       for (const status of ['DISPUTED', 'DO_NOT_CONTACT'] as const) {
-        const error = await failure(adapterFor().prepareChange({ accountId: 'acc-1', status }, ctx));
+        const error = await failure(prepareThrough(adapterFor(), { accountId: 'acc-1', status }, ctx));
         expect(error.code).toBe('STATUS_NOT_SUPPORTED');
         expect(error.detail).toContain(status);
       }
@@ -94,7 +101,8 @@ describe(SpidrAdapter.name, () => {
     });
 
     it('should build an absolute providerRequest without the API key and send nothing', async () => {
-      const prepared = await adapterFor({ url: `${sandbox.baseUrl}/` }).prepareChange(
+      const prepared = await prepareThrough(
+        adapterFor({ url: `${sandbox.baseUrl}/` }),
         { accountId: 'acc-1', status: 'CLOSED', reason: 'FRAUD' },
         ctx,
       );
@@ -185,13 +193,7 @@ describe(SpidrAdapter.name, () => {
     });
 
     it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
-      const closed = http.createServer();
-      const url = await new Promise<string>((resolve) =>
-        closed.listen(0, '127.0.0.1', () =>
-          resolve(`http://127.0.0.1:${(closed.address() as { port: number }).port}`),
-        ),
-      );
-      await new Promise((resolve) => closed.close(resolve));
+      const url = `http://127.0.0.1:${await freePort()}`;
 
       const error = await failure(change('acc-1', 'SUSPENDED', undefined, undefined, adapterFor({ url })));
       expect(error.code).toBe('PROVIDER_UNAVAILABLE');

@@ -7,41 +7,44 @@
  * (CONTRACT.md section 5) cannot help when the only credential is the same key that was just refused.
  * The header carrying the key is a GUESS kept in SPIDR_API_KEY_HEADER (spidr.transformers.ts).
  */
-import { GatewayError } from '../../domain/index.js';
 import { HttpAdapter } from '../http/http-adapter.js';
 import type {
   CallContext,
-  ChangeRequest,
   ChangeResult,
   PreparedChange,
   ProviderEndpoint,
   StatusReading,
+  TranslatedChange,
 } from '../provider-adapter.js';
 import type { SpidrSettings } from './spidr.settings.js';
 import {
   SPIDR_MAPPING,
   buildSpidrEditAccountBody,
   isSpidrAccountBody,
-  isSpidrWriteStatus,
   parseSpidrError,
   readingFromSpidrAccount,
+  type SpidrWriteStatus,
 } from './spidr.transformers.js';
 import { SPIDR_API_KEY_HEADER, SPIDR_PROVIDER, spidrAccountPath } from './spidr.wire.js';
 
-export class SpidrAdapter extends HttpAdapter<SpidrSettings> {
+export class SpidrAdapter extends HttpAdapter<SpidrSettings, SpidrWriteStatus> {
   readonly liveRead = true;
 
   constructor(endpoint: ProviderEndpoint<SpidrSettings>) {
     super(SPIDR_PROVIDER, endpoint, SPIDR_MAPPING, parseSpidrError);
   }
 
-  /** Needs no call: the URL holds nothing but the account id. Rejects (never throws) when translate refuses. */
-  prepareChange(request: ChangeRequest, _ctx: CallContext): Promise<PreparedChange> {
-    try {
-      return Promise.resolve(this.buildChange(request));
-    } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
-    }
+  /** Needs no call: the URL holds nothing but the account id. */
+  prepareChange(change: TranslatedChange, _ctx: CallContext): Promise<PreparedChange> {
+    const { accountId, providerOptions } = change.request;
+    return Promise.resolve({
+      ...change,
+      providerRequest: {
+        method: 'PATCH',
+        url: this.accountUrl(accountId),
+        body: buildSpidrEditAccountBody(this.valueOf(change), providerOptions),
+      },
+    });
   }
 
   async applyChange(prepared: PreparedChange, ctx: CallContext): Promise<ChangeResult> {
@@ -63,26 +66,6 @@ export class SpidrAdapter extends HttpAdapter<SpidrSettings> {
     const response = await this.http.call('read status', { method: 'GET', url, headers, context: ctx });
     if (!isSpidrAccountBody(response.body)) throw this.http.malformed('read status', response);
     return readingFromSpidrAccount(response.body);
-  }
-
-  private buildChange(request: ChangeRequest): PreparedChange {
-    const providerStatus = this.providerStatusFor(request);
-    if (!isSpidrWriteStatus(providerStatus)) {
-      // Unreachable while the translation map only holds write statuses; kept so a bad edit fails loudly.
-      throw new GatewayError(
-        'INTERNAL',
-        `spidr translation gave ${JSON.stringify(providerStatus)}, not a Spidr status`,
-      );
-    }
-    return {
-      request,
-      providerRequest: {
-        method: 'PATCH',
-        url: this.accountUrl(request.accountId),
-        body: buildSpidrEditAccountBody(providerStatus, request.providerOptions),
-      },
-      providerStatus,
-    };
   }
 
   private accountUrl(accountId: string): string {
