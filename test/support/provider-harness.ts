@@ -100,7 +100,7 @@ export interface StatusClient {
   statusUrl(id: string, query?: string): string;
   put(id: string, body: unknown, options?: RequestOptions): Promise<JsonResponse>;
   get(id: string, options?: RequestOptions): Promise<JsonResponse>;
-  history(id: string): Promise<JsonResponse>;
+  history(id: string, options?: RequestOptions): Promise<JsonResponse>;
 }
 
 /** The status API of one provider on a gateway; `check` runs on every answer. */
@@ -122,7 +122,12 @@ export function statusClient(
       checked(call('PUT', statusUrl(id, options.query), { body, headers: options.headers })),
     get: (id, options = {}) =>
       checked(call('GET', statusUrl(id, options.query), { headers: options.headers })),
-    history: (id) => checked(call('GET', `${gateway().url}/v1/accounts/${provider}/${id}/history`)),
+    history: (id, options = {}) =>
+      checked(
+        call('GET', `${gateway().url}/v1/accounts/${provider}/${id}/history${options.query ?? ''}`, {
+          headers: options.headers,
+        }),
+      ),
   };
 }
 
