@@ -15,6 +15,7 @@ import {
   expectProblem,
   sandboxCalls,
   startGateway,
+  useGateway,
   startSandbox,
   temporarySqliteUrl,
   type JsonResponse,
@@ -377,17 +378,10 @@ describe('Fault injection: SIGTERM while provider calls are in flight', () => {
 });
 
 describe('Fault injection: the per-provider bulkhead', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      PROVIDER_MAX_CONCURRENCY: '1',
-      PROVIDER_MAX_QUEUE: '0',
-      PROVIDER_MAX_ATTEMPTS: '1',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
+  const gw = useGateway({
+    PROVIDER_MAX_CONCURRENCY: '1',
+    PROVIDER_MAX_QUEUE: '0',
+    PROVIDER_MAX_ATTEMPTS: '1',
   });
 
   it('refuses a call beyond the provider limit at once, and leaves other providers unaffected', async () => {

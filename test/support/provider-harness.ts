@@ -16,8 +16,8 @@ import {
   call,
   expectProblem,
   sandboxCalls,
-  startGateway,
   startSandbox,
+  useGateway,
   type JsonResponse,
   type StandaloneSandbox,
   type TestGateway,
@@ -34,7 +34,7 @@ export interface ProviderSuiteOptions {
   /** Runs after the gateway is up (e.g. warming a token). */
   ready?: (suite: ProviderSuite) => Promise<void>;
   /** Runs before the gateway closes (e.g. waiting out a sandbox's delayed answers). */
-  beforeClose?: () => Promise<void>;
+  beforeClose?: () => Promise<unknown>;
   /** Applied to every answer `api` receives (e.g. "carries no personal data"). */
   check?: (response: JsonResponse) => void;
 }
@@ -51,41 +51,33 @@ export interface ProviderSuite {
 
 /** One gateway for the enclosing describe block: started in `beforeAll`, closed in `afterAll`. */
 export function useProviderGateway(provider: ProviderId, options: ProviderSuiteOptions = {}): ProviderSuite {
-  let gw: TestGateway | undefined;
   let standalone: StandaloneSandbox | undefined;
-  const suite: ProviderSuite = {
-    get gw() {
-      if (!gw) throw new Error(`the ${provider} suite gateway is not started (used outside a test?)`);
-      return gw;
+  const gw = useGateway(
+    async () => {
+      const env = typeof options.env === 'function' ? await options.env() : options.env;
+      if (!options.live) return { ...env };
+      standalone = await startSandbox(provider);
+      return {
+        ...env,
+        [`${provider.toUpperCase()}_BASE_URL`]: standalone.url,
+        AUTH_DISABLED: 'true',
+        ...options.live,
+      };
     },
+    { beforeClose: options.beforeClose, afterClose: async () => standalone?.close() },
+  );
+  const suite: ProviderSuite = {
+    gw,
     get sandbox() {
-      return suite.gw.providerUrl(provider);
+      return gw.providerUrl(provider);
     },
     get liveUrl() {
       if (!standalone) throw new Error(`the ${provider} suite is not in live mode`);
       return standalone.url;
     },
-    api: statusClient(provider, () => suite.gw, options.check),
+    api: statusClient(provider, () => gw, options.check),
   };
-  beforeAll(async () => {
-    let live: Env = {};
-    if (options.live) {
-      standalone = await startSandbox(provider);
-      live = {
-        [`${provider.toUpperCase()}_BASE_URL`]: standalone.url,
-        AUTH_DISABLED: 'true',
-        ...options.live,
-      };
-    }
-    const env = typeof options.env === 'function' ? await options.env() : options.env;
-    gw = await startGateway({ ...env, ...live });
-    await options.ready?.(suite);
-  });
-  afterAll(async () => {
-    await options.beforeClose?.();
-    await gw?.close();
-    await standalone?.close();
-  });
+  if (options.ready) beforeAll(() => options.ready!(suite));
   return suite;
 }
 
