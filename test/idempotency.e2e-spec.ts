@@ -1,9 +1,7 @@
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import {
   describeEachEngine,
   describePostgres,
   engines,
-  freshPostgres,
   postgresUnavailableReason,
   type TestDatabase,
 } from './support/databases.js';
@@ -12,11 +10,11 @@ import {
   expectProblem,
   sandboxCalls,
   startGateway,
-  startSandbox,
   temporarySqliteUrl,
   type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
+import { IN_PROCESS, useReplicas } from './support/replicas.js';
 
 const cases = await engines();
 let seq = 0;
@@ -282,29 +280,7 @@ describe('Data survives a restart', () => {
 
 const pgReason = await postgresUnavailableReason();
 describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
-  let db: TestDatabase;
-  let sandbox: StandaloneSandbox;
-  let a: TestGateway;
-  let b: TestGateway;
-
-  beforeAll(async () => {
-    db = await freshPostgres();
-    sandbox = await startSandbox('spidr');
-    const env = {
-      DATABASE_URL: db.url,
-      SPIDR_BASE_URL: sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    };
-    a = await startGateway(env);
-    b = await startGateway(env);
-  });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await sandbox.close();
-    await db.drop();
-  });
+  const cluster = useReplicas(IN_PROCESS);
 
   it('should call the provider once when both receive the same key at the same moment', async () => {
     for (let round = 0; round < 5; round++) {
@@ -315,9 +291,10 @@ describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
           body: { status: 'SUSPENDED', reason: 'RISK_REVIEW' },
           headers: { 'idempotency-key': key },
         });
+      const [a, b] = cluster.replicas;
       const results = await Promise.all([send(a), send(b)]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
-      expect(await writesTo(sandbox, account)).toBe(1);
+      expect(await writesTo(cluster.sandbox, account)).toBe(1);
       // Once the winner has finished, either replica replays its answer.
       const replayed = await send(round % 2 === 0 ? a : b);
       expect(replayed.headers.get('idempotent-replayed')).toBe('true');
@@ -326,6 +303,7 @@ describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
 
   it('should show the history written through either replica on both', async () => {
     const account = unique('shared-');
+    const [a, b] = cluster.replicas;
     await call('PUT', `${a.url}/v1/accounts/spidr/${account}/status`, { body: { status: 'SUSPENDED' } });
     await call('PUT', `${b.url}/v1/accounts/spidr/${account}/status`, { body: { status: 'ACTIVE' } });
     for (const gw of [a, b]) {
