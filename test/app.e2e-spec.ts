@@ -3,17 +3,10 @@ import { readFileSync } from 'node:fs';
 import { buildOpenApiDocument } from '../src/api/openapi.js';
 import { stableJson } from '../src/common/stable-json.js';
 import type { ProviderId } from '../src/domain/index.js';
-import { call, expectProblem, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { call, expectProblem, sandboxCalls, startGateway, useGateway } from './support/gateway.js';
 
 describe('Gateway (end to end)', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway();
 
   describe('health', () => {
     it('should answer live and ready with each provider mode', async () => {

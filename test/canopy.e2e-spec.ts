@@ -10,17 +10,14 @@ import {
   CANOPY_SANDBOX_TOKEN_LIFETIME_S,
 } from '../src/providers/canopy/canopy.sandbox.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { call, expectProblem, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
-  call,
-  expectProblem,
-  sandboxCalls,
-  startGateway,
-  startSandbox,
-  type JsonResponse,
-  type StandaloneSandbox,
-  type TestGateway,
-} from './support/gateway.js';
-import { itMapsMagicFailures } from './support/provider-failures.js';
+  expectProviderFailure,
+  itMapsMagicFailures,
+  sandboxControl as control,
+  useProviderGateway,
+  type ProviderSuiteOptions,
+} from './support/provider-harness.js';
 
 const PII_VALUES: string[] = Object.values(CANOPY_SANDBOX_PII);
 const SECRET = CANOPY_SANDBOX_SETTINGS.clientSecret;
@@ -60,18 +57,9 @@ async function tokenCalls(sandboxUrl: string): Promise<SandboxCall[]> {
   return (await sandboxCalls(sandboxUrl)).filter((c) => c.method === 'POST' && c.url === '/auth/token');
 }
 
-async function control(sandboxUrl: string, route: string, body: unknown = {}): Promise<void> {
-  const res = await fetch(`${sandboxUrl}/__sandbox/${route}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(204);
-}
-
-function statusUrl(gw: TestGateway, accountId: string, query = ''): string {
-  return `${gw.url}/v1/accounts/canopy/${accountId}/status${query}`;
-}
+/** A gateway for a describe block, every answer of its `api` checked by `expectClean`. */
+const useCanopy = (options: ProviderSuiteOptions = {}) =>
+  useProviderGateway('canopy', { ...options, check: expectClean });
 
 /** The sandbox's account state, read straight from it (bypassing the gateway). */
 async function sandboxState(sandboxUrl: string, accountId: string): Promise<unknown> {
@@ -90,16 +78,7 @@ async function sandboxState(sandboxUrl: string, accountId: string): Promise<unkn
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Canopy through the gateway (built-in sandbox)', () => {
-  let gw: TestGateway;
-  let sandbox: string;
-
-  beforeAll(async () => {
-    gw = await startGateway();
-    sandbox = gw.providerUrl('canopy');
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const cp = useCanopy();
 
   describe('supported statuses (CONTRACT section 5)', () => {
     const reasonsToSubstatus: Array<[string, string]> = [
@@ -135,7 +114,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
       'should send %s (reason %s) as account_status %s, substatus %s, and answer 200 APPLIED',
       async (status, reason, canopyStatus, substatus) => {
         const id = account();
-        const res = await gw$('PUT', statusUrl(gw, id), {
+        const res = await gw$('PUT', cp.api.statusUrl(id), {
           body: reason ? { status, reason } : { status },
           headers: { 'x-request-id': `req-${id}` },
         });
@@ -152,7 +131,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
           completedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         });
 
-        const calls = await accountCalls(sandbox, id);
+        const calls = await accountCalls(cp.sandbox, id);
         expect(calls).toHaveLength(1);
         expect(calls[0]).toMatchObject({ method: 'PUT', url: `/accounts/${id}/status` });
         expect(calls[0].body).toStrictEqual(
@@ -164,7 +143,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
         expect(calls[0].headers['content-type']).toMatch(/^application\/json/);
         expect(calls[0].headers['x-request-id']).toBe(`req-${id}`);
         // The sandbox holds the pair the gateway reported.
-        expect(await sandboxState(sandbox, id)).toMatchObject({
+        expect(await sandboxState(cp.sandbox, id)).toMatchObject({
           account_status: canopyStatus,
           account_status_subtype: substatus ?? '',
         });
@@ -172,7 +151,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
     );
 
     it('should list the Canopy capability matrix with CLOSED not terminal', async () => {
-      const res = await gw$('GET', `${gw.url}/v1/providers`);
+      const res = await gw$('GET', `${cp.gw.url}/v1/providers`);
       const canopy = res.body.items.find((p: any) => p.id === 'canopy');
       expect(canopy).toMatchObject({ mode: 'sandbox', liveRead: true });
       expect(canopy.statuses.ACTIVE.providerValueByReason.HARDSHIP).toEqual({
@@ -190,18 +169,18 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 
     it('should set a CLOSED account ACTIVE again (CLOSED is not terminal at Canopy)', async () => {
       const id = account();
-      const closed = await gw$('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'PAID_OFF' } });
+      const closed = await cp.api.put(id, { status: 'CLOSED', reason: 'PAID_OFF' });
       expect(closed.status).toBe(200);
-      const reopened = await gw$('PUT', statusUrl(gw, id), { body: { status: 'ACTIVE' } });
+      const reopened = await cp.api.put(id, { status: 'ACTIVE' });
       expect(reopened.status).toBe(200);
       expect(reopened.body).toMatchObject({
         status: 'ACTIVE',
         outcome: 'APPLIED',
         providerStatus: { status: 'ACTIVE', substatus: null },
       });
-      const read = await gw$('GET', statusUrl(gw, id));
+      const read = await cp.api.get(id);
       expect(read.body).toMatchObject({ status: 'ACTIVE', reason: null, source: 'provider' });
-      const puts = (await accountCalls(sandbox, id)).filter((c) => c.method === 'PUT');
+      const puts = (await accountCalls(cp.sandbox, id)).filter((c) => c.method === 'PUT');
       expect(puts.map((c) => c.body)).toStrictEqual([
         { account_status: 'CLOSED', account_substatus: 'PAID_OFF' },
         { account_status: 'ACTIVE' },
@@ -210,13 +189,13 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 
     it('should reactivate an account the sandbox holds CLOSED (magic CLOSED-), not answer ACCOUNT_CLOSED', async () => {
       const id = account('CLOSED-');
-      const before = await gw$('GET', statusUrl(gw, id));
+      const before = await cp.api.get(id);
       expect(before.body).toMatchObject({
         status: 'CLOSED',
         reason: 'PAID_OFF',
         providerStatus: { status: 'CLOSED', substatus: 'PAID_OFF' },
       });
-      const res = await gw$('PUT', statusUrl(gw, id), { body: { status: 'ACTIVE', reason: 'HARDSHIP' } });
+      const res = await cp.api.put(id, { status: 'ACTIVE', reason: 'HARDSHIP' });
       expect(res.status).toBe(200);
       expect(res.body.providerStatus).toEqual({ status: 'ACTIVE', substatus: 'HARDSHIP/EXEMPTIONS' });
     });
@@ -240,23 +219,23 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
       'should refuse %s (reason %s) with 422 STATUS_NOT_SUPPORTED and call nothing',
       async (status, reason) => {
         const id = account();
-        const tokensBefore = (await tokenCalls(sandbox)).length;
-        const res = await gw$('PUT', statusUrl(gw, id), { body: reason ? { status, reason } : { status } });
+        const tokensBefore = (await tokenCalls(cp.sandbox)).length;
+        const res = await cp.api.put(id, reason ? { status, reason } : { status });
         const problem = expectProblem(res, 422, 'STATUS_NOT_SUPPORTED');
         expect(problem.supportedStatuses).toEqual(SUPPORTED);
         expect(problem.retryable).toBe(false);
         expect(problem.provider).toBeUndefined();
-        expect(await accountCalls(sandbox, id)).toEqual([]);
-        expect((await tokenCalls(sandbox)).length).toBe(tokensBefore);
+        expect(await accountCalls(cp.sandbox, id)).toEqual([]);
+        expect((await tokenCalls(cp.sandbox)).length).toBe(tokensBefore);
       },
     );
 
     it('should record the refused attempt in the history without a provider request', async () => {
       const id = account();
-      await gw$('PUT', statusUrl(gw, id), {
+      await gw$('PUT', cp.api.statusUrl(id), {
         body: { status: 'SUSPENDED', reason: 'COMPLIANCE', note: 'n1' },
       });
-      const history = await gw$('GET', `${gw.url}/v1/accounts/canopy/${id}/history`);
+      const history = await cp.api.history(id);
       expect(history.status).toBe(200);
       expect(history.body.items).toHaveLength(1);
       expect(history.body.items[0]).toMatchObject({
@@ -275,7 +254,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
     itMapsMagicFailures(
       {
         provider: 'canopy',
-        gateway: () => gw,
+        gateway: () => cp.gw,
         accountId: (magic) => account(`${magic}-`),
         statusCalls: (calls, id) =>
           calls.filter((c) => [`/accounts/${id}`, `/accounts/${id}/status`].includes(c.url)),
@@ -338,9 +317,9 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 
     it('should map 403 forbidden to PROVIDER_AUTH_FAILED at once, without a new token or a retry', async () => {
       const id = account('FORBIDDEN-');
-      const tokensBefore = (await tokenCalls(sandbox)).length;
+      const tokensBefore = (await tokenCalls(cp.sandbox)).length;
       const problem = expectProblem(
-        await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        await cp.api.put(id, { status: 'SUSPENDED' }),
         502,
         'PROVIDER_AUTH_FAILED',
       );
@@ -353,21 +332,21 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
           message: 'Client is not permitted to access this account',
         },
       });
-      expect(await accountCalls(sandbox, id)).toHaveLength(1);
-      expect((await tokenCalls(sandbox)).length).toBe(tokensBefore);
+      expect(await accountCalls(cp.sandbox, id)).toHaveLength(1);
+      expect((await tokenCalls(cp.sandbox)).length).toBe(tokensBefore);
     });
 
     it('should record a provider failure in the history with the provider HTTP status', async () => {
       const id = account('NOTFOUND-');
-      await gw$('PUT', statusUrl(gw, id), { body: { status: 'ACTIVE' } });
-      const history = await gw$('GET', `${gw.url}/v1/accounts/canopy/${id}/history`);
+      await cp.api.put(id, { status: 'ACTIVE' });
+      const history = await cp.api.history(id);
       expect(history.body.items[0]).toMatchObject({
         outcome: 'FAILED',
         errorCode: 'ACCOUNT_NOT_FOUND',
         providerHttpStatus: 404,
         providerRequest: {
           method: 'PUT',
-          url: `${sandbox}/accounts/${id}/status`,
+          url: `${cp.sandbox}/accounts/${id}/status`,
           body: { account_status: 'ACTIVE' },
         },
       });
@@ -377,16 +356,18 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
   describe('dry run', () => {
     it('should answer the exact provider request with an absolute URL and send nothing', async () => {
       const id = account();
-      const tokensBefore = (await tokenCalls(sandbox)).length;
-      const res = await gw$('PUT', statusUrl(gw, id, '?dryRun=true'), {
-        body: { status: 'SUSPENDED', reason: 'CHARGED_OFF' },
-      });
+      const tokensBefore = (await tokenCalls(cp.sandbox)).length;
+      const res = await cp.api.put(
+        id,
+        { status: 'SUSPENDED', reason: 'CHARGED_OFF' },
+        { query: '?dryRun=true' },
+      );
       expect(res.status).toBe(200);
       expect(res.body).toStrictEqual({
         dryRun: true,
         providerRequest: {
           method: 'PUT',
-          url: `${sandbox}/accounts/${id}/status`,
+          url: `${cp.sandbox}/accounts/${id}/status`,
           body: { account_status: 'SUSPENDED', account_substatus: 'CHARGE_OFF' },
         },
       });
@@ -395,40 +376,38 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
       for (const secret of [SECRET, CANOPY_SANDBOX_SETTINGS.clientId, 'Bearer', 'cnp_', 'client_secret']) {
         expect(text).not.toContain(secret);
       }
-      expect(await accountCalls(sandbox, id)).toEqual([]);
-      expect((await tokenCalls(sandbox)).length).toBe(tokensBefore);
+      expect(await accountCalls(cp.sandbox, id)).toEqual([]);
+      expect((await tokenCalls(cp.sandbox)).length).toBe(tokensBefore);
       // Dry runs are not recorded in the audit trail.
-      const history = await gw$('GET', `${gw.url}/v1/accounts/canopy/${id}/history`);
+      const history = await cp.api.history(id);
       expect(history.body).toEqual({ items: [], nextCursor: null });
     });
 
     it('should answer DELINQUENT and ACTIVE without reason as the contract pairs', async () => {
       const id = account();
-      const delinquent = await gw$('PUT', statusUrl(gw, id, '?dryRun=true'), {
-        body: { status: 'DELINQUENT' },
-      });
+      const delinquent = await cp.api.put(id, { status: 'DELINQUENT' }, { query: '?dryRun=true' });
       expect(delinquent.body.providerRequest.body).toStrictEqual({
         account_status: 'SUSPENDED',
         account_substatus: 'DELINQUENT',
       });
-      const active = await gw$('PUT', statusUrl(gw, id, '?dryRun=true'), { body: { status: 'ACTIVE' } });
+      const active = await cp.api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
       expect(active.body.providerRequest.body).toStrictEqual({ account_status: 'ACTIVE' });
-      expect(await accountCalls(sandbox, id)).toEqual([]);
+      expect(await accountCalls(cp.sandbox, id)).toEqual([]);
     });
 
     it('should refuse an unsupported status in a dry run too', async () => {
       const id = account();
-      const res = await gw$('PUT', statusUrl(gw, id, '?dryRun=true'), { body: { status: 'DISPUTED' } });
+      const res = await cp.api.put(id, { status: 'DISPUTED' }, { query: '?dryRun=true' });
       expect(expectProblem(res, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
-      expect(await accountCalls(sandbox, id)).toEqual([]);
+      expect(await accountCalls(cp.sandbox, id)).toEqual([]);
     });
   });
 
   describe('GET status (live read)', () => {
     it('should read the status live from Canopy after a change (source "provider")', async () => {
       const id = account();
-      await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED', reason: 'FRAUD' } });
-      const res = await gw$('GET', statusUrl(gw, id), { headers: { 'x-request-id': `read-${id}` } });
+      await cp.api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
+      const res = await cp.api.get(id, { headers: { 'x-request-id': `read-${id}` } });
       expect(res.status).toBe(200);
       expect(res.body).toStrictEqual({
         provider: 'canopy',
@@ -441,7 +420,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
         expectedStatus: 'SUSPENDED',
         inSync: true,
       });
-      const reads = (await accountCalls(sandbox, id)).filter((c) => c.method === 'GET');
+      const reads = (await accountCalls(cp.sandbox, id)).filter((c) => c.method === 'GET');
       expect(reads).toHaveLength(1);
       expect(reads[0].url).toBe(`/accounts/${id}`);
       expect(reads[0].headers.authorization).toMatch(BEARER);
@@ -450,14 +429,14 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 
     it('should read SUSPENDED + DELINQUENT back as DELINQUENT and CHARGE_OFF as CHARGED_OFF', async () => {
       const id = account();
-      await gw$('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } });
-      expect((await gw$('GET', statusUrl(gw, id))).body).toMatchObject({
+      await cp.api.put(id, { status: 'DELINQUENT' });
+      expect((await cp.api.get(id)).body).toMatchObject({
         status: 'DELINQUENT',
         reason: null,
         providerStatus: { status: 'SUSPENDED', substatus: 'DELINQUENT' },
       });
-      await gw$('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'CHARGED_OFF' } });
-      expect((await gw$('GET', statusUrl(gw, id))).body).toMatchObject({
+      await cp.api.put(id, { status: 'CLOSED', reason: 'CHARGED_OFF' });
+      expect((await cp.api.get(id)).body).toMatchObject({
         status: 'CLOSED',
         reason: 'CHARGED_OFF',
         providerStatus: { status: 'CLOSED', substatus: 'CHARGE_OFF' },
@@ -466,7 +445,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 
     it('should read an account never changed through the gateway as Canopy has it', async () => {
       const id = account();
-      const res = await gw$('GET', statusUrl(gw, id));
+      const res = await cp.api.get(id);
       expect(res.body).toMatchObject({
         status: 'ACTIVE',
         reason: null,
@@ -479,18 +458,18 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
   describe('history', () => {
     it('should keep the provider request without credentials, newest first', async () => {
       const id = account();
-      await gw$('PUT', statusUrl(gw, id), {
+      await gw$('PUT', cp.api.statusUrl(id), {
         body: { status: 'SUSPENDED', reason: 'RISK_REVIEW', note: 'first' },
       });
-      await gw$('PUT', statusUrl(gw, id), { body: { status: 'ACTIVE', note: 'second' } });
-      const res = await gw$('GET', `${gw.url}/v1/accounts/canopy/${id}/history`);
+      await cp.api.put(id, { status: 'ACTIVE', note: 'second' });
+      const res = await cp.api.history(id);
       expect(res.body.items.map((i: any) => [i.note, i.outcome, i.providerHttpStatus])).toEqual([
         ['second', 'APPLIED', 200],
         ['first', 'APPLIED', 200],
       ]);
       expect(res.body.items[1].providerRequest).toStrictEqual({
         method: 'PUT',
-        url: `${sandbox}/accounts/${id}/status`,
+        url: `${cp.sandbox}/accounts/${id}/status`,
         body: { account_status: 'SUSPENDED', account_substatus: 'RISK_REVIEW' },
       });
       const text = JSON.stringify(res.body);
@@ -502,41 +481,41 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
   describe('request ids and providerOptions', () => {
     it('should send the caller X-Request-Id to Canopy on the status call and echo it', async () => {
       const id = account();
-      const res = await gw$('PUT', statusUrl(gw, id), {
+      const res = await gw$('PUT', cp.api.statusUrl(id), {
         body: { status: 'SUSPENDED', reason: 'INACTIVITY' },
         headers: { 'x-request-id': 'canopy-trace-42' },
       });
       expect(res.headers.get('x-request-id')).toBe('canopy-trace-42');
       expect(res.body.requestId).toBe('canopy-trace-42');
-      const [write] = await accountCalls(sandbox, id);
+      const [write] = await accountCalls(cp.sandbox, id);
       expect(write.headers['x-request-id']).toBe('canopy-trace-42');
     });
 
     it('should refuse any providerOptions key for Canopy naming providerOptions.<key>, calling nothing', async () => {
       const id = account();
       for (const key of ['foo', 'updateChildren', 'bypassZtm']) {
-        const res = await gw$('PUT', statusUrl(gw, id), {
+        const res = await gw$('PUT', cp.api.statusUrl(id), {
           body: { status: 'SUSPENDED', providerOptions: { [key]: true } },
         });
         const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
         expect(problem.errors.map((e: any) => e.field)).toEqual([`providerOptions.${key}`]);
       }
-      expect(await accountCalls(sandbox, id)).toEqual([]);
+      expect(await accountCalls(cp.sandbox, id)).toEqual([]);
     });
 
     it('should accept an empty providerOptions object', async () => {
       const id = account();
-      const res = await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED', providerOptions: {} } });
+      const res = await cp.api.put(id, { status: 'SUSPENDED', providerOptions: {} });
       expect(res.status).toBe(200);
-      expect((await accountCalls(sandbox, id))[0].body).toStrictEqual({ account_status: 'SUSPENDED' });
+      expect((await accountCalls(cp.sandbox, id))[0].body).toStrictEqual({ account_status: 'SUSPENDED' });
     });
   });
 
   describe('personal data', () => {
     it('should never write Canopy personal data or the client secret to the log', async () => {
-      await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
+      await new Promise<void>((resolve) => cp.gw.gateway.logger.flush(() => resolve()));
       await sleep(50);
-      const logs = gw.rawLogs();
+      const logs = cp.gw.rawLogs();
       expect(logs).toContain('canopy');
       for (const value of [...PII_VALUES, SECRET]) expect(logs).not.toContain(value);
       expect(logs).not.toMatch(/cnp_[A-Za-z0-9_-]{32}/);
@@ -545,34 +524,25 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 });
 
 describe('Canopy token flows through the gateway', () => {
-  let gw: TestGateway;
-  let sandbox: string;
+  const cp = useCanopy();
 
-  beforeAll(async () => {
-    gw = await startGateway();
-    sandbox = gw.providerUrl('canopy');
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
-
-  const suspend = (id: string) => gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
+  const suspend = (id: string) => cp.api.put(id, { status: 'SUSPENDED' });
   /** Method and path of every call after the first `from`, tokens included, in order. */
   const callsSince = async (from: number) =>
-    (await sandboxCalls(sandbox)).slice(from).map((c) => `${c.method} ${c.url}`);
-  const callCount = async () => (await sandboxCalls(sandbox)).length;
+    (await sandboxCalls(cp.sandbox)).slice(from).map((c) => `${c.method} ${c.url}`);
+  const callCount = async () => (await sandboxCalls(cp.sandbox)).length;
 
   it('should share one token request among 8 parallel first requests', async () => {
     const ids = Array.from({ length: 8 }, () => account());
     const answers = await Promise.all(ids.map(suspend));
     expect(answers.map((a) => a.status)).toEqual(Array(8).fill(200));
-    const tokens = await tokenCalls(sandbox);
+    const tokens = await tokenCalls(cp.sandbox);
     expect(tokens).toHaveLength(1);
     expect(tokens[0].body).toStrictEqual({
       client_id: CANOPY_SANDBOX_SETTINGS.clientId,
       client_secret: SECRET,
     });
-    const writes = (await sandboxCalls(sandbox)).filter((c) => c.method === 'PUT');
+    const writes = (await sandboxCalls(cp.sandbox)).filter((c) => c.method === 'PUT');
     expect(writes).toHaveLength(8);
     expect(new Set(writes.map((c) => c.headers.authorization)).size).toBe(1);
   });
@@ -581,20 +551,20 @@ describe('Canopy token flows through the gateway', () => {
     const from = await callCount();
     const [a, b] = [account(), account()];
     await suspend(a);
-    await gw$('PUT', statusUrl(gw, b), { body: { status: 'CLOSED' } });
-    await gw$('GET', statusUrl(gw, a));
-    const calls = (await sandboxCalls(sandbox)).slice(from);
+    await cp.api.put(b, { status: 'CLOSED' });
+    await cp.api.get(a);
+    const calls = (await sandboxCalls(cp.sandbox)).slice(from);
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
       `PUT /accounts/${a}/status`,
       `PUT /accounts/${b}/status`,
       `GET /accounts/${a}`,
     ]);
-    const first = (await sandboxCalls(sandbox)).find((c) => c.method === 'PUT')!;
+    const first = (await sandboxCalls(cp.sandbox)).find((c) => c.method === 'PUT')!;
     for (const c of calls) expect(c.headers.authorization).toBe(first.headers.authorization);
   });
 
   it('should get one new token and retry once when an expired token is answered 403 not_authorized', async () => {
-    await control(sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'expire-tokens');
     const from = await callCount();
     const id = account();
     const res = await suspend(id);
@@ -605,31 +575,31 @@ describe('Canopy token flows through the gateway', () => {
       'POST /auth/token',
       `PUT /accounts/${id}/status`,
     ]);
-    const [stale, , fresh] = (await sandboxCalls(sandbox)).slice(from);
+    const [stale, , fresh] = (await sandboxCalls(cp.sandbox)).slice(from);
     expect(fresh.headers.authorization).toMatch(BEARER);
     expect(fresh.headers.authorization).not.toBe(stale.headers.authorization);
     // The new token is reused afterwards.
     const next = account();
     await suspend(next);
-    const last = (await sandboxCalls(sandbox)).at(-1)!;
+    const last = (await sandboxCalls(cp.sandbox)).at(-1)!;
     expect(last.url).toBe(`/accounts/${next}/status`);
     expect(last.headers.authorization).toBe(fresh.headers.authorization);
   });
 
   it('should do the same when an expired token is answered 401', async () => {
-    await control(sandbox, 'expired-token-status', { status: 401 });
-    await control(sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'expired-token-status', { status: 401 });
+    await control(cp.sandbox, 'expire-tokens');
     try {
       const from = await callCount();
       const id = account();
-      expect((await gw$('GET', statusUrl(gw, id))).status).toBe(200);
+      expect((await cp.api.get(id)).status).toBe(200);
       expect(await callsSince(from)).toEqual([
         `GET /accounts/${id}`,
         'POST /auth/token',
         `GET /accounts/${id}`,
       ]);
     } finally {
-      await control(sandbox, 'expired-token-status', { status: 403 });
+      await control(cp.sandbox, 'expired-token-status', { status: 403 });
     }
   });
 
@@ -646,7 +616,7 @@ describe('Canopy token flows through the gateway', () => {
   });
 
   it('should share one new token among 8 parallel requests whose token expired', async () => {
-    await control(sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'expire-tokens');
     const from = await callCount();
     const ids = Array.from({ length: 8 }, () => account());
     const answers = await Promise.all(ids.map(suspend));
@@ -660,8 +630,8 @@ describe('Canopy token flows through the gateway', () => {
 
   it('should fetch a new token before the old one runs out (expires_in honoured)', async () => {
     // Tokens issued now live 61 s; the gateway renews 60 s early, so this one is usable for ~1 s.
-    await control(sandbox, 'token-lifetime', { seconds: 61 });
-    await control(sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'token-lifetime', { seconds: 61 });
+    await control(cp.sandbox, 'expire-tokens');
     try {
       const warm = account();
       await suspend(warm); // 403 → new (61 s) token → retry
@@ -675,19 +645,18 @@ describe('Canopy token flows through the gateway', () => {
       // Renewed ahead of expiry: the new token is fetched first, no call is refused.
       expect(await callsSince(from + 1)).toEqual(['POST /auth/token', `PUT /accounts/${late}/status`]);
     } finally {
-      await control(sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
+      await control(cp.sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
     }
   });
 
   it('should answer PROVIDER_AUTH_FAILED after exactly one re-authentication when the new token is refused too', async () => {
     // Every token is expired on issue: the first call and its one retry are both refused.
-    await control(sandbox, 'token-lifetime', { seconds: 0 });
-    await control(sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'token-lifetime', { seconds: 0 });
+    await control(cp.sandbox, 'expire-tokens');
     try {
       const from = await callCount();
       const id = account();
-      const problem = expectProblem(await suspend(id), 502, 'PROVIDER_AUTH_FAILED');
-      expect(problem).toMatchObject({
+      expectProviderFailure(await suspend(id), 502, 'PROVIDER_AUTH_FAILED', {
         retryable: false,
         provider: { id: 'canopy', httpStatus: 403, code: 'not_authorized', message: 'Not authorized' },
       });
@@ -697,68 +666,55 @@ describe('Canopy token flows through the gateway', () => {
         `PUT /accounts/${id}/status`,
       ]);
     } finally {
-      await control(sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
-      await control(sandbox, 'expire-tokens');
+      await control(cp.sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
+      await control(cp.sandbox, 'expire-tokens');
     }
   });
 
   it('should retry a token endpoint 5xx: a passing outage is absorbed, a lasting one answers PROVIDER_ERROR', async () => {
-    await control(sandbox, 'expire-tokens');
-    await control(sandbox, 'token-failure', { status: 503, times: 1 });
+    await control(cp.sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'token-failure', { status: 503, times: 1 });
     const from = await callCount();
     expect((await suspend(account())).status).toBe(200);
     expect((await callsSince(from)).filter((c) => c === 'POST /auth/token')).toHaveLength(2);
 
-    await control(sandbox, 'expire-tokens');
-    await control(sandbox, 'token-failure', { status: 503, times: 100 });
+    await control(cp.sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'token-failure', { status: 503, times: 100 });
     const id = account();
     const problem = expectProblem(await suspend(id), 502, 'PROVIDER_ERROR');
     expect(problem).toMatchObject({
       retryable: true,
       provider: { id: 'canopy', httpStatus: 503, code: 'token_service_error' },
     });
-    await control(sandbox, 'token-failure', { status: 503, times: 0 });
+    await control(cp.sandbox, 'token-failure', { status: 503, times: 0 });
     expect((await suspend(id)).status).toBe(200);
   });
 
   it('should answer PROVIDER_AUTH_FAILED (not ACCOUNT_NOT_FOUND) when the token endpoint answers 404', async () => {
-    await control(sandbox, 'expire-tokens');
-    await control(sandbox, 'token-failure', { status: 404, times: 1 });
+    await control(cp.sandbox, 'expire-tokens');
+    await control(cp.sandbox, 'token-failure', { status: 404, times: 1 });
     const problem = expectProblem(await suspend(account()), 502, 'PROVIDER_AUTH_FAILED');
     expect(problem.provider).toMatchObject({ id: 'canopy', httpStatus: 404, code: 'token_service_error' });
   });
 });
 
 describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
-  let live: StandaloneSandbox;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    live = await startSandbox('canopy');
-    gw = await startGateway({
-      CANOPY_BASE_URL: live.url,
-      CANOPY_CLIENT_ID: CANOPY_SANDBOX_SETTINGS.clientId,
-      CANOPY_CLIENT_SECRET: SECRET,
-      AUTH_DISABLED: 'true',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await live.close();
+  const cp = useCanopy({
+    live: { CANOPY_CLIENT_ID: CANOPY_SANDBOX_SETTINGS.clientId, CANOPY_CLIENT_SECRET: SECRET },
   });
 
   it('should report canopy as live and point it at CANOPY_BASE_URL', async () => {
-    const res = await gw$('GET', `${gw.url}/v1/providers`);
+    const res = await gw$('GET', `${cp.gw.url}/v1/providers`);
     const modes = Object.fromEntries(res.body.items.map((p: any) => [p.id, p.mode]));
     expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'live', pismo: 'sandbox', spidr: 'sandbox' });
-    expect(gw.providerUrl('canopy')).toBe(live.url);
-    const ready = await gw$('GET', `${gw.url}/health/ready`);
+    expect(cp.gw.providerUrl('canopy')).toBe(cp.liveUrl);
+    const ready = await gw$('GET', `${cp.gw.url}/health/ready`);
     expect(ready.body.details.canopy.mode).toBe('live');
   });
 
   it("should send exactly the contract's token and status requests to the live URL", async () => {
     const id = account();
-    const res = await gw$('PUT', statusUrl(gw, id), {
+    const res = await gw$('PUT', cp.api.statusUrl(id), {
       body: { status: 'CLOSED', reason: 'CHARGED_OFF' },
       headers: { 'x-request-id': 'live-1' },
     });
@@ -767,7 +723,7 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
       outcome: 'APPLIED',
       providerStatus: { status: 'CLOSED', substatus: 'CHARGE_OFF' },
     });
-    const calls = await sandboxCalls(live.url);
+    const calls = await sandboxCalls(cp.sandbox);
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual([
       'POST /auth/token',
       `PUT /accounts/${id}/status`,
@@ -781,9 +737,9 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
     expect(calls[1].headers.authorization).toMatch(BEARER);
     expect(calls[1].headers['x-request-id']).toBe('live-1');
 
-    const read = await gw$('GET', statusUrl(gw, id));
+    const read = await cp.api.get(id);
     expect(read.body).toMatchObject({ status: 'CLOSED', reason: 'CHARGED_OFF', source: 'provider' });
-    const after = await sandboxCalls(live.url);
+    const after = await sandboxCalls(cp.sandbox);
     expect(after.map((c) => `${c.method} ${c.url}`)).toEqual([
       'POST /auth/token',
       `PUT /accounts/${id}/status`,
@@ -794,43 +750,29 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
 
   it('should dry-run against the live URL without credentials and without calling it', async () => {
     const id = account();
-    const before = (await sandboxCalls(live.url)).length;
-    const res = await gw$('PUT', statusUrl(gw, id, '?dryRun=true'), { body: { status: 'DELINQUENT' } });
+    const before = (await sandboxCalls(cp.sandbox)).length;
+    const res = await cp.api.put(id, { status: 'DELINQUENT' }, { query: '?dryRun=true' });
     expect(res.body).toStrictEqual({
       dryRun: true,
       providerRequest: {
         method: 'PUT',
-        url: `${live.url}/accounts/${id}/status`,
+        url: `${cp.sandbox}/accounts/${id}/status`,
         body: { account_status: 'SUSPENDED', account_substatus: 'DELINQUENT' },
       },
     });
-    expect((await sandboxCalls(live.url)).length).toBe(before);
+    expect((await sandboxCalls(cp.sandbox)).length).toBe(before);
   });
 });
 
 describe('Canopy in live mode with wrong credentials', () => {
-  let live: StandaloneSandbox;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    live = await startSandbox('canopy');
-    gw = await startGateway({
-      CANOPY_BASE_URL: live.url,
-      CANOPY_CLIENT_ID: CANOPY_SANDBOX_SETTINGS.clientId,
-      CANOPY_CLIENT_SECRET: 'not-the-secret-5f2a',
-      AUTH_DISABLED: 'true',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await live.close();
+  const cp = useCanopy({
+    live: { CANOPY_CLIENT_ID: CANOPY_SANDBOX_SETTINGS.clientId, CANOPY_CLIENT_SECRET: 'not-the-secret-5f2a' },
   });
 
   it('should answer 502 PROVIDER_AUTH_FAILED with invalid_client and send no status call', async () => {
     const id = account();
-    const res = await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
-    const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
-    expect(problem).toMatchObject({
+    const res = await cp.api.put(id, { status: 'SUSPENDED' });
+    const problem = expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
       retryable: false,
       provider: {
         id: 'canopy',
@@ -840,7 +782,7 @@ describe('Canopy in live mode with wrong credentials', () => {
       },
     });
     expect(JSON.stringify(problem)).not.toContain('not-the-secret-5f2a');
-    const calls = await sandboxCalls(live.url);
+    const calls = await sandboxCalls(cp.sandbox);
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST /auth/token']);
     expect(calls[0].body).toStrictEqual({
       client_id: CANOPY_SANDBOX_SETTINGS.clientId,
@@ -849,50 +791,45 @@ describe('Canopy in live mode with wrong credentials', () => {
   });
 
   it('should answer PROVIDER_AUTH_FAILED on the live read too', async () => {
-    const problem = expectProblem(await gw$('GET', statusUrl(gw, account())), 502, 'PROVIDER_AUTH_FAILED');
+    const problem = expectProblem(await cp.api.get(account()), 502, 'PROVIDER_AUTH_FAILED');
     expect(problem.provider).toMatchObject({ httpStatus: 401, code: 'invalid_client' });
-    await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
+    await new Promise<void>((resolve) => cp.gw.gateway.logger.flush(() => resolve()));
     await sleep(50);
-    expect(gw.rawLogs()).not.toContain('not-the-secret-5f2a');
+    expect(cp.gw.rawLogs()).not.toContain('not-the-secret-5f2a');
   });
 });
 
 describe('Canopy timeouts', () => {
-  let gw: TestGateway;
-  let sandbox: string;
-
-  beforeAll(async () => {
-    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
-    gw = await startGateway({ CANOPY_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
-    sandbox = gw.providerUrl('canopy');
+  // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+  const cp = useCanopy({
+    env: { CANOPY_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' },
     // Warm the token so the timed calls below measure the status call alone.
-    await gw$('GET', statusUrl(gw, account()));
-  });
-  afterAll(async () => {
-    await gw.close();
+    ready: async (suite) => {
+      await suite.api.get(account());
+    },
   });
 
   it('should answer 504 PROVIDER_TIMEOUT within timeout × attempts plus a margin for a slow status write', async () => {
     const id = account('SLOW700-');
     const started = Date.now();
-    const res = await gw$('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
+    const res = await cp.api.put(id, { status: 'SUSPENDED' });
     const elapsed = Date.now() - started;
     const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(problem.retryable).toBe(true);
     expect(elapsed).toBeLessThan(2_500);
     expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect((await accountCalls(sandbox, id)).length).toBeGreaterThanOrEqual(1);
+    expect((await accountCalls(cp.sandbox, id)).length).toBeGreaterThanOrEqual(1);
   });
 
   it('should answer 504 PROVIDER_TIMEOUT for a slow live read', async () => {
     const started = Date.now();
-    const res = await gw$('GET', statusUrl(gw, account('SLOW700-')));
+    const res = await cp.api.get(account('SLOW700-'));
     expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(Date.now() - started).toBeLessThan(2_500);
   });
 
   it('should still answer a fast account on the same gateway', async () => {
-    const res = await gw$('PUT', statusUrl(gw, account('SLOW50-')), { body: { status: 'ACTIVE' } });
+    const res = await cp.api.put(account('SLOW50-'), { status: 'ACTIVE' });
     expect(res.status).toBe(200);
   });
 });

@@ -8,17 +8,16 @@ import {
   CLEARGRID_SANDBOX_SETTINGS,
 } from '../src/providers/cleargrid/cleargrid.sandbox.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { call, expectProblem, startSandbox, type JsonResponse } from './support/gateway.js';
 import {
-  call,
-  expectProblem,
-  sandboxCalls,
-  startGateway,
-  startSandbox,
-  type JsonResponse,
-  type StandaloneSandbox,
-  type TestGateway,
-} from './support/gateway.js';
-import { itMapsMagicFailures, type FailureContext, type MagicFailure } from './support/provider-failures.js';
+  callsFrom,
+  expectProviderFailure,
+  itMapsMagicFailures,
+  sandboxControl as control,
+  useProviderGateway,
+  type FailureContext,
+  type MagicFailure,
+} from './support/provider-harness.js';
 
 const SETTINGS = CLEARGRID_SANDBOX_SETTINGS;
 const LENDER_PUBLIC_ID = CLEARGRID_SANDBOX_LENDER_PUBLIC_ID;
@@ -74,17 +73,6 @@ function writesFor(calls: SandboxCall[], account: string): SandboxCall[] {
   );
 }
 
-/** Marks the sandbox call log now; the returned function gives the calls received since. */
-async function callsFrom(sandboxUrl: string): Promise<() => Promise<SandboxCall[]>> {
-  const before = (await sandboxCalls(sandboxUrl)).length;
-  return async () => (await sandboxCalls(sandboxUrl)).slice(before);
-}
-
-async function control(sandboxUrl: string, path: string, body: unknown = {}): Promise<void> {
-  const res = await call('POST', `${sandboxUrl}/__sandbox/${path}`, { body });
-  expect(res.status).toBe(204);
-}
-
 /** The sandbox's own view of an account, once it has processed the accepted change (async at ClearGrid). */
 async function sandboxAccount(
   sandboxUrl: string,
@@ -98,18 +86,6 @@ async function sandboxAccount(
     if (Date.now() > deadline) return res.body;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-function put(
-  gw: TestGateway,
-  account: string,
-  body: Record<string, unknown>,
-  options: { headers?: Record<string, string>; query?: string } = {},
-): Promise<JsonResponse> {
-  return call('PUT', `${gw.url}/v1/accounts/cleargrid/${account}/status${options.query ?? ''}`, {
-    body,
-    headers: options.headers,
-  });
 }
 
 function expectAccepted(res: JsonResponse, account: string, status: string, providerStatus: number): void {
@@ -128,20 +104,11 @@ function expectAccepted(res: JsonResponse, account: string, status: string, prov
 }
 
 describe('ClearGrid through the gateway (sandbox mode)', () => {
-  let gw: TestGateway;
-  let sandbox: string;
-
-  beforeAll(async () => {
-    gw = await startGateway();
-    sandbox = gw.providerUrl('cleargrid');
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const cg = useProviderGateway('cleargrid');
 
   describe('capabilities', () => {
     it('should list ClearGrid in GET /v1/providers as sandbox, liveRead false, with the section 5 matrix', async () => {
-      const { status, body } = await call('GET', `${gw.url}/v1/providers`);
+      const { status, body } = await call('GET', `${cg.gw.url}/v1/providers`);
       expect(status).toBe(200);
       const cleargrid = body.items.find((p: any) => p.id === 'cleargrid');
       expect(cleargrid).toMatchObject({ mode: 'sandbox', circuit: 'closed', liveRead: false });
@@ -161,8 +128,8 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
   describe('supported statuses', () => {
     it('should send DISPUTED as update-status 5 with a bearer from the lender login and answer 202 ACCEPTED', async () => {
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-1' });
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-1' });
       expectAccepted(res, account, 'DISPUTED', 5);
 
       const calls = await since();
@@ -182,7 +149,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
       expect(login?.headers.authorization).toBeUndefined();
       expect(calls.map(kindOf)).toEqual(['login', 'update-status']);
 
-      const view = await sandboxAccount(sandbox, account, (v) => v.status === 5);
+      const view = await sandboxAccount(cg.sandbox, account, (v) => v.status === 5);
       expect(view).toMatchObject({
         accountId: account,
         debtorCompanyId: 'debtor-1',
@@ -193,22 +160,22 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should send DO_NOT_CONTACT as update-status 6 reusing the token', async () => {
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-dnc' });
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-dnc' });
       expectAccepted(res, account, 'DO_NOT_CONTACT', 6);
       const calls = await since();
       expect(calls.map(kindOf)).toEqual(['update-status']);
       expect(calls[0].body).toEqual({
         accounts: [{ status: 6, debtorCompanyId: 'debtor-dnc', accountId: account }],
       });
-      const view = await sandboxAccount(sandbox, account, (v) => v.status === 6);
+      const view = await sandboxAccount(cg.sandbox, account, (v) => v.status === 6);
       expect(view).toMatchObject({ status: 6, doNotContact: true, disputed: false });
     });
 
     it('should send CLOSED as the accounts withdraw item (status 3) and answer 202 ACCEPTED', async () => {
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'CLOSED', customerId: 'debtor-3' });
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(account, { status: 'CLOSED', customerId: 'debtor-3' });
       expectAccepted(res, account, 'CLOSED', 3);
       const calls = await since();
       expect(calls.map(kindOf)).toEqual(['accounts']);
@@ -217,26 +184,27 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         accounts: [{ status: 3, accountId: account, debtorCompanyId: 'debtor-3' }],
       });
       expect(claims(bearer(calls[0]))).toMatchObject({ typ: 'access' });
-      const view = await sandboxAccount(sandbox, account, (v) => v.withdrawn);
+      const view = await sandboxAccount(cg.sandbox, account, (v) => v.withdrawn);
       expect(view).toMatchObject({ status: 3, withdrawn: true });
 
       // Withdrawn is final at ClearGrid: a later change is refused by the provider as ACCOUNT_CLOSED.
-      const again = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-3' });
-      const problem = expectProblem(again, 409, 'ACCOUNT_CLOSED');
-      expect(problem.retryable).toBe(false);
-      expect(problem.provider).toEqual({
-        id: 'cleargrid',
-        httpStatus: 400,
-        code: 'NO_CODE',
-        message: 'Account has been withdrawn',
+      const again = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-3' });
+      expectProviderFailure(again, 409, 'ACCOUNT_CLOSED', {
+        retryable: false,
+        provider: {
+          id: 'cleargrid',
+          httpStatus: 400,
+          code: 'NO_CODE',
+          message: 'Account has been withdrawn',
+        },
       });
     });
 
     it('should send the same request whatever the reason (ClearGrid takes none) and echo the reason', async () => {
       for (const reason of ['FRAUD', 'CUSTOMER_REQUEST', 'BANKRUPTCY']) {
         const account = accountId();
-        const since = await callsFrom(sandbox);
-        const res = await put(gw, account, { status: 'DISPUTED', reason, customerId: 'debtor-r' });
+        const since = await callsFrom(cg.sandbox);
+        const res = await cg.api.put(account, { status: 'DISPUTED', reason, customerId: 'debtor-r' });
         expect(res.status).toBe(202);
         expect(res.body).toMatchObject({
           status: 'DISPUTED',
@@ -250,8 +218,12 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         });
       }
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const closed = await put(gw, account, { status: 'CLOSED', reason: 'PAID_OFF', customerId: 'debtor-r' });
+      const since = await callsFrom(cg.sandbox);
+      const closed = await cg.api.put(account, {
+        status: 'CLOSED',
+        reason: 'PAID_OFF',
+        customerId: 'debtor-r',
+      });
       expect(closed.status).toBe(202);
       expect(closed.body).toMatchObject({ status: 'CLOSED', reason: 'PAID_OFF', providerStatus: 3 });
       const [write] = writesFor(await since(), account);
@@ -263,9 +235,8 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
     it('should send the caller X-Request-Id to ClearGrid on the status call and echo it', async () => {
       const account = accountId();
       const requestId = `cg-trace-${counter}`;
-      const since = await callsFrom(sandbox);
-      const res = await put(
-        gw,
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(
         account,
         { status: 'DISPUTED', customerId: 'debtor-rid' },
         { headers: { 'x-request-id': requestId } },
@@ -279,11 +250,11 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should replay an idempotent change without a second call to ClearGrid', async () => {
       const account = accountId();
-      const since = await callsFrom(sandbox);
+      const since = await callsFrom(cg.sandbox);
       const headers = { 'idempotency-key': `cg-key-${account}` };
       const body = { status: 'DISPUTED', customerId: 'debtor-idem' };
-      const first = await put(gw, account, body, { headers });
-      const second = await put(gw, account, body, { headers });
+      const first = await cg.api.put(account, body, { headers });
+      const second = await cg.api.put(account, body, { headers });
       expect(first.status).toBe(202);
       expect(second.status).toBe(202);
       expect(second.headers.get('idempotent-replayed')).toBe('true');
@@ -297,9 +268,9 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
       'should refuse %s with 422 STATUS_NOT_SUPPORTED before any ClearGrid call',
       async (status) => {
         const account = accountId();
-        const since = await callsFrom(sandbox);
+        const since = await callsFrom(cg.sandbox);
         for (const reason of [undefined, 'FRAUD']) {
-          const res = await put(gw, account, { status, reason, customerId: 'debtor-x' });
+          const res = await cg.api.put(account, { status, reason, customerId: 'debtor-x' });
           const problem = expectProblem(res, 422, 'STATUS_NOT_SUPPORTED');
           expect(problem.supportedStatuses).toEqual(SUPPORTED);
           expect(problem.retryable).toBe(false);
@@ -308,7 +279,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         }
         expect(await since()).toEqual([]);
         // Still an audited attempt (refused before any call, so no provider request).
-        const history = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/history`);
+        const history = await cg.api.history(account);
         expect(history.body.items).toHaveLength(2);
         for (const item of history.body.items) {
           expect(item).toMatchObject({
@@ -323,9 +294,8 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
     );
 
     it('should refuse an unsupported status in a dry run too, without calling ClearGrid', async () => {
-      const since = await callsFrom(sandbox);
-      const res = await put(
-        gw,
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(
         accountId(),
         { status: 'ACTIVE', customerId: 'debtor-x' },
         { query: '?dryRun=true' },
@@ -337,25 +307,25 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
   describe('request validation', () => {
     it('should require customerId (400 naming customerId) and call nothing', async () => {
-      const since = await callsFrom(sandbox);
+      const since = await callsFrom(cg.sandbox);
       for (const body of [
         { status: 'DISPUTED' },
         { status: 'DO_NOT_CONTACT' },
         { status: 'CLOSED', reason: 'PAID_OFF' },
       ]) {
-        const res = await put(gw, accountId(), body);
+        const res = await cg.api.put(accountId(), body);
         const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
         expect(problem.errors).toEqual([{ field: 'customerId', message: expect.any(String) }]);
       }
-      const dry = await put(gw, accountId(), { status: 'DISPUTED' }, { query: '?dryRun=true' });
+      const dry = await cg.api.put(accountId(), { status: 'DISPUTED' }, { query: '?dryRun=true' });
       expect(expectProblem(dry, 400, 'VALIDATION_FAILED').errors[0].field).toBe('customerId');
       expect(await since()).toEqual([]);
     });
 
     it('should refuse any providerOptions key (400 naming providerOptions.<key>) and call nothing', async () => {
-      const since = await callsFrom(sandbox);
+      const since = await callsFrom(cg.sandbox);
       const account = accountId();
-      const unknown = await put(gw, account, {
+      const unknown = await cg.api.put(account, {
         status: 'DISPUTED',
         customerId: 'debtor-o',
         providerOptions: { foo: 1 },
@@ -364,7 +334,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         { field: 'providerOptions.foo', message: expect.any(String) },
       ]);
       // Another provider's option is not ClearGrid's either.
-      const pismo = await put(gw, account, {
+      const pismo = await cg.api.put(account, {
         status: 'DISPUTED',
         customerId: 'debtor-o',
         providerOptions: { updateChildren: true },
@@ -374,7 +344,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
       ]);
       expect(await since()).toEqual([]);
       // Validation failures are not audited attempts.
-      const history = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/history`);
+      const history = await cg.api.history(account);
       expect(history.body).toEqual({ items: [], nextCursor: null });
     });
   });
@@ -451,7 +421,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
     itMapsMagicFailures(
       {
         provider: 'cleargrid',
-        gateway: () => gw,
+        gateway: () => cg.gw,
         accountId,
         statusCalls: writesFor,
       },
@@ -460,15 +430,11 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should log in again once on a 403 lender mismatch (FORBIDDEN-), then answer 502 PROVIDER_AUTH_FAILED', async () => {
       const account = accountId('FORBIDDEN');
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-e' });
-      const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
-      expect(problem.retryable).toBe(false);
-      expect(problem.provider).toEqual({
-        id: 'cleargrid',
-        httpStatus: 403,
-        code: 'NO_CODE',
-        message: 'Forbidden',
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-e' });
+      expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
+        retryable: false,
+        provider: { id: 'cleargrid', httpStatus: 403, code: 'NO_CODE', message: 'Forbidden' },
       });
       const calls = await since();
       expect(calls.map(kindOf)).toEqual(['update-status', 'login', 'update-status']);
@@ -477,9 +443,9 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should record a failed change in the history with the provider answer, and not in GET status', async () => {
       const account = accountId('NOTFOUND');
-      const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-e', note: 'why not' });
+      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-e', note: 'why not' });
       expectProblem(res, 404, 'ACCOUNT_NOT_FOUND');
-      const history = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/history`);
+      const history = await cg.api.history(account);
       expect(history.body.items).toHaveLength(1);
       expect(history.body.items[0]).toMatchObject({
         status: 'DISPUTED',
@@ -489,11 +455,11 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         providerHttpStatus: 400,
         providerRequest: {
           method: 'POST',
-          url: `${sandbox}${UPDATE_STATUS_PATH}`,
+          url: `${cg.sandbox}${UPDATE_STATUS_PATH}`,
           body: { accounts: [{ status: 5, debtorCompanyId: 'debtor-e', accountId: account }] },
         },
       });
-      const read = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/status`);
+      const read = await cg.api.get(account);
       expectProblem(read, 404, 'ACCOUNT_NOT_FOUND');
     });
   });
@@ -501,9 +467,8 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
   describe('dry run', () => {
     it('should answer the exact update-status request with an absolute URL and send no status call', async () => {
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const res = await put(
-        gw,
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(
         account,
         { status: 'DISPUTED', customerId: 'debtor-d' },
         { query: '?dryRun=true' },
@@ -513,7 +478,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         dryRun: true,
         providerRequest: {
           method: 'POST',
-          url: `${sandbox}${UPDATE_STATUS_PATH}`,
+          url: `${cg.sandbox}${UPDATE_STATUS_PATH}`,
           body: { accounts: [{ status: 5, debtorCompanyId: 'debtor-d', accountId: account }] },
         },
       });
@@ -524,26 +489,24 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
       // At most a token call (to learn the lenderPublicId); never a write.
       expect((await since()).filter((c) => kindOf(c) !== 'login' && kindOf(c) !== 'refresh')).toEqual([]);
       // Dry runs are not audited.
-      const history = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/history`);
+      const history = await cg.api.history(account);
       expect(history.body.items).toEqual([]);
     });
 
     it('should answer the withdraw request for CLOSED and the 6 for DO_NOT_CONTACT', async () => {
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const closed = await put(
-        gw,
+      const since = await callsFrom(cg.sandbox);
+      const closed = await cg.api.put(
         account,
         { status: 'CLOSED', customerId: 'debtor-d' },
         { query: '?dryRun=true' },
       );
       expect(closed.body.providerRequest).toEqual({
         method: 'POST',
-        url: `${sandbox}${ACCOUNTS_PATH}`,
+        url: `${cg.sandbox}${ACCOUNTS_PATH}`,
         body: { accounts: [{ status: 3, accountId: account, debtorCompanyId: 'debtor-d' }] },
       });
-      const dnc = await put(
-        gw,
+      const dnc = await cg.api.put(
         account,
         { status: 'DO_NOT_CONTACT', customerId: 'debtor-d' },
         { query: '?dryRun=true' },
@@ -552,15 +515,15 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         accounts: [{ status: 6, debtorCompanyId: 'debtor-d', accountId: account }],
       });
       expect((await since()).filter(isWrite)).toEqual([]);
-      expect((await call('GET', `${sandbox}/__sandbox/accounts/${account}`)).status).toBe(404);
+      expect((await call('GET', `${cg.sandbox}/__sandbox/accounts/${account}`)).status).toBe(404);
     });
   });
 
   describe('GET status (liveRead false: the gateway record)', () => {
     it('should answer 404 ACCOUNT_NOT_FOUND before any change, without calling ClearGrid', async () => {
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const res = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/status`);
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.get(account);
       const problem = expectProblem(res, 404, 'ACCOUNT_NOT_FOUND');
       expect(problem.provider).toBeUndefined();
       expect(await since()).toEqual([]);
@@ -568,10 +531,14 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should answer the last accepted change (source gateway) and ignore later failed changes', async () => {
       const account = accountId();
-      const changed = await put(gw, account, { status: 'DISPUTED', reason: 'FRAUD', customerId: 'debtor-g' });
+      const changed = await cg.api.put(account, {
+        status: 'DISPUTED',
+        reason: 'FRAUD',
+        customerId: 'debtor-g',
+      });
       expect(changed.status).toBe(202);
-      const since = await callsFrom(sandbox);
-      const read = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/status`);
+      const since = await callsFrom(cg.sandbox);
+      const read = await cg.api.get(account);
       expect(read.status).toBe(200);
       expect(read.body).toEqual({
         provider: 'cleargrid',
@@ -586,21 +553,21 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
       // A refused (unsupported) change and a provider-refused change do not become the last known status.
       expectProblem(
-        await put(gw, account, { status: 'ACTIVE', customerId: 'debtor-g' }),
+        await cg.api.put(account, { status: 'ACTIVE', customerId: 'debtor-g' }),
         422,
         'STATUS_NOT_SUPPORTED',
       );
-      await control(sandbox, 'refuse-tokens', { on: true });
+      await control(cg.sandbox, 'refuse-tokens', { on: true });
       try {
-        const refused = await put(gw, account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-g' });
+        const refused = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-g' });
         expectProblem(refused, 502, 'PROVIDER_AUTH_FAILED');
       } finally {
-        await control(sandbox, 'refuse-tokens', { on: false });
+        await control(cg.sandbox, 'refuse-tokens', { on: false });
       }
-      const after = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/status`);
+      const after = await cg.api.get(account);
       expect(after.body).toMatchObject({ status: 'DISPUTED', providerStatus: 5, source: 'gateway' });
 
-      const history = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/history`);
+      const history = await cg.api.history(account);
       expect(history.body.items.map((i: any) => [i.status, i.outcome, i.errorCode])).toEqual([
         ['DO_NOT_CONTACT', 'FAILED', 'PROVIDER_AUTH_FAILED'],
         ['ACTIVE', 'FAILED', 'STATUS_NOT_SUPPORTED'],
@@ -614,15 +581,15 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should keep CLOSED as the last status when a later change fails on the withdrawn account', async () => {
       const account = accountId();
-      const closed = await put(gw, account, { status: 'CLOSED', customerId: 'debtor-w' });
+      const closed = await cg.api.put(account, { status: 'CLOSED', customerId: 'debtor-w' });
       expect(closed.status).toBe(202);
-      await sandboxAccount(sandbox, account, (v) => v.withdrawn);
+      await sandboxAccount(cg.sandbox, account, (v) => v.withdrawn);
       expectProblem(
-        await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-w' }),
+        await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-w' }),
         409,
         'ACCOUNT_CLOSED',
       );
-      const read = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/status`);
+      const read = await cg.api.get(account);
       expect(read.body).toMatchObject({
         status: 'CLOSED',
         providerStatus: 3,
@@ -633,10 +600,10 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should answer the newest of two accepted changes', async () => {
       const account = accountId();
-      expect((await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-n' })).status).toBe(202);
-      const second = await put(gw, account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-n' });
+      expect((await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-n' })).status).toBe(202);
+      const second = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-n' });
       expect(second.status).toBe(202);
-      const read = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/status`);
+      const read = await cg.api.get(account);
       expect(read.body).toMatchObject({
         status: 'DO_NOT_CONTACT',
         providerStatus: 6,
@@ -647,10 +614,8 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 });
 
 describe('ClearGrid caller scopes', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({
+  const cg = useProviderGateway('cleargrid', {
+    env: {
       API_KEYS: JSON.stringify([
         { id: 'writer', key: 'cg-writer-key-0123456789', scopes: ['status:read', 'status:write'] },
         {
@@ -659,31 +624,26 @@ describe('ClearGrid caller scopes', () => {
           scopes: ['status:read', 'status:write', 'status:close'],
         },
       ]),
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
+    },
   });
 
   it('should need status:close for CLOSED (a withdrawal) and refuse it before any ClearGrid call', async () => {
-    const sandbox = gw.providerUrl('cleargrid');
     const account = accountId();
-    const since = await callsFrom(sandbox);
+    const since = await callsFrom(cg.sandbox);
     const body = { status: 'CLOSED', customerId: 'debtor-s' };
     expectProblem(
-      await put(gw, account, body, { headers: { 'x-api-key': 'cg-writer-key-0123456789' } }),
+      await cg.api.put(account, body, { headers: { 'x-api-key': 'cg-writer-key-0123456789' } }),
       403,
       'FORBIDDEN',
     );
     expect(await since()).toEqual([]);
-    const dispute = await put(
-      gw,
+    const dispute = await cg.api.put(
       account,
       { status: 'DISPUTED', customerId: 'debtor-s' },
       { headers: { 'x-api-key': 'cg-writer-key-0123456789' } },
     );
     expect(dispute.status).toBe(202);
-    const closed = await put(gw, account, body, {
+    const closed = await cg.api.put(account, body, {
       headers: { authorization: 'Bearer cg-closer-key-0123456789' },
     });
     expect(closed.status).toBe(202);
@@ -692,24 +652,14 @@ describe('ClearGrid caller scopes', () => {
 });
 
 describe('ClearGrid auth flows through the gateway', () => {
-  /** Each flow gets its own gateway (its own token cache) on its own sandbox. */
-  async function fresh(): Promise<{ gw: TestGateway; sandbox: string }> {
-    const gw = await startGateway();
-    return { gw, sandbox: gw.providerUrl('cleargrid') };
-  }
-
+  // Each flow gets its own gateway (its own token cache) on its own sandbox.
   describe('login once, then reuse', () => {
-    let gw: TestGateway;
-    let sandbox: string;
-    beforeAll(async () => ({ gw, sandbox } = await fresh()));
-    afterAll(async () => {
-      await gw.close();
-    });
+    const cg = useProviderGateway('cleargrid');
 
     it('should log in once and reuse the token for every later change', async () => {
-      const since = await callsFrom(sandbox);
+      const since = await callsFrom(cg.sandbox);
       for (const status of ['DISPUTED', 'DO_NOT_CONTACT', 'DISPUTED', 'CLOSED']) {
-        expect((await put(gw, accountId(), { status, customerId: 'debtor-a' })).status).toBe(202);
+        expect((await cg.api.put(accountId(), { status, customerId: 'debtor-a' })).status).toBe(202);
       }
       const calls = await since();
       expect(calls.map(kindOf)).toEqual([
@@ -725,25 +675,22 @@ describe('ClearGrid auth flows through the gateway', () => {
       expect(tokens.size).toBe(1);
       expect([...tokens][0]).toEqual(expect.any(String));
       // Credentials never reach the logs.
-      expect(gw.rawLogs()).not.toContain(SETTINGS.password);
-      expect(gw.rawLogs()).not.toContain([...tokens][0]);
+      expect(cg.gw.rawLogs()).not.toContain(SETTINGS.password);
+      expect(cg.gw.rawLogs()).not.toContain([...tokens][0]);
     });
   });
 
   describe('401 → refresh → retry', () => {
-    let gw: TestGateway;
-    let sandbox: string;
-    beforeAll(async () => ({ gw, sandbox } = await fresh()));
-    afterAll(async () => {
-      await gw.close();
-    });
+    const cg = useProviderGateway('cleargrid');
 
     it('should refresh the token with the refresh token after a 401 and retry once (revoked tokens)', async () => {
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(202);
-      await control(sandbox, 'revoke-tokens');
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
+        202,
+      );
+      await control(cg.sandbox, 'revoke-tokens');
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-b' });
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-b' });
       expectAccepted(res, account, 'DISPUTED', 5);
       const calls = await since();
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
@@ -758,14 +705,16 @@ describe('ClearGrid auth flows through the gateway', () => {
 
     it('should refresh and retry when the token expires in flight (AUTHEXPIRED-)', async () => {
       const account = accountId('AUTHEXPIRED');
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-b' });
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-b' });
       expectAccepted(res, account, 'DO_NOT_CONTACT', 6);
       const calls = await since();
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
       // The refreshed token is then reused.
-      const next = await callsFrom(sandbox);
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(202);
+      const next = await callsFrom(cg.sandbox);
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
+        202,
+      );
       const later = await next();
       expect(later.map(kindOf)).toEqual(['update-status']);
       expect(bearer(later[0])).toBe(bearer(calls[2]));
@@ -773,11 +722,15 @@ describe('ClearGrid auth flows through the gateway', () => {
 
     it('should refresh ahead of expiry, without a 401, when the token is about to expire', async () => {
       // A token living 1 s is inside the gateway's expiry margin at once: each change needs a new one.
-      await control(sandbox, 'token-lifetime', { seconds: 1 });
-      await control(sandbox, 'revoke-tokens');
-      const since = await callsFrom(sandbox);
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(202);
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(202);
+      await control(cg.sandbox, 'token-lifetime', { seconds: 1 });
+      await control(cg.sandbox, 'revoke-tokens');
+      const since = await callsFrom(cg.sandbox);
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
+        202,
+      );
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
+        202,
+      );
       const calls = await since();
       // First: the revoked token is refused, refreshed; then the 1 s token is refreshed before use.
       expect(calls.map(kindOf)).toEqual([
@@ -788,86 +741,82 @@ describe('ClearGrid auth flows through the gateway', () => {
         'update-status',
       ]);
       expect(calls.filter((c) => kindOf(c) === 'login')).toEqual([]);
-      await control(sandbox, 'token-lifetime', { seconds: 900 });
+      await control(cg.sandbox, 'token-lifetime', { seconds: 900 });
     });
 
     it('should answer 502 PROVIDER_AUTH_FAILED when the new token is refused too, after one retry', async () => {
       // A usable token in the cache first, so only the refusal is counted.
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(202);
-      await control(sandbox, 'refuse-tokens', { on: true });
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
+        202,
+      );
+      await control(cg.sandbox, 'refuse-tokens', { on: true });
       try {
-        const since = await callsFrom(sandbox);
-        const res = await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-b' });
-        const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
-        expect(problem.retryable).toBe(false);
-        expect(problem.provider).toEqual({
-          id: 'cleargrid',
-          httpStatus: 401,
-          code: 'NO_CODE',
-          message: 'Unauthorized',
+        const since = await callsFrom(cg.sandbox);
+        const res = await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' });
+        expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
+          retryable: false,
+          provider: { id: 'cleargrid', httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' },
         });
         const calls = await since();
         expect(calls.filter(isWrite)).toHaveLength(2);
         expect(calls.filter((c) => !isWrite(c))).toHaveLength(1);
       } finally {
-        await control(sandbox, 'refuse-tokens', { on: false });
+        await control(cg.sandbox, 'refuse-tokens', { on: false });
       }
     });
   });
 
   describe('refresh refused → re-login', () => {
-    let gw: TestGateway;
-    let sandbox: string;
-    beforeAll(async () => ({ gw, sandbox } = await fresh()));
-    afterAll(async () => {
-      await gw.close();
-    });
+    const cg = useProviderGateway('cleargrid');
 
     it('should log in again when ClearGrid refuses the refresh token, then retry', async () => {
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(202);
-      await control(sandbox, 'revoke-tokens');
-      await control(sandbox, 'revoke-refresh-tokens');
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
+        202,
+      );
+      await control(cg.sandbox, 'revoke-tokens');
+      await control(cg.sandbox, 'revoke-refresh-tokens');
       const account = accountId();
-      const since = await callsFrom(sandbox);
-      const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-c' });
+      const since = await callsFrom(cg.sandbox);
+      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-c' });
       expectAccepted(res, account, 'DISPUTED', 5);
       const calls = await since();
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'login', 'update-status']);
       expect(calls[2].body).toEqual({ email: SETTINGS.email, password: SETTINGS.password });
       // The new login's refresh token is used next time.
-      await control(sandbox, 'revoke-tokens');
-      const next = await callsFrom(sandbox);
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(202);
+      await control(cg.sandbox, 'revoke-tokens');
+      const next = await callsFrom(cg.sandbox);
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
+        202,
+      );
       expect((await next()).map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
     });
 
     it('should log in directly (no refresh call) once the refresh token has expired', async () => {
-      await control(sandbox, 'token-lifetime', { seconds: 1, refreshSeconds: 1 });
-      await control(sandbox, 'revoke-tokens');
-      await control(sandbox, 'revoke-refresh-tokens');
+      await control(cg.sandbox, 'token-lifetime', { seconds: 1, refreshSeconds: 1 });
+      await control(cg.sandbox, 'revoke-tokens');
+      await control(cg.sandbox, 'revoke-refresh-tokens');
       // This change ends with a login issuing 1 s tokens.
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(202);
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
+        202,
+      );
       await new Promise((resolve) => setTimeout(resolve, 1100));
-      const since = await callsFrom(sandbox);
-      expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(202);
+      const since = await callsFrom(cg.sandbox);
+      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
+        202,
+      );
       expect((await since()).map(kindOf)).toEqual(['login', 'update-status']);
-      await control(sandbox, 'token-lifetime', { seconds: 900, refreshSeconds: 604800 });
+      await control(cg.sandbox, 'token-lifetime', { seconds: 900, refreshSeconds: 604800 });
     });
   });
 
   describe('concurrency', () => {
-    let gw: TestGateway;
-    let sandbox: string;
-    beforeAll(async () => ({ gw, sandbox } = await fresh()));
-    afterAll(async () => {
-      await gw.close();
-    });
+    const cg = useProviderGateway('cleargrid');
 
     it('should make 8 parallel first changes share 1 login', async () => {
-      const since = await callsFrom(sandbox);
+      const since = await callsFrom(cg.sandbox);
       const accounts = Array.from({ length: 8 }, () => accountId());
       const answers = await Promise.all(
-        accounts.map((a) => put(gw, a, { status: 'DISPUTED', customerId: 'debtor-p' })),
+        accounts.map((a) => cg.api.put(a, { status: 'DISPUTED', customerId: 'debtor-p' })),
       );
       expect(answers.map((a) => a.status)).toEqual(Array(8).fill(202));
       const calls = await since();
@@ -879,11 +828,11 @@ describe('ClearGrid auth flows through the gateway', () => {
     });
 
     it('should make 8 parallel changes refused with 401 share 1 refresh', async () => {
-      await control(sandbox, 'revoke-tokens');
-      const since = await callsFrom(sandbox);
+      await control(cg.sandbox, 'revoke-tokens');
+      const since = await callsFrom(cg.sandbox);
       const answers = await Promise.all(
         Array.from({ length: 8 }, () =>
-          put(gw, accountId(), { status: 'DO_NOT_CONTACT', customerId: 'debtor-p' }),
+          cg.api.put(accountId(), { status: 'DO_NOT_CONTACT', customerId: 'debtor-p' }),
         ),
       );
       expect(answers.map((a) => a.status)).toEqual(Array(8).fill(202));
@@ -896,48 +845,32 @@ describe('ClearGrid auth flows through the gateway', () => {
 });
 
 describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () => {
-  let live: StandaloneSandbox;
-  let gw: TestGateway;
-  let wrong: TestGateway;
-
-  beforeAll(async () => {
-    live = await startSandbox('cleargrid');
-    const base = {
-      CLEARGRID_BASE_URL: live.url,
-      CLEARGRID_LENDER: SETTINGS.lender,
-      CLEARGRID_EMAIL: SETTINGS.email,
-      AUTH_DISABLED: 'true',
-    };
-    gw = await startGateway({ ...base, CLEARGRID_PASSWORD: SETTINGS.password });
-    wrong = await startGateway({ ...base, CLEARGRID_PASSWORD: 'not-the-password' });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await wrong.close();
-    await live.close();
+  const login = { CLEARGRID_LENDER: SETTINGS.lender, CLEARGRID_EMAIL: SETTINGS.email };
+  const cg = useProviderGateway('cleargrid', { live: { ...login, CLEARGRID_PASSWORD: SETTINGS.password } });
+  const wrong = useProviderGateway('cleargrid', {
+    live: { ...login, CLEARGRID_PASSWORD: 'not-the-password' },
   });
 
   it('should report ClearGrid as live (the others on their sandboxes) and use the given URL', async () => {
-    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const { body } = await call('GET', `${cg.gw.url}/v1/providers`);
     const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
     expect(modes).toEqual({ cleargrid: 'live', canopy: 'sandbox', pismo: 'sandbox', spidr: 'sandbox' });
-    expect(gw.providerUrl('cleargrid')).toBe(live.url);
-    expect((await call('GET', `${gw.url}/health/ready`)).body.details.cleargrid.mode).toBe('live');
+    expect(cg.gw.providerUrl('cleargrid')).toBe(cg.liveUrl);
+    expect((await call('GET', `${cg.gw.url}/health/ready`)).body.details.cleargrid.mode).toBe('live');
   });
 
   it('should log in with the configured lender and credentials and send the contract requests', async () => {
-    const since = await callsFrom(live.url);
+    const since = await callsFrom(cg.sandbox);
     const disputed = accountId();
     const closed = accountId();
     const requestId = `cg-live-${counter}`;
-    const a = await put(
-      gw,
+    const a = await cg.api.put(
       disputed,
       { status: 'DISPUTED', customerId: 'live-debtor' },
       { headers: { 'x-request-id': requestId } },
     );
     expectAccepted(a, disputed, 'DISPUTED', 5);
-    const b = await put(gw, closed, { status: 'CLOSED', customerId: 'live-debtor' });
+    const b = await cg.api.put(closed, { status: 'CLOSED', customerId: 'live-debtor' });
     expectAccepted(b, closed, 'CLOSED', 3);
     const calls = await since();
     expect(calls.map((c) => [c.method, c.url])).toEqual([
@@ -955,37 +888,33 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
     });
     expect(bearer(calls[1])).toBe(bearer(calls[2]));
     expect(claims(bearer(calls[1]))).toMatchObject({ typ: 'access', lenderPublicId: LENDER_PUBLIC_ID });
-    expect(await sandboxAccount(live.url, disputed, (v) => v.status === 5)).toMatchObject({ disputed: true });
+    expect(await sandboxAccount(cg.sandbox, disputed, (v) => v.status === 5)).toMatchObject({
+      disputed: true,
+    });
 
-    const dry = await put(
-      gw,
+    const dry = await cg.api.put(
       disputed,
       { status: 'DISPUTED', customerId: 'live-debtor' },
       { query: '?dryRun=true' },
     );
-    expect(dry.body.providerRequest.url).toBe(`${live.url}${UPDATE_STATUS_PATH}`);
+    expect(dry.body.providerRequest.url).toBe(`${cg.sandbox}${UPDATE_STATUS_PATH}`);
   });
 
   it('should answer 502 PROVIDER_AUTH_FAILED for wrong credentials, with no status call', async () => {
-    const since = await callsFrom(live.url);
+    const since = await callsFrom(wrong.sandbox);
     const account = accountId();
-    const res = await put(wrong, account, { status: 'DISPUTED', customerId: 'live-debtor' });
-    const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
-    expect(problem.retryable).toBe(false);
-    expect(problem.provider).toEqual({
-      id: 'cleargrid',
-      httpStatus: 401,
-      code: 'NO_CODE',
-      message: 'Unauthorized',
+    const res = await wrong.api.put(account, { status: 'DISPUTED', customerId: 'live-debtor' });
+    const problem = expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
+      retryable: false,
+      provider: { id: 'cleargrid', httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' },
     });
     const calls = await since();
     expect(calls.map(kindOf)).toEqual(['login']);
     expect(calls[0].body).toEqual({ email: SETTINGS.email, password: 'not-the-password' });
     expect(JSON.stringify(problem)).not.toContain('not-the-password');
-    expect(wrong.rawLogs()).not.toContain('not-the-password');
+    expect(wrong.gw.rawLogs()).not.toContain('not-the-password');
     // A dry run needs the login too (the lenderPublicId is in the URL): same refusal.
-    const dry = await put(
-      wrong,
+    const dry = await wrong.api.put(
       account,
       { status: 'DISPUTED', customerId: 'live-debtor' },
       { query: '?dryRun=true' },
@@ -995,98 +924,72 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
 });
 
 describe('ClearGrid live mode: login failures and an unreachable host', () => {
-  let live: StandaloneSandbox;
-  let failingLogin: TestGateway;
-  let unreachable: TestGateway;
-
-  beforeAll(async () => {
-    live = await startSandbox('cleargrid');
-    const gone = await startSandbox('cleargrid');
-    await gone.close();
-    const credentials = {
-      CLEARGRID_EMAIL: SETTINGS.email,
-      CLEARGRID_PASSWORD: SETTINGS.password,
-      AUTH_DISABLED: 'true',
-    };
-    // The sandbox answers a login for a lender named ERROR500-… with its documented 500.
-    failingLogin = await startGateway({
-      ...credentials,
-      CLEARGRID_BASE_URL: live.url,
-      CLEARGRID_LENDER: 'ERROR500-lender',
-    });
-    unreachable = await startGateway({
-      ...credentials,
-      CLEARGRID_BASE_URL: gone.url,
-      CLEARGRID_LENDER: SETTINGS.lender,
-    });
+  const credentials = { CLEARGRID_EMAIL: SETTINGS.email, CLEARGRID_PASSWORD: SETTINGS.password };
+  // The sandbox answers a login for a lender named ERROR500-… with its documented 500.
+  const failingLogin = useProviderGateway('cleargrid', {
+    live: { ...credentials, CLEARGRID_LENDER: 'ERROR500-lender' },
   });
-  afterAll(async () => {
-    await failingLogin.close();
-    await unreachable.close();
-    await live.close();
+  const unreachable = useProviderGateway('cleargrid', {
+    env: async () => {
+      const gone = await startSandbox('cleargrid');
+      await gone.close();
+      return {
+        ...credentials,
+        CLEARGRID_BASE_URL: gone.url,
+        CLEARGRID_LENDER: SETTINGS.lender,
+        AUTH_DISABLED: 'true',
+      };
+    },
   });
 
   it('should answer 502 PROVIDER_ERROR when the login answers 500, and audit it without a provider request', async () => {
     const account = accountId();
-    const since = await callsFrom(live.url);
-    const res = await put(failingLogin, account, { status: 'DISPUTED', customerId: 'live-debtor' });
-    const problem = expectProblem(res, 502, 'PROVIDER_ERROR');
-    expect(problem.retryable).toBe(true);
-    expect(problem.provider).toEqual({
-      id: 'cleargrid',
-      httpStatus: 500,
-      code: 'NO_CODE',
-      message: 'Something went wrong. Please try again later.',
+    const since = await callsFrom(failingLogin.sandbox);
+    const res = await failingLogin.api.put(account, { status: 'DISPUTED', customerId: 'live-debtor' });
+    expectProviderFailure(res, 502, 'PROVIDER_ERROR', {
+      retryable: true,
+      provider: {
+        id: 'cleargrid',
+        httpStatus: 500,
+        code: 'NO_CODE',
+        message: 'Something went wrong. Please try again later.',
+      },
     });
     const calls = await since();
     expect(calls.filter(isWrite)).toEqual([]);
     expect(calls.map((c) => c.url)).toContain('/admin/auth/ERROR500-lender/login');
-    const history = await call('GET', `${failingLogin.url}/v1/accounts/cleargrid/${account}/history`);
+    const history = await failingLogin.api.history(account);
     expect(history.body.items).toEqual([
       expect.objectContaining({ outcome: 'FAILED', errorCode: 'PROVIDER_ERROR', providerRequest: null }),
     ]);
   });
 
   it('should answer 503 PROVIDER_UNAVAILABLE when nothing listens at CLEARGRID_BASE_URL', async () => {
-    const res = await put(unreachable, accountId(), { status: 'DISPUTED', customerId: 'live-debtor' });
-    const problem = expectProblem(res, 503, 'PROVIDER_UNAVAILABLE');
-    expect(problem.retryable).toBe(true);
-    expect(problem.provider).toBeUndefined();
+    const res = await unreachable.api.put(accountId(), { status: 'DISPUTED', customerId: 'live-debtor' });
+    expectProviderFailure(res, 503, 'PROVIDER_UNAVAILABLE', { retryable: true, provider: null });
   });
 });
 
 describe('ClearGrid timeouts', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
-    gw = await startGateway({ CLEARGRID_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
-  });
-  afterAll(async () => {
-    await gw.close();
+  // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+  const cg = useProviderGateway('cleargrid', {
+    env: { CLEARGRID_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' },
   });
 
   it('should answer 504 PROVIDER_TIMEOUT within about 1 s when ClearGrid does not answer (SLOW-)', async () => {
-    const sandbox = gw.providerUrl('cleargrid');
     // Log in first, so only the status call is timed.
-    expect((await put(gw, accountId(), { status: 'DISPUTED', customerId: 'debtor-t' })).status).toBe(202);
+    expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-t' })).status).toBe(202);
     const account = accountId('SLOW800');
-    const since = await callsFrom(sandbox);
+    const since = await callsFrom(cg.sandbox);
     const started = Date.now();
-    const res = await put(gw, account, { status: 'DISPUTED', customerId: 'debtor-t' });
+    const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-t' });
     const elapsed = Date.now() - started;
-    const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
-    expect(problem.retryable).toBe(true);
-    expect(problem.provider).toBeUndefined();
+    expectProviderFailure(res, 504, 'PROVIDER_TIMEOUT', { retryable: true, provider: null });
     expect(elapsed).toBeGreaterThanOrEqual(280);
     expect(elapsed).toBeLessThan(2_500);
     expect(writesFor(await since(), account).length).toBeGreaterThanOrEqual(1);
-    const history = await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/history`);
+    const history = await cg.api.history(account);
     expect(history.body.items[0]).toMatchObject({ outcome: 'FAILED', errorCode: 'PROVIDER_TIMEOUT' });
-    expectProblem(
-      await call('GET', `${gw.url}/v1/accounts/cleargrid/${account}/status`),
-      404,
-      'ACCOUNT_NOT_FOUND',
-    );
+    expectProblem(await cg.api.get(account), 404, 'ACCOUNT_NOT_FOUND');
   });
 });

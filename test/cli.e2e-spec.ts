@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../src/runtime/config.js';
+import { configVariablesRead } from './support/config-variables.js';
 
 const MAIN = resolve('dist/main.js');
 
@@ -22,23 +22,6 @@ function run(...args: string[]) {
   return { ...result, cwd };
 }
 
-/** The variables loadConfig reads with no configuration (sandbox mode). */
-function variablesRead(): string[] {
-  const read = new Set<string>();
-  loadConfig(
-    new Proxy(
-      {},
-      {
-        get: (_, name) => {
-          if (typeof name === 'string') read.add(name);
-          return undefined;
-        },
-      },
-    ),
-  );
-  return [...read];
-}
-
 describe('dist/main.js command line', () => {
   it('should print usage naming every configuration variable and exit 0 on --help, without starting', () => {
     const { status, stdout, stderr, cwd } = run('--help');
@@ -49,7 +32,7 @@ describe('dist/main.js command line', () => {
     expect(existsSync(join(cwd, 'data'))).toBe(false);
     const wildcards = [...stdout.matchAll(/\b([A-Z]+_)\*/g)].map((m) => m[1]);
     expect(wildcards).toEqual(['CLEARGRID_', 'CANOPY_', 'PISMO_', 'SPIDR_']);
-    const read = variablesRead();
+    const read = configVariablesRead();
     expect(read).toEqual(
       expect.arrayContaining(['PORT', 'DATABASE_URL', 'DRAIN_TIMEOUT_MS', 'SPIDR_BASE_URL']),
     );

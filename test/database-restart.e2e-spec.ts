@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
+import { describePostgres, skipReasonOutsideCi } from './support/databases.js';
 import { call, startSandbox, type JsonResponse, type StandaloneSandbox } from './support/gateway.js';
 import {
   privatePostgresUnavailable,
@@ -8,11 +9,7 @@ import {
 } from './support/private-postgres.js';
 import { spawnGateway, type GatewayProcess } from './support/process.js';
 
-const unavailable = privatePostgresUnavailable();
-if (unavailable && process.env.CI === 'true')
-  throw new Error(`private PostgreSQL needed under CI: ${unavailable}`);
-if (unavailable) console.warn(`SKIPPED database-restart.e2e-spec: ${unavailable}`);
-const describeIf = unavailable ? describe.skip : describe;
+const unavailable = skipReasonOutsideCi(privatePostgresUnavailable(), 'private PostgreSQL');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -22,7 +19,7 @@ interface Answer {
   error?: unknown;
 }
 
-describeIf('A PostgreSQL restart under load', () => {
+describePostgres(unavailable, 'A PostgreSQL restart under load', () => {
   let postgres: PrivatePostgres;
   let sandbox: StandaloneSandbox;
   let gateway: GatewayProcess;

@@ -19,15 +19,16 @@ describe('A gateway process killed mid-change', () => {
   afterAll(async () => {
     await sandbox.close();
   });
+  /** A gateway's settings on a new SQLite file, with Spidr live at the standalone sandbox. */
+  const envOnNewDatabase = () => ({
+    DATABASE_URL: temporarySqliteUrl(),
+    SPIDR_BASE_URL: sandbox.url,
+    SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+    AUTH_DISABLED: 'true',
+  });
 
   it('should leave the attempt recorded as unfinished, and the next start should mark it so', async () => {
-    const databaseUrl = temporarySqliteUrl();
-    const env = {
-      DATABASE_URL: databaseUrl,
-      SPIDR_BASE_URL: sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    };
+    const env = envOnNewDatabase();
     const account = 'SLOW5000-crash-1';
     const first = await spawnGateway(env);
     const inFlight = call('PUT', `${first.url}/v1/accounts/spidr/${account}/status`, {
@@ -47,7 +48,7 @@ describe('A gateway process killed mid-change', () => {
     expect(String(await inFlight)).toMatch(/fetch failed/);
 
     // What the dead process left: the attempt, written before the provider call, still pending.
-    const database = await openDatabase(databaseUrl);
+    const database = await openDatabase(env.DATABASE_URL);
     const rows = await database.db
       .selectFrom('change_attempts')
       .selectAll()
@@ -83,13 +84,7 @@ describe('A gateway process killed mid-change', () => {
   }, 30_000);
 
   it('should resolve a keyed change cut off by a crash from the provider: one write, and the key answers APPLIED', async () => {
-    const databaseUrl = temporarySqliteUrl();
-    const env = {
-      DATABASE_URL: databaseUrl,
-      SPIDR_BASE_URL: sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    };
+    const env = envOnNewDatabase();
     const account = `SLOW500-crash-key-${Date.now()}`;
     const url = (gateway: { url: string }) => `${gateway.url}/v1/accounts/spidr/${account}/status`;
     const request = {

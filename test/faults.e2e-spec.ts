@@ -14,12 +14,11 @@ import {
   call,
   expectProblem,
   sandboxCalls,
-  startGateway,
+  useGateway,
   startSandbox,
   temporarySqliteUrl,
   type JsonResponse,
   type StandaloneSandbox,
-  type TestGateway,
 } from './support/gateway.js';
 import { spawnGateway, type GatewayProcess } from './support/process.js';
 
@@ -76,93 +75,84 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }
 }
 
 describe('Fault injection: retries, timeouts and error codes (3 attempts)', () => {
-  let gw: TestGateway;
-  let spidr: string;
-  let canopy: string;
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      PROVIDER_MAX_ATTEMPTS: '3',
-      SPIDR_TIMEOUT_MS: '200',
-      // This describe makes many failures in a row on purpose; the breaker has its own describe below.
-      CIRCUIT_FAILURE_THRESHOLD: '1000',
-    });
-    spidr = gw.providerUrl('spidr');
-    canopy = gw.providerUrl('canopy');
+  const gw = useGateway({
+    PROVIDER_MAX_ATTEMPTS: '3',
+    SPIDR_TIMEOUT_MS: '200',
+    // This describe makes many failures in a row on purpose; the breaker has its own describe below.
+    CIRCUIT_FAILURE_THRESHOLD: '1000',
   });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const spidr = () => gw.providerUrl('spidr');
+  const canopy = () => gw.providerUrl('canopy');
 
   it('503 then 200 (one-shot fault): 200 APPLIED after exactly two provider writes', async () => {
     const id = accountId();
-    await addFault(spidr, { match: { accountId: id }, fault: 'status', status: 503, times: 1 });
+    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 503, times: 1 });
     const res = await suspend(gw, 'spidr', id);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ outcome: 'APPLIED', providerStatus: 'suspended' });
-    expect(await callsFor(spidr, id)).toEqual([`PATCH /v1/account/${id}`, `PATCH /v1/account/${id}`]);
+    expect(await callsFor(spidr(), id)).toEqual([`PATCH /v1/account/${id}`, `PATCH /v1/account/${id}`]);
   });
 
   it('persistent 500: 502 PROVIDER_ERROR after exactly PROVIDER_MAX_ATTEMPTS (3) provider calls', async () => {
     const id = accountId();
-    await addFault(spidr, { match: { accountId: id }, fault: 'status', status: 500 });
+    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 500 });
     const problem = expectProblem(await suspend(gw, 'spidr', id), 502, 'PROVIDER_ERROR');
     expect(problem).toMatchObject({ retryable: true, provider: { id: 'spidr', httpStatus: 500 } });
-    expect(await callsFor(spidr, id)).toHaveLength(3);
+    expect(await callsFor(spidr(), id)).toHaveLength(3);
   });
 
   it('persistent 429 with Retry-After: 1: 429 RATE_LIMITED with Retry-After, after waiting it each time', async () => {
     const id = accountId();
-    await addFault(spidr, { match: { accountId: id }, fault: 'status', status: 429, retryAfter: 1 });
+    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 429, retryAfter: 1 });
     const { value: res, ms } = await timed(() => suspend(gw, 'spidr', id));
     const problem = expectProblem(res, 429, 'RATE_LIMITED');
     expect(problem).toMatchObject({ retryable: true, provider: { id: 'spidr', httpStatus: 429 } });
     expect(res.headers.get('retry-after')).toBe('1');
-    expect(await callsFor(spidr, id)).toHaveLength(3);
+    expect(await callsFor(spidr(), id)).toHaveLength(3);
     // Two waits of at least Retry-After (1 s) between the three attempts.
     expect(ms).toBeGreaterThanOrEqual(2000);
   });
 
   it('persistent 429 without Retry-After: retried too (calls = attempts), still answered with a Retry-After', async () => {
     const id = accountId();
-    await addFault(spidr, { match: { accountId: id }, fault: 'status', status: 429, retryAfter: null });
+    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 429, retryAfter: null });
     const res = await suspend(gw, 'spidr', id);
     expectProblem(res, 429, 'RATE_LIMITED');
     // The gateway assumes 1 s when the provider names no delay (provider-errors.ts), so callers always get one.
     expect(res.headers.get('retry-after')).toBe('1');
-    expect(await callsFor(spidr, id)).toHaveLength(3);
+    expect(await callsFor(spidr(), id)).toHaveLength(3);
   });
 
   it('slower than SPIDR_TIMEOUT_MS (200): 504 PROVIDER_TIMEOUT within 200 × 3 + 1000 ms, calls = 3', async () => {
     const id = accountId();
-    await addFault(spidr, { match: { accountId: id }, fault: 'latency', delayMs: 1500 });
+    await addFault(spidr(), { match: { accountId: id }, fault: 'latency', delayMs: 1500 });
     const { value: res, ms } = await timed(() => suspend(gw, 'spidr', id));
     expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(ms).toBeLessThan(200 * 3 + 1000);
     expect(ms).toBeGreaterThanOrEqual(200 * 3 - 20);
-    expect(await callsFor(spidr, id)).toHaveLength(3);
+    expect(await callsFor(spidr(), id)).toHaveLength(3);
   });
 
   it('connection reset on every call: 503 PROVIDER_UNAVAILABLE after 3 calls', async () => {
     const id = accountId();
-    await addFault(spidr, { match: { accountId: id }, fault: 'reset' });
+    await addFault(spidr(), { match: { accountId: id }, fault: 'reset' });
     const problem = expectProblem(await suspend(gw, 'spidr', id), 503, 'PROVIDER_UNAVAILABLE');
     expect(problem.retryable).toBe(true);
     expect(problem.provider).toBeUndefined(); // no provider answered
-    expect(await callsFor(spidr, id)).toHaveLength(3);
+    expect(await callsFor(spidr(), id)).toHaveLength(3);
   });
 
   it('malformed 2xx body on every call: 502 PROVIDER_ERROR after 3 calls', async () => {
     const id = accountId();
-    await addFault(spidr, { match: { accountId: id }, fault: 'malformed' });
+    await addFault(spidr(), { match: { accountId: id }, fault: 'malformed' });
     const problem = expectProblem(await suspend(gw, 'spidr', id), 502, 'PROVIDER_ERROR');
     expect(problem.retryable).toBe(true);
-    expect(await callsFor(spidr, id)).toHaveLength(3);
+    expect(await callsFor(spidr(), id)).toHaveLength(3);
   });
 
   it('a 4xx (Spidr 400 with its error body) is not retried: exactly one call, the provider code kept', async () => {
     const id = accountId();
-    await addFault(spidr, {
+    await addFault(spidr(), {
       match: { accountId: id },
       fault: 'status',
       status: 400,
@@ -181,13 +171,13 @@ describe('Fault injection: retries, timeouts and error codes (3 attempts)', () =
       retryable: false,
       provider: { id: 'spidr', httpStatus: 400, code: 'INJECTED_REFUSAL', message: 'nope' },
     });
-    expect(await callsFor(spidr, id)).toHaveLength(1);
+    expect(await callsFor(spidr(), id)).toHaveLength(1);
   });
 
   it('a Spidr close whose answer is lost: read before repeating, 200 without a second PATCH', async () => {
     const id = accountId();
     // The close really happens at the provider, then the connection is reset instead of answering.
-    await addFault(spidr, {
+    await addFault(spidr(), {
       match: { accountId: id, method: 'PATCH' },
       fault: 'reset',
       after: true,
@@ -202,54 +192,46 @@ describe('Fault injection: retries, timeouts and error codes (3 attempts)', () =
       outcome: 'APPLIED',
       providerStatus: 'close_without_refund',
     });
-    expect(await callsFor(spidr, id)).toEqual([`PATCH /v1/account/${id}`, `GET /v1/account/${id}`]);
+    expect(await callsFor(spidr(), id)).toEqual([`PATCH /v1/account/${id}`, `GET /v1/account/${id}`]);
     const read = await call('GET', statusUrl(gw, 'spidr', id));
     expect(read.body).toMatchObject({ status: 'CLOSED', source: 'provider' });
   });
 
   it('a burst of 10 Canopy requests while the token is expired: exactly one token request', async () => {
-    expect((await fetch(`${canopy}/__sandbox/expire-tokens`, { method: 'POST' })).status).toBeLessThan(300);
-    const before = (await sandboxCalls(canopy)).length;
+    expect((await fetch(`${canopy()}/__sandbox/expire-tokens`, { method: 'POST' })).status).toBeLessThan(300);
+    const before = (await sandboxCalls(canopy())).length;
     const ids = Array.from({ length: 10 }, () => accountId());
     const answers = await Promise.all(ids.map((id) => suspend(gw, 'canopy', id)));
     expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
-    const calls = (await sandboxCalls(canopy)).slice(before);
+    const calls = (await sandboxCalls(canopy())).slice(before);
     expect(calls.filter((c) => c.method === 'POST' && c.url === '/auth/token')).toHaveLength(1);
   });
 
   it('a Canopy token endpoint that answers 503 once: the change still succeeds with a second token request', async () => {
-    expect((await fetch(`${canopy}/__sandbox/expire-tokens`, { method: 'POST' })).status).toBeLessThan(300);
-    await addFault(canopy, {
+    expect((await fetch(`${canopy()}/__sandbox/expire-tokens`, { method: 'POST' })).status).toBeLessThan(300);
+    await addFault(canopy(), {
       match: { pathIncludes: '/auth/token' },
       fault: 'status',
       status: 503,
       times: 1,
     });
-    const before = (await sandboxCalls(canopy)).length;
+    const before = (await sandboxCalls(canopy())).length;
     const id = accountId();
     const res = await suspend(gw, 'canopy', id);
     expect(res.status).toBe(200);
-    const calls = (await sandboxCalls(canopy)).slice(before).map((c) => `${c.method} ${c.url}`);
+    const calls = (await sandboxCalls(canopy())).slice(before).map((c) => `${c.method} ${c.url}`);
     expect(calls.filter((c) => c === 'POST /auth/token')).toHaveLength(2);
     expect(calls.at(-1)).toBe(`PUT /accounts/${id}/status`);
   });
 });
 
 describe('Fault injection: the per-provider circuit breaker', () => {
-  let gw: TestGateway;
-  let spidr: string;
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      CIRCUIT_FAILURE_THRESHOLD: '3',
-      CIRCUIT_HALF_OPEN_AFTER_MS: '500',
-      PROVIDER_MAX_ATTEMPTS: '1',
-    });
-    spidr = gw.providerUrl('spidr');
+  const gw = useGateway({
+    CIRCUIT_FAILURE_THRESHOLD: '3',
+    CIRCUIT_HALF_OPEN_AFTER_MS: '500',
+    PROVIDER_MAX_ATTEMPTS: '1',
   });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const spidr = () => gw.providerUrl('spidr');
 
   async function circuits(): Promise<{ listed: Record<string, string>; ready: Record<string, string> }> {
     const providers = await call('GET', `${gw.url}/v1/providers`);
@@ -273,9 +255,9 @@ describe('Fault injection: the per-provider circuit breaker', () => {
 
   it('opens after 3 failures, rejects fast with no provider call, spares other providers, then recovers', async () => {
     const failing = accountId();
-    await addFault(spidr, { match: { accountId: failing }, fault: 'status', status: 500 });
+    await addFault(spidr(), { match: { accountId: failing }, fault: 'status', status: 500 });
     for (let i = 0; i < 3; i++) expectProblem(await suspend(gw, 'spidr', failing), 502, 'PROVIDER_ERROR');
-    expect(await callsFor(spidr, failing)).toHaveLength(3);
+    expect(await callsFor(spidr(), failing)).toHaveLength(3);
 
     const open = await circuits();
     expect(open.listed).toEqual({ cleargrid: 'closed', canopy: 'closed', pismo: 'closed', spidr: 'open' });
@@ -288,18 +270,18 @@ describe('Fault injection: the per-provider circuit breaker', () => {
     const problem = expectProblem(rejected, 503, 'PROVIDER_UNAVAILABLE');
     expect(problem.retryable).toBe(true);
     expect(ms).toBeLessThan(50);
-    expect(await callsFor(spidr, healthy)).toEqual([]);
+    expect(await callsFor(spidr(), healthy)).toEqual([]);
 
     // Other providers keep working.
     expect((await suspend(gw, 'canopy', accountId())).status).toBe(200);
     expect((await suspend(gw, 'pismo', accountId())).status).toBe(200);
 
     // After the half-open delay, with the fault gone, one probe goes through and closes the circuit.
-    await clearFaults(spidr);
+    await clearFaults(spidr());
     await new Promise((r) => setTimeout(r, 600));
     const recovered = await suspend(gw, 'spidr', healthy);
     expect(recovered.status).toBe(200);
-    expect(await callsFor(spidr, healthy)).toEqual([`PATCH /v1/account/${healthy}`]);
+    expect(await callsFor(spidr(), healthy)).toEqual([`PATCH /v1/account/${healthy}`]);
     const closed = await circuits();
     expect(closed.listed.spidr).toBe('closed');
     expect(closed.ready.spidr).toBe('closed');
@@ -307,19 +289,19 @@ describe('Fault injection: the per-provider circuit breaker', () => {
 
   it('a failed half-open probe opens the circuit again', async () => {
     const failing = accountId();
-    await addFault(spidr, { match: { accountId: failing }, fault: 'reset' });
+    await addFault(spidr(), { match: { accountId: failing }, fault: 'reset' });
     for (let i = 0; i < 3; i++)
       expectProblem(await suspend(gw, 'spidr', failing), 503, 'PROVIDER_UNAVAILABLE');
     expect((await circuits()).listed.spidr).toBe('open');
     await new Promise((r) => setTimeout(r, 600));
     // The probe fails: one call, and the circuit is open again at once.
     expectProblem(await suspend(gw, 'spidr', failing), 503, 'PROVIDER_UNAVAILABLE');
-    expect(await callsFor(spidr, failing)).toHaveLength(4);
+    expect(await callsFor(spidr(), failing)).toHaveLength(4);
     expect((await circuits()).listed.spidr).toBe('open');
     const other = accountId();
     expectProblem(await suspend(gw, 'spidr', other), 503, 'PROVIDER_UNAVAILABLE');
-    expect(await callsFor(spidr, other)).toEqual([]);
-    await clearFaults(spidr);
+    expect(await callsFor(spidr(), other)).toEqual([]);
+    await clearFaults(spidr());
     await new Promise((r) => setTimeout(r, 600));
     expect((await suspend(gw, 'spidr', other)).status).toBe(200);
   });
@@ -384,17 +366,10 @@ describe('Fault injection: SIGTERM while provider calls are in flight', () => {
 });
 
 describe('Fault injection: the per-provider bulkhead', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      PROVIDER_MAX_CONCURRENCY: '1',
-      PROVIDER_MAX_QUEUE: '0',
-      PROVIDER_MAX_ATTEMPTS: '1',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
+  const gw = useGateway({
+    PROVIDER_MAX_CONCURRENCY: '1',
+    PROVIDER_MAX_QUEUE: '0',
+    PROVIDER_MAX_ATTEMPTS: '1',
   });
 
   it('refuses a call beyond the provider limit at once, and leaves other providers unaffected', async () => {

@@ -1,9 +1,7 @@
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import {
   describeEachEngine,
   describePostgres,
   engines,
-  freshPostgres,
   postgresUnavailableReason,
   type TestDatabase,
 } from './support/databases.js';
@@ -12,11 +10,11 @@ import {
   expectProblem,
   sandboxCalls,
   startGateway,
-  startSandbox,
   temporarySqliteUrl,
   type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
+import { IN_PROCESS, useReplicas } from './support/replicas.js';
 
 const cases = await engines();
 let seq = 0;
@@ -42,19 +40,30 @@ describeEachEngine(cases, 'Idempotency and history on $engine', ({ fresh }) => {
     await gw.close();
     await db.drop();
   });
+  /** Sends a change twice under one new key: the second answer must replay the first, with one provider write. */
+  async function sentTwice(account: string, body: unknown, again: unknown = body) {
+    const key = unique('key-');
+    const answers = {
+      first: await put(account, body, { 'idempotency-key': key }),
+      again: await put(account, again, { 'idempotency-key': key }),
+    };
+    expect(answers.again.headers.get('idempotent-replayed')).toBe('true');
+    expect(answers.again.body).toEqual(answers.first.body);
+    expect(await writesTo(gw, account)).toBe(1);
+    return answers;
+  }
 
   describe('Idempotency-Key', () => {
     it('should replay the first answer without calling the provider again', async () => {
       const account = unique('idem-');
-      const key = unique('key-');
-      const first = await put(account, { status: 'SUSPENDED', reason: 'FRAUD' }, { 'idempotency-key': key });
+      const { first, again } = await sentTwice(
+        account,
+        { status: 'SUSPENDED', reason: 'FRAUD' },
+        { reason: 'FRAUD', status: 'SUSPENDED' },
+      );
       expect(first.status).toBe(200);
       expect(first.headers.get('idempotent-replayed')).toBeNull();
-      const again = await put(account, { reason: 'FRAUD', status: 'SUSPENDED' }, { 'idempotency-key': key });
       expect(again.status).toBe(200);
-      expect(again.headers.get('idempotent-replayed')).toBe('true');
-      expect(again.body).toEqual(first.body);
-      expect(await writesTo(gw, account)).toBe(1);
     });
 
     it('should refuse the same key with a different request', async () => {
@@ -110,14 +119,9 @@ describeEachEngine(cases, 'Idempotency and history on $engine', ({ fresh }) => {
 
     it('should store a final refusal and replay it', async () => {
       const account = unique('NOTFOUND-idem-');
-      const key = unique('key-');
-      const first = await put(account, { status: 'SUSPENDED' }, { 'idempotency-key': key });
+      const { first, again } = await sentTwice(account, { status: 'SUSPENDED' });
       expectProblem(first, 404, 'ACCOUNT_NOT_FOUND');
-      const again = await put(account, { status: 'SUSPENDED' }, { 'idempotency-key': key });
       expectProblem(again, 404, 'ACCOUNT_NOT_FOUND');
-      expect(again.headers.get('idempotent-replayed')).toBe('true');
-      expect(again.body).toEqual(first.body);
-      expect(await writesTo(gw, account)).toBe(1);
     });
 
     it('should record a refusal found before any provider call once, with its key, and replay it', async () => {
@@ -276,29 +280,7 @@ describe('Data survives a restart', () => {
 
 const pgReason = await postgresUnavailableReason();
 describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
-  let db: TestDatabase;
-  let sandbox: StandaloneSandbox;
-  let a: TestGateway;
-  let b: TestGateway;
-
-  beforeAll(async () => {
-    db = await freshPostgres();
-    sandbox = await startSandbox('spidr');
-    const env = {
-      DATABASE_URL: db.url,
-      SPIDR_BASE_URL: sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    };
-    a = await startGateway(env);
-    b = await startGateway(env);
-  });
-  afterAll(async () => {
-    await a.close();
-    await b.close();
-    await sandbox.close();
-    await db.drop();
-  });
+  const cluster = useReplicas(IN_PROCESS);
 
   it('should call the provider once when both receive the same key at the same moment', async () => {
     for (let round = 0; round < 5; round++) {
@@ -309,9 +291,10 @@ describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
           body: { status: 'SUSPENDED', reason: 'RISK_REVIEW' },
           headers: { 'idempotency-key': key },
         });
+      const [a, b] = cluster.replicas;
       const results = await Promise.all([send(a), send(b)]);
       expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
-      expect(await writesTo(sandbox, account)).toBe(1);
+      expect(await writesTo(cluster.sandbox, account)).toBe(1);
       // Once the winner has finished, either replica replays its answer.
       const replayed = await send(round % 2 === 0 ? a : b);
       expect(replayed.headers.get('idempotent-replayed')).toBe('true');
@@ -320,6 +303,7 @@ describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
 
   it('should show the history written through either replica on both', async () => {
     const account = unique('shared-');
+    const [a, b] = cluster.replicas;
     await call('PUT', `${a.url}/v1/accounts/spidr/${account}/status`, { body: { status: 'SUSPENDED' } });
     await call('PUT', `${b.url}/v1/accounts/spidr/${account}/status`, { body: { status: 'ACTIVE' } });
     for (const gw of [a, b]) {

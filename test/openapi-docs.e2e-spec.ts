@@ -249,6 +249,12 @@ describe('OpenAPI document for people (/docs-json)', () => {
     const get = (path: string, headers: Record<string, string> = { 'x-api-key': FULL.key }) =>
       call('GET', url(path), { headers });
     const SUSPEND = { status: 'SUSPENDED', reason: 'FRAUD' };
+    /** A status change that provokes one documented answer. */
+    const changeCase = (name: string, path: string, body: unknown) => ({
+      name,
+      operation: CHANGE,
+      provoke: () => put(path, body),
+    });
 
     const cases: Array<{ name: string; operation: string; provoke: () => Promise<JsonResponse> }> = [
       ...V1_OPERATIONS.flatMap((operation) => {
@@ -304,47 +310,23 @@ describe('OpenAPI document for people (/docs-json)', () => {
         operation: READ,
         provoke: () => get('/v1/accounts/cleargrid/docs-acc-none/status'),
       },
-      {
-        name: 'bad body',
-        operation: CHANGE,
-        provoke: () => put('/v1/accounts/spidr/docs-acc-2/status', { status: 'FROZEN' }),
-      },
+      changeCase('bad body', '/v1/accounts/spidr/docs-acc-2/status', { status: 'FROZEN' }),
       {
         name: 'CLOSED without status:close',
         operation: CHANGE,
         provoke: () =>
           put('/v1/accounts/spidr/docs-acc-2/status', { status: 'CLOSED' }, { 'x-api-key': WRITER.key }),
       },
-      {
-        name: 'unsupported status',
-        operation: CHANGE,
-        provoke: () => put('/v1/accounts/spidr/docs-acc-2/status', { status: 'DISPUTED' }),
-      },
-      {
-        name: 'unknown account',
-        operation: CHANGE,
-        provoke: () => put('/v1/accounts/pismo/NOTFOUND-1/status', SUSPEND),
-      },
-      {
-        name: 'closed account',
-        operation: CHANGE,
-        provoke: () => put('/v1/accounts/spidr/CLOSED-1/status', SUSPEND),
-      },
-      {
-        name: 'refused transition',
-        operation: CHANGE,
-        provoke: () => put('/v1/accounts/pismo/TRANSITION-1/status', SUSPEND),
-      },
-      {
-        name: "provider's own validation",
-        operation: CHANGE,
-        provoke: () => put('/v1/accounts/spidr/REJECT-1/status', SUSPEND),
-      },
-      {
-        name: "provider refuses the gateway's credentials",
-        operation: CHANGE,
-        provoke: () => put('/v1/accounts/spidr/AUTHEXPIRED-1/status', SUSPEND),
-      },
+      changeCase('unsupported status', '/v1/accounts/spidr/docs-acc-2/status', { status: 'DISPUTED' }),
+      changeCase('unknown account', '/v1/accounts/pismo/NOTFOUND-1/status', SUSPEND),
+      changeCase('closed account', '/v1/accounts/spidr/CLOSED-1/status', SUSPEND),
+      changeCase('refused transition', '/v1/accounts/pismo/TRANSITION-1/status', SUSPEND),
+      changeCase("provider's own validation", '/v1/accounts/spidr/REJECT-1/status', SUSPEND),
+      changeCase(
+        "provider refuses the gateway's credentials",
+        '/v1/accounts/spidr/AUTHEXPIRED-1/status',
+        SUSPEND,
+      ),
       {
         name: 'Idempotency-Key reused',
         operation: CHANGE,

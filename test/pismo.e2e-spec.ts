@@ -14,10 +14,17 @@ import {
   startGateway,
   startSandbox,
   type JsonResponse,
-  type StandaloneSandbox,
   type TestGateway,
 } from './support/gateway.js';
-import { itMapsMagicFailures, type FailureContext } from './support/provider-failures.js';
+import {
+  expectProviderFailure,
+  itMapsMagicFailures,
+  sandboxControl as control,
+  statusClient,
+  useProviderGateway,
+  type FailureContext,
+  type ProviderSuiteOptions,
+} from './support/provider-harness.js';
 
 const TOKEN_PATH = '/passport/v2/s2s/access-token';
 /**
@@ -47,6 +54,19 @@ const FAKE_PERSONAL_DATA = [
   '102938475',
 ];
 
+/** The fields of a status read, and no others (nothing of the sandbox's account record leaks). */
+const READ_KEYS = [
+  'accountId',
+  'asOf',
+  'expectedStatus',
+  'inSync',
+  'provider',
+  'providerStatus',
+  'reason',
+  'source',
+  'status',
+];
+
 const UNSUPPORTED_CORPORATE = ['DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'] as const;
 
 let counter = 0;
@@ -55,22 +75,14 @@ const fresh = (prefix = 'e2e-') => `${prefix}pismo-${++counter}`;
 const freshNumeric = () => String(7_100_000 + ++counter);
 
 /** Every gateway answer goes through here, so every one is checked for the sandbox's personal data. */
-function checked<T extends JsonResponse>(res: T): T {
+function checked(res: JsonResponse): void {
   const text = JSON.stringify(res.body ?? '');
   for (const leak of FAKE_PERSONAL_DATA) expect(text).not.toContain(leak);
-  return res;
 }
 
-function client(gw: () => TestGateway) {
-  const statusUrl = (id: string, query = '') => `${gw().url}/v1/accounts/pismo/${id}/status${query}`;
-  return {
-    put: async (id: string, body: unknown, headers: Record<string, string> = {}, query = '') =>
-      checked(await call('PUT', statusUrl(id, query), { body, headers })),
-    get: async (id: string, headers: Record<string, string> = {}) =>
-      checked(await call('GET', statusUrl(id), { headers })),
-    history: async (id: string) => checked(await call('GET', `${gw().url}/v1/accounts/pismo/${id}/history`)),
-  };
-}
+/** A gateway for a describe block, every answer of its `api` checked for personal data. */
+const usePismo = (options: ProviderSuiteOptions = {}) =>
+  useProviderGateway('pismo', { ...options, env: { ...S2S, ...(options.env as object) }, check: checked });
 
 /** The sandbox log, split per account: its token requests and its account calls. */
 async function pismoLog(baseUrl: string, accountId: string) {
@@ -101,15 +113,6 @@ function tokenAccount(token: string): string {
     uid: string;
   };
   return claims.uid;
-}
-
-async function control(baseUrl: string, route: string, body: unknown): Promise<void> {
-  const res = await fetch(`${baseUrl}/__sandbox/${route}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  expect(res.status).toBe(204);
 }
 
 function expectChange(
@@ -163,20 +166,11 @@ async function expectOneMintAndWrite(
 }
 
 describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
-  let gw: TestGateway;
-  let pismo: string;
-  const api = client(() => gw);
-
-  beforeAll(async () => {
-    gw = await startGateway(S2S);
-    pismo = gw.providerUrl('pismo');
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const pm = usePismo();
+  const { api } = pm;
 
   it('should list Pismo in sandbox mode with the corporate capability matrix', async () => {
-    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
     const p = body.items.find((i: any) => i.id === 'pismo');
     expect(p).toMatchObject({ id: 'pismo', name: 'Pismo', mode: 'sandbox', liveRead: true });
     expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL', terminal: false });
@@ -193,7 +187,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       const id = fresh();
       const res = await api.put(id, { status: 'ACTIVE' });
       expectChange(res, id, 'ACTIVE', 'NORMAL');
-      await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), { status: 'NORMAL' });
+      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), { status: 'NORMAL' });
     });
 
     it('should not send a canonical reason with NORMAL, only an explicit reasonExternalId', async () => {
@@ -205,7 +199,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         'NORMAL',
         'HARDSHIP',
       );
-      await expectOneMintAndWrite(pismo, plain, CORPORATE_WRITE(plain), { status: 'NORMAL' });
+      await expectOneMintAndWrite(pm.sandbox, plain, CORPORATE_WRITE(plain), { status: 'NORMAL' });
 
       const explicit = fresh();
       const res = await api.put(explicit, {
@@ -214,7 +208,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
       });
       expectChange(res, explicit, 'ACTIVE', 'NORMAL', 'HARDSHIP');
-      await expectOneMintAndWrite(pismo, explicit, CORPORATE_WRITE(explicit), {
+      await expectOneMintAndWrite(pm.sandbox, explicit, CORPORATE_WRITE(explicit), {
         status: 'NORMAL',
         reason_external_id: 'CREDIT_ONLY',
       });
@@ -223,7 +217,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     it('should send SUSPENDED as BLOCKED, without a reason when none is given', async () => {
       const id = fresh();
       expectChange(await api.put(id, { status: 'SUSPENDED' }), id, 'SUSPENDED', 'BLOCKED');
-      await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), { status: 'BLOCKED' });
+      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), { status: 'BLOCKED' });
     });
 
     it('should send each canonical reason of SUSPENDED as reason_external_id', async () => {
@@ -231,7 +225,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       for (const reason of reasons) {
         const id = fresh();
         expectChange(await api.put(id, { status: 'SUSPENDED', reason }), id, 'SUSPENDED', 'BLOCKED', reason);
-        await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), {
+        await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), {
           status: 'BLOCKED',
           reason_external_id: reason,
         });
@@ -248,7 +242,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         providerOptions: { updateChildren: true, reasonExternalId: 'CREDIT_ONLY', metadata },
       });
       expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
-      await expectOneMintAndWrite(pismo, id, CORPORATE_WRITE(id), {
+      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), {
         status: 'BLOCKED',
         reason_external_id: 'CREDIT_ONLY',
         update_children: true,
@@ -257,7 +251,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
       const off = fresh();
       await api.put(off, { status: 'ACTIVE', providerOptions: { updateChildren: false } });
-      await expectOneMintAndWrite(pismo, off, CORPORATE_WRITE(off), {
+      await expectOneMintAndWrite(pm.sandbox, off, CORPORATE_WRITE(off), {
         status: 'NORMAL',
         update_children: false,
       });
@@ -278,7 +272,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         providerHttpStatus: 204,
         providerRequest: {
           method: 'PATCH',
-          url: `${pismo}${CORPORATE_WRITE(id)}`,
+          url: `${pm.sandbox}${CORPORATE_WRITE(id)}`,
           body: { status: 'BLOCKED', reason_external_id: 'RISK_REVIEW' },
         },
       });
@@ -300,7 +294,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
           expect(problem.retryable).toBe(false);
           expect(problem.provider).toBeUndefined();
           expect(problem.detail).toContain(status);
-          const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+          const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
           expect({ tokenCalls, accountCalls }).toEqual({ tokenCalls: [], accountCalls: [] });
           // Recorded as a failed attempt (CONTRACT section 3), without a provider request.
           const history = await api.history(id);
@@ -319,12 +313,12 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     it('should refuse an unsupported status in a dry run too', async () => {
       const id = fresh();
       const problem = expectProblem(
-        await api.put(id, { status: 'CLOSED' }, {}, '?dryRun=true'),
+        await api.put(id, { status: 'CLOSED' }, { query: '?dryRun=true' }),
         422,
         'STATUS_NOT_SUPPORTED',
       );
       expect(problem.supportedStatuses).toEqual(['ACTIVE', 'SUSPENDED']);
-      expect((await pismoLog(pismo, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
+      expect((await pismoLog(pm.sandbox, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
     });
   });
 
@@ -398,7 +392,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     itMapsMagicFailures(
       {
         provider: 'pismo',
-        gateway: () => gw,
+        gateway: () => pm.gw,
         accountId: (magic) => fresh(magic),
         statusCalls: (calls, id) => calls.filter((c) => c.url !== TOKEN_PATH && pathAccount(c) === id),
       },
@@ -414,7 +408,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         history: true,
         // The request really reached Pismo, with this account's own token.
         also: async ({ accountId: id }: FailureContext) => {
-          const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+          const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
           expect(tokenCalls).toHaveLength(1);
           expect(accountCalls.length).toBeGreaterThanOrEqual(1);
           for (const w of accountCalls) {
@@ -441,7 +435,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         code: 'WCAC0021',
         message: 'Reason not found',
       });
-      const { accountCalls } = await pismoLog(pismo, id);
+      const { accountCalls } = await pismoLog(pm.sandbox, id);
       expect(accountCalls.map((c) => c.body)).toEqual([
         { status: 'BLOCKED', reason_external_id: 'NO_SUCH_REASON' },
       ]);
@@ -461,7 +455,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should answer 502 PROVIDER_ERROR and send no status call when the token endpoint fails', async () => {
       const id = fresh();
-      await control(pismo, 'token-outage', { enabled: true });
+      await control(pm.sandbox, 'token-outage', { enabled: true });
       try {
         const problem = expectProblem(await api.put(id, { status: 'ACTIVE' }), 502, 'PROVIDER_ERROR');
         expect(problem.provider).toEqual({
@@ -472,9 +466,9 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         });
         expect(problem.retryable).toBe(true);
       } finally {
-        await control(pismo, 'token-outage', { enabled: false });
+        await control(pm.sandbox, 'token-outage', { enabled: false });
       }
-      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
       expect(tokenCalls.length).toBeGreaterThanOrEqual(1);
       expect(accountCalls).toEqual([]);
     });
@@ -497,7 +491,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         inSync: true,
         asOf: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       });
-      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
       expect(tokenCalls).toHaveLength(1); // the write's token is reused for the read
       expect(accountCalls.map((c) => [c.method, c.url])).toEqual([
         ['PATCH', CORPORATE_WRITE(id)],
@@ -533,22 +527,12 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     it("should never pass on the sandbox's personal data", async () => {
       const id = fresh();
       const res = await api.get(id);
-      expect(Object.keys(res.body).sort()).toEqual([
-        'accountId',
-        'asOf',
-        'expectedStatus',
-        'inSync',
-        'provider',
-        'providerStatus',
-        'reason',
-        'source',
-        'status',
-      ]);
+      expect(Object.keys(res.body).sort()).toEqual(READ_KEYS);
       // The sandbox did send personal data on that read; the gateway dropped it (checked() on every answer).
-      const calls = await sandboxCalls(pismo);
+      const calls = await sandboxCalls(pm.sandbox);
       expect(calls.some((c) => c.url === CORPORATE_READ(id))).toBe(true);
-      await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
-      for (const leak of FAKE_PERSONAL_DATA) expect(gw.rawLogs()).not.toContain(leak);
+      await new Promise<void>((resolve) => pm.gw.gateway.logger.flush(() => resolve()));
+      for (const leak of FAKE_PERSONAL_DATA) expect(pm.gw.rawLogs()).not.toContain(leak);
     });
   });
 
@@ -562,15 +546,14 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
           reason: 'FRAUD',
           providerOptions: { updateChildren: true, metadata: { k: 'v' } },
         },
-        {},
-        '?dryRun=true',
+        { query: '?dryRun=true' },
       );
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         dryRun: true,
         providerRequest: {
           method: 'PATCH',
-          url: `${pismo}${CORPORATE_WRITE(id)}`,
+          url: `${pm.sandbox}${CORPORATE_WRITE(id)}`,
           body: {
             status: 'BLOCKED',
             reason_external_id: 'FRAUD',
@@ -585,15 +568,15 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       expect(text).not.toContain(PISMO_SANDBOX_SETTINGS.serverSecret);
       expect(text).not.toMatch(/Bearer|authorization|token|eyJ/i);
       // Pismo's write needs no token to prepare: neither a token nor a status call was made.
-      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
       expect({ tokenCalls, accountCalls }).toEqual({ tokenCalls: [], accountCalls: [] });
       expect((await api.history(id)).body.items).toEqual([]);
     });
 
     it('should percent-encode the account id in the provider URL', async () => {
       const id = 'acc:1@x+y~z';
-      const res = await api.put(id, { status: 'ACTIVE' }, {}, '?dryRun=true');
-      expect(res.body.providerRequest.url).toBe(`${pismo}${CORPORATE_WRITE(encodeURIComponent(id))}`);
+      const res = await api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
+      expect(res.body.providerRequest.url).toBe(`${pm.sandbox}${CORPORATE_WRITE(encodeURIComponent(id))}`);
     });
   });
 
@@ -601,16 +584,16 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     it('should send the caller X-Request-Id on to Pismo on the token and the status call', async () => {
       const id = fresh();
       const requestId = 'pismo-trace-42';
-      const res = await api.put(id, { status: 'SUSPENDED' }, { 'x-request-id': requestId });
+      const res = await api.put(id, { status: 'SUSPENDED' }, { headers: { 'x-request-id': requestId } });
       expect(res.headers.get('x-request-id')).toBe(requestId);
       expect(res.body.requestId).toBe(requestId);
-      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
       expect(accountCalls[0].headers['x-request-id']).toBe(requestId);
       expect(tokenCalls[0].headers['x-request-id']).toBe(requestId);
 
-      const read = await api.get(id, { 'x-request-id': 'pismo-read-43' });
+      const read = await api.get(id, { headers: { 'x-request-id': 'pismo-read-43' } });
       expect(read.headers.get('x-request-id')).toBe('pismo-read-43');
-      const after = await pismoLog(pismo, id);
+      const after = await pismoLog(pm.sandbox, id);
       expect(after.accountCalls[1]).toMatchObject({
         method: 'GET',
         headers: { 'x-request-id': 'pismo-read-43' },
@@ -640,7 +623,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
           'VALIDATION_FAILED',
         );
         expect(problem.errors).toEqual([expect.objectContaining({ field })]);
-        expect((await pismoLog(pismo, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
+        expect((await pismoLog(pm.sandbox, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
       },
     );
 
@@ -649,8 +632,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       const res = await api.put(
         id,
         { status: 'SUSPENDED', providerOptions: { reasonExternalId: 'R'.repeat(120) } },
-        {},
-        '?dryRun=true',
+        { query: '?dryRun=true' },
       );
       expect(res.body.providerRequest.body).toEqual({
         status: 'BLOCKED',
@@ -662,23 +644,14 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       const id = `x${'1'.repeat(60)}`;
       const problem = expectProblem(await api.put(id, { status: 'ACTIVE' }), 400, 'VALIDATION_FAILED');
       expect(problem.errors).toEqual([expect.objectContaining({ field: 'accountId' })]);
-      expect((await sandboxCalls(pismo)).filter((c) => c.url.includes(id))).toEqual([]);
+      expect((await sandboxCalls(pm.sandbox)).filter((c) => c.url.includes(id))).toEqual([]);
     });
   });
 });
 
 describe('Pismo per-account tokens through the gateway (built-in sandbox)', () => {
-  let gw: TestGateway;
-  let pismo: string;
-  const api = client(() => gw);
-
-  beforeAll(async () => {
-    gw = await startGateway(S2S);
-    pismo = gw.providerUrl('pismo');
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const pm = usePismo();
+  const { api } = pm;
 
   it('should mint one token per account and never send account A’s token for account B', async () => {
     const a = fresh();
@@ -688,8 +661,8 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
     expect((await api.put(a, { status: 'ACTIVE' })).status).toBe(200);
     expect((await api.get(b)).status).toBe(200);
 
-    const logA = await pismoLog(pismo, a);
-    const logB = await pismoLog(pismo, b);
+    const logA = await pismoLog(pm.sandbox, a);
+    const logB = await pismoLog(pm.sandbox, b);
     expect(logA.tokenCalls).toHaveLength(1);
     expect(logB.tokenCalls).toHaveLength(1);
     const tokensA = new Set(logA.accountCalls.map(bearer));
@@ -713,7 +686,7 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
       Array.from({ length: 8 }, (_, i) => api.put(id, { status: i % 2 === 0 ? 'SUSPENDED' : 'ACTIVE' })),
     );
     expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
-    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(1);
     expect(accountCalls).toHaveLength(8);
     expect(new Set(accountCalls.map(bearer)).size).toBe(1);
@@ -727,7 +700,7 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
     );
     expect(answers.map((r) => r.status)).toEqual(Array(8).fill(200));
     for (const id of [a, b]) {
-      const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+      const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
       expect(tokenCalls).toHaveLength(1);
       expect(accountCalls).toHaveLength(4);
       for (const c of accountCalls) expect(tokenAccount(bearer(c))).toBe(id);
@@ -738,7 +711,7 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
     const id = fresh('AUTHEXPIRED-');
     const res = await api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
     expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
-    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(2);
     expect(accountCalls).toHaveLength(2);
     const [first, second] = accountCalls.map(bearer);
@@ -752,10 +725,10 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
   it('should re-mint after the sandbox expires every token, then reuse the new one', async () => {
     const id = fresh();
     expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
-    await control(pismo, 'expire-tokens', {});
+    await control(pm.sandbox, 'expire-tokens', {});
     expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
     expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
-    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(2);
     // 1 (old token) + 1 refused (expired) + 1 retried + 1 (new token reused)
     expect(accountCalls).toHaveLength(4);
@@ -768,17 +741,17 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
   it('should mint a new token before the old one expires (token lifetime from the JWT exp)', async () => {
     const id = fresh();
     // 22 s tokens: fresh to the gateway for 1–2 s (it drops them 20 s before exp).
-    await control(pismo, 'token-lifetime', { seconds: 22 });
+    await control(pm.sandbox, 'token-lifetime', { seconds: 22 });
     try {
       expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
       expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
-      expect((await pismoLog(pismo, id)).tokenCalls).toHaveLength(1);
+      expect((await pismoLog(pm.sandbox, id)).tokenCalls).toHaveLength(1);
       await new Promise((r) => setTimeout(r, 2100));
       expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
     } finally {
-      await control(pismo, 'token-lifetime', { seconds: 600 });
+      await control(pm.sandbox, 'token-lifetime', { seconds: 600 });
     }
-    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(2);
     // Proactive refresh: no call was refused, so no retry.
     expect(accountCalls).toHaveLength(3);
@@ -789,45 +762,29 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
 
   it('should answer 502 PROVIDER_AUTH_FAILED after one re-mint when every token is refused', async () => {
     const id = fresh();
-    await control(pismo, 'token-lifetime', { seconds: 0 });
+    await control(pm.sandbox, 'token-lifetime', { seconds: 0 });
     let res: JsonResponse;
     try {
       res = await api.put(id, { status: 'SUSPENDED' });
     } finally {
-      await control(pismo, 'token-lifetime', { seconds: 600 });
+      await control(pm.sandbox, 'token-lifetime', { seconds: 600 });
     }
-    const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
-    expect(problem.retryable).toBe(false);
-    expect(problem.provider).toEqual({
-      id: 'pismo',
-      httpStatus: 401,
-      code: 'EPSP0401',
-      message: 'Unauthorized',
+    expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
+      retryable: false,
+      provider: { id: 'pismo', httpStatus: 401, code: 'EPSP0401', message: 'Unauthorized' },
     });
-    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(2);
     expect(accountCalls).toHaveLength(2);
   });
 });
 
 describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accounts)', () => {
-  let gw: TestGateway;
-  let pismo: string;
-  const api = client(() => gw);
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      ...S2S,
-      PISMO_ACCOUNT_API: 'accounts',
-    });
-    pismo = gw.providerUrl('pismo');
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const pm = usePismo({ env: { PISMO_ACCOUNT_API: 'accounts' } });
+  const { api } = pm;
 
   it('should list CLOSED as supported (CANCELLED, terminal) and the rest as in the corporate API', async () => {
-    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
     const p = body.items.find((i: any) => i.id === 'pismo');
     expect(p.statuses.CLOSED).toMatchObject({ supported: true, providerValue: 'CANCELLED', terminal: true });
     expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL' });
@@ -838,7 +795,13 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
   it('should send ACTIVE and SUSPENDED to PATCH /accounts/v2/accounts/{id}/status with a numeric token account', async () => {
     const active = freshNumeric();
     expectChange(await api.put(active, { status: 'ACTIVE' }), active, 'ACTIVE', 'NORMAL');
-    await expectOneMintAndWrite(pismo, active, ACCOUNTS_WRITE(active), { status: 'NORMAL' }, Number(active));
+    await expectOneMintAndWrite(
+      pm.sandbox,
+      active,
+      ACCOUNTS_WRITE(active),
+      { status: 'NORMAL' },
+      Number(active),
+    );
 
     const suspended = freshNumeric();
     expectChange(
@@ -849,7 +812,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       'FRAUD',
     );
     await expectOneMintAndWrite(
-      pismo,
+      pm.sandbox,
       suspended,
       ACCOUNTS_WRITE(suspended),
       { status: 'BLOCKED', reason_id: 'FRAUD' },
@@ -863,7 +826,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
     });
     await expectOneMintAndWrite(
-      pismo,
+      pm.sandbox,
       explicit,
       ACCOUNTS_WRITE(explicit),
       { status: 'BLOCKED', reason_id: 'CREDIT_ONLY' },
@@ -876,7 +839,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
     const res = await api.put(id, { status: 'CLOSED', reason: 'CUSTOMER_REQUEST' });
     expectChange(res, id, 'CLOSED', 'CANCELLED', 'CUSTOMER_REQUEST');
     await expectOneMintAndWrite(
-      pismo,
+      pm.sandbox,
       id,
       ACCOUNTS_WRITE(id),
       { status: 'CANCELLED', reason_id: 'CUSTOMER_REQUEST' },
@@ -890,9 +853,9 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       providerStatus: 'CANCELLED',
       source: 'provider',
     });
-    expect((await sandboxCalls(pismo)).some((c) => c.method === 'GET' && c.url === ACCOUNTS_READ(id))).toBe(
-      true,
-    );
+    expect(
+      (await sandboxCalls(pm.sandbox)).some((c) => c.method === 'GET' && c.url === ACCOUNTS_READ(id)),
+    ).toBe(true);
 
     // CANCELLED is final at Pismo: a later change is refused as ACCOUNT_CLOSED (CONTRACT section 5).
     const again = await api.put(id, { status: 'ACTIVE' });
@@ -948,61 +911,36 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       expect(problem.errors).toEqual([expect.objectContaining({ field: `providerOptions.${key}` })]);
     }
     const long = `9${'1'.repeat(70)}`;
-    const dry = await api.put(long, { status: 'CLOSED' }, {}, '?dryRun=true');
+    const dry = await api.put(long, { status: 'CLOSED' }, { query: '?dryRun=true' });
     expect(dry.body).toEqual({
       dryRun: true,
       providerRequest: {
         method: 'PATCH',
-        url: `${pismo}${ACCOUNTS_WRITE(long)}`,
+        url: `${pm.sandbox}${ACCOUNTS_WRITE(long)}`,
         body: { status: 'CANCELLED' },
       },
     });
-    expect((await sandboxCalls(pismo)).filter((c) => c.url.includes(long))).toEqual([]);
+    expect((await sandboxCalls(pm.sandbox)).filter((c) => c.url.includes(long))).toEqual([]);
   });
 
   it("should not pass on the accounts API's personal data on a read", async () => {
     const id = freshNumeric();
     const res = await api.get(id);
     expect(res.body).toMatchObject({ status: 'ACTIVE', providerStatus: 'NORMAL', source: 'provider' });
-    expect(Object.keys(res.body).sort()).toEqual([
-      'accountId',
-      'asOf',
-      'expectedStatus',
-      'inSync',
-      'provider',
-      'providerStatus',
-      'reason',
-      'source',
-      'status',
-    ]);
+    expect(Object.keys(res.body).sort()).toEqual(READ_KEYS);
   });
 });
 
 describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
-  let sandbox: StandaloneSandbox;
-  let gw: TestGateway;
-  const api = client(() => gw);
-
-  beforeAll(async () => {
-    sandbox = await startSandbox('pismo');
-    gw = await startGateway({
-      ...S2S,
-      PISMO_BASE_URL: sandbox.url,
-      PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
-      PISMO_SERVER_SECRET: PISMO_SANDBOX_SETTINGS.serverSecret,
-      AUTH_DISABLED: 'true',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  const { serverKey, serverSecret } = PISMO_SANDBOX_SETTINGS;
+  const pm = usePismo({ live: { PISMO_SERVER_KEY: serverKey, PISMO_SERVER_SECRET: serverSecret } });
+  const { api } = pm;
 
   it('should report Pismo as live and the others on their sandboxes', async () => {
-    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
     const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
     expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'live', spidr: 'sandbox' });
-    expect(gw.providerUrl('pismo')).toBe(sandbox.url);
+    expect(pm.gw.providerUrl('pismo')).toBe(pm.sandbox);
   });
 
   it("should send the contract's requests with a per-account token to PISMO_BASE_URL", async () => {
@@ -1013,7 +951,7 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
       providerOptions: { updateChildren: true },
     });
     expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
-    await expectOneMintAndWrite(sandbox.url, id, CORPORATE_WRITE(id), {
+    await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), {
       status: 'BLOCKED',
       reason_external_id: 'FRAUD',
       update_children: true,
@@ -1025,31 +963,31 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
       providerStatus: 'BLOCKED',
       source: 'provider',
     });
-    const { tokenCalls, accountCalls } = await pismoLog(sandbox.url, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(1);
     expect(accountCalls.map((c) => [c.method, c.url])).toEqual([
       ['PATCH', CORPORATE_WRITE(id)],
       ['GET', CORPORATE_READ(id)],
     ]);
 
-    const dry = await api.put(id, { status: 'ACTIVE' }, {}, '?dryRun=true');
+    const dry = await api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
     expect(dry.body.providerRequest).toEqual({
       method: 'PATCH',
-      url: `${sandbox.url}${CORPORATE_WRITE(id)}`,
+      url: `${pm.sandbox}${CORPORATE_WRITE(id)}`,
       body: { status: 'NORMAL' },
     });
-    expect((await pismoLog(sandbox.url, id)).accountCalls).toHaveLength(2);
+    expect((await pismoLog(pm.sandbox, id)).accountCalls).toHaveLength(2);
 
-    await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
-    expect(gw.rawLogs()).not.toContain(PISMO_SANDBOX_SETTINGS.serverSecret);
-    expect(gw.rawLogs()).not.toContain(bearer(accountCalls[0]));
+    await new Promise<void>((resolve) => pm.gw.gateway.logger.flush(() => resolve()));
+    expect(pm.gw.rawLogs()).not.toContain(PISMO_SANDBOX_SETTINGS.serverSecret);
+    expect(pm.gw.rawLogs()).not.toContain(bearer(accountCalls[0]));
   });
 
   it('should refuse CLOSED before any call, as in sandbox mode', async () => {
     const id = fresh();
     expectProblem(await api.put(id, { status: 'CLOSED', reason: 'FRAUD' }), 422, 'STATUS_NOT_SUPPORTED');
     expect(
-      (await sandboxCalls(sandbox.url)).filter(
+      (await sandboxCalls(pm.sandbox)).filter(
         (c) => c.url.includes(id) || JSON.stringify(c.body ?? null).includes(id),
       ),
     ).toEqual([]);
@@ -1057,38 +995,20 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
 });
 
 describe('Pismo in live mode with wrong credentials', () => {
-  let sandbox: StandaloneSandbox;
-  let gw: TestGateway;
-  const api = client(() => gw);
-
-  beforeAll(async () => {
-    sandbox = await startSandbox('pismo');
-    gw = await startGateway({
-      ...S2S,
-      PISMO_BASE_URL: sandbox.url,
-      PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey,
-      PISMO_SERVER_SECRET: 'not-the-secret',
-      AUTH_DISABLED: 'true',
-    });
+  const pm = usePismo({
+    live: { PISMO_SERVER_KEY: PISMO_SANDBOX_SETTINGS.serverKey, PISMO_SERVER_SECRET: 'not-the-secret' },
   });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  const { api } = pm;
 
   it('should answer 502 PROVIDER_AUTH_FAILED with Passport’s answer and send no status call', async () => {
     const id = fresh();
     const res = await api.put(id, { status: 'SUSPENDED' });
-    const problem = expectProblem(res, 502, 'PROVIDER_AUTH_FAILED');
-    expect(problem.retryable).toBe(false);
-    expect(problem.provider).toEqual({
-      id: 'pismo',
-      httpStatus: 401,
-      code: 'EPSP0001',
-      message: 'Invalid credentials',
+    const problem = expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
+      retryable: false,
+      provider: { id: 'pismo', httpStatus: 401, code: 'EPSP0001', message: 'Invalid credentials' },
     });
     expect(JSON.stringify(problem)).not.toContain('not-the-secret');
-    const { tokenCalls, accountCalls } = await pismoLog(sandbox.url, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls.length).toBeGreaterThanOrEqual(1);
     expect(tokenCalls.length).toBeLessThanOrEqual(2);
     expect(tokenCalls[0].body).toMatchObject({ server_secret: 'not-the-secret', account_id: id });
@@ -1099,29 +1019,18 @@ describe('Pismo in live mode with wrong credentials', () => {
 
 describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
   const SLOW_MS = 1500;
-  let gw: TestGateway;
-  let pismo: string;
   let lastSlowAt = 0;
-  const api = client(() => gw);
   const slowAccount = () => {
     lastSlowAt = Date.now();
     return fresh(`SLOW${SLOW_MS}-`);
   };
-
-  beforeAll(async () => {
-    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
-    gw = await startGateway({
-      ...S2S,
-      PISMO_TIMEOUT_MS: '300',
-      CIRCUIT_FAILURE_THRESHOLD: '1000',
-    });
-    pismo = gw.providerUrl('pismo');
-  });
-  afterAll(async () => {
+  // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+  const pm = usePismo({
+    env: { PISMO_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' },
     // Let the sandbox finish its delayed answers, so no timer outlives the test run.
-    await new Promise((r) => setTimeout(r, Math.max(0, lastSlowAt + SLOW_MS + 50 - Date.now())));
-    await gw.close();
+    beforeClose: () => new Promise((r) => setTimeout(r, Math.max(0, lastSlowAt + SLOW_MS + 50 - Date.now()))),
   });
+  const { api } = pm;
 
   it('should answer 504 PROVIDER_TIMEOUT within timeout × attempts plus a margin for a slow status call', async () => {
     const id = slowAccount();
@@ -1131,7 +1040,7 @@ describe('Pismo timeouts (PISMO_TIMEOUT_MS=300)', () => {
     const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(problem.retryable).toBe(true);
     expect(elapsed).toBeLessThan(2_500);
-    const { tokenCalls, accountCalls } = await pismoLog(pismo, id);
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(1);
     expect(accountCalls.length).toBeGreaterThanOrEqual(1);
     expect(accountCalls[0]).toMatchObject({ method: 'PATCH', url: CORPORATE_WRITE(id) });
@@ -1154,7 +1063,7 @@ describe('Pismo OpenID account tokens through the gateway (issue 15)', () => {
     JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8')) as Record<string, unknown>;
 
   async function expectOpenIdChangeAndRead(gw: TestGateway, base: string): Promise<void> {
-    const api = client(() => gw);
+    const api = statusClient('pismo', () => gw, checked);
     const id = fresh();
     expectChange(await api.put(id, { status: 'SUSPENDED' }), id, 'SUSPENDED', 'BLOCKED', null);
     expect((await api.get(id)).body).toMatchObject({ status: 'SUSPENDED', providerStatus: 'BLOCKED' });

@@ -2,14 +2,13 @@ import pg from 'pg';
 import { openDatabase, type Database } from '../src/persistence/database.js';
 import {
   POSTGRES_TEST_URL,
+  describePostgres,
   freshPostgres,
-  postgresUnavailableReason,
+  postgresSkipReason,
   type TestDatabase,
 } from './support/databases.js';
 
-const unavailable = await postgresUnavailableReason();
-if (unavailable && process.env.CI === 'true') throw new Error(`PostgreSQL needed under CI: ${unavailable}`);
-const describeIf = unavailable ? describe.skip : describe;
+const unavailable = await postgresSkipReason();
 
 /** Ends a backend the way a server shutdown does (57P01 terminating connection due to administrator command). */
 async function terminate(pid: number): Promise<void> {
@@ -19,7 +18,7 @@ async function terminate(pid: number): Promise<void> {
   await admin.end();
 }
 
-describeIf('PostgreSQL connection loss', () => {
+describePostgres(unavailable, 'PostgreSQL connection loss', () => {
   let testDb: TestDatabase;
   let database: Database;
 

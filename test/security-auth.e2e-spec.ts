@@ -23,6 +23,7 @@ import {
   expectProblem,
   sandboxCalls,
   startGateway,
+  useGateway,
   startSandbox,
   temporarySqliteUrl,
   type JsonResponse,
@@ -303,14 +304,7 @@ function rawRequest(
 }
 
 describe('Caller API keys: every endpoint × every credential', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: apiKeysEnv(KEYS), RATE_LIMIT_PER_MINUTE: '0' });
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway({ API_KEYS: apiKeysEnv(KEYS), RATE_LIMIT_PER_MINUTE: '0' });
 
   it.each(MATRIX)('$name', async ({ endpoint, credential, missing }) => {
     const id = freshAccount();
@@ -831,14 +825,7 @@ describe('Start-up rules (built dist/main.js)', () => {
 });
 
 describe('Swagger: the "Authorize" button', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: apiKeysEnv(KEYS), RATE_LIMIT_PER_MINUTE: '0' });
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway({ API_KEYS: apiKeysEnv(KEYS), RATE_LIMIT_PER_MINUTE: '0' });
 
   it('should declare the apiKey (X-API-Key) and bearer security schemes, served without a key', async () => {
     const doc = await call('GET', `${gw.url}/docs-json`);

@@ -1,4 +1,4 @@
-import { call, expectProblem, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { call, expectProblem, sandboxCalls, useGateway } from './support/gateway.js';
 
 const keys = [
   { id: 'busy-caller', key: 'busy-caller-secret-0000', scopes: ['status:read', 'status:write'] },
@@ -6,14 +6,7 @@ const keys = [
 ];
 
 describe('Per-caller rate limit (RATE_LIMIT_PER_MINUTE=5)', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: JSON.stringify(keys), RATE_LIMIT_PER_MINUTE: '5' });
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway({ API_KEYS: JSON.stringify(keys), RATE_LIMIT_PER_MINUTE: '5' });
 
   const put = (key: string, account: string) =>
     call('PUT', `${gw.url}/v1/accounts/spidr/${account}/status`, {
@@ -49,14 +42,7 @@ describe('Per-caller rate limit (RATE_LIMIT_PER_MINUTE=5)', () => {
 });
 
 describe('Security headers', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway();
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway();
 
   const common = {
     'x-content-type-options': 'nosniff',

@@ -6,17 +6,12 @@
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.wire.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { call, expectProblem, sandboxCalls, type JsonResponse, type TestGateway } from './support/gateway.js';
 import {
-  call,
-  expectProblem,
-  sandboxCalls,
-  startGateway,
-  startSandbox,
-  type JsonResponse,
-  type StandaloneSandbox,
-  type TestGateway,
-} from './support/gateway.js';
-import { itMapsMagicFailures } from './support/provider-failures.js';
+  expectProviderFailure,
+  itMapsMagicFailures,
+  useProviderGateway,
+} from './support/provider-harness.js';
 
 const API_KEY = SPIDR_SANDBOX_SETTINGS.apiKey;
 const AUTH_HEADER = SPIDR_API_KEY_HEADER.name;
@@ -29,9 +24,6 @@ function accountId(prefix = 'e2e'): string {
   counter += 1;
   return `${prefix}-spidr-${process.pid}-${counter}`;
 }
-
-const statusUrl = (gw: TestGateway, id: string) => `${gw.url}/v1/accounts/spidr/${id}/status`;
-const historyUrl = (gw: TestGateway, id: string) => `${gw.url}/v1/accounts/spidr/${id}/history`;
 
 /** The calls a sandbox received for one account (the path Spidr's adapter builds: /v1/account/{id}). */
 async function callsFor(baseUrl: string, id: string): Promise<SandboxCall[]> {
@@ -75,20 +67,11 @@ async function flushLogs(gw: TestGateway): Promise<void> {
 }
 
 describe('Spidr through the gateway (built-in sandbox)', () => {
-  let gw: TestGateway;
-  let base: string;
-
-  beforeAll(async () => {
-    gw = await startGateway();
-    base = gw.providerUrl('spidr');
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const sp = useProviderGateway('spidr');
 
   describe('capabilities', () => {
     it('should list Spidr in sandbox mode with the section 5 translation', async () => {
-      const { status, body } = await call('GET', `${gw.url}/v1/providers`);
+      const { status, body } = await call('GET', `${sp.gw.url}/v1/providers`);
       expect(status).toBe(200);
       const spidr = body.items.find((p: any) => p.id === 'spidr');
       expect(spidr).toMatchObject({ name: 'Spidr', mode: 'sandbox', circuit: 'closed', liveRead: true });
@@ -138,7 +121,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
       'should set %s (reason %s) as Spidr %s and read it back live',
       async (status, reason, spidrValue, readReason, statusReason) => {
         const id = accountId();
-        const url = statusUrl(gw, id);
+        const url = sp.api.statusUrl(id);
         // ACTIVE is the starting state: suspend first so that reading ACTIVE back proves the change.
         const before = status === 'ACTIVE' ? 1 : 0;
         if (before) expect((await call('PUT', url, { body: { status: 'SUSPENDED' } })).status).toBe(200);
@@ -159,7 +142,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         expect(res.headers.get('x-request-id')).toBe(res.body.requestId);
         expectIsoDate(res.body.completedAt);
 
-        const calls = await callsFor(base, id);
+        const calls = await callsFor(sp.sandbox, id);
         expect(calls).toHaveLength(before + 1);
         const write = calls[before];
         expect(write.method).toBe('PATCH');
@@ -182,7 +165,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
           inSync: true,
         });
         expectIsoDate(read.body.asOf);
-        const after = await callsFor(base, id);
+        const after = await callsFor(sp.sandbox, id);
         expect(after).toHaveLength(before + 2);
         expect(after[before + 1]).toMatchObject({ method: 'GET', url: `/v1/account/${id}` });
         expect(after[before + 1].headers[AUTH_HEADER]).toBe(AUTH_VALUE);
@@ -191,7 +174,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
 
     it('should move freely between active, suspended and delinquent', async () => {
       const id = accountId();
-      const url = statusUrl(gw, id);
+      const url = sp.api.statusUrl(id);
       for (const [status, value] of [
         ['DELINQUENT', 'delinquent'],
         ['SUSPENDED', 'suspended'],
@@ -205,7 +188,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         });
         expect((await call('GET', url)).body.status).toBe(status);
       }
-      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+      const writes = (await callsFor(sp.sandbox, id)).filter((c) => c.method === 'PATCH');
       expect(writes.map((c) => c.body)).toEqual([
         { status: 'delinquent' },
         { status: 'suspended' },
@@ -216,11 +199,11 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
 
     it('should record each change in the history, newest first, with the provider request and no credentials', async () => {
       const id = accountId();
-      await call('PUT', statusUrl(gw, id), {
+      await call('PUT', sp.api.statusUrl(id), {
         body: { status: 'SUSPENDED', reason: 'RISK_REVIEW', note: 'n1' },
       });
-      await call('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'CHARGED_OFF' } });
-      const res = await call('GET', historyUrl(gw, id));
+      await sp.api.put(id, { status: 'CLOSED', reason: 'CHARGED_OFF' });
+      const res = await sp.api.history(id);
       expect(res.status).toBe(200);
       expect(res.body.nextCursor).toBeNull();
       expect(res.body.items).toHaveLength(2);
@@ -233,7 +216,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         providerHttpStatus: 200,
         providerRequest: {
           method: 'PATCH',
-          url: `${base}/v1/account/${id}`,
+          url: `${sp.sandbox}/v1/account/${id}`,
           body: { status: 'close_charged_off' },
         },
       });
@@ -251,7 +234,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
   describe('closed accounts', () => {
     it('should read CLOSED/CHARGED_OFF after a close with CHARGED_OFF and refuse any further change with 409 ACCOUNT_CLOSED', async () => {
       const id = accountId();
-      const url = statusUrl(gw, id);
+      const url = sp.api.statusUrl(id);
       const closed = await call('PUT', url, { body: { status: 'CLOSED', reason: 'CHARGED_OFF' } });
       expect(closed.status).toBe(200);
       expect(closed.body.providerStatus).toBe('close_charged_off');
@@ -269,17 +252,18 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         { status: 'SUSPENDED' },
         { status: 'CLOSED', reason: 'PAID_OFF' },
       ]) {
-        const problem = expectProblem(await call('PUT', url, { body }), 409, 'ACCOUNT_CLOSED');
-        expect(problem.retryable).toBe(false);
-        expect(problem.provider).toEqual({
-          id: 'spidr',
-          httpStatus: 400,
-          code: 'ACCOUNT_CLOSED',
-          message: expect.stringContaining('is closed'),
+        expectProviderFailure(await call('PUT', url, { body }), 409, 'ACCOUNT_CLOSED', {
+          retryable: false,
+          provider: {
+            id: 'spidr',
+            httpStatus: 400,
+            code: 'ACCOUNT_CLOSED',
+            message: expect.stringContaining('is closed'),
+          },
         });
       }
       // Every refused change did reach Spidr (the refusal is Spidr's), and the account stayed charged off.
-      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+      const writes = (await callsFor(sp.sandbox, id)).filter((c) => c.method === 'PATCH');
       expect(writes).toHaveLength(4);
       expect((await call('GET', url)).body.providerStatus).toEqual({
         status: 'closed',
@@ -289,11 +273,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
 
     it('should answer 409 ACCOUNT_CLOSED with Spidr code for an account that is already closed (CLOSED-)', async () => {
       const id = accountId('CLOSED');
-      const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-        409,
-        'ACCOUNT_CLOSED',
-      );
+      const problem = expectProblem(await sp.api.put(id, { status: 'SUSPENDED' }), 409, 'ACCOUNT_CLOSED');
       expect(problem.provider).toEqual({
         id: 'spidr',
         httpStatus: 400,
@@ -301,11 +281,11 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         message: `Account ${id} is closed (close_with_refund); a closed account cannot be changed`,
       });
       expect(problem.instance).toBe(`/v1/accounts/spidr/${id}/status`);
-      const history = await call('GET', historyUrl(gw, id));
+      const history = await sp.api.history(id);
       expect(history.body.items).toEqual([
         expect.objectContaining({ outcome: 'FAILED', errorCode: 'ACCOUNT_CLOSED', providerHttpStatus: 400 }),
       ]);
-      expect((await call('GET', statusUrl(gw, id))).body).toMatchObject({
+      expect((await sp.api.get(id)).body).toMatchObject({
         status: 'CLOSED',
         reason: null,
         providerStatus: { status: 'closed', statusReason: 'close_with_refund' },
@@ -325,7 +305,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         const id = accountId();
         const body = { status, ...(reason ? { reason } : {}) };
         const problem = expectProblem(
-          await call('PUT', statusUrl(gw, id), { body }),
+          await call('PUT', sp.api.statusUrl(id), { body }),
           422,
           'STATUS_NOT_SUPPORTED',
         );
@@ -333,11 +313,11 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         expect(problem.retryable).toBe(false);
         expect(problem.provider).toBeUndefined();
         // The same for a dry run.
-        const dry = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, { body });
+        const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, { body });
         expect(expectProblem(dry, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
-        expect(await callsFor(base, id)).toEqual([]);
+        expect(await callsFor(sp.sandbox, id)).toEqual([]);
         // Recorded in the audit trail (CONTRACT section 3), once: the dry run is not.
-        const history = await call('GET', historyUrl(gw, id));
+        const history = await sp.api.history(id);
         expect(history.body.items).toEqual([
           expect.objectContaining({
             status,
@@ -357,7 +337,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
     itMapsMagicFailures(
       {
         provider: 'spidr',
-        gateway: () => gw,
+        gateway: () => sp.gw,
         accountId,
         statusCalls: (calls, id) => calls.filter((c) => c.url === `/v1/account/${encodeURIComponent(id)}`),
       },
@@ -423,7 +403,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
     it('should answer 502 PROVIDER_AUTH_FAILED after exactly one call when Spidr refuses the API key (AUTHEXPIRED-)', async () => {
       const id = accountId('AUTHEXPIRED');
       const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
+        await sp.api.put(id, { status: 'SUSPENDED' }),
         502,
         'PROVIDER_AUTH_FAILED',
       );
@@ -436,26 +416,22 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
           message: 'Invalid or missing API key',
         },
       });
-      const calls = await callsFor(base, id);
+      const calls = await callsFor(sp.sandbox, id);
       expect(calls).toHaveLength(1);
       expect(calls[0]).toMatchObject({ method: 'PATCH', body: { status: 'suspended' } });
       expect(calls[0].headers[AUTH_HEADER]).toBe(AUTH_VALUE);
       // No other route (there is no token endpoint to re-authenticate against) was called.
-      expect((await sandboxCalls(base)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
+      expect((await sandboxCalls(sp.sandbox)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
       expect(JSON.stringify(problem)).not.toContain(API_KEY);
 
-      const get = expectProblem(await call('GET', statusUrl(gw, id)), 502, 'PROVIDER_AUTH_FAILED');
+      const get = expectProblem(await sp.api.get(id), 502, 'PROVIDER_AUTH_FAILED');
       expect(get.provider.httpStatus).toBe(401);
-      expect(await callsFor(base, id)).toHaveLength(2);
+      expect(await callsFor(sp.sandbox, id)).toHaveLength(2);
     });
 
     it('should refuse a ZTM- account without ZTM options as PROVIDER_REJECTED keeping Spidr code, and pass with them', async () => {
       const id = accountId('ZTM');
-      const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-        422,
-        'PROVIDER_REJECTED',
-      );
+      const problem = expectProblem(await sp.api.put(id, { status: 'SUSPENDED' }), 422, 'PROVIDER_REJECTED');
       // CONTRACT section 4: Spidr's code is its errorCode (ZTM_SESSION_REQUIRED), else its errorType (ZTM_ERROR).
       expect(problem).toMatchObject({
         retryable: false,
@@ -467,37 +443,37 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         },
       });
 
-      const withKey = await call('PUT', statusUrl(gw, id), {
+      const withKey = await call('PUT', sp.api.statusUrl(id), {
         body: { status: 'SUSPENDED', providerOptions: { ztmSessionKey: 'ztm-session-123' } },
       });
       expect(withKey.status).toBe(200);
       expect(withKey.body.providerStatus).toBe('suspended');
 
-      const bypass = await call('PUT', statusUrl(gw, id), {
+      const bypass = await call('PUT', sp.api.statusUrl(id), {
         body: { status: 'DELINQUENT', providerOptions: { bypassZtm: true } },
       });
       expect(bypass.status).toBe(200);
 
-      const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+      const writes = (await callsFor(sp.sandbox, id)).filter((c) => c.method === 'PATCH');
       expect(writes.map((c) => c.body)).toEqual([
         { status: 'suspended' },
         { status: 'suspended', ztmSessionKey: 'ztm-session-123' },
         { status: 'delinquent', bypassZtm: true },
       ]);
-      expect((await call('GET', statusUrl(gw, id))).body.status).toBe('DELINQUENT');
+      expect((await sp.api.get(id)).body.status).toBe('DELINQUENT');
     });
 
     it('should not forward bypassZtm:false as a bypass (ZTM- still refused)', async () => {
       const id = accountId('ZTM');
       const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), {
+        await call('PUT', sp.api.statusUrl(id), {
           body: { status: 'SUSPENDED', providerOptions: { bypassZtm: false } },
         }),
         422,
         'PROVIDER_REJECTED',
       );
       expect(problem.provider.code).toBe('ZTM_SESSION_REQUIRED');
-      expect((await callsFor(base, id))[0].body).toEqual({ status: 'suspended', bypassZtm: false });
+      expect((await callsFor(sp.sandbox, id))[0].body).toEqual({ status: 'suspended', bypassZtm: false });
     });
   });
 
@@ -506,19 +482,19 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
       const ids = Array.from({ length: 6 }, () => accountId());
       const answers = await Promise.all(
         ids.flatMap((id) => [
-          call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-          call('GET', statusUrl(gw, `${id}-r`)),
+          sp.api.put(id, { status: 'SUSPENDED' }),
+          call('GET', sp.api.statusUrl(`${id}-r`)),
         ]),
       );
       expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
       const paths = new Set(ids.flatMap((id) => [`/v1/account/${id}`, `/v1/account/${id}-r`]));
-      const calls = (await sandboxCalls(base)).filter((c) => paths.has(c.url));
+      const calls = (await sandboxCalls(sp.sandbox)).filter((c) => paths.has(c.url));
       expect(calls).toHaveLength(12);
       for (const c of calls) {
         expect(c.url).toMatch(/^\/v1\/account\/[^/]+$/);
         expect(c.headers[AUTH_HEADER]).toBe(AUTH_VALUE);
       }
-      expect((await sandboxCalls(base)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
+      expect((await sandboxCalls(sp.sandbox)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
       for (const a of answers) expect(JSON.stringify(a.body)).not.toContain(API_KEY);
     });
   });
@@ -526,7 +502,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
   describe('dryRun', () => {
     it('should answer the exact Spidr request with an absolute URL and send nothing to Spidr', async () => {
       const id = accountId();
-      const res = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, {
+      const res = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
         body: { status: 'CLOSED', reason: 'FRAUD', providerOptions: { ztmSessionKey: 'zk-1' } },
       });
       expect(res.status).toBe(200);
@@ -534,29 +510,29 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         dryRun: true,
         providerRequest: {
           method: 'PATCH',
-          url: `${base}/v1/account/${id}`,
+          url: `${sp.sandbox}/v1/account/${id}`,
           body: { status: 'close_without_refund', ztmSessionKey: 'zk-1' },
         },
       });
-      expect(new URL(res.body.providerRequest.url).origin).toBe(new URL(base).origin);
+      expect(new URL(res.body.providerRequest.url).origin).toBe(new URL(sp.sandbox).origin);
       const text = JSON.stringify(res.body);
       expect(text).not.toContain(API_KEY);
       expect(text).not.toMatch(/bearer/i);
-      expect(await callsFor(base, id)).toEqual([]);
-      expect((await call('GET', historyUrl(gw, id))).body.items).toEqual([]);
+      expect(await callsFor(sp.sandbox, id)).toEqual([]);
+      expect((await sp.api.history(id)).body.items).toEqual([]);
     });
 
     it('should percent-encode the account id in the provider URL, as the real call does', async () => {
       const id = `e2e:${process.pid}@spidr+x`;
       const encoded = encodeURIComponent(id);
-      const dry = await call('PUT', `${statusUrl(gw, encoded)}?dryRun=true`, {
+      const dry = await call('PUT', `${sp.api.statusUrl(encoded)}?dryRun=true`, {
         body: { status: 'SUSPENDED' },
       });
-      expect(dry.body.providerRequest.url).toBe(`${base}/v1/account/${encoded}`);
-      const res = await call('PUT', statusUrl(gw, encoded), { body: { status: 'SUSPENDED' } });
+      expect(dry.body.providerRequest.url).toBe(`${sp.sandbox}/v1/account/${encoded}`);
+      const res = await sp.api.put(encoded, { status: 'SUSPENDED' });
       expect(res.status).toBe(200);
       expect(res.body.accountId).toBe(id);
-      const calls = await callsFor(base, id);
+      const calls = await callsFor(sp.sandbox, id);
       expect(calls).toHaveLength(1);
       expect(calls[0].url).toBe(`/v1/account/${encoded}`);
     });
@@ -566,25 +542,25 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
     it('should replay the first answer for the same Idempotency-Key without calling Spidr again', async () => {
       const id = accountId();
       const headers = { 'idempotency-key': `idem-${id}` };
-      const first = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' }, headers });
+      const first = await sp.api.put(id, { status: 'SUSPENDED' }, { headers });
       expect(first.status).toBe(200);
-      const again = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' }, headers });
+      const again = await sp.api.put(id, { status: 'SUSPENDED' }, { headers });
       expect(again.status).toBe(200);
       expect(again.headers.get('idempotent-replayed')).toBe('true');
       expect(again.body).toEqual(first.body);
       expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' }, headers }),
+        await sp.api.put(id, { status: 'DELINQUENT' }, { headers }),
         422,
         'IDEMPOTENCY_KEY_REUSED',
       );
-      expect((await callsFor(base, id)).map((c) => c.body)).toEqual([{ status: 'suspended' }]);
+      expect((await callsFor(sp.sandbox, id)).map((c) => c.body)).toEqual([{ status: 'suspended' }]);
     });
   });
 
   describe('GET status', () => {
     it('should read an untouched account live as ACTIVE (Spidr has a read endpoint)', async () => {
       const id = accountId();
-      const res = await call('GET', statusUrl(gw, id));
+      const res = await sp.api.get(id);
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({
         provider: 'spidr',
@@ -594,7 +570,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         providerStatus: { status: 'active', statusReason: null },
         source: 'provider',
       });
-      expect((await callsFor(base, id)).map((c) => `${c.method} ${c.url}`)).toEqual([
+      expect((await callsFor(sp.sandbox, id)).map((c) => `${c.method} ${c.url}`)).toEqual([
         `GET /v1/account/${id}`,
       ]);
     });
@@ -603,30 +579,30 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
   describe('request ids', () => {
     it('should send the caller X-Request-Id to Spidr on the status call and on the live read', async () => {
       const id = accountId();
-      const put = await call('PUT', statusUrl(gw, id), {
+      const put = await call('PUT', sp.api.statusUrl(id), {
         body: { status: 'SUSPENDED' },
         headers: { 'x-request-id': 'spidr-e2e-put-1' },
       });
       expect(put.status).toBe(200);
       expect(put.headers.get('x-request-id')).toBe('spidr-e2e-put-1');
       expect(put.body.requestId).toBe('spidr-e2e-put-1');
-      const get = await call('GET', statusUrl(gw, id), { headers: { 'x-request-id': 'spidr-e2e-get-1' } });
+      const get = await sp.api.get(id, { headers: { 'x-request-id': 'spidr-e2e-get-1' } });
       expect(get.headers.get('x-request-id')).toBe('spidr-e2e-get-1');
-      const calls = await callsFor(base, id);
+      const calls = await callsFor(sp.sandbox, id);
       expect(calls.map((c) => [c.method, c.headers['x-request-id']])).toEqual([
         ['PATCH', 'spidr-e2e-put-1'],
         ['GET', 'spidr-e2e-get-1'],
       ]);
-      const history = await call('GET', historyUrl(gw, id));
+      const history = await sp.api.history(id);
       expect(history.body.items[0].requestId).toBe('spidr-e2e-put-1');
     });
 
     it('should send a generated request id to Spidr when the caller sends none', async () => {
       const id = accountId();
-      const put = await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } });
+      const put = await sp.api.put(id, { status: 'DELINQUENT' });
       const generated = put.headers.get('x-request-id');
       expect(generated).toMatch(/^[0-9a-f-]{36}$/);
-      expect((await callsFor(base, id))[0].headers['x-request-id']).toBe(generated);
+      expect((await callsFor(sp.sandbox, id))[0].headers['x-request-id']).toBe(generated);
     });
   });
 
@@ -643,24 +619,24 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
       async (providerOptions, field) => {
         const id = accountId();
         const problem = expectProblem(
-          await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED', providerOptions } }),
+          await sp.api.put(id, { status: 'SUSPENDED', providerOptions }),
           400,
           'VALIDATION_FAILED',
         );
         expect(problem.errors).toEqual([expect.objectContaining({ field })]);
-        expect(await callsFor(base, id)).toEqual([]);
+        expect(await callsFor(sp.sandbox, id)).toEqual([]);
       },
     );
 
     it('should refuse providerOptions that is not an object', async () => {
       const id = accountId();
       const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED', providerOptions: ['x'] } }),
+        await sp.api.put(id, { status: 'SUSPENDED', providerOptions: ['x'] }),
         400,
         'VALIDATION_FAILED',
       );
       expect(problem.errors[0].field).toBe('providerOptions');
-      expect(await callsFor(base, id)).toEqual([]);
+      expect(await callsFor(sp.sandbox, id)).toEqual([]);
     });
   });
 
@@ -668,19 +644,19 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
     it("should never copy the sandbox's fake personal data into answers or logs", async () => {
       const id = accountId();
       const answers: JsonResponse[] = [];
-      answers.push(await call('GET', statusUrl(gw, id)));
-      answers.push(await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }));
-      answers.push(await call('GET', statusUrl(gw, id)));
-      answers.push(await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, { body: { status: 'CLOSED' } }));
-      answers.push(await call('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'PAID_OFF' } }));
-      answers.push(await call('PUT', statusUrl(gw, id), { body: { status: 'ACTIVE' } })); // 409 from Spidr
-      answers.push(await call('GET', statusUrl(gw, id)));
-      answers.push(await call('GET', historyUrl(gw, id)));
+      answers.push(await sp.api.get(id));
+      answers.push(await sp.api.put(id, { status: 'SUSPENDED' }));
+      answers.push(await sp.api.get(id));
+      answers.push(await sp.api.put(id, { status: 'CLOSED' }, { query: '?dryRun=true' }));
+      answers.push(await sp.api.put(id, { status: 'CLOSED', reason: 'PAID_OFF' }));
+      answers.push(await sp.api.put(id, { status: 'ACTIVE' })); // 409 from Spidr
+      answers.push(await sp.api.get(id));
+      answers.push(await sp.api.history(id));
       expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 409, 200, 200]);
-      const pii = await personalDataOf(base, id);
+      const pii = await personalDataOf(sp.sandbox, id);
       expectNoneOf(answers, pii);
-      await flushLogs(gw);
-      const logs = gw.rawLogs();
+      await flushLogs(sp.gw);
+      const logs = sp.gw.rawLogs();
       for (const value of pii) expect(logs).not.toContain(value);
       expect(logs).not.toContain(API_KEY);
     });
@@ -693,46 +669,35 @@ describe('Spidr with caller API keys (scopes)', () => {
     closer: 'closer-key-0123456789abcdef',
     reader: 'reader-key-0123456789abcdef',
   };
-  let gw: TestGateway;
-  let base: string;
-
-  beforeAll(async () => {
-    gw = await startGateway({
+  const sp = useProviderGateway('spidr', {
+    env: {
       API_KEYS: JSON.stringify([
         { id: 'writer', key: KEYS.writer, scopes: ['status:write'] },
         { id: 'closer', key: KEYS.closer, scopes: ['status:write', 'status:close'] },
         { id: 'reader', key: KEYS.reader, scopes: ['status:read'] },
       ]),
-    });
-    base = gw.providerUrl('spidr');
-  });
-  afterAll(async () => {
-    await gw.close();
+    },
   });
 
   it('should answer 401 UNAUTHENTICATED without a key or with an unknown key, and call nothing', async () => {
     const id = accountId();
+    expectProblem(await sp.api.put(id, { status: 'SUSPENDED' }), 401, 'UNAUTHENTICATED');
+    expectProblem(await sp.api.get(id), 401, 'UNAUTHENTICATED');
+    expectProblem(await sp.api.history(id), 401, 'UNAUTHENTICATED');
     expectProblem(
-      await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } }),
-      401,
-      'UNAUTHENTICATED',
-    );
-    expectProblem(await call('GET', statusUrl(gw, id)), 401, 'UNAUTHENTICATED');
-    expectProblem(await call('GET', historyUrl(gw, id)), 401, 'UNAUTHENTICATED');
-    expectProblem(
-      await call('PUT', statusUrl(gw, id), {
+      await call('PUT', sp.api.statusUrl(id), {
         body: { status: 'SUSPENDED' },
         headers: { 'x-api-key': 'not-a-known-key-0000000000' },
       }),
       401,
       'UNAUTHENTICATED',
     );
-    expect(await callsFor(base, id)).toEqual([]);
+    expect(await callsFor(sp.sandbox, id)).toEqual([]);
   });
 
   it('should let a status:write key SUSPEND but refuse CLOSED with 403 FORBIDDEN before any Spidr call', async () => {
     const id = accountId();
-    const suspend = await call('PUT', statusUrl(gw, id), {
+    const suspend = await call('PUT', sp.api.statusUrl(id), {
       body: { status: 'SUSPENDED' },
       headers: { 'x-api-key': KEYS.writer },
     });
@@ -741,7 +706,7 @@ describe('Spidr with caller API keys (scopes)', () => {
 
     for (const reason of [undefined, 'CHARGED_OFF']) {
       const problem = expectProblem(
-        await call('PUT', statusUrl(gw, id), {
+        await call('PUT', sp.api.statusUrl(id), {
           body: { status: 'CLOSED', ...(reason ? { reason } : {}) },
           headers: { 'x-api-key': KEYS.writer },
         }),
@@ -750,24 +715,24 @@ describe('Spidr with caller API keys (scopes)', () => {
       );
       expect(problem.requiredScope).toBe('status:close');
     }
-    const dry = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, {
+    const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
       body: { status: 'CLOSED' },
       headers: { 'x-api-key': KEYS.writer },
     });
     expectProblem(dry, 403, 'FORBIDDEN');
 
-    const calls = await callsFor(base, id);
+    const calls = await callsFor(sp.sandbox, id);
     expect(calls.map((c) => c.body)).toEqual([{ status: 'suspended' }]);
   });
 
   it('should let a key with status:close close (Bearer), refuse PUT for a status:read key, and show callerIds in history', async () => {
     const id = accountId();
-    const suspend = await call('PUT', statusUrl(gw, id), {
+    const suspend = await call('PUT', sp.api.statusUrl(id), {
       body: { status: 'SUSPENDED', reason: 'FRAUD' },
       headers: { 'x-api-key': KEYS.writer, 'x-request-id': 'scope-w-1' },
     });
     expect(suspend.status).toBe(200);
-    const close = await call('PUT', statusUrl(gw, id), {
+    const close = await call('PUT', sp.api.statusUrl(id), {
       body: { status: 'CLOSED', reason: 'FRAUD' },
       headers: { authorization: `Bearer ${KEYS.closer}`, 'x-request-id': 'scope-c-1' },
     });
@@ -775,7 +740,7 @@ describe('Spidr with caller API keys (scopes)', () => {
     expect(close.body).toMatchObject({ outcome: 'APPLIED', providerStatus: 'close_without_refund' });
 
     const readerPut = expectProblem(
-      await call('PUT', statusUrl(gw, id), {
+      await call('PUT', sp.api.statusUrl(id), {
         body: { status: 'ACTIVE' },
         headers: { 'x-api-key': KEYS.reader },
       }),
@@ -784,20 +749,16 @@ describe('Spidr with caller API keys (scopes)', () => {
     );
     expect(readerPut.requiredScope).toBe('status:write');
     // A key without status:read cannot read.
-    expectProblem(
-      await call('GET', statusUrl(gw, id), { headers: { 'x-api-key': KEYS.closer } }),
-      403,
-      'FORBIDDEN',
-    );
+    expectProblem(await sp.api.get(id, { headers: { 'x-api-key': KEYS.closer } }), 403, 'FORBIDDEN');
 
-    const writes = (await callsFor(base, id)).filter((c) => c.method === 'PATCH');
+    const writes = (await callsFor(sp.sandbox, id)).filter((c) => c.method === 'PATCH');
     expect(writes.map((c) => c.body)).toEqual([{ status: 'suspended' }, { status: 'close_without_refund' }]);
 
-    const read = await call('GET', statusUrl(gw, id), { headers: { 'x-api-key': KEYS.reader } });
+    const read = await sp.api.get(id, { headers: { 'x-api-key': KEYS.reader } });
     expect(read.status).toBe(200);
     expect(read.body).toMatchObject({ status: 'CLOSED', source: 'provider' });
 
-    const history = await call('GET', historyUrl(gw, id), {
+    const history = await sp.api.history(id, {
       headers: { authorization: `Bearer ${KEYS.reader}` },
     });
     expect(history.status).toBe(200);
@@ -812,46 +773,36 @@ describe('Spidr with caller API keys (scopes)', () => {
 });
 
 describe('Spidr in live mode (standalone sandbox at SPIDR_BASE_URL)', () => {
-  let sandbox: StandaloneSandbox;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox('spidr');
-    gw = await startGateway({ SPIDR_BASE_URL: sandbox.url, SPIDR_API_KEY: API_KEY, AUTH_DISABLED: 'true' });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  const sp = useProviderGateway('spidr', { live: { SPIDR_API_KEY: API_KEY } });
 
   it('should report Spidr as live at that URL and the others on their sandboxes', async () => {
-    const { body } = await call('GET', `${gw.url}/v1/providers`);
+    const { body } = await call('GET', `${sp.gw.url}/v1/providers`);
     const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
     expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'sandbox', spidr: 'live' });
-    expect(gw.providerUrl('spidr')).toBe(sandbox.url);
-    expect((await call('GET', `${gw.url}/health/ready`)).body.details.spidr.mode).toBe('live');
+    expect(sp.gw.providerUrl('spidr')).toBe(sp.sandbox);
+    expect((await call('GET', `${sp.gw.url}/health/ready`)).body.details.spidr.mode).toBe('live');
   });
 
   it("should send exactly the contract's requests with the API key to the live URL", async () => {
     const id = accountId();
-    const dry = await call('PUT', `${statusUrl(gw, id)}?dryRun=true`, {
+    const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
       body: { status: 'CLOSED', reason: 'PAID_OFF' },
     });
     expect(dry.body.providerRequest).toEqual({
       method: 'PATCH',
-      url: `${sandbox.url}/v1/account/${id}`,
+      url: `${sp.sandbox}/v1/account/${id}`,
       body: { status: 'close_paid_off' },
     });
-    expect(await callsFor(sandbox.url, id)).toEqual([]);
+    expect(await callsFor(sp.sandbox, id)).toEqual([]);
 
-    const suspend = await call('PUT', statusUrl(gw, id), {
+    const suspend = await call('PUT', sp.api.statusUrl(id), {
       body: { status: 'SUSPENDED' },
       headers: { 'x-request-id': 'live-1' },
     });
     expect(suspend.status).toBe(200);
-    const close = await call('PUT', statusUrl(gw, id), { body: { status: 'CLOSED', reason: 'PAID_OFF' } });
+    const close = await sp.api.put(id, { status: 'CLOSED', reason: 'PAID_OFF' });
     expect(close.body).toMatchObject({ outcome: 'APPLIED', providerStatus: 'close_paid_off' });
-    const read = await call('GET', statusUrl(gw, id));
+    const read = await sp.api.get(id);
     expect(read.body).toMatchObject({
       status: 'CLOSED',
       reason: 'PAID_OFF',
@@ -859,7 +810,7 @@ describe('Spidr in live mode (standalone sandbox at SPIDR_BASE_URL)', () => {
       source: 'provider',
     });
 
-    const calls = await callsFor(sandbox.url, id);
+    const calls = await callsFor(sp.sandbox, id);
     expect(calls.map((c) => [c.method, c.url, c.body ?? null])).toEqual([
       ['PATCH', `/v1/account/${id}`, { status: 'suspended' }],
       ['PATCH', `/v1/account/${id}`, { status: 'close_paid_off' }],
@@ -867,113 +818,85 @@ describe('Spidr in live mode (standalone sandbox at SPIDR_BASE_URL)', () => {
     ]);
     for (const c of calls) expect(c.headers[AUTH_HEADER]).toBe(AUTH_VALUE);
     expect(calls[0].headers['x-request-id']).toBe('live-1');
-    expect((await sandboxCalls(sandbox.url)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
+    expect((await sandboxCalls(sp.sandbox)).every((c) => c.url.startsWith('/v1/account/'))).toBe(true);
     // The built-in Spidr sandbox is not used in live mode.
-    expect(gw.gateway.runtime.registry.list().find((e) => e.id === 'spidr')?.mode).toBe('live');
+    expect(sp.gw.gateway.runtime.registry.list().find((e) => e.id === 'spidr')?.mode).toBe('live');
   });
 
   it('should map the live provider errors the same way (NOTFOUND-, closed account)', async () => {
     const missing = accountId('NOTFOUND');
     expect(
-      expectProblem(
-        await call('PUT', statusUrl(gw, missing), { body: { status: 'ACTIVE' } }),
-        404,
-        'ACCOUNT_NOT_FOUND',
-      ).provider,
+      expectProblem(await sp.api.put(missing, { status: 'ACTIVE' }), 404, 'ACCOUNT_NOT_FOUND').provider,
     ).toMatchObject({ httpStatus: 404, code: 'NOT_FOUND' });
     const closed = accountId('CLOSED');
     expect(
-      expectProblem(
-        await call('PUT', statusUrl(gw, closed), { body: { status: 'ACTIVE' } }),
-        409,
-        'ACCOUNT_CLOSED',
-      ).provider,
+      expectProblem(await sp.api.put(closed, { status: 'ACTIVE' }), 409, 'ACCOUNT_CLOSED').provider,
     ).toMatchObject({ httpStatus: 400, code: 'ACCOUNT_CLOSED' });
   });
 });
 
 describe('Spidr in live mode with a wrong API key', () => {
   const WRONG_KEY = 'sk_live_wrong_key_ffffffffffffffff';
-  let sandbox: StandaloneSandbox;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    sandbox = await startSandbox('spidr');
-    gw = await startGateway({ SPIDR_BASE_URL: sandbox.url, SPIDR_API_KEY: WRONG_KEY, AUTH_DISABLED: 'true' });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await sandbox.close();
-  });
+  const sp = useProviderGateway('spidr', { live: { SPIDR_API_KEY: WRONG_KEY } });
 
   it('should answer 502 PROVIDER_AUTH_FAILED after one call, without showing the key', async () => {
     const id = accountId();
-    const put = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
-    const problem = expectProblem(put, 502, 'PROVIDER_AUTH_FAILED');
-    expect(problem).toMatchObject({
+    const put = await sp.api.put(id, { status: 'SUSPENDED' });
+    const problem = expectProviderFailure(put, 502, 'PROVIDER_AUTH_FAILED', {
       retryable: false,
       provider: { id: 'spidr', httpStatus: 401, code: 'UNAUTHORIZED', message: 'Invalid or missing API key' },
     });
-    const calls = await callsFor(sandbox.url, id);
+    const calls = await callsFor(sp.sandbox, id);
     expect(calls).toHaveLength(1);
     expect(calls[0].headers[AUTH_HEADER]).toBe(SPIDR_API_KEY_HEADER.value(WRONG_KEY));
     expect(JSON.stringify(problem)).not.toContain(WRONG_KEY);
 
-    expectProblem(await call('GET', statusUrl(gw, id)), 502, 'PROVIDER_AUTH_FAILED');
-    expect(await callsFor(sandbox.url, id)).toHaveLength(2);
-    const history = await call('GET', historyUrl(gw, id));
+    expectProblem(await sp.api.get(id), 502, 'PROVIDER_AUTH_FAILED');
+    expect(await callsFor(sp.sandbox, id)).toHaveLength(2);
+    const history = await sp.api.history(id);
     expect(history.body.items[0]).toMatchObject({
       outcome: 'FAILED',
       errorCode: 'PROVIDER_AUTH_FAILED',
       providerHttpStatus: 401,
     });
-    await flushLogs(gw);
-    expect(gw.rawLogs()).not.toContain(WRONG_KEY);
+    await flushLogs(sp.gw);
+    expect(sp.gw.rawLogs()).not.toContain(WRONG_KEY);
   });
 });
 
 describe('Spidr timeouts (SPIDR_TIMEOUT_MS=300)', () => {
   const SLOW_MS = 800;
-  let gw: TestGateway;
-  let base: string;
   /** When the sandbox's last slow answer is due: closing waits for it, so no timer outlives the tests. */
   let slowUntil = 0;
-
-  beforeAll(async () => {
-    // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
-    gw = await startGateway({ SPIDR_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' });
-    base = gw.providerUrl('spidr');
-  });
-  afterAll(async () => {
-    await new Promise((r) => setTimeout(r, Math.max(0, slowUntil - Date.now() + 50)));
-    await gw.close();
+  // Timeouts, not the breaker, are under test here: keep the circuit closed through repeated timeouts.
+  const sp = useProviderGateway('spidr', {
+    env: { SPIDR_TIMEOUT_MS: '300', CIRCUIT_FAILURE_THRESHOLD: '1000' },
+    beforeClose: () => new Promise((r) => setTimeout(r, Math.max(0, slowUntil - Date.now() + 50))),
   });
 
   it('should answer 504 PROVIDER_TIMEOUT within timeout × attempts plus a margin for a slow Spidr', async () => {
     const id = accountId(`SLOW${SLOW_MS}`);
     const started = Date.now();
     slowUntil = started + SLOW_MS;
-    const res = await call('PUT', statusUrl(gw, id), { body: { status: 'SUSPENDED' } });
+    const res = await sp.api.put(id, { status: 'SUSPENDED' });
     const elapsed = Date.now() - started;
-    const problem = expectProblem(res, 504, 'PROVIDER_TIMEOUT');
-    expect(problem.retryable).toBe(true);
-    expect(problem.provider).toBeUndefined();
+    expectProviderFailure(res, 504, 'PROVIDER_TIMEOUT', { retryable: true, provider: null });
     expect(elapsed).toBeLessThan(2_500);
     expect(elapsed).toBeGreaterThanOrEqual(250);
-    expect((await callsFor(base, id)).length).toBeGreaterThanOrEqual(1);
+    expect((await callsFor(sp.sandbox, id)).length).toBeGreaterThanOrEqual(1);
 
-    const history = await call('GET', historyUrl(gw, id));
+    const history = await sp.api.history(id);
     expect(history.body.items[0]).toMatchObject({ outcome: 'FAILED', errorCode: 'PROVIDER_TIMEOUT' });
 
     const readStarted = Date.now();
     slowUntil = readStarted + SLOW_MS;
-    expectProblem(await call('GET', statusUrl(gw, id)), 504, 'PROVIDER_TIMEOUT');
+    expectProblem(await sp.api.get(id), 504, 'PROVIDER_TIMEOUT');
     expect(Date.now() - readStarted).toBeLessThan(2_500);
   });
 
   it('should still apply a change that answers within the timeout', async () => {
     const id = accountId('SLOW50');
-    const res = await call('PUT', statusUrl(gw, id), { body: { status: 'DELINQUENT' } });
+    const res = await sp.api.put(id, { status: 'DELINQUENT' });
     expect(res.status).toBe(200);
     expect(res.body.providerStatus).toBe('delinquent');
   });

@@ -117,9 +117,13 @@ export async function engines(): Promise<EngineCase[]> {
 
 /** For a PostgreSQL-only suite: why it must be skipped (undefined when it runs); under CI an error instead. */
 export async function postgresSkipReason(): Promise<string | undefined> {
-  const reason = await postgresUnavailableReason();
+  return skipReasonOutsideCi(await postgresUnavailableReason(), 'PostgreSQL');
+}
+
+/** `reason` (why `what` cannot be used) as a reason to skip; under CI an error instead. */
+export function skipReasonOutsideCi(reason: string | undefined, what: string): string | undefined {
   if (reason !== undefined && process.env.CI === 'true')
-    throw new Error(`PostgreSQL needed under CI: ${reason}`);
+    throw new Error(`${what} needed under CI: ${reason}`);
   return reason;
 }
 

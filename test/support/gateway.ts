@@ -73,6 +73,50 @@ export async function startGateway(
   };
 }
 
+/**
+ * One gateway for the enclosing describe block: started in its `beforeAll`, closed in its `afterAll`.
+ * The answer stands for that gateway (use it inside tests and hooks, not while the suite is declared).
+ * `env` may be a function, for settings that need set-up of their own (a sandbox started first, …).
+ */
+export function useGateway(
+  env: Env | (() => Promise<Env>) = {},
+  options: Omit<CreateAppOptions, 'logDestination'> & {
+    /** Runs before the gateway closes (e.g. waiting out a sandbox's delayed answers). */
+    beforeClose?: () => Promise<unknown>;
+    /** Runs once it has closed (e.g. closing what `env` started). */
+    afterClose?: () => Promise<unknown>;
+  } = {},
+): TestGateway {
+  const { beforeClose, afterClose, ...appOptions } = options;
+  let started: TestGateway | undefined;
+  const current = () => {
+    if (!started) throw new Error('the suite gateway is not started (used outside a test or hook?)');
+    return started;
+  };
+  beforeAll(async () => {
+    started = await startGateway(typeof env === 'function' ? await env() : env, appOptions);
+  });
+  afterAll(async () => {
+    await beforeClose?.();
+    await started?.close();
+    await afterClose?.();
+  });
+  return {
+    get url() {
+      return current().url;
+    },
+    get gateway() {
+      return current().gateway;
+    },
+    get logs() {
+      return current().logs;
+    },
+    rawLogs: () => current().rawLogs(),
+    providerUrl: (provider) => current().providerUrl(provider),
+    close: () => current().close(),
+  };
+}
+
 /** A fresh SQLite file under the OS temp folder, so tests never touch ./data. */
 export function temporarySqliteUrl(): string {
   return `sqlite:${join(tmpdir(), 'statusgate-test', `${randomUUID()}.sqlite`)}`;
