@@ -1,0 +1,96 @@
+/**
+ * `npm run bench:footprint` (not part of `npm test`): the gateway's memory and start-up alone, quicker than
+ * `npm run bench`, to compare node flags and builds before/after a change (issue 18, memory and start-up).
+ * Starts the stub and the gateway as deployed (FOOTPRINT_NODE_ARGS replaces the flags of `npm start`, e.g.
+ * "--max-semi-space-size=8 --optimize-for-size"), on SQLite, and prints: start to ready (median of
+ * FOOTPRINT_STARTS), RSS idle (its parts from /proc/<pid>/smaps: the node binary's pages, malloc's heap,
+ * other anonymous memory), then RSS after BENCH_SECONDS at BENCH_RATE req/s and BENCH_SECONDS at
+ * BENCH_CONNECTIONS connections, with the requests per second and CPU µs per request at saturation.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CONNECTIONS,
+  DEPLOYED,
+  SECONDS,
+  WARMUP_SECONDS,
+  fixedRate,
+  gatewayEnvironment,
+  gatewayTarget,
+  rssMb,
+  saturate,
+  sleep,
+  startGateway,
+  startProcess,
+  stop,
+} from './bench-lib.js';
+
+const STARTS = Number(process.env.FOOTPRINT_STARTS ?? 5);
+const nodeArgs = process.env.FOOTPRINT_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? DEPLOYED.nodeArgs;
+
+/** Resident memory of `pid` by origin, in MB: the node binary's mapped pages, malloc's [heap], the rest. */
+function rssParts(pid: number): Record<string, number> {
+  const parts: Record<string, number> = { binary: 0, mallocHeap: 0, anonymous: 0, other: 0 };
+  let part = 'other';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (mapping) {
+      const name = mapping[1];
+      part =
+        name === process.execPath
+          ? 'binary'
+          : name === '[heap]'
+            ? 'mallocHeap'
+            : name === ''
+              ? 'anonymous'
+              : 'other';
+    } else if (line.startsWith('Rss:')) parts[part] += Number(line.split(/\s+/)[1]) / 1024;
+  }
+  return parts;
+}
+
+const fmt = (n: number) => n.toFixed(0);
+const stub = await startProcess(['dist/scripts/bench-servers.js', 'stub', '0'], {}, /listening (\d+)/);
+const file = join(tmpdir(), `statusgate-footprint-${randomUUID()}.sqlite`);
+const env = { ...gatewayEnvironment(`http://127.0.0.1:${stub.port}`), DATABASE_URL: `sqlite:${file}` };
+try {
+  const starts: number[] = [];
+  for (let k = 0; k < STARTS; k++) {
+    const g = await startGateway(env, DEPLOYED.entry, nodeArgs);
+    starts.push(g.startMs);
+    await stop(g.child);
+  }
+  const gateway = await startGateway(env, DEPLOYED.entry, nodeArgs);
+  const pid = gateway.child.pid!;
+  await sleep(500);
+  const idle = rssMb(pid);
+  const parts = rssParts(pid);
+  const target = gatewayTarget('gateway', gateway.port, pid, `fp-${Date.now()}`);
+  await fixedRate(target, WARMUP_SECONDS, 1_000_000);
+  await fixedRate(target, SECONDS, 2_000_000);
+  const sat = await saturate(target, SECONDS, 3_000_000);
+  const after = rssMb(pid);
+  const afterParts = rssParts(pid);
+  await stop(gateway.child);
+  const sorted = [...starts].sort((a, b) => a - b);
+  const line = (p: Record<string, number>) =>
+    Object.entries(p)
+      .map(([k, v]) => `${k} ${fmt(v)}`)
+      .join(', ');
+  process.stdout.write(
+    [
+      `node ${process.version} ${nodeArgs.join(' ')} ${DEPLOYED.entry}`,
+      `start to ready: median ${fmt(sorted[Math.floor(sorted.length / 2)])} ms (${sorted.map(fmt).join(', ')})`,
+      `RSS idle ${fmt(idle)} MB (${line(parts)})`,
+      `RSS after ${fmt(after)} MB (${line(afterParts)})`,
+      `saturation (${CONNECTIONS} connections): ${fmt(sat.rps ?? 0)} req/s, ${fmt(sat.cpuUsPerRequest ?? 0)} µs CPU/req, ${sat.errors} errors`,
+    ].join('\n') + '\n',
+  );
+} finally {
+  await stop(stub.child);
+  rmSync(file, { force: true });
+  rmSync(`${file}-wal`, { force: true });
+  rmSync(`${file}-shm`, { force: true });
+}
