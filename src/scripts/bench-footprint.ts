@@ -54,7 +54,14 @@ function rssParts(pid: number): Record<string, number> {
 const fmt = (n: number) => n.toFixed(0);
 const stub = await startProcess(['dist/scripts/bench-servers.js', 'stub', '0'], {}, /listening (\d+)/);
 const file = join(tmpdir(), `statusgate-footprint-${randomUUID()}.sqlite`);
-const env = { ...gatewayEnvironment(`http://127.0.0.1:${stub.port}`), DATABASE_URL: `sqlite:${file}` };
+const env = {
+  ...gatewayEnvironment(`http://127.0.0.1:${stub.port}`),
+  DATABASE_URL: `sqlite:${file}`,
+  // glibc's allocator settings pass through, to compare them too.
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')) as [string, string][],
+  ),
+};
 try {
   const starts: number[] = [];
   for (let k = 0; k < STARTS; k++) {
