@@ -57,9 +57,11 @@ const file = join(tmpdir(), `statusgate-footprint-${randomUUID()}.sqlite`);
 const env = {
   ...gatewayEnvironment(`http://127.0.0.1:${stub.port}`),
   DATABASE_URL: `sqlite:${file}`,
-  // glibc's allocator settings pass through, to compare them too.
+  // glibc's allocator settings and NODE_DISABLE_COMPILE_CACHE pass through, to compare them too.
   ...Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_')) as [string, string][],
+    Object.entries(process.env).filter(
+      ([k]) => k.startsWith('MALLOC_') || k === 'NODE_DISABLE_COMPILE_CACHE',
+    ) as [string, string][],
   ),
 };
 try {
