@@ -5,13 +5,15 @@
  * "--max-semi-space-size=8 --optimize-for-size"), on SQLite, and prints: start to ready (median of
  * FOOTPRINT_STARTS), RSS idle (its parts from /proc/<pid>/smaps: the node binary's pages, malloc's heap,
  * other anonymous memory), then RSS after BENCH_SECONDS at BENCH_RATE req/s and BENCH_SECONDS at
- * BENCH_CONNECTIONS connections, with the requests per second and CPU µs per request at saturation.
+ * BENCH_CONNECTIONS connections, with the requests per second and CPU µs per request at saturation, and
+ * V8's heap by space at both moments (the gateway's /metrics).
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  BENCH_KEY,
   CONNECTIONS,
   DEPLOYED,
   SECONDS,
@@ -51,6 +53,24 @@ function rssParts(pid: number): Record<string, number> {
   return parts;
 }
 
+/** V8's heap by space from the gateway's own /metrics (prom-client's default metrics), in MB. */
+async function heapSpaces(port: number): Promise<string> {
+  const text = await (
+    await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { 'x-api-key': BENCH_KEY } })
+  ).text();
+  const spaces: Record<string, { used: number; size: number }> = {};
+  for (const [, kind, space, value] of text.matchAll(
+    /^nodejs_heap_space_size_(used|total)_bytes\{space="(\w+)"\} (\S+)$/gm,
+  )) {
+    spaces[space] ??= { used: 0, size: 0 };
+    spaces[space][kind === 'used' ? 'used' : 'size'] = Number(value) / 2 ** 20;
+  }
+  return Object.entries(spaces)
+    .filter(([, v]) => v.size >= 0.5)
+    .map(([k, v]) => `${k} ${v.used.toFixed(0)}/${v.size.toFixed(0)}`)
+    .join(', ');
+}
+
 const fmt = (n: number) => n.toFixed(0);
 const stub = await startProcess(['dist/scripts/bench-servers.js', 'stub', '0'], {}, /listening (\d+)/);
 const file = join(tmpdir(), `statusgate-footprint-${randomUUID()}.sqlite`);
@@ -76,12 +96,14 @@ try {
   await sleep(500);
   const idle = rssMb(pid);
   const parts = rssParts(pid);
+  const idleHeap = await heapSpaces(gateway.port);
   const target = gatewayTarget('gateway', gateway.port, pid, `fp-${Date.now()}`);
   await fixedRate(target, WARMUP_SECONDS, 1_000_000);
   await fixedRate(target, SECONDS, 2_000_000);
   const sat = await saturate(target, SECONDS, 3_000_000);
   const after = rssMb(pid);
   const afterParts = rssParts(pid);
+  const afterHeap = await heapSpaces(gateway.port);
   await stop(gateway.child);
   const sorted = [...starts].sort((a, b) => a - b);
   const line = (p: Record<string, number>) =>
@@ -92,8 +114,8 @@ try {
     [
       `node ${process.version} ${nodeArgs.join(' ')} ${DEPLOYED.entry}`,
       `start to ready: median ${fmt(sorted[Math.floor(sorted.length / 2)])} ms (${sorted.map(fmt).join(', ')})`,
-      `RSS idle ${fmt(idle)} MB (${line(parts)})`,
-      `RSS after ${fmt(after)} MB (${line(afterParts)})`,
+      `RSS idle ${fmt(idle)} MB (${line(parts)}); V8 heap used/size MB: ${idleHeap}`,
+      `RSS after ${fmt(after)} MB (${line(afterParts)}); V8 heap used/size MB: ${afterHeap}`,
       `saturation (${CONNECTIONS} connections): ${fmt(sat.rps ?? 0)} req/s, ${fmt(sat.cpuUsPerRequest ?? 0)} µs CPU/req, ${sat.errors} errors`,
     ].join('\n') + '\n',
   );
