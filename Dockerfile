@@ -30,7 +30,7 @@ RUN npm run build \
  && cp /app/dist/bundle/main.mjs /app/dist/bundle/gateway.mjs /out/app/dist/bundle/ \
  && install -d -o 1000 -g 1000 /out/app/dist/bundle/compile-cache \
  && cd /out/app && setpriv --reuid=1000 --regid=1000 --clear-groups \
-      node --max-semi-space-size=8 dist/bundle/main.mjs --version \
+      node --max-semi-space-size=8 --max-old-space-size=96 dist/bundle/main.mjs --version \
  && chown -R root:root /out/app/dist/bundle/compile-cache
 # /out/root: what distroless's Node image holds, taken from this official image, so the runtime stage can
 # start FROM scratch (a distroless base measured 213 MB here, most of it a Debian base the gateway never
@@ -60,7 +60,7 @@ COPY --from=build /out/app /app
 WORKDIR /app
 USER 1000:1000
 RUN ["/nodejs/bin/node", "-e", "new (require('better-sqlite3'))(':memory:').prepare('select 1').get()"]
-RUN ["/nodejs/bin/node", "--max-semi-space-size=8", "dist/bundle/main.mjs", "--version"]
+RUN ["/nodejs/bin/node", "--max-semi-space-size=8", "--max-old-space-size=96", "dist/bundle/main.mjs", "--version"]
 
 # Stage 3: Node 24 and the C/C++ runtime libraries, no shell, no npm, no package manager.
 FROM scratch
@@ -83,4 +83,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
 # node is PID 1: SIGTERM reaches the gateway, which drains for up to DRAIN_TIMEOUT_MS (default 25 s) and
 # exits 0. CMD holds the arguments of `npm start` (docs/performance.md explains the flags).
 ENTRYPOINT ["/nodejs/bin/node"]
-CMD ["--max-semi-space-size=8", "dist/bundle/main.mjs"]
+CMD ["--max-semi-space-size=8", "--max-old-space-size=96", "dist/bundle/main.mjs"]
