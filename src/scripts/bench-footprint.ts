@@ -12,25 +12,11 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  BENCH_KEY,
-  CONNECTIONS,
-  DEPLOYED,
-  SECONDS,
-  WARMUP_SECONDS,
-  fixedRate,
-  gatewayEnvironment,
-  gatewayTarget,
-  rssMb,
-  saturate,
-  sleep,
-  startGateway,
-  startProcess,
-  stop,
-} from './bench-lib.js';
+import * as bench from './bench-lib.js';
 
 const STARTS = Number(process.env.FOOTPRINT_STARTS ?? 5);
-const nodeArgs = process.env.FOOTPRINT_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? DEPLOYED.nodeArgs;
+const nodeArgs =
+  process.env.FOOTPRINT_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? bench.DEPLOYED.nodeArgs;
 
 /** Resident memory of `pid` by origin, in MB: the node binary's mapped pages, malloc's [heap], the rest. */
 function rssParts(pid: number): Record<string, number> {
@@ -56,7 +42,7 @@ function rssParts(pid: number): Record<string, number> {
 /** V8's heap by space from the gateway's own /metrics (prom-client's default metrics), in MB. */
 async function heapSpaces(port: number): Promise<string> {
   const text = await (
-    await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { 'x-api-key': BENCH_KEY } })
+    await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { 'x-api-key': bench.BENCH_KEY } })
   ).text();
   const spaces: Record<string, { used: number; size: number }> = {};
   for (const [, kind, space, value] of text.matchAll(
@@ -72,10 +58,10 @@ async function heapSpaces(port: number): Promise<string> {
 }
 
 const fmt = (n: number) => n.toFixed(0);
-const stub = await startProcess(['dist/scripts/bench-servers.js', 'stub', '0'], {}, /listening (\d+)/);
+const stub = await bench.startProcess(['dist/scripts/bench-servers.js', 'stub', '0'], {}, /listening (\d+)/);
 const file = join(tmpdir(), `statusgate-footprint-${randomUUID()}.sqlite`);
 const env = {
-  ...gatewayEnvironment(`http://127.0.0.1:${stub.port}`),
+  ...bench.gatewayEnvironment(`http://127.0.0.1:${stub.port}`),
   DATABASE_URL: `sqlite:${file}`,
   // glibc's allocator settings and NODE_DISABLE_COMPILE_CACHE pass through, to compare them too.
   ...Object.fromEntries(
@@ -87,24 +73,24 @@ const env = {
 try {
   const starts: number[] = [];
   for (let k = 0; k < STARTS; k++) {
-    const g = await startGateway(env, DEPLOYED.entry, nodeArgs);
+    const g = await bench.startGateway(env, bench.DEPLOYED.entry, nodeArgs);
     starts.push(g.startMs);
-    await stop(g.child);
+    await bench.stop(g.child);
   }
-  const gateway = await startGateway(env, DEPLOYED.entry, nodeArgs);
+  const gateway = await bench.startGateway(env, bench.DEPLOYED.entry, nodeArgs);
   const pid = gateway.child.pid!;
-  await sleep(500);
-  const idle = rssMb(pid);
+  await bench.sleep(500);
+  const idle = bench.rssMb(pid);
   const parts = rssParts(pid);
   const idleHeap = await heapSpaces(gateway.port);
-  const target = gatewayTarget('gateway', gateway.port, pid, `fp-${Date.now()}`);
-  await fixedRate(target, WARMUP_SECONDS, 1_000_000);
-  await fixedRate(target, SECONDS, 2_000_000);
-  const sat = await saturate(target, SECONDS, 3_000_000);
-  const after = rssMb(pid);
+  const target = bench.gatewayTarget('gateway', gateway.port, pid, `fp-${Date.now()}`);
+  await bench.fixedRate(target, bench.WARMUP_SECONDS, 1_000_000);
+  await bench.fixedRate(target, bench.SECONDS, 2_000_000);
+  const sat = await bench.saturate(target, bench.SECONDS, 3_000_000);
+  const after = bench.rssMb(pid);
   const afterParts = rssParts(pid);
   const afterHeap = await heapSpaces(gateway.port);
-  await stop(gateway.child);
+  await bench.stop(gateway.child);
   const sorted = [...starts].sort((a, b) => a - b);
   const line = (p: Record<string, number>) =>
     Object.entries(p)
@@ -112,15 +98,15 @@ try {
       .join(', ');
   process.stdout.write(
     [
-      `node ${process.version} ${nodeArgs.join(' ')} ${DEPLOYED.entry}`,
+      `node ${process.version} ${nodeArgs.join(' ')} ${bench.DEPLOYED.entry}`,
       `start to ready: median ${fmt(sorted[Math.floor(sorted.length / 2)])} ms (${sorted.map(fmt).join(', ')})`,
       `RSS idle ${fmt(idle)} MB (${line(parts)}); V8 heap used/size MB: ${idleHeap}`,
       `RSS after ${fmt(after)} MB (${line(afterParts)}); V8 heap used/size MB: ${afterHeap}`,
-      `saturation (${CONNECTIONS} connections): ${fmt(sat.rps ?? 0)} req/s, ${fmt(sat.cpuUsPerRequest ?? 0)} µs CPU/req, ${sat.errors} errors`,
+      `saturation (${bench.CONNECTIONS} connections): ${fmt(sat.rps ?? 0)} req/s, ${fmt(sat.cpuUsPerRequest ?? 0)} µs CPU/req, ${sat.errors} errors`,
     ].join('\n') + '\n',
   );
 } finally {
-  await stop(stub.child);
+  await bench.stop(stub.child);
   rmSync(file, { force: true });
   rmSync(`${file}-wal`, { force: true });
   rmSync(`${file}-shm`, { force: true });
