@@ -1,7 +1,8 @@
 /**
  * The gateway loads only what its configuration uses (issue 18, memory and start-up): the PostgreSQL
  * driver only on PostgreSQL, a provider's sandbox only when that provider runs on it. Each case builds the
- * whole app from the compiled dist/ in a fresh node process that records every module it resolves.
+ * whole app from the compiled dist/ in a fresh node process that records every module it resolves. And the
+ * bundle that ships starts from V8's compile cache instead of compiling itself again on every start.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -66,4 +67,24 @@ describe('What the gateway loads', () => {
     expect(sandboxes(urls).sort()).toEqual(['canopy.sandbox.js', 'cleargrid.sandbox.js', 'pismo.sandbox.js']);
     expect(usesPg(urls)).toBe(false);
   }, 60_000);
+});
+
+describe('The bundle (dist/bundle/main.mjs)', () => {
+  it('should start from the compile cache it wrote beside itself on an earlier start', () => {
+    const start = () =>
+      spawnSync(process.execPath, ['dist/bundle/main.mjs', '--version'], {
+        env: { PATH: process.env.PATH ?? '', NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+    const first = start(); // writes the cache if this build has none yet
+    expect(first.status).toBe(0);
+    const second = start();
+    expect(second.status).toBe(0);
+    expect(second.stdout).toMatch(/^statusgate \d+\.\d+\.\d+/);
+    // Node's own trace of the compile cache: the bundle's code came from the cache, not the compiler.
+    expect(second.stderr).toMatch(
+      /V8 code cache for ESM file:\/\/\S+\/dist\/bundle\/gateway\.mjs was accepted/,
+    );
+  }, 120_000);
 });

@@ -16,213 +16,35 @@
  * Prints the tables, the issue-18 targets met or not, and writes bench/results/latest.json.
  */
 import { megabytes, sampleWal } from './wal-size.js';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import {
-  closeSync,
-  fdatasyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
-import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
-import { waitForOutput } from './child-output.js';
+import {
+  CONNECTIONS,
+  DEPLOYED,
+  RATE,
+  SECONDS,
+  WARMUP_SECONDS,
+  fixedRate,
+  gatewayEnvironment,
+  gatewayTarget,
+  percentiles,
+  rssMb,
+  saturate,
+  sleep,
+  startGateway,
+  startProcess,
+  stop,
+  type Figures,
+  type Target,
+} from './bench-lib.js';
 
-const RATE = Number(process.env.BENCH_RATE ?? 1000);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
-const BENCH_KEY = 'bench-caller-key-0123456789';
 /** BENCH_ENGINES=sqlite skips PostgreSQL (e.g. while profiling). */
 const ENGINES = (process.env.BENCH_ENGINES ?? 'sqlite,postgres').split(',');
 const PG_URL =
   process.env.TEST_DATABASE_URL ?? 'postgres://statusgate:statusgate@127.0.0.1:5432/statusgate_test';
-
-interface Target {
-  name: string;
-  port: number;
-  /** The process serving this target, whose CPU time per request is measured at saturation. */
-  pid?: number;
-  request(i: number): { method: string; path: string; headers: Record<string, string>; body?: string };
-}
-
-interface Figures {
-  p50: number;
-  p90: number;
-  p99: number;
-  errors: number;
-  rps?: number;
-  /** CPU time (user + system) the serving process spent per request, in µs. */
-  cpuUsPerRequest?: number;
-}
-
-const agentFor = (sockets: number) =>
-  new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
-
-function send(agent: http.Agent, target: Target, i: number): Promise<{ micros: number; ok: boolean }> {
-  const { method, path, headers, body } = target.request(i);
-  const started = process.hrtime.bigint();
-  return new Promise((resolve) => {
-    const request = http.request(
-      { host: '127.0.0.1', port: target.port, method, path, headers, agent },
-      (response) => {
-        response.resume();
-        response.on('end', () =>
-          resolve({
-            micros: Number(process.hrtime.bigint() - started) / 1000,
-            ok: (response.statusCode ?? 0) < 300,
-          }),
-        );
-      },
-    );
-    request.on('error', () =>
-      resolve({ micros: Number(process.hrtime.bigint() - started) / 1000, ok: false }),
-    );
-    request.end(body);
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Open loop: requests are sent on schedule whatever the answers, so latency is not hidden by back-pressure. */
-async function fixedRate(target: Target, seconds: number, offset: number): Promise<Figures> {
-  const agent = agentFor(64);
-  const latencies: number[] = [];
-  let errors = 0;
-  const inFlight: Array<Promise<void>> = [];
-  const cpuBefore = target.pid === undefined ? 0 : cpuMicros(target.pid);
-  const start = process.hrtime.bigint();
-  let sent = 0;
-  for (;;) {
-    const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
-    if (elapsed >= seconds) break;
-    const due = Math.floor(elapsed * RATE);
-    while (sent < due) {
-      inFlight.push(
-        send(agent, target, offset + sent).then((r) => {
-          latencies.push(r.micros);
-          if (!r.ok) errors++;
-        }),
-      );
-      sent++;
-    }
-    await sleep(1);
-  }
-  await Promise.all(inFlight);
-  agent.destroy();
-  const cpuUsPerRequest =
-    target.pid === undefined ? undefined : (cpuMicros(target.pid) - cpuBefore) / latencies.length;
-  return { ...percentiles(latencies), errors, cpuUsPerRequest };
-}
-
-/** Closed loop: CONNECTIONS requests always in flight. */
-async function saturate(target: Target, seconds: number, offset: number): Promise<Figures> {
-  const agent = agentFor(CONNECTIONS);
-  const latencies: number[] = [];
-  let errors = 0;
-  let next = offset;
-  const deadline = Date.now() + seconds * 1000;
-  const cpuBefore = target.pid === undefined ? 0 : cpuMicros(target.pid);
-  const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (Date.now() < deadline) {
-        const r = await send(agent, target, next++);
-        latencies.push(r.micros);
-        if (!r.ok) errors++;
-      }
-    }),
-  );
-  const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
-  agent.destroy();
-  const cpuUsPerRequest =
-    target.pid === undefined ? undefined : (cpuMicros(target.pid) - cpuBefore) / latencies.length;
-  return { ...percentiles(latencies), errors, rps: latencies.length / elapsed, cpuUsPerRequest };
-}
-
-function percentiles(micros: number[]): { p50: number; p90: number; p99: number } {
-  const sorted = [...micros].sort((a, b) => a - b);
-  const at = (q: number) =>
-    sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] / 1000 : NaN;
-  return { p50: at(0.5), p90: at(0.9), p99: at(0.99) };
-}
-
-async function startProcess(
-  args: string[],
-  env: Record<string, string>,
-  readyPattern: RegExp,
-): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const match = await waitForOutput(child, readyPattern, args.join(' '));
-  return { child, port: Number(match[1]) };
-}
-
-/** utime + stime of a process, in µs (from /proc; clock ticks are 100 Hz on Linux). */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10_000;
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  child.kill('SIGTERM');
-  await new Promise((resolve) => child.on('exit', resolve));
-}
-
-/** Starts the gateway and measures spawn → first 200 from /health/ready. */
-async function startGateway(
-  env: Record<string, string>,
-  entry = DEPLOYED.entry,
-): Promise<{ child: ChildProcess; port: number; startMs: number }> {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const t0 = process.hrtime.bigint();
-  // BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=bench/profiles" profiles the gateway under load.
-  const extra = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-  const child = spawn(process.execPath, [...DEPLOYED.nodeArgs, ...extra, entry], {
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('gateway exited during start');
-    const ok = await new Promise<boolean>((resolve) => {
-      const request = http.get({ host: '127.0.0.1', port, path: '/health/ready' }, (response) => {
-        response.resume();
-        resolve(response.statusCode === 200);
-      });
-      request.on('error', () => resolve(false));
-    });
-    if (ok) return { child, port, startMs: Number(process.hrtime.bigint() - t0) / 1e6 };
-    await sleep(5);
-  }
-}
-
-/** The node flags and file the gateway is deployed with: those of `npm start` (the image's CMD has the same). */
-function deployedCommand(): { nodeArgs: string[]; entry: string } {
-  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts
-    .start;
-  const words = start.split(/\s+/);
-  // BENCH_ENTRY=dist/main.js measures the unbundled build instead (e.g. to compare the two under load).
-  return {
-    nodeArgs: words.slice(words.indexOf('node') + 1, -1),
-    entry: process.env.BENCH_ENTRY ?? words.at(-1) ?? 'dist/main.js',
-  };
-}
-const DEPLOYED = deployedCommand();
 
 /**
  * The disk's floor for one durable commit: `write` + `fdatasync` of 4 KiB (a page) at growing offsets of a
@@ -306,21 +128,6 @@ async function main(): Promise<void> {
     port: forwarder.port,
     pid: forwarder.child.pid,
   };
-  const gatewayTarget = (name: string, port: number, pid: number, run: string): Target => ({
-    name,
-    port,
-    pid,
-    request: (i) => ({
-      method: 'PUT',
-      path: `/v1/accounts/spidr/bench-${run}-${i}/status`,
-      headers: {
-        'content-type': 'application/json',
-        'idempotency-key': `${run}-${i}`,
-        'x-api-key': BENCH_KEY,
-      },
-      body: JSON.stringify({ status: 'SUSPENDED', reason: 'FRAUD' }),
-    }),
-  });
 
   const results: Record<string, unknown> = {};
   const rows: Array<[string, Figures, Figures]> = [];
@@ -336,19 +143,7 @@ async function main(): Promise<void> {
   results.direct = { fixedRate: directRate, saturation: directSat };
   results.forwarder = { fixedRate: rows[1][1], saturation: forwarderSat };
 
-  const gatewayEnv = {
-    // As deployed (the image sets it): no built-in sandboxes for the providers without a base URL.
-    NODE_ENV: 'production',
-    SPIDR_BASE_URL: stubUrl,
-    SPIDR_API_KEY: 'bench-key-000000000000',
-    // Callers authenticate as in production: one key, stored as its SHA-256.
-    API_KEYS: JSON.stringify([
-      { id: 'bench', sha256: createHash('sha256').update(BENCH_KEY).digest('hex'), scopes: ['status:write'] },
-    ]),
-    LOG_LEVEL: 'info',
-    // The benchmark measures the gateway's cost, not its abuse limit (6,000/min by default).
-    RATE_LIMIT_PER_MINUTE: '0',
-  };
+  const gatewayEnv = gatewayEnvironment(stubUrl);
   const engines: Array<{ engine: string; url: string; cleanup(): Promise<void> }> = [];
   const sqliteFile = join(tmpdir(), `statusgate-bench-${randomUUID()}.sqlite`);
   engines.push({
