@@ -36,7 +36,8 @@ const LEAVES = new Set(['common/ids.ts', 'common/stable-json.ts']);
  */
 const KNOWN: ReadonlyMap<string, string> = new Map([
   ['services/batch.service.ts → common/problem.filter.ts', 'batch items store problem bodies'],
-  ['services/batch-worker.ts → common/problem.filter.ts', 'batch items store problem bodies'],
+  ['services/batch-item-runner.ts → common/problem.filter.ts', 'batch items store problem bodies'],
+  ['services/batch-recovery.ts → common/problem.filter.ts', 'batch items store problem bodies'],
 ]);
 
 function sources(dir: string): string[] {
