@@ -9,6 +9,7 @@
  */
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import type { SandboxFaultRule } from '../src/providers/sandbox/sandbox-faults.js';
 import type { ProviderId } from '../src/domain/index.js';
 import {
   call,
@@ -29,18 +30,7 @@ function accountId(prefix = 'fault'): string {
   return `${prefix}-${process.pid}-${counter}`;
 }
 
-interface FaultRule {
-  match: { accountId?: string; pathIncludes?: string; method?: string };
-  fault: 'status' | 'latency' | 'reset' | 'malformed';
-  status?: number;
-  body?: unknown;
-  retryAfter?: number | null;
-  delayMs?: number;
-  after?: boolean;
-  times?: number;
-}
-
-async function addFault(sandboxUrl: string, rule: FaultRule): Promise<void> {
+async function addFault(sandboxUrl: string, rule: SandboxFaultRule): Promise<void> {
   const response = await fetch(`${sandboxUrl}/__sandbox/faults`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
