@@ -17,6 +17,7 @@ import { BatchItemRunner, type Unsettled } from './batch-item-runner.js';
 import { BatchRecovery } from './batch-recovery.js';
 import { ChangeStatusService } from './change-status.service.js';
 import { LOGGER_TOKEN } from './tokens.js';
+import { pollOrWake } from './poll-or-wake.js';
 
 const IDLE_POLL_MS = 250;
 const SHUTDOWN_WAIT_MS = 10_000;
@@ -183,7 +184,7 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       const worth = free > 0 && (lane.grouped || lane.inFlight === 0 || free >= Math.ceil(lane.capacity / 4));
       const claimed = worth ? await this.claim(lane, lane.grouped ? GROUP_SIZE : free) : [];
       if (claimed.length === 0) {
-        await idle(lane);
+        await pollOrWake(lane, IDLE_POLL_MS);
         continue;
       }
       if (lane.grouped) this.start(lane, claimed, () => runGroup(this.registry, this.runner, claimed));
@@ -210,19 +211,6 @@ export class BatchWorker implements OnApplicationBootstrap, BeforeApplicationShu
       lane.wake?.();
     });
   }
-}
-
-/** Waits for the lane's next poll, or until new items or a freed slot wake it. */
-function idle(lane: Lane): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(done, IDLE_POLL_MS);
-    function done() {
-      clearTimeout(timer);
-      lane.wake = undefined;
-      resolve();
-    }
-    lane.wake = done;
-  });
 }
 
 function staleBefore(): Date {

@@ -16,6 +16,7 @@ import { INSTANCE_STALE_MS, Store } from '../persistence/store.js';
 import { WebhooksRepository } from '../persistence/webhooks.repository.js';
 import { decodeFeedCursor, encodeFeedCursor } from './events.service.js';
 import { LOGGER_TOKEN } from './tokens.js';
+import { pollOrWake } from './poll-or-wake.js';
 
 /** CONTRACT §7: a 2xx within 10 s is a delivery; retries from 1 s, doubling, capped at 10 min, for 24 h. */
 export const DELIVERY_TIMEOUT_MS = 10_000;
@@ -145,20 +146,8 @@ export class WebhookDispatcher implements OnApplicationBootstrap, BeforeApplicat
       } catch (error) {
         this.logger.error({ err: error, subscriber: loop.subscriber.id }, 'webhook dispatch failed');
       }
-      if (!busy || loop.inFlight >= SUBSCRIBER_CONCURRENCY) await this.idle(loop);
+      if (!busy || loop.inFlight >= SUBSCRIBER_CONCURRENCY) await pollOrWake(loop, POLL_MS);
     }
-  }
-
-  private idle(loop: Loop): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, POLL_MS);
-      function done() {
-        clearTimeout(timer);
-        loop.wake = undefined;
-        resolve();
-      }
-      loop.wake = done;
-    });
   }
 
   /** Turns the events past the subscriber's cursor into deliveries; true when there were any. */
