@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NewAttempt } from './audit.repository.js';
 import { openDatabase, type Database } from './database.js';
-import { SqliteChangeWrites } from './change-writes.js';
+import { SqliteChangeWrites } from './change-writes.sqlite.js';
 
 const attempt = (changeId: string): NewAttempt => ({
   changeId,
