@@ -24,7 +24,17 @@ export const SQL = { ...KEY_SQL, ...AUDIT_SQL, ...EVENT_SQL };
 const FUSED_SQL = {
   insertAttemptWithEvent: `with w as (${AUDIT_SQL.insertAttempt} returning 1 as one) ${insertEventFrom('w')}`,
   completeAttemptWithEvent: `with w as (${AUDIT_SQL.completeAttempt} returning 1 as one) ${insertEventFrom('w')}`,
+  /**
+   * A change's last commit in one statement (one round trip, no transaction of several): the attempt,
+   * its event (only when the attempt's row was written) and the key's final answer, or its release.
+   */
+  completeAttemptWithEventAndKey: settleWith(KEY_SQL.completeKey),
+  completeAttemptWithEventAndRelease: settleWith(KEY_SQL.releaseKey),
 } as const;
+
+function settleWith(keyStatement: string): string {
+  return `with w as (${AUDIT_SQL.completeAttempt} returning 1 as one), e as (${insertEventFrom('w')}) ${keyStatement}`;
+}
 
 function insertEventFrom(source: string): string {
   return `insert into events (id, type, subject, time, data) select ?, ?, ?, ?, ? from ${source}`;
@@ -67,6 +77,22 @@ export function pgQueries(writes: readonly ChangeWrite[]): PgWrite[] {
       continue;
     }
     const [name, params] = statementOf(write);
+    const key = writes[i + 2];
+    if (
+      name === 'completeAttempt' &&
+      next?.kind === 'insertEvent' &&
+      (key?.kind === 'completeKey' || key?.kind === 'releaseKey')
+    ) {
+      const [, keyParams] = statementOf(key);
+      const fused =
+        key.kind === 'completeKey' ? 'completeAttemptWithEventAndKey' : 'completeAttemptWithEventAndRelease';
+      queries.push({
+        query: pgQuery(fused, [...params, ...eventParams(next.event), ...keyParams]),
+        event: false,
+      });
+      i += 2;
+      continue;
+    }
     if ((name === 'insertAttempt' || name === 'completeAttempt') && next?.kind === 'insertEvent') {
       queries.push({
         query: pgQuery(`${name}WithEvent`, [...params, ...eventParams(next.event)]),

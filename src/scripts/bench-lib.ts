@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { waitForOutput } from './child-output.js';
@@ -21,6 +21,8 @@ export interface Target {
   port: number;
   /** The process serving this target, whose CPU time per request is measured at saturation. */
   pid?: number;
+  /** CPU time so far (µs) of the processes behind it (its database server), measured like `pid`'s. */
+  backendCpu?: () => number;
   request(i: number): { method: string; path: string; headers: Record<string, string>; body?: string };
 }
 
@@ -32,6 +34,8 @@ export interface Figures {
   rps?: number;
   /** CPU time (user + system) the serving process spent per request, in µs. */
   cpuUsPerRequest?: number;
+  /** The same for the processes behind it (Target.backendCpu), in µs. */
+  backendCpuUsPerRequest?: number;
 }
 
 export const agentFor = (sockets: number) =>
@@ -101,6 +105,7 @@ export async function saturate(target: Target, seconds: number, offset: number):
   let next = offset;
   const deadline = Date.now() + seconds * 1000;
   const cpuBefore = target.pid === undefined ? 0 : cpuMicros(target.pid);
+  const backendBefore = target.backendCpu?.();
   const started = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: CONNECTIONS }, async () => {
@@ -115,7 +120,15 @@ export async function saturate(target: Target, seconds: number, offset: number):
   agent.destroy();
   const cpuUsPerRequest =
     target.pid === undefined ? undefined : (cpuMicros(target.pid) - cpuBefore) / latencies.length;
-  return { ...percentiles(latencies), errors, rps: latencies.length / elapsed, cpuUsPerRequest };
+  const backendCpuUsPerRequest =
+    backendBefore === undefined ? undefined : (target.backendCpu!() - backendBefore) / latencies.length;
+  return {
+    ...percentiles(latencies),
+    errors,
+    rps: latencies.length / elapsed,
+    cpuUsPerRequest,
+    backendCpuUsPerRequest,
+  };
 }
 
 export function percentiles(micros: number[]): { p50: number; p90: number; p99: number } {
@@ -156,6 +169,32 @@ export function cpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
+/**
+ * CPU time (µs) of the PostgreSQL server's processes serving database `database` (backends whose process
+ * title names it) plus its shared writers (WAL writer, checkpointer, background writer), so other
+ * databases' clients on a shared server are left out. A backend that exits meanwhile takes its time along.
+ */
+export function postgresCpuMicros(database: string): () => number {
+  const served = new RegExp(`^postgres: .*( ${database} |walwriter|checkpointer|background writer)`);
+  const seen = new Map<number, number>();
+  let total = 0;
+  return () => {
+    for (const entry of readdirSync('/proc')) {
+      const pid = Number(entry);
+      if (!Number.isInteger(pid)) continue;
+      try {
+        if (!served.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))) continue;
+        const now = cpuMicros(pid);
+        total += now - (seen.get(pid) ?? 0);
+        seen.set(pid, now);
+      } catch {
+        // exited while read
+      }
+    }
+    return total;
+  };
 }
 
 export function rssMb(pid: number): number {

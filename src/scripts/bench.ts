@@ -31,6 +31,7 @@ import {
   gatewayEnvironment,
   gatewayTarget,
   percentiles,
+  postgresCpuMicros,
   rssMb,
   saturate,
   sleep,
@@ -194,9 +195,15 @@ async function main(): Promise<void> {
     const wal = engine === 'sqlite' ? sampleWal(sqliteFile) : undefined;
     await sleep(500);
     const idleRss = rssMb(gateway.child.pid!);
-    const [rate, sat] = await measure(
-      gatewayTarget(`gateway (${engine})`, gateway.port, gateway.child.pid!, `${engine}-${Date.now()}`),
+    const target = gatewayTarget(
+      `gateway (${engine})`,
+      gateway.port,
+      gateway.child.pid!,
+      `${engine}-${Date.now()}`,
     );
+    // PostgreSQL's own CPU per request beside the gateway's (its server runs on the same machine).
+    if (engine === 'postgres') target.backendCpu = postgresCpuMicros(new URL(PG_URL).pathname.slice(1));
+    const [rate, sat] = await measure(target);
     const afterRss = rssMb(gateway.child.pid!);
     if (wal) walLargest = wal.stop();
     await stop(gateway.child);
@@ -244,6 +251,12 @@ async function main(): Promise<void> {
       return `| ${engine} | ${fmt(x.addedLatencyMs.p50, 3)} | ${fmt(x.addedLatencyMs.p99, 3)} | ${fmt(x.throughputVsForwarder * 100, 0)} % | ${fmt(x.rssMb.idle, 0)} | ${fmt(x.rssMb.afterRun, 0)} | ${fmt(x.startToReadyMs.median, 0)} |`;
     }),
   ];
+  for (const [name, , s] of rows)
+    if (s.backendCpuUsPerRequest !== undefined)
+      lines.push(
+        '',
+        `${name} at ${CONNECTIONS} conns: PostgreSQL server CPU ${fmt(s.backendCpuUsPerRequest, 0)} µs/req beside the gateway's ${fmt(s.cpuUsPerRequest, 0)}`,
+      );
   if (walLargest !== undefined) lines.push('', `largest SQLite WAL during the run: ${megabytes(walLargest)}`);
   type GatewayFigures = {
     fixedRate: Figures;
