@@ -44,4 +44,6 @@ export interface ChangeWrites {
    */
   readonly claimWithFirstRecord: boolean;
   commit(writes: readonly ChangeWrite[]): Promise<void>;
+  /** Ends connections of its own (PostgreSQL's group commit), before the database closes. */
+  close?(): Promise<void>;
 }

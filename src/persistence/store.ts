@@ -159,6 +159,7 @@ export class Store {
     await this.instances.remove(this.instanceId).catch(() => undefined);
     await this.accountLocks?.close();
     await this.driftLease.close();
+    await this.writes.close?.();
     await this.database.close();
   }
 
