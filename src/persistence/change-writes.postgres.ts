@@ -151,7 +151,7 @@ export class PostgresChangeWrites implements ChangeWrites {
         ...this.pool.options,
         max: GROUP_CONNECTIONS,
         pipeline: true,
-      } as pg.PoolConfig);
+      });
       // As the main pool (database.ts): a dropped connection fails its group's statements, never the process.
       writers.on('error', () => undefined);
       writers.on('connect', (client) => client.on('error', () => undefined));
