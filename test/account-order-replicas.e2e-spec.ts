@@ -1,11 +1,9 @@
-import { describePostgres, postgresSkipReason } from './support/databases.js';
+import { describeWithPostgres } from './support/databases.js';
 import { call } from './support/gateway.js';
 import { SPAWNED, useReplicas } from './support/replicas.js';
 
-const unavailable = await postgresSkipReason();
-
 /** As account-order.e2e-spec, with the two changes sent to two replicas sharing one PostgreSQL. */
-describePostgres(unavailable, 'Concurrent changes to one account through two replicas', () => {
+await describeWithPostgres('Concurrent changes to one account through two replicas', () => {
   const cluster = useReplicas(SPAWNED);
 
   it('should apply them in one order, the order the history shows (100 rounds)', async () => {

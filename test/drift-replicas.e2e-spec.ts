@@ -4,12 +4,7 @@
  */
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { DriftWatch } from '../src/services/drift-watch.js';
-import {
-  describePostgres,
-  freshPostgres,
-  postgresSkipReason,
-  type TestDatabase,
-} from './support/databases.js';
+import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
 import { driftedEvents } from './support/drift.js';
 import {
   call,
@@ -20,9 +15,7 @@ import {
   type TestGateway,
 } from './support/gateway.js';
 
-const unavailable = await postgresSkipReason();
-
-describePostgres(unavailable, 'DriftWatch on two replicas sharing PostgreSQL', () => {
+await describeWithPostgres('DriftWatch on two replicas sharing PostgreSQL', () => {
   let testDb: TestDatabase;
   let sandbox: StandaloneSandbox;
   let replicas: TestGateway[];

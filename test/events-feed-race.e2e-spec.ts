@@ -3,14 +3,7 @@ import pino from 'pino';
 import { driftEvent } from '../src/events/cloud-events.js';
 import { FEED_START, type FeedPosition } from '../src/persistence/events.repository.js';
 import { Store } from '../src/persistence/store.js';
-import {
-  describePostgres,
-  freshPostgres,
-  postgresSkipReason,
-  type TestDatabase,
-} from './support/databases.js';
-
-const unavailable = await postgresSkipReason();
+import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
 
 const event = (accountId: string) =>
   driftEvent({
@@ -26,7 +19,7 @@ const event = (accountId: string) =>
  * The feed's cursor on PostgreSQL when commit order and numbering differ: two connections (as two replicas
  * would) interleave their transactions, and a consumer polling with its last cursor must still see every event.
  */
-describePostgres(unavailable, 'The event feed with interleaved commits on PostgreSQL', () => {
+await describeWithPostgres('The event feed with interleaved commits on PostgreSQL', () => {
   let testDb: TestDatabase;
   let store: Store;
   let a: pg.Client;

@@ -1,23 +1,16 @@
 import pg from 'pg';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import {
-  describePostgres,
-  freshPostgres,
-  postgresSkipReason,
-  type TestDatabase,
-} from './support/databases.js';
+import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
 import { call, startSandbox, type StandaloneSandbox } from './support/gateway.js';
 import { spawnGateway, type GatewayProcess } from './support/process.js';
 import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
-
-const unavailable = await postgresSkipReason();
 
 /**
  * Two replicas sharing one PostgreSQL, changes sent to both at once: a consumer polling the feed (through
  * either replica) with its last cursor sees every event once, and each event is delivered to the webhook
  * subscriber by one replica.
  */
-describePostgres(unavailable, 'Events and webhooks with two replicas on PostgreSQL', () => {
+await describeWithPostgres('Events and webhooks with two replicas on PostgreSQL', () => {
   let testDb: TestDatabase;
   let sandbox: StandaloneSandbox;
   let receiver: WebhookReceiver;

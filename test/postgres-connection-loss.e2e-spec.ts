@@ -1,14 +1,11 @@
 import pg from 'pg';
 import { openDatabase, type Database } from '../src/persistence/database.js';
 import {
+  describeWithPostgres,
   POSTGRES_TEST_URL,
-  describePostgres,
   freshPostgres,
-  postgresSkipReason,
   type TestDatabase,
 } from './support/databases.js';
-
-const unavailable = await postgresSkipReason();
 
 /** Ends a backend the way a server shutdown does (57P01 terminating connection due to administrator command). */
 async function terminate(pid: number): Promise<void> {
@@ -18,7 +15,7 @@ async function terminate(pid: number): Promise<void> {
   await admin.end();
 }
 
-describePostgres(unavailable, 'PostgreSQL connection loss', () => {
+await describeWithPostgres('PostgreSQL connection loss', () => {
   let testDb: TestDatabase;
   let database: Database;
 

@@ -1032,7 +1032,97 @@ export interface components {
             type: "account.status.drifted";
         };
     };
-    responses: never;
+    responses: {
+        /** @description A problem+json answer (RFC 9457); the operation in openapi.json names its codes */
+        ProblemRequestId: {
+            headers: {
+                /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDto"];
+            };
+        };
+        /** @description A problem+json answer (RFC 9457); the operation in openapi.json names its codes */
+        ProblemWwwAuthenticateRequestId: {
+            headers: {
+                /** @description Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key" */
+                "WWW-Authenticate"?: string;
+                /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDto"];
+            };
+        };
+        /** @description A problem+json answer (RFC 9457); the operation in openapi.json names its codes */
+        ProblemRetryAfterRequestId: {
+            headers: {
+                /** @description Seconds to wait before trying again */
+                "Retry-After"?: string;
+                /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDto"];
+            };
+        };
+        /** @description A problem+json answer (RFC 9457); the operation in openapi.json names its codes */
+        ProblemIdempotentReplayedRequestId: {
+            headers: {
+                /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
+                "Idempotent-Replayed"?: "true";
+                /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDto"];
+            };
+        };
+        /** @description A problem+json answer (RFC 9457); the operation in openapi.json names its codes */
+        ProblemIdempotentReplayedWwwAuthenticateRequestId: {
+            headers: {
+                /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
+                "Idempotent-Replayed"?: "true";
+                /** @description Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key" */
+                "WWW-Authenticate"?: string;
+                /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDto"];
+            };
+        };
+        /** @description A problem+json answer (RFC 9457); the operation in openapi.json names its codes */
+        ProblemIdempotentReplayedRetryAfterRequestId: {
+            headers: {
+                /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
+                "Idempotent-Replayed"?: "true";
+                /** @description Seconds to wait before trying again */
+                "Retry-After"?: string;
+                /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
+                "X-Request-Id"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDto"];
+            };
+        };
+        /** @description A problem+json answer (RFC 9457); the operation in openapi.json names its codes */
+        Problem: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDto"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -1138,76 +1228,12 @@ export interface operations {
                     "application/json": components["schemas"]["HistoryPageDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: bad body, query, header or path value; `errors` names each field */
-            400: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `UNAUTHENTICATED`: no or unknown API key */
-            401: {
-                headers: {
-                    /** @description Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key" */
-                    "WWW-Authenticate"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `FORBIDDEN`: the key lacks the scope; `requiredScope` names it */
-            403: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_NOT_FOUND`: unknown provider, or disabled (no base URL and SANDBOX=false) */
-            404: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `RATE_LIMITED`: the caller's key exceeded RATE_LIMIT_PER_MINUTE (no `provider` member), or the provider kept answering 429 through the retries */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again */
-                    "Retry-After"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `INTERNAL`: anything else; logged server-side, never a stack trace */
-            500: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["ProblemRequestId"];
+            401: components["responses"]["ProblemWwwAuthenticateRequestId"];
+            403: components["responses"]["ProblemRequestId"];
+            404: components["responses"]["ProblemRequestId"];
+            429: components["responses"]["ProblemRetryAfterRequestId"];
+            500: components["responses"]["ProblemRequestId"];
         };
     };
     getAccountStatus: {
@@ -1238,109 +1264,15 @@ export interface operations {
                     "application/json": components["schemas"]["AccountStatusDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: bad body, query, header or path value; `errors` names each field */
-            400: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `UNAUTHENTICATED`: no or unknown API key */
-            401: {
-                headers: {
-                    /** @description Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key" */
-                    "WWW-Authenticate"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `FORBIDDEN`: the key lacks the scope; `requiredScope` names it */
-            403: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_NOT_FOUND`: unknown provider, or disabled (no base URL and SANDBOX=false). `ACCOUNT_NOT_FOUND`: the provider has no such account */
-            404: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `RATE_LIMITED`: the caller's key exceeded RATE_LIMIT_PER_MINUTE (no `provider` member), or the provider kept answering 429 through the retries */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again */
-                    "Retry-After"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `INTERNAL`: anything else; logged server-side, never a stack trace */
-            500: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_AUTH_FAILED`: the provider refused the gateway's own credentials after one re-authentication. `PROVIDER_ERROR`: the provider failed (5xx, malformed answer) through the retries */
-            502: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_UNAVAILABLE`: connection refused or reset, or the circuit for that provider is open */
-            503: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_TIMEOUT`: no answer within <PROVIDER>_TIMEOUT_MS on every attempt */
-            504: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["ProblemRequestId"];
+            401: components["responses"]["ProblemWwwAuthenticateRequestId"];
+            403: components["responses"]["ProblemRequestId"];
+            404: components["responses"]["ProblemRequestId"];
+            429: components["responses"]["ProblemRetryAfterRequestId"];
+            500: components["responses"]["ProblemRequestId"];
+            502: components["responses"]["ProblemRequestId"];
+            503: components["responses"]["ProblemRequestId"];
+            504: components["responses"]["ProblemRequestId"];
         };
     };
     changeAccountStatus: {
@@ -1397,179 +1329,19 @@ export interface operations {
                     "application/json": components["schemas"]["ChangeStatusResponseDto"];
                 };
             };
-            /** @description `VALIDATION_FAILED`: bad body, query, header or path value; `errors` names each field */
-            400: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `UNAUTHENTICATED`: no or unknown API key */
-            401: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key" */
-                    "WWW-Authenticate"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `FORBIDDEN`: the key lacks the scope; `requiredScope` names it */
-            403: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_NOT_FOUND`: unknown provider, or disabled (no base URL and SANDBOX=false). `ACCOUNT_NOT_FOUND`: the provider has no such account */
-            404: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `ACCOUNT_CLOSED`: the account is in a final status at the provider. `INVALID_TRANSITION`: the provider refuses this change from the current status. `IDEMPOTENCY_IN_PROGRESS`: the same Idempotency-Key while the first request is still running */
-            409: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PAYLOAD_TOO_LARGE`: the body is over 16 KiB */
-            413: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `UNSUPPORTED_MEDIA_TYPE`: the body is not application/json in UTF-8 (no other content type or charset is taken) */
-            415: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `STATUS_NOT_SUPPORTED`: the provider cannot express this status/reason; refused before any call; `supportedStatuses` lists what it can. `PROVIDER_REJECTED`: the provider's own validation refused the request. `IDEMPOTENCY_KEY_REUSED`: the same Idempotency-Key with a different request */
-            422: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `RATE_LIMITED`: the caller's key exceeded RATE_LIMIT_PER_MINUTE (no `provider` member), or the provider kept answering 429 through the retries */
-            429: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description Seconds to wait before trying again */
-                    "Retry-After"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `INTERNAL`: anything else; logged server-side, never a stack trace */
-            500: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_AUTH_FAILED`: the provider refused the gateway's own credentials after one re-authentication. `PROVIDER_ERROR`: the provider failed (5xx, malformed answer) through the retries */
-            502: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_UNAVAILABLE`: connection refused or reset, or the circuit for that provider is open */
-            503: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `PROVIDER_TIMEOUT`: no answer within <PROVIDER>_TIMEOUT_MS on every attempt */
-            504: {
-                headers: {
-                    /** @description Present (true) when this is the stored first answer to the same Idempotency-Key, replayed */
-                    "Idempotent-Replayed"?: "true";
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            401: components["responses"]["ProblemIdempotentReplayedWwwAuthenticateRequestId"];
+            403: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            404: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            409: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            413: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            415: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            422: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            429: components["responses"]["ProblemIdempotentReplayedRetryAfterRequestId"];
+            500: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            502: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            503: components["responses"]["ProblemIdempotentReplayedRequestId"];
+            504: components["responses"]["ProblemIdempotentReplayedRequestId"];
         };
     };
     createBatch: {
@@ -1622,78 +1394,14 @@ export interface operations {
                     "application/json": components["schemas"]["BatchSummaryDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: a structural problem in any item refuses the whole batch; nothing is recorded or sent */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description UNAUTHENTICATED: no or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description FORBIDDEN: the key lacks status:close */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description PAYLOAD_TOO_LARGE: a body over 1 MiB */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description UNSUPPORTED_MEDIA_TYPE: a body that is not application/json */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description IDEMPOTENCY_KEY_REUSED: the same Idempotency-Key with a different batch body */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            413: components["responses"]["Problem"];
+            415: components["responses"]["Problem"];
+            422: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
+            500: components["responses"]["Problem"];
         };
     };
     getBatch: {
@@ -1717,60 +1425,12 @@ export interface operations {
                     "application/json": components["schemas"]["BatchSummaryDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: a batch id, limit, cursor or outcome that is not valid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description UNAUTHENTICATED: no or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description FORBIDDEN: the key lacks status:read */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description NOT_FOUND: no such batch, or one created by another API key */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
+            500: components["responses"]["Problem"];
         };
     };
     cancelBatch: {
@@ -1794,60 +1454,12 @@ export interface operations {
                     "application/json": components["schemas"]["BatchSummaryDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: a batch id, limit, cursor or outcome that is not valid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description UNAUTHENTICATED: no or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description FORBIDDEN: the key lacks status:write */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description NOT_FOUND: no such batch, or one created by another API key */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
+            500: components["responses"]["Problem"];
         };
     };
     listBatchItems: {
@@ -1877,60 +1489,12 @@ export interface operations {
                     "application/json": components["schemas"]["BatchItemsPageDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: a batch id, limit, cursor or outcome that is not valid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description UNAUTHENTICATED: no or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description FORBIDDEN: the key lacks status:read */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description NOT_FOUND: no such batch, or one created by another API key */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description INTERNAL: unexpected failure (logged server-side, never a stack trace) */
-            500: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
+            500: components["responses"]["Problem"];
         };
     };
     getChange: {
@@ -1954,51 +1518,11 @@ export interface operations {
                     "application/json": components["schemas"]["ChangeRecordDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: a change id that is not one */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description UNAUTHENTICATED: no or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description FORBIDDEN: the key lacks status:read */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description NOT_FOUND: no such change */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            404: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
         };
     };
     listEvents: {
@@ -2028,42 +1552,10 @@ export interface operations {
                     "application/json": components["schemas"]["EventsPageDto"];
                 };
             };
-            /** @description VALIDATION_FAILED: a cursor, limit or type that is not valid */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description UNAUTHENTICATED: no or unknown API key */
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description FORBIDDEN: the key lacks events:read */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description RATE_LIMITED: the caller's key exceeded RATE_LIMIT_PER_MINUTE */
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            400: components["responses"]["Problem"];
+            401: components["responses"]["Problem"];
+            403: components["responses"]["Problem"];
+            429: components["responses"]["Problem"];
         };
     };
     listProviders: {
@@ -2086,54 +1578,10 @@ export interface operations {
                     "application/json": components["schemas"]["ProvidersResponseDto"];
                 };
             };
-            /** @description `UNAUTHENTICATED`: no or unknown API key */
-            401: {
-                headers: {
-                    /** @description Bearer realm="statusgate", ApiKey realm="statusgate" header="X-API-Key" */
-                    "WWW-Authenticate"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `FORBIDDEN`: the key lacks the scope; `requiredScope` names it */
-            403: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `RATE_LIMITED`: the caller's key exceeded RATE_LIMIT_PER_MINUTE (no `provider` member), or the provider kept answering 429 through the retries */
-            429: {
-                headers: {
-                    /** @description Seconds to wait before trying again */
-                    "Retry-After"?: string;
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
-            /** @description `INTERNAL`: anything else; logged server-side, never a stack trace */
-            500: {
-                headers: {
-                    /** @description The request id: the caller's X-Request-Id echoed back, or the one generated; also in the logs */
-                    "X-Request-Id"?: string;
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["ProblemDto"];
-                };
-            };
+            401: components["responses"]["ProblemWwwAuthenticateRequestId"];
+            403: components["responses"]["ProblemRequestId"];
+            429: components["responses"]["ProblemRetryAfterRequestId"];
+            500: components["responses"]["ProblemRequestId"];
         };
     };
 }

@@ -58,15 +58,7 @@ export class AuditRepository {
 
   /** The newest change the provider applied or accepted, for providers without a read endpoint. */
   async lastApplied(provider: string, accountId: string): Promise<AttemptRow | undefined> {
-    return this.db
-      .selectFrom('change_attempts')
-      .selectAll()
-      .where('provider', '=', provider)
-      .where('account_id', '=', accountId)
-      .where('outcome', 'in', ['APPLIED', 'ACCEPTED'])
-      .orderBy('change_id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    return newestAttempt(this.db, provider, accountId, ['APPLIED', 'ACCEPTED']).executeTakeFirst();
   }
 
   async find(changeId: string): Promise<AttemptRow | undefined> {
@@ -251,4 +243,21 @@ export function eventRow(event: EventRecord) {
     time: event.time,
     data: JSON.stringify(event.data),
   };
+}
+
+/** The account's newest attempt with one of these outcomes: the status read's and the drift watch's expectation. */
+export function newestAttempt(
+  db: Kysely<DatabaseSchema>,
+  provider: string,
+  accountId: string,
+  outcomes: AttemptOutcome[],
+) {
+  return db
+    .selectFrom('change_attempts')
+    .selectAll()
+    .where('provider', '=', provider)
+    .where('account_id', '=', accountId)
+    .where('outcome', 'in', outcomes)
+    .orderBy('change_id', 'desc')
+    .limit(1);
 }

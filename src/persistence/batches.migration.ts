@@ -1,54 +1,48 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { createIndex, createTable } from './migration-parts.js';
 
 /** Batches and their items (CONTRACT §6), and the batch a change came from. */
 export const BATCHES_MIGRATION: Migration = {
   async up(db: Kysely<unknown>) {
-    await db.schema
-      .createTable('batches')
-      .addColumn('batch_id', 'text', (c) => c.primaryKey())
-      .addColumn('caller_id', 'text', (c) => c.notNull())
-      .addColumn('idempotency_key', 'text')
-      .addColumn('fingerprint', 'text')
-      .addColumn('request_id', 'text', (c) => c.notNull())
-      .addColumn('total', 'integer', (c) => c.notNull())
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('cancelled_at', 'text')
-      .execute();
+    await createTable(db, 'batches', {
+      batch_id: 'text pk',
+      caller_id: 'text!',
+      idempotency_key: 'text',
+      fingerprint: 'text',
+      request_id: 'text!',
+      total: 'integer!',
+      created_at: 'text!',
+      cancelled_at: 'text',
+    });
     // NULL keys never collide (both engines), so only keyed batches are unique per caller.
-    await db.schema
-      .createIndex('batches_idempotency')
-      .unique()
-      .on('batches')
-      .columns(['caller_id', 'idempotency_key'])
-      .execute();
+    await createIndex(db, 'batches_idempotency', 'batches', ['caller_id', 'idempotency_key'], true);
 
-    await db.schema
-      .createTable('batch_items')
-      .addColumn('batch_id', 'text', (c) => c.notNull())
-      .addColumn('item_index', 'integer', (c) => c.notNull())
-      .addColumn('provider', 'text', (c) => c.notNull())
-      .addColumn('lane', 'text', (c) => c.notNull())
-      .addColumn('account_id', 'text', (c) => c.notNull())
-      .addColumn('customer_id', 'text')
-      .addColumn('status', 'text', (c) => c.notNull())
-      .addColumn('reason', 'text')
-      .addColumn('note', 'text')
-      .addColumn('provider_options', 'text')
-      .addColumn('outcome', 'text', (c) => c.notNull())
-      .addColumn('change_id', 'text', (c) => c.notNull())
-      .addColumn('provider_status', 'text')
-      .addColumn('error', 'text')
-      .addColumn('claimed_by', 'text')
-      .addColumn('claimed_at', 'text')
-      .addColumn('completed_at', 'text')
-      .addPrimaryKeyConstraint('batch_items_pk', ['batch_id', 'item_index'])
-      .execute();
-    await db.schema
-      .createIndex('batch_items_claim')
-      .on('batch_items')
-      .columns(['lane', 'outcome', 'batch_id', 'item_index'])
-      .execute();
-    await db.schema.createIndex('batch_items_outcome').on('batch_items').columns(['outcome']).execute();
+    await createTable(
+      db,
+      'batch_items',
+      {
+        batch_id: 'text!',
+        item_index: 'integer!',
+        provider: 'text!',
+        lane: 'text!',
+        account_id: 'text!',
+        customer_id: 'text',
+        status: 'text!',
+        reason: 'text',
+        note: 'text',
+        provider_options: 'text',
+        outcome: 'text!',
+        change_id: 'text!',
+        provider_status: 'text',
+        error: 'text',
+        claimed_by: 'text',
+        claimed_at: 'text',
+        completed_at: 'text',
+      },
+      ['batch_id', 'item_index'],
+    );
+    await createIndex(db, 'batch_items_claim', 'batch_items', ['lane', 'outcome', 'batch_id', 'item_index']);
+    await createIndex(db, 'batch_items_outcome', 'batch_items', ['outcome']);
 
     await db.schema.alterTable('change_attempts').addColumn('batch_id', 'text').execute();
   },

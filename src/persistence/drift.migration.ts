@@ -1,20 +1,24 @@
 import { sql, type Kysely, type Migration } from 'kysely';
+import { createIndex, createTable } from './migration-parts.js';
 
 /** The drift watch's last look at each watched account (CONTRACT §8). */
 export const DRIFT_MIGRATION: Migration = {
   async up(db: Kysely<unknown>) {
-    await db.schema
-      .createTable('drift_checks')
-      .addColumn('provider', 'text', (c) => c.notNull())
-      .addColumn('account_id', 'text', (c) => c.notNull())
-      .addColumn('checked_at', 'text', (c) => c.notNull())
-      .addColumn('change_id', 'text', (c) => c.notNull())
-      .addColumn('expected_status', 'text', (c) => c.notNull())
-      .addColumn('observed_status', 'text')
-      .addColumn('observed_provider_status', 'text')
-      .addColumn('drifted_at', 'text')
-      .addPrimaryKeyConstraint('drift_checks_pk', ['provider', 'account_id'])
-      .execute();
+    await createTable(
+      db,
+      'drift_checks',
+      {
+        provider: 'text!',
+        account_id: 'text!',
+        checked_at: 'text!',
+        change_id: 'text!',
+        expected_status: 'text!',
+        observed_status: 'text',
+        observed_provider_status: 'text',
+        drifted_at: 'text',
+      },
+      ['provider', 'account_id'],
+    );
   },
   async down(db: Kysely<unknown>) {
     await sql`drop table if exists drift_checks`.execute(db);
@@ -27,11 +31,11 @@ export const DRIFT_MIGRATION: Migration = {
  */
 export const DRIFT_DUE_INDEX_MIGRATION: Migration = {
   async up(db: Kysely<unknown>) {
-    await db.schema
-      .createIndex('change_attempts_applied_window')
-      .on('change_attempts')
-      .columns(['provider', 'outcome', 'completed_at'])
-      .execute();
+    await createIndex(db, 'change_attempts_applied_window', 'change_attempts', [
+      'provider',
+      'outcome',
+      'completed_at',
+    ]);
   },
   async down(db: Kysely<unknown>) {
     await db.schema.dropIndex('change_attempts_applied_window').execute();

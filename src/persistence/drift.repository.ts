@@ -1,5 +1,6 @@
 import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import { driftEvent, type DriftEventData, type EventRecord } from '../events/cloud-events.js';
+import { newestAttempt } from './audit.repository.js';
 import type { DatabaseSchema, DriftCheckTable } from './schema.js';
 
 /** A watched account due for a read: its expectation (latest APPLIED change) and when it was last read. */
@@ -81,15 +82,7 @@ export class DriftRepository {
     provider: string,
     accountId: string,
   ): Promise<{ changeId: string; status: string } | undefined> {
-    const row = await this.db
-      .selectFrom('change_attempts')
-      .select(['change_id', 'status'])
-      .where('provider', '=', provider)
-      .where('account_id', '=', accountId)
-      .where('outcome', '=', 'APPLIED')
-      .orderBy('change_id', 'desc')
-      .limit(1)
-      .executeTakeFirst();
+    const row = await newestAttempt(this.db, provider, accountId, ['APPLIED']).executeTakeFirst();
     return row && { changeId: row.change_id, status: row.status };
   }
 

@@ -1,4 +1,5 @@
 import { PostgresAdapter, sql, type Kysely, type Migration } from 'kysely';
+import { createIndex, createTable } from './migration-parts.js';
 
 /** The outbox of events (CONTRACT §7) and the webhook deliveries made from it. */
 export const EVENTS_MIGRATION: Migration = {
@@ -25,41 +26,45 @@ export const EVENTS_MIGRATION: Migration = {
         time text not null,
         data text not null)`.execute(db);
     }
-    await db.schema.createIndex('events_time').on('events').columns(['time']).execute();
+    await createIndex(db, 'events_time', 'events', ['time']);
 
-    await db.schema
-      .createTable('webhook_deliveries')
-      .addColumn('subscriber_id', 'text', (c) => c.notNull())
-      .addColumn('event_id', 'text', (c) => c.notNull())
-      .addColumn('event_txid', postgres ? sql`xid8` : 'integer', (c) => c.notNull())
-      .addColumn('event_seq', postgres ? 'bigint' : 'integer', (c) => c.notNull())
-      .addColumn('subject', 'text', (c) => c.notNull())
-      .addColumn('state', 'text', (c) => c.notNull())
-      .addColumn('attempts', 'integer', (c) => c.notNull())
-      .addColumn('created_at', 'text', (c) => c.notNull())
-      .addColumn('next_attempt_at', 'text', (c) => c.notNull())
-      .addColumn('leased_by', 'text')
-      .addColumn('leased_until', 'text')
-      .addColumn('ended_at', 'text')
-      .addColumn('last_error', 'text')
-      .addPrimaryKeyConstraint('webhook_deliveries_pk', ['subscriber_id', 'event_id'])
-      .execute();
-    await db.schema
-      .createIndex('webhook_deliveries_due')
-      .on('webhook_deliveries')
-      .columns(['subscriber_id', 'state', 'next_attempt_at'])
-      .execute();
-    await db.schema
-      .createIndex('webhook_deliveries_order')
-      .on('webhook_deliveries')
-      .columns(['subscriber_id', 'subject', 'state', 'event_txid', 'event_seq'])
-      .execute();
+    await createTable(
+      db,
+      'webhook_deliveries',
+      {
+        subscriber_id: 'text!',
+        event_id: 'text!',
+        event_txid: { notNull: postgres ? sql`xid8` : 'integer' },
+        event_seq: { notNull: postgres ? 'bigint' : 'integer' },
+        subject: 'text!',
+        state: 'text!',
+        attempts: 'integer!',
+        created_at: 'text!',
+        next_attempt_at: 'text!',
+        leased_by: 'text',
+        leased_until: 'text',
+        ended_at: 'text',
+        last_error: 'text',
+      },
+      ['subscriber_id', 'event_id'],
+    );
+    await createIndex(db, 'webhook_deliveries_due', 'webhook_deliveries', [
+      'subscriber_id',
+      'state',
+      'next_attempt_at',
+    ]);
+    await createIndex(db, 'webhook_deliveries_order', 'webhook_deliveries', [
+      'subscriber_id',
+      'subject',
+      'state',
+      'event_txid',
+      'event_seq',
+    ]);
 
-    await db.schema
-      .createTable('webhook_cursors')
-      .addColumn('subscriber_id', 'text', (c) => c.primaryKey())
-      .addColumn('cursor', 'text', (c) => c.notNull())
-      .execute();
+    await createTable(db, 'webhook_cursors', {
+      subscriber_id: 'text pk',
+      cursor: 'text!',
+    });
   },
   async down(db: Kysely<unknown>) {
     await sql`drop table if exists webhook_cursors`.execute(db);

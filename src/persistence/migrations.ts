@@ -1,4 +1,5 @@
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { createIndex, createTable } from './migration-parts.js';
 import { BATCHES_MIGRATION } from './batches.migration.js';
 import { EVENTS_MIGRATION } from './events.migration.js';
 import { DRIFT_DUE_INDEX_MIGRATION, DRIFT_MIGRATION } from './drift.migration.js';
@@ -11,67 +12,60 @@ import { DRIFT_DUE_INDEX_MIGRATION, DRIFT_MIGRATION } from './drift.migration.js
 const MIGRATIONS: Record<string, Migration> = {
   '0001_audit_and_idempotency': {
     async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('change_attempts')
-        .addColumn('change_id', 'text', (c) => c.primaryKey())
-        .addColumn('provider', 'text', (c) => c.notNull())
-        .addColumn('account_id', 'text', (c) => c.notNull())
-        .addColumn('customer_id', 'text')
-        .addColumn('caller_id', 'text', (c) => c.notNull())
-        .addColumn('request_id', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('reason', 'text')
-        .addColumn('note', 'text')
-        .addColumn('idempotency_key', 'text')
-        .addColumn('provider_request', 'text')
-        .addColumn('outcome', 'text', (c) => c.notNull())
-        .addColumn('error_code', 'text')
-        .addColumn('provider_http_status', 'integer')
-        .addColumn('provider_code', 'text')
-        .addColumn('provider_message', 'text')
-        .addColumn('provider_status', 'text')
-        .addColumn('latency_ms', 'real')
-        .addColumn('instance_id', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('completed_at', 'text')
-        .execute();
-      await db.schema
-        .createIndex('change_attempts_account')
-        .on('change_attempts')
-        .columns(['provider', 'account_id', 'change_id'])
-        .execute();
-      await db.schema
-        .createIndex('change_attempts_outcome')
-        .on('change_attempts')
-        .columns(['outcome'])
-        .execute();
+      await createTable(db, 'change_attempts', {
+        change_id: 'text pk',
+        provider: 'text!',
+        account_id: 'text!',
+        customer_id: 'text',
+        caller_id: 'text!',
+        request_id: 'text!',
+        status: 'text!',
+        reason: 'text',
+        note: 'text',
+        idempotency_key: 'text',
+        provider_request: 'text',
+        outcome: 'text!',
+        error_code: 'text',
+        provider_http_status: 'integer',
+        provider_code: 'text',
+        provider_message: 'text',
+        provider_status: 'text',
+        latency_ms: 'real',
+        instance_id: 'text!',
+        created_at: 'text!',
+        completed_at: 'text',
+      });
+      await createIndex(db, 'change_attempts_account', 'change_attempts', [
+        'provider',
+        'account_id',
+        'change_id',
+      ]);
+      await createIndex(db, 'change_attempts_outcome', 'change_attempts', ['outcome']);
 
-      await db.schema
-        .createTable('idempotency_keys')
-        .addColumn('caller_id', 'text', (c) => c.notNull())
-        .addColumn('idempotency_key', 'text', (c) => c.notNull())
-        .addColumn('fingerprint', 'text', (c) => c.notNull())
-        .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('response_status', 'integer')
-        .addColumn('response_body', 'text')
-        .addColumn('change_id', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text', (c) => c.notNull())
-        .addColumn('locked_until', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('idempotency_keys_pk', ['caller_id', 'idempotency_key'])
-        .execute();
-      await db.schema
-        .createIndex('idempotency_keys_expiry')
-        .on('idempotency_keys')
-        .columns(['expires_at'])
-        .execute();
+      await createTable(
+        db,
+        'idempotency_keys',
+        {
+          caller_id: 'text!',
+          idempotency_key: 'text!',
+          fingerprint: 'text!',
+          state: 'text!',
+          response_status: 'integer',
+          response_body: 'text',
+          change_id: 'text',
+          created_at: 'text!',
+          expires_at: 'text!',
+          locked_until: 'text!',
+        },
+        ['caller_id', 'idempotency_key'],
+      );
+      await createIndex(db, 'idempotency_keys_expiry', 'idempotency_keys', ['expires_at']);
 
-      await db.schema
-        .createTable('gateway_instances')
-        .addColumn('instance_id', 'text', (c) => c.primaryKey())
-        .addColumn('started_at', 'text', (c) => c.notNull())
-        .addColumn('heartbeat_at', 'text', (c) => c.notNull())
-        .execute();
+      await createTable(db, 'gateway_instances', {
+        instance_id: 'text pk',
+        started_at: 'text!',
+        heartbeat_at: 'text!',
+      });
     },
     async down(db: Kysely<unknown>) {
       await sql`drop table if exists gateway_instances`.execute(db);

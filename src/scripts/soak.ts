@@ -26,6 +26,7 @@ import { CANOPY_SANDBOX_SETTINGS, createCanopySandbox } from '../providers/canop
 import { listenOnLoopback } from '../providers/sandbox/sandbox-kit.js';
 import { SPIDR_SANDBOX_SETTINGS, createSpidrSandbox } from '../providers/spidr/spidr.sandbox.js';
 import { waitForOutput } from './child-output.js';
+import { FAULTS, arrange, post, writes } from './soak-faults.js';
 import { drainDeliveries, startSoakSubscriber, webhookReport } from './soak-subscriber.js';
 import { privatePostgresUnavailable, startPrivatePostgres } from './private-postgres.js';
 
@@ -52,20 +53,6 @@ interface Window {
   from: number;
   to: number;
 }
-
-const FAULTS = [
-  'none',
-  'none',
-  'none',
-  'slow',
-  'error500',
-  'ratelimit',
-  'flaky503',
-  'flakyReset',
-  'reset',
-  'malformed',
-] as const;
-type Fault = (typeof FAULTS)[number];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -229,35 +216,6 @@ async function main(): Promise<void> {
   process.exit(ok ? 0 : 1);
 }
 
-/** Sets up the fault for one fresh account and returns the account id to use. */
-async function arrange(base: string, fault: Fault, id: string): Promise<string> {
-  const rule = (r: Record<string, unknown>) =>
-    post(`${base}/__sandbox/faults`, { match: { accountId: id }, ...r });
-  switch (fault) {
-    case 'none':
-      return id;
-    case 'slow':
-      return `SLOW600-${id}`;
-    case 'error500':
-      return `ERROR500-${id}`;
-    case 'ratelimit':
-      await rule({ fault: 'status', status: 429, retryAfter: 1 });
-      return id;
-    case 'flaky503':
-      await rule({ fault: 'status', status: 503, times: 1 });
-      return id;
-    case 'flakyReset':
-      await rule({ fault: 'reset', times: 1 });
-      return id;
-    case 'reset':
-      await rule({ fault: 'reset' });
-      return id;
-    case 'malformed':
-      await rule({ fault: 'malformed', times: 1 });
-      return id;
-  }
-}
-
 async function change(
   gateway: string,
   provider: string,
@@ -291,22 +249,6 @@ async function ended(gateway: string, item: { changeId: string; outcome: string 
     outcome: string;
   };
   return record.outcome !== 'PENDING';
-}
-
-async function writes(base: string, provider: string, accountId: string): Promise<number> {
-  const { calls } = (await (await fetch(`${base}/__sandbox/calls`)).json()) as {
-    calls: Array<{ method: string; url: string }>;
-  };
-  const path = provider === 'spidr' ? `/v1/account/${accountId}` : `/accounts/${accountId}/status`;
-  return calls.filter((c) => (c.method === 'PATCH' || c.method === 'PUT') && c.url === path).length;
-}
-
-async function post(url: string, body: unknown): Promise<void> {
-  await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
 }
 
 async function listeningUrl(child: ChildProcess): Promise<string> {

@@ -133,6 +133,11 @@ export function describePostgres(reason: string | undefined, title: string, body
   else describe.skip(`${title} [SKIPPED: ${reason}]`, body);
 }
 
+/** `describePostgres` with the reason found here: one awaited line for a suite that needs PostgreSQL. */
+export async function describeWithPostgres(title: string, body: () => void): Promise<void> {
+  describePostgres(await postgresSkipReason(), title, body);
+}
+
 /**
  * `describe.each(cases)` for engine cases: `$engine` in the title is replaced, and a skipped engine's
  * suite is registered with `describe.skip` (its tests counted as skipped, the reason in the title).

@@ -5,14 +5,11 @@ import {
   ArrayMinSize,
   IsArray,
   IsIn,
-  IsInt,
   IsObject,
   IsOptional,
   IsString,
   Matches,
-  Max,
   MaxLength,
-  Min,
   ValidateNested,
 } from 'class-validator';
 import {
@@ -34,6 +31,8 @@ import {
   NULLABLE_PROVIDER_STATUS_BRANCHES,
   PROVIDER_STATUS_DESCRIPTION,
   nullableEnum,
+  PageCursor,
+  PageLimit,
 } from './schema-parts.js';
 
 /** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
@@ -111,21 +110,11 @@ export class BatchPathDto {
   batchId: string;
 }
 
-const LIMIT_RULE = `limit must be a whole number from 1 to ${BATCH_ITEMS_MAX_LIMIT}`;
-
 export class BatchItemsQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: BATCH_ITEMS_MAX_LIMIT, default: BATCH_ITEMS_DEFAULT_LIMIT })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: LIMIT_RULE })
-  @Min(1, { message: LIMIT_RULE })
-  @Max(BATCH_ITEMS_MAX_LIMIT, { message: LIMIT_RULE })
+  @PageLimit(BATCH_ITEMS_MAX_LIMIT, { default: BATCH_ITEMS_DEFAULT_LIMIT })
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
+  @PageCursor({ description: 'nextCursor of the previous page' })
   cursor?: string;
 
   @ApiPropertyOptional({ enum: BATCH_OUTCOMES, description: 'Only items with this outcome, e.g. FAILED' })

@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsObject, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsObject, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import {
   CANONICAL_REASONS,
   CANONICAL_STATUSES,
@@ -8,6 +7,7 @@ import {
   type CanonicalReason,
   type CanonicalStatus,
 } from '../../domain/index.js';
+import { PageCursor, PageLimit } from './schema-parts.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../../services/account-status.service.js';
 
 /** Ids that reach provider URLs: a conservative character set so no value can steer a path. */
@@ -86,29 +86,17 @@ export class ChangeStatusDto {
   providerOptions?: Record<string, unknown>;
 }
 
-const LIMIT_RULE = `limit must be a whole number from 1 to ${HISTORY_MAX_LIMIT}`;
-
 export class HistoryQueryDto {
-  @ApiPropertyOptional({
+  @PageLimit(HISTORY_MAX_LIMIT, {
     type: 'integer',
-    minimum: 1,
-    maximum: HISTORY_MAX_LIMIT,
     default: HISTORY_DEFAULT_LIMIT,
     example: HISTORY_DEFAULT_LIMIT,
     description: 'Page size',
   })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: LIMIT_RULE })
-  @Min(1, { message: LIMIT_RULE })
-  @Max(HISTORY_MAX_LIMIT, { message: LIMIT_RULE })
   limit?: number;
 
   // No example on purpose: Swagger UI's Try it out pre-fills parameters with their example, and a made-up cursor
   // would silently skip the account's real history.
-  @ApiPropertyOptional({ description: 'nextCursor of the previous page (leave empty for the newest page)' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
+  @PageCursor({ description: 'nextCursor of the previous page (leave empty for the newest page)' })
   cursor?: string;
 }

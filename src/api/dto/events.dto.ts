@@ -1,12 +1,13 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { EVENT_TYPES, type EventType } from '../../events/cloud-events.js';
 import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG, PROVIDER_IDS } from '../../domain/index.js';
 import {
   NULLABLE_PROVIDER_STATUS_BRANCHES,
   PROVIDER_STATUS_DESCRIPTION,
   nullableEnum,
+  PageCursor,
+  PageLimit,
 } from './schema-parts.js';
 
 export const EVENTS_DEFAULT_LIMIT = 100;
@@ -62,23 +63,11 @@ export class ChangeRecordDto {
   completedAt: string | null;
 }
 
-const LIMIT_RULE = `limit must be a whole number from 1 to ${EVENTS_MAX_LIMIT}`;
-
 export class EventsQueryDto {
-  @ApiPropertyOptional({
-    description: 'The nextCursor of the previous page; absent: from the oldest event kept',
-  })
-  @IsOptional()
-  @IsString()
-  @MaxLength(200)
+  @PageCursor({ description: 'The nextCursor of the previous page; absent: from the oldest event kept' })
   after?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: EVENTS_MAX_LIMIT, default: EVENTS_DEFAULT_LIMIT })
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: LIMIT_RULE })
-  @Min(1, { message: LIMIT_RULE })
-  @Max(EVENTS_MAX_LIMIT, { message: LIMIT_RULE })
+  @PageLimit(EVENTS_MAX_LIMIT, { default: EVENTS_DEFAULT_LIMIT })
   limit?: number;
 
   @ApiPropertyOptional({ enum: EVENT_TYPES, description: 'Only events of this type' })

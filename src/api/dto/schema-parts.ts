@@ -3,7 +3,10 @@
  * to a `type`, so a provider value that may be null carries `nullable` on its string branch (the branches stay
  * mutually exclusive: null matches only that one).
  */
-import { ApiProperty, getSchemaPath } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { ApiProperty, ApiPropertyOptional, getSchemaPath, type ApiPropertyOptions } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 /** Canopy's provider value: its status with the substatus the reason chose (null when none). */
 export class CanopyProviderStatusDto {
@@ -59,4 +62,25 @@ export function nullableEnum<T extends string>(
   values: readonly T[],
 ): { type: 'string'; nullable: true; enum: Array<T | null> } {
   return { type: 'string', nullable: true, enum: [...values, null] };
+}
+
+/**
+ * A page size query value, a whole number from 1 to `max` (every failure names that rule). The decorators are
+ * listed bottom-up, the order in which stacked ones apply.
+ */
+export function PageLimit(max: number, doc: ApiPropertyOptions = {}): PropertyDecorator {
+  const rule = `limit must be a whole number from 1 to ${max}`;
+  return applyDecorators(
+    Max(max, { message: rule }),
+    Min(1, { message: rule }),
+    IsInt({ message: rule }),
+    Type(() => Number),
+    IsOptional(),
+    ApiPropertyOptional({ minimum: 1, maximum: max, ...doc }),
+  );
+}
+
+/** An opaque cursor query value (a page's nextCursor, an event id): a string of at most 200 characters. */
+export function PageCursor(doc: ApiPropertyOptions): PropertyDecorator {
+  return applyDecorators(MaxLength(200), IsString(), IsOptional(), ApiPropertyOptional(doc));
 }

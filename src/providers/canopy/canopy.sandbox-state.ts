@@ -2,7 +2,10 @@
  * The Canopy sandbox's account object: shaped like the 200 example of canopy-update-account-status.md
  * (the whole account, with personal data), filled with FAKE personal data. The values in
  * CANOPY_SANDBOX_PII are sentinels: a test can assert that none of them ever leaves the gateway.
+ * Also the sandbox's error answers: Canopy's envelope and what each failing magic prefix answers.
  */
+import type { FastifyReply } from 'fastify';
+import type { CanopyErrorBody } from './canopy.wire.js';
 
 /** Fake personal data the sandbox puts in every account; none of it may appear in a gateway answer. */
 export const CANOPY_SANDBOX_PII = {
@@ -138,3 +141,34 @@ export function canopySandboxAccount(
     partner_entity: {},
   };
 }
+
+/** Answers with Canopy's error envelope. */
+export function fail(
+  reply: FastifyReply,
+  status: number,
+  type: string,
+  code: string,
+  message: string,
+  details?: unknown[],
+) {
+  const body: CanopyErrorBody = { error: { type, code, message, ...(details ? { details } : {}) } };
+  return reply.code(status).send(body);
+}
+
+/** What each failing magic prefix answers: HTTP status, then `fail`'s type, code, message and details. */
+export const MAGIC_FAILURES: Record<
+  'NOTFOUND' | 'FORBIDDEN' | 'RATELIMIT' | 'ERROR500' | 'REJECT',
+  [number, string, string, string, unknown[]?]
+> = {
+  NOTFOUND: [404, 'not_found', 'account_not_found', 'Account not found'],
+  FORBIDDEN: [403, 'authorization_error', 'forbidden', 'Client is not permitted to access this account'],
+  RATELIMIT: [429, 'rate_limit_error', 'too_many_requests', 'Too many requests'],
+  ERROR500: [500, 'api_error', 'internal_server_error', 'Internal server error'],
+  REJECT: [
+    400,
+    'invalid_request_error',
+    'validation_error',
+    'Account status change not allowed',
+    [{ field: 'account_status', message: 'status change not allowed for this account' }],
+  ],
+};

@@ -36,8 +36,13 @@ import {
   sleep,
   statusControl,
 } from '../sandbox/sandbox-kit.js';
-import { canopySandboxAccount, type CanopySandboxAccountState } from './canopy.sandbox-state.js';
-import { CANOPY_ACCOUNT_STATUSES, CANOPY_SUBSTATUSES, type CanopyErrorBody } from './canopy.wire.js';
+import {
+  MAGIC_FAILURES,
+  canopySandboxAccount,
+  fail,
+  type CanopySandboxAccountState,
+} from './canopy.sandbox-state.js';
+import { CANOPY_ACCOUNT_STATUSES, CANOPY_SUBSTATUSES } from './canopy.wire.js';
 
 export const CANOPY_SANDBOX_SETTINGS: CanopySettings = {
   clientId: 'sandbox-client',
@@ -65,18 +70,6 @@ const defaults = (): Settings => ({
   lifetimeSeconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S,
   expiredTokenStatus: 403,
 });
-
-function fail(
-  reply: FastifyReply,
-  status: number,
-  type: string,
-  code: string,
-  message: string,
-  details?: unknown[],
-) {
-  const body: CanopyErrorBody = { error: { type, code, message, ...(details ? { details } : {}) } };
-  return reply.code(status).send(body);
-}
 
 export function createCanopySandbox(): FastifyInstance {
   return createSandboxApp((app, kit) => {
@@ -179,34 +172,15 @@ export function createCanopySandbox(): FastifyInstance {
           await fail(reply, 401, 'authentication_error', 'token_expired', 'Access token expired');
           return true;
         case 'NOTFOUND':
-          await fail(reply, 404, 'not_found', 'account_not_found', 'Account not found');
-          return true;
         case 'FORBIDDEN':
-          await fail(
-            reply,
-            403,
-            'authorization_error',
-            'forbidden',
-            'Client is not permitted to access this account',
-          );
-          return true;
         case 'RATELIMIT':
-          void reply.header('retry-after', '1');
-          await fail(reply, 429, 'rate_limit_error', 'too_many_requests', 'Too many requests');
-          return true;
         case 'ERROR500':
-          await fail(reply, 500, 'api_error', 'internal_server_error', 'Internal server error');
+        case 'REJECT': {
+          const [status, ...error] = MAGIC_FAILURES[magic.kind];
+          if (status === 429) void reply.header('retry-after', '1');
+          await fail(reply, status, ...error);
           return true;
-        case 'REJECT':
-          await fail(
-            reply,
-            400,
-            'invalid_request_error',
-            'validation_error',
-            'Account status change not allowed',
-            [{ field: 'account_status', message: 'status change not allowed for this account' }],
-          );
-          return true;
+        }
         case 'CLOSED':
         case 'TRANSITION':
         case 'DORMANT':
