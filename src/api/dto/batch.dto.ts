@@ -4,7 +4,6 @@ import {
   ArrayMaxSize,
   ArrayMinSize,
   IsArray,
-  IsIn,
   IsObject,
   IsOptional,
   IsString,
@@ -31,14 +30,15 @@ import {
   NULLABLE_PROVIDER_STATUS_BRANCHES,
   PROVIDER_STATUS_DESCRIPTION,
   nullableEnum,
+  OneOf,
+  OptionalOneOf,
   PageCursor,
   PageLimit,
 } from './schema-parts.js';
 
 /** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
 export class BatchItemDto {
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
-  @IsIn(PROVIDER_IDS, { message: `provider must be one of ${PROVIDER_IDS.join(', ')}` })
+  @OneOf(PROVIDER_IDS, { example: 'spidr' })
   provider: string;
 
   @ApiProperty({ example: 'acc-1001', pattern: ID_PATTERN.source, description: `The account id; ${ID_RULE}` })
@@ -46,13 +46,10 @@ export class BatchItemDto {
   @Matches(ID_PATTERN, { message: `accountId ${ID_RULE}` })
   accountId: string;
 
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
-  @IsIn(CANONICAL_STATUSES, { message: `status must be one of ${CANONICAL_STATUSES.join(', ')}` })
+  @OneOf(CANONICAL_STATUSES, { example: 'SUSPENDED' })
   status: CanonicalStatus;
 
-  @ApiPropertyOptional({ enum: CANONICAL_REASONS, example: 'FRAUD' })
-  @IsOptional()
-  @IsIn(CANONICAL_REASONS, { message: `reason must be one of ${CANONICAL_REASONS.join(', ')}` })
+  @OptionalOneOf(CANONICAL_REASONS, { example: 'FRAUD' })
   reason?: CanonicalReason;
 
   @ApiPropertyOptional({
@@ -117,9 +114,7 @@ export class BatchItemsQueryDto {
   @PageCursor({ description: 'nextCursor of the previous page' })
   cursor?: string;
 
-  @ApiPropertyOptional({ enum: BATCH_OUTCOMES, description: 'Only items with this outcome, e.g. FAILED' })
-  @IsOptional()
-  @IsIn(BATCH_OUTCOMES, { message: `outcome must be one of ${BATCH_OUTCOMES.join(', ')}` })
+  @OptionalOneOf(BATCH_OUTCOMES, { description: 'Only items with this outcome, e.g. FAILED' })
   outcome?: BatchOutcome;
 }
 

@@ -7,7 +7,7 @@ import {
   type CanonicalReason,
   type CanonicalStatus,
 } from '../../domain/index.js';
-import { PageCursor, PageLimit } from './schema-parts.js';
+import { OneOf, OptionalOneOf, PageCursor, PageLimit } from './schema-parts.js';
 import { HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT } from '../../services/account-status.service.js';
 
 /** Ids that reach provider URLs: a conservative character set so no value can steer a path. */
@@ -41,17 +41,13 @@ export class ChangeStatusQueryDto {
 }
 
 export class ChangeStatusDto {
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED', description: 'The canonical status to set' })
-  @IsIn(CANONICAL_STATUSES, { message: `status must be one of ${CANONICAL_STATUSES.join(', ')}` })
+  @OneOf(CANONICAL_STATUSES, { example: 'SUSPENDED', description: 'The canonical status to set' })
   status: CanonicalStatus;
 
-  @ApiPropertyOptional({
-    enum: CANONICAL_REASONS,
+  @OptionalOneOf(CANONICAL_REASONS, {
     example: 'FRAUD',
     description: 'Why; some providers encode it (Canopy substatus, Pismo reason, Spidr close type)',
   })
-  @IsOptional()
-  @IsIn(CANONICAL_REASONS, { message: `reason must be one of ${CANONICAL_REASONS.join(', ')}` })
   reason?: CanonicalReason;
 
   @ApiPropertyOptional({

@@ -1,11 +1,12 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { IsIn, IsOptional, IsString, Matches, MaxLength } from 'class-validator';
+import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { EVENT_TYPES, type EventType } from '../../events/cloud-events.js';
 import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG, PROVIDER_IDS } from '../../domain/index.js';
 import {
   NULLABLE_PROVIDER_STATUS_BRANCHES,
   PROVIDER_STATUS_DESCRIPTION,
   nullableEnum,
+  OptionalOneOf,
   PageCursor,
   PageLimit,
 } from './schema-parts.js';
@@ -70,9 +71,7 @@ export class EventsQueryDto {
   @PageLimit(EVENTS_MAX_LIMIT, { default: EVENTS_DEFAULT_LIMIT })
   limit?: number;
 
-  @ApiPropertyOptional({ enum: EVENT_TYPES, description: 'Only events of this type' })
-  @IsOptional()
-  @IsIn(EVENT_TYPES, { message: `type must be one of ${EVENT_TYPES.join(', ')}` })
+  @OptionalOneOf(EVENT_TYPES, { description: 'Only events of this type' })
   type?: EventType;
 
   @ApiPropertyOptional({

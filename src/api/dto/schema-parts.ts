@@ -6,7 +6,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 /** Canopy's provider value: its status with the substatus the reason chose (null when none). */
 export class CanopyProviderStatusDto {
@@ -83,4 +83,26 @@ export function PageLimit(max: number, doc: ApiPropertyOptions = {}): PropertyDe
 /** An opaque cursor query value (a page's nextCursor, an event id): a string of at most 200 characters. */
 export function PageCursor(doc: ApiPropertyOptions): PropertyDecorator {
   return applyDecorators(MaxLength(200), IsString(), IsOptional(), ApiPropertyOptional(doc));
+}
+
+/**
+ * A value from a fixed list: `enum` in the document, and a failure that names the property and every allowed
+ * value (`status must be one of ACTIVE, …`), so each list is spelled once.
+ */
+export function OneOf(values: readonly string[], doc: ApiPropertyOptions = {}): PropertyDecorator {
+  return (target, key) =>
+    applyDecorators(
+      IsIn(values, { message: `${String(key)} must be one of ${values.join(', ')}` }),
+      ApiProperty({ enum: values, ...doc }),
+    )(target, key);
+}
+
+/** The same, for a property that may be absent. */
+export function OptionalOneOf(values: readonly string[], doc: ApiPropertyOptions = {}): PropertyDecorator {
+  return (target, key) =>
+    applyDecorators(
+      IsIn(values, { message: `${String(key)} must be one of ${values.join(', ')}` }),
+      IsOptional(),
+      ApiPropertyOptional({ enum: values, ...doc }),
+    )(target, key);
 }
