@@ -1,7 +1,7 @@
 import { ApiResponse } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE, problemOf } from '../common/problem.filter.js';
 import { ERROR_CATALOG, GatewayError, type ErrorCode, type GatewayErrorOptions } from '../domain/index.js';
-import { EXAMPLE_REQUEST_ID } from './dto/problem-examples.js';
+import { EXAMPLE_REQUEST_ID } from './dto/schema-parts.js';
 
 const BATCH_ID = '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f';
 

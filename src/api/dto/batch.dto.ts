@@ -28,12 +28,14 @@ import {
 import { ID_PATTERN, ID_RULE } from './change-status.dto.js';
 import {
   NULLABLE_PROVIDER_STATUS_BRANCHES,
-  PROVIDER_STATUS_DESCRIPTION,
-  nullableEnum,
   OneOf,
   OptionalOneOf,
   PageCursor,
   PageLimit,
+  PROVIDER_STATUS_DESCRIPTION,
+  ProviderProperty,
+  ReasonProperty,
+  StatusProperty,
 } from './schema-parts.js';
 
 /** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
@@ -149,10 +151,10 @@ export class BatchSummaryDto {
 
 export class BatchItemResultDto {
   @ApiProperty({ example: 2 }) index: number;
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' }) provider: string;
+  @ProviderProperty('spidr') provider: string;
   @ApiProperty({ example: 'acc-3001' }) accountId: string;
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' }) status: string;
-  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' }) reason: string | null;
+  @StatusProperty() status: string;
+  @ReasonProperty() reason: string | null;
   @ApiProperty({ enum: BATCH_OUTCOMES, example: 'APPLIED' }) outcome: BatchOutcome;
   @ApiProperty({ type: String, nullable: true, example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70' }) changeId:
     string | null;

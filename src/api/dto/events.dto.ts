@@ -1,14 +1,19 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { EVENT_TYPES, type EventType } from '../../events/cloud-events.js';
-import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG, PROVIDER_IDS } from '../../domain/index.js';
+import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG } from '../../domain/index.js';
 import {
+  AccountIdProperty,
   NULLABLE_PROVIDER_STATUS_BRANCHES,
-  PROVIDER_STATUS_DESCRIPTION,
   nullableEnum,
   OptionalOneOf,
   PageCursor,
   PageLimit,
+  PROVIDER_STATUS_DESCRIPTION,
+  ProviderProperty,
+  ReasonProperty,
+  RequestIdProperty,
+  StatusProperty,
 } from './schema-parts.js';
 
 export const EVENTS_DEFAULT_LIMIT = 100;
@@ -31,13 +36,13 @@ export class ChangeRecordDto {
   @ApiProperty({ type: String, nullable: true, example: null, description: 'null unless from a batch' })
   batchId: string | null;
 
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'cleargrid' }) provider: string;
-  @ApiProperty({ example: 'acc-1001' }) accountId: string;
+  @ProviderProperty('cleargrid') provider: string;
+  @AccountIdProperty() accountId: string;
   @ApiProperty({ enum: CANONICAL_STATUSES, example: 'DISPUTED' }) status: string;
   @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: null }) reason: string | null;
   @ApiProperty({ type: String, nullable: true, example: 'Customer called' }) note: string | null;
   @ApiProperty({ example: 'billing-service' }) callerId: string;
-  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' }) requestId: string;
+  @RequestIdProperty() requestId: string;
 
   @ApiProperty({
     enum: ['PENDING', 'APPLIED', 'ACCEPTED', 'FAILED', 'UNFINISHED'],
@@ -87,10 +92,10 @@ export class EventsQueryDto {
 export class ChangeEventDataDto {
   @ApiProperty({ example: CHANGE_ID }) changeId: string;
   @ApiProperty({ type: String, nullable: true, example: null }) batchId: string | null;
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'pismo' }) provider: string;
-  @ApiProperty({ example: 'acc-1001' }) accountId: string;
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' }) status: string;
-  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' }) reason: string | null;
+  @ProviderProperty('pismo') provider: string;
+  @AccountIdProperty() accountId: string;
+  @StatusProperty() status: string;
+  @ReasonProperty() reason: string | null;
   @ApiProperty({ enum: ['APPLIED', 'ACCEPTED'], example: 'APPLIED' }) outcome: string;
 
   @ApiProperty({
@@ -101,7 +106,7 @@ export class ChangeEventDataDto {
   providerStatus: unknown;
 
   @ApiProperty({ example: 'billing-service' }) callerId: string;
-  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' }) requestId: string;
+  @RequestIdProperty() requestId: string;
 }
 
 export class ChangeFailedEventDataDto extends ChangeEventDataDto {
@@ -116,8 +121,8 @@ export class ChangeFailedEventDataDto extends ChangeEventDataDto {
 }
 
 export class DriftEventDataDto {
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'canopy' }) provider: string;
-  @ApiProperty({ example: 'acc-1001' }) accountId: string;
+  @ProviderProperty('canopy') provider: string;
+  @AccountIdProperty() accountId: string;
   @ApiProperty({ enum: CANONICAL_STATUSES, example: 'CLOSED' }) expectedStatus: string;
 
   @ApiProperty({

@@ -13,6 +13,7 @@ import {
   type GatewayErrorOptions,
 } from '../../domain/index.js';
 import { ID_RULE } from './change-status.dto.js';
+import { EXAMPLE_REQUEST_ID } from './schema-parts.js';
 
 /** The operation a problem example is for: its method, OpenAPI path and whether it calls a provider. */
 export interface ProblemOperation {
@@ -27,7 +28,6 @@ export interface NamedExample {
   value: Record<string, unknown>;
 }
 
-export const EXAMPLE_REQUEST_ID = 'c0ffee00-1234-4abc-8def-000000000001';
 const STATUSES = CANONICAL_STATUSES.join(', ');
 
 interface Variant {

@@ -1,11 +1,12 @@
 /** The problem+json body every error answers with (CONTRACT §4), as the OpenAPI document describes it. */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { ERROR_CATALOG, PROVIDER_IDS } from '../../domain/index.js';
+import { ERROR_CATALOG } from '../../domain/index.js';
+import { ProviderProperty, RequestIdProperty } from './schema-parts.js';
 
 export const ERROR_CODES = Object.keys(ERROR_CATALOG);
 
 export class ProviderErrorDto {
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'pismo' })
+  @ProviderProperty('pismo')
   id: string;
 
   @ApiPropertyOptional({ type: 'integer', example: 400, description: 'Absent when no answer arrived' })
@@ -51,7 +52,7 @@ export class ProblemDto {
   @ApiProperty({ example: false, description: 'True when the same request may succeed later unchanged' })
   retryable: boolean;
 
-  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
+  @RequestIdProperty()
   requestId: string;
 
   @ApiPropertyOptional({ type: ProviderErrorDto, description: 'Present whenever a provider answered' })

@@ -1,7 +1,6 @@
 /** The body of GET /v1/providers: each provider and what every canonical status becomes there. */
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { PROVIDER_IDS } from '../../domain/index.js';
-import { NULLABLE_PROVIDER_STATUS_BRANCHES } from './schema-parts.js';
+import { NULLABLE_PROVIDER_STATUS_BRANCHES, ProviderProperty } from './schema-parts.js';
 
 export class StatusCapabilityDto {
   @ApiProperty({ example: true })
@@ -28,7 +27,7 @@ export class StatusCapabilityDto {
 }
 
 export class ProviderInfoDto {
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
+  @ProviderProperty('spidr')
   id: string;
 
   @ApiProperty({ example: 'Spidr' })

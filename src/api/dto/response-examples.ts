@@ -3,7 +3,8 @@
  * (Swagger UI shows them in a drop-down under each response).
  */
 import { CANONICAL_REASONS, type CanonicalReason } from '../../domain/index.js';
-import { EXAMPLE_REQUEST_ID, type NamedExample } from './problem-examples.js';
+import type { NamedExample } from './problem-examples.js';
+import { EXAMPLE_REQUEST_ID } from './schema-parts.js';
 
 const AT = '2026-11-21T09:00:00.000Z';
 const CHANGE_ID = '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f';

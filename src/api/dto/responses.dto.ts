@@ -1,8 +1,17 @@
 /** The bodies the accounts endpoints answer with: a change, a dry run, a status reading, the history. */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CANONICAL_REASONS, CANONICAL_STATUSES, PROVIDER_IDS } from '../../domain/index.js';
+import { CANONICAL_STATUSES } from '../../domain/index.js';
 import { ERROR_CODES } from './problem.dto.js';
-import { PROVIDER_STATUS_BRANCHES, PROVIDER_STATUS_DESCRIPTION, nullableEnum } from './schema-parts.js';
+import {
+  AccountIdProperty,
+  nullableEnum,
+  PROVIDER_STATUS_BRANCHES,
+  PROVIDER_STATUS_DESCRIPTION,
+  ProviderProperty,
+  ReasonProperty,
+  RequestIdProperty,
+  StatusProperty,
+} from './schema-parts.js';
 
 export class ProviderRequestDto {
   @ApiProperty({ enum: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], example: 'PATCH' })
@@ -32,16 +41,16 @@ export class ChangeStatusResponseDto {
   @ApiProperty({ example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f', description: 'Id of this change (UUIDv7)' })
   changeId: string;
 
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'spidr' })
+  @ProviderProperty('spidr')
   provider: string;
 
-  @ApiProperty({ example: 'acc-1001' })
+  @AccountIdProperty()
   accountId: string;
 
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
+  @StatusProperty()
   status: string;
 
-  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' })
+  @ReasonProperty()
   reason: string | null;
 
   @ApiProperty({
@@ -59,7 +68,7 @@ export class ChangeStatusResponseDto {
   })
   providerStatus: unknown;
 
-  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
+  @RequestIdProperty()
   requestId: string;
 
   @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time' })
@@ -67,10 +76,10 @@ export class ChangeStatusResponseDto {
 }
 
 export class AccountStatusDto {
-  @ApiProperty({ enum: PROVIDER_IDS, example: 'canopy' })
+  @ProviderProperty('canopy')
   provider: string;
 
-  @ApiProperty({ example: 'acc-1001' })
+  @AccountIdProperty()
   accountId: string;
 
   @ApiProperty({
@@ -80,7 +89,7 @@ export class AccountStatusDto {
   })
   status: string | null;
 
-  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' })
+  @ReasonProperty()
   reason: string | null;
 
   @ApiProperty({
@@ -137,13 +146,13 @@ export class HistoryItemDto {
   })
   callerId: string;
 
-  @ApiProperty({ example: 'c0ffee00-1234-4abc-8def-000000000001' })
+  @RequestIdProperty()
   requestId: string;
 
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' })
+  @StatusProperty()
   status: string;
 
-  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' })
+  @ReasonProperty()
   reason: string | null;
 
   @ApiProperty({ type: String, nullable: true, example: 'Card reported stolen' })

@@ -6,6 +6,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
+import { CANONICAL_REASONS, CANONICAL_STATUSES, PROVIDER_IDS, type ProviderId } from '../../domain/index.js';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 /** Canopy's provider value: its status with the substatus the reason chose (null when none). */
@@ -106,3 +107,19 @@ export function OptionalOneOf(values: readonly string[], doc: ApiPropertyOptions
       ApiPropertyOptional({ enum: values, ...doc }),
     )(target, key);
 }
+
+/** The request id every example answer carries (problem bodies, audit rows, events). */
+export const EXAMPLE_REQUEST_ID = 'c0ffee00-1234-4abc-8def-000000000001';
+
+/*
+ * Answer properties that several response bodies carry and document alike; the provider's example differs per
+ * body so each one reads as a plausible answer on its own.
+ */
+export const RequestIdProperty = (): PropertyDecorator => ApiProperty({ example: EXAMPLE_REQUEST_ID });
+export const AccountIdProperty = (): PropertyDecorator => ApiProperty({ example: 'acc-1001' });
+export const ProviderProperty = (example: ProviderId): PropertyDecorator =>
+  ApiProperty({ enum: PROVIDER_IDS, example });
+export const StatusProperty = (): PropertyDecorator =>
+  ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' });
+export const ReasonProperty = (): PropertyDecorator =>
+  ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' });
