@@ -4,7 +4,7 @@ import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
 import {
   applyThrough,
   failureOf,
-  freePort,
+  itAnswersTransportFailures,
   prepareThrough,
   SandboxHarness,
 } from '../sandbox/sandbox.spec-harness.js';
@@ -179,20 +179,12 @@ describe(CanopyAdapter.name, () => {
       expect(error.provider?.message).toContain('account_status');
     });
 
-    it('should answer PROVIDER_TIMEOUT when Canopy is slower than the timeout', async () => {
-      const error = await failureOf(
-        change(adapterFor({ timeoutMs: 100 }), { accountId: 'SLOW400-1', status: 'ACTIVE' }),
-      );
-      expect(error.code).toBe('PROVIDER_TIMEOUT');
-    });
-
-    it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
-      const port = await freePort();
-      const adapter = adapterFor({ baseUrl: `http://127.0.0.1:${port}` });
-      expect((await failureOf(change(adapter, { accountId: 'a', status: 'ACTIVE' }))).code).toBe(
-        'PROVIDER_UNAVAILABLE',
-      );
-      expect((await failureOf(adapter.readStatus('a', ctx))).code).toBe('PROVIDER_UNAVAILABLE');
+    itAnswersTransportFailures({
+      provider: 'Canopy',
+      adapterFor: ({ url = sandbox.baseUrl, timeoutMs = 2000 }) => adapterFor({ baseUrl: url, timeoutMs }),
+      change: (adapter, accountId) => change(adapter, { accountId, status: 'ACTIVE' }),
+      slowAccountId: 'SLOW400-1',
+      timeoutMs: 100,
     });
   });
 

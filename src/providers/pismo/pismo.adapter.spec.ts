@@ -3,7 +3,7 @@ import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
 import {
   applyThrough,
   failureOf,
-  freePort,
+  itAnswersTransportFailures,
   prepareThrough,
   SandboxHarness,
   type ChangeArgs,
@@ -320,17 +320,12 @@ describe(PismoAdapter.name, () => {
   });
 
   describe('transport', () => {
-    it('should time out on a slow answer', async () => {
-      const error = await failure(
-        change('SLOW300-1', 'SUSPENDED', undefined, undefined, adapterFor({ timeoutMs: 100 })),
-      );
-      expect(error.code).toBe('PROVIDER_TIMEOUT');
-    });
-
-    it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
-      const url = `http://127.0.0.1:${await freePort()}`;
-      const error = await failure(change('EXT-1', 'SUSPENDED', undefined, undefined, adapterFor({ url })));
-      expect(error.code).toBe('PROVIDER_UNAVAILABLE');
+    itAnswersTransportFailures({
+      provider: 'Pismo',
+      adapterFor,
+      change: (adapter, accountId) => change(accountId, 'SUSPENDED', undefined, undefined, adapter),
+      slowAccountId: 'SLOW300-1',
+      timeoutMs: 100,
     });
 
     it('should forward the request id on the token and the status call', async () => {

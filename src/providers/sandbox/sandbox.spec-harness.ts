@@ -133,3 +133,35 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** How a spec reaches its provider for {@link itAnswersTransportFailures}. */
+export interface TransportCases<Adapter extends ProviderAdapter> {
+  /** The provider's name, as the test names say it. */
+  provider: string;
+  /** The spec's adapter, at `url` (default: its sandbox) with `timeoutMs` (default: its own). */
+  adapterFor: (options: { url?: string; timeoutMs?: number }) => Adapter;
+  /** One change through `adapter` for `accountId`, as the spec's other tests send it. */
+  change: (adapter: Adapter, accountId: string) => Promise<unknown>;
+  /** An account the sandbox answers only after longer than `timeoutMs` (its `SLOW<ms>-` accounts). */
+  slowAccountId: string;
+  timeoutMs: number;
+}
+
+/**
+ * The transport failures every HTTP adapter answers alike, whatever its provider: a provider slower than the
+ * timeout is PROVIDER_TIMEOUT, a port nothing listens on is PROVIDER_UNAVAILABLE (for a change and a read).
+ */
+export function itAnswersTransportFailures<Adapter extends ProviderAdapter>(
+  cases: TransportCases<Adapter>,
+): void {
+  it(`should answer PROVIDER_TIMEOUT when ${cases.provider} is slower than the timeout`, async () => {
+    const adapter = cases.adapterFor({ timeoutMs: cases.timeoutMs });
+    await failureWithCode(cases.change(adapter, cases.slowAccountId), 'PROVIDER_TIMEOUT');
+  });
+
+  it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
+    const adapter = cases.adapterFor({ url: `http://127.0.0.1:${await freePort()}` });
+    await failureWithCode(cases.change(adapter, 'acc-1'), 'PROVIDER_UNAVAILABLE');
+    await failureWithCode(adapter.readStatus('acc-1', { requestId: 'req-refused' }), 'PROVIDER_UNAVAILABLE');
+  });
+}

@@ -2,7 +2,7 @@ import http from 'node:http';
 import {
   applyThrough,
   failureOf,
-  freePort,
+  itAnswersTransportFailures,
   prepareThrough,
   SandboxHarness,
   type ChangeArgs,
@@ -184,19 +184,12 @@ describe(SpidrAdapter.name, () => {
       expect(await calls()).toHaveLength(1);
     });
 
-    it('should answer PROVIDER_TIMEOUT when Spidr is slower than the timeout', async () => {
-      const error = await failure(
-        change('SLOW300-1', 'SUSPENDED', undefined, undefined, adapterFor({ timeoutMs: 50 })),
-      );
-
-      expect(error.code).toBe('PROVIDER_TIMEOUT');
-    });
-
-    it('should answer PROVIDER_UNAVAILABLE when the connection is refused', async () => {
-      const url = `http://127.0.0.1:${await freePort()}`;
-
-      const error = await failure(change('acc-1', 'SUSPENDED', undefined, undefined, adapterFor({ url })));
-      expect(error.code).toBe('PROVIDER_UNAVAILABLE');
+    itAnswersTransportFailures({
+      provider: 'Spidr',
+      adapterFor,
+      change: (adapter, accountId) => change(accountId, 'SUSPENDED', undefined, undefined, adapter),
+      slowAccountId: 'SLOW300-1',
+      timeoutMs: 50,
     });
 
     it('should answer PROVIDER_ERROR when a 200 is not the account JSON', async () => {
