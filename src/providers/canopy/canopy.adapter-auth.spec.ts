@@ -1,6 +1,6 @@
 /** The adapter's token handling, against the Canopy sandbox over loopback HTTP. */
 import type { CanopySettings } from './canopy.settings.js';
-import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
+import type { ChangeRequest } from '../provider-adapter.js';
 import { sleep, type SandboxCall } from '../sandbox/sandbox-kit.js';
 import { applyThrough, failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
 import { CanopyAdapter } from './canopy.adapter.js';
@@ -11,12 +11,7 @@ const sandbox = SandboxHarness.forSpec(canopyProvider);
 const ctx = { requestId: 'req-canopy-auth' };
 
 const adapterFor = (settings: CanopySettings = CANOPY_SANDBOX_SETTINGS) =>
-  new CanopyAdapter({
-    baseUrl: sandbox.baseUrl,
-    mode: 'sandbox',
-    timeoutMs: 2000,
-    settings,
-  } satisfies ProviderEndpoint<CanopySettings>);
+  new CanopyAdapter(sandbox.endpoint(settings));
 
 const control = (path: string, body?: unknown) => sandbox.control(path, body);
 const calls = () => sandbox.calls();

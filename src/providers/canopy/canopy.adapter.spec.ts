@@ -1,6 +1,5 @@
-import type { CanopySettings } from './canopy.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
-import type { ChangeRequest, ProviderEndpoint } from '../provider-adapter.js';
+import type { ChangeRequest } from '../provider-adapter.js';
 import {
   applyThrough,
   failureOf,
@@ -16,14 +15,8 @@ import { canopyProvider } from './index.js';
 const sandbox = SandboxHarness.forSpec(canopyProvider);
 const ctx = { requestId: 'req-canopy-7f3a' };
 
-const adapterFor = (over: Partial<ProviderEndpoint<CanopySettings>> = {}) =>
-  new CanopyAdapter({
-    baseUrl: sandbox.baseUrl,
-    mode: 'sandbox',
-    timeoutMs: 2000,
-    settings: CANOPY_SANDBOX_SETTINGS,
-    ...over,
-  });
+const adapterFor = (options: { url?: string; timeoutMs?: number } = {}) =>
+  new CanopyAdapter(sandbox.endpoint(CANOPY_SANDBOX_SETTINGS, options));
 
 const calls = () => sandbox.calls();
 const change = (adapter: CanopyAdapter, request: ChangeRequest) => applyThrough(adapter, request, ctx);
@@ -181,7 +174,7 @@ describe(CanopyAdapter.name, () => {
 
     itAnswersTransportFailures({
       provider: 'Canopy',
-      adapterFor: ({ url = sandbox.baseUrl, timeoutMs = 2000 }) => adapterFor({ baseUrl: url, timeoutMs }),
+      adapterFor,
       change: (adapter, accountId) => change(adapter, { accountId, status: 'ACTIVE' }),
       slowAccountId: 'SLOW400-1',
       timeoutMs: 100,

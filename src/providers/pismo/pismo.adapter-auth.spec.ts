@@ -12,12 +12,7 @@ const ctx = { requestId: 'req-pismo-auth' };
 const sandbox = SandboxHarness.forSpec(pismoProvider);
 
 function adapterFor(serverSecret = PISMO_SANDBOX_SETTINGS.serverSecret): PismoAdapter {
-  return new PismoAdapter({
-    baseUrl: sandbox.baseUrl,
-    mode: 'sandbox',
-    timeoutMs: 2000,
-    settings: { ...PISMO_SANDBOX_SETTINGS, serverSecret, auth: 's2s' },
-  });
+  return new PismoAdapter(sandbox.endpoint({ ...PISMO_SANDBOX_SETTINGS, serverSecret, auth: 's2s' }));
 }
 
 const calls = () => sandbox.calls();

@@ -17,12 +17,7 @@ const ctx = { requestId: 'req-pismo-openid' };
 const sandbox = SandboxHarness.forSpec(pismoProvider);
 
 function adapterFor(settings: Partial<typeof PISMO_SANDBOX_SETTINGS> = {}): PismoAdapter {
-  return new PismoAdapter({
-    baseUrl: sandbox.baseUrl,
-    mode: 'sandbox',
-    timeoutMs: 2000,
-    settings: { ...PISMO_SANDBOX_SETTINGS, auth: 'openid', ...settings },
-  });
+  return new PismoAdapter(sandbox.endpoint({ ...PISMO_SANDBOX_SETTINGS, auth: 'openid', ...settings }));
 }
 
 const suspend = (adapter: PismoAdapter, accountId: string) =>

@@ -18,12 +18,12 @@ const ctx = { requestId: 'req-pismo-1' };
 const sandbox = SandboxHarness.forSpec(pismoProvider);
 
 function adapterFor(options: { api?: PismoAccountApi; timeoutMs?: number; url?: string } = {}): PismoAdapter {
-  return new PismoAdapter({
-    baseUrl: options.url ?? sandbox.baseUrl,
-    mode: 'sandbox',
-    timeoutMs: options.timeoutMs ?? 2000,
-    settings: { ...PISMO_SANDBOX_SETTINGS, accountApi: options.api ?? 'corporate', auth: 's2s' },
-  });
+  const settings = {
+    ...PISMO_SANDBOX_SETTINGS,
+    accountApi: options.api ?? 'corporate',
+    auth: 's2s',
+  } as const;
+  return new PismoAdapter(sandbox.endpoint(settings, options));
 }
 
 const calls = () => sandbox.calls();

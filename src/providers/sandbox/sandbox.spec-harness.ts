@@ -12,6 +12,7 @@ import type {
   ChangeResult,
   PreparedChange,
   ProviderAdapter,
+  ProviderEndpoint,
 } from '../provider-adapter.js';
 import type { ProviderDefinition } from '../provider-definition.js';
 import { translateChange } from '../translation.js';
@@ -54,6 +55,19 @@ export class SandboxHarness {
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     if (response.status !== 204) throw new Error(`sandbox control ${route} answered ${response.status}`);
+  }
+
+  /** An endpoint at this sandbox (or at `url`) in sandbox mode, with a 2 s timeout unless `timeoutMs` says. */
+  endpoint<Settings>(
+    settings: Settings,
+    options: { url?: string; timeoutMs?: number } = {},
+  ): ProviderEndpoint<Settings> {
+    return {
+      baseUrl: options.url ?? this.baseUrl,
+      mode: 'sandbox',
+      timeoutMs: options.timeoutMs ?? 2000,
+      settings,
+    };
   }
 
   reset(): Promise<void> {

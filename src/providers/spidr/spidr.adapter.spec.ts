@@ -21,12 +21,7 @@ const ctx = { requestId: 'req-spidr-1' };
 const sandbox = SandboxHarness.forSpec(spidrProvider);
 
 function adapterFor(options: { apiKey?: string; timeoutMs?: number; url?: string } = {}): SpidrAdapter {
-  return new SpidrAdapter({
-    baseUrl: options.url ?? sandbox.baseUrl,
-    mode: 'sandbox',
-    timeoutMs: options.timeoutMs ?? 2000,
-    settings: { apiKey: options.apiKey ?? API_KEY },
-  });
+  return new SpidrAdapter(sandbox.endpoint({ apiKey: options.apiKey ?? API_KEY }, options));
 }
 
 const calls = () => sandbox.calls();
