@@ -10,6 +10,7 @@ import {
   UPDATE_STATUS_PATH,
   useClearGridSandbox,
 } from './cleargrid.spec-harness.js';
+import { expectKeptAnswer } from '../sandbox/sandbox.spec-harness.js';
 
 const sandbox = useClearGridSandbox();
 
@@ -111,12 +112,7 @@ describe(ClearGridAdapter.name, () => {
         'PROVIDER_AUTH_FAILED',
       );
 
-      expect(error.provider).toEqual({
-        id: 'cleargrid',
-        httpStatus: 401,
-        code: 'NO_CODE',
-        message: 'Unauthorized',
-      });
+      expectKeptAnswer(error, ['cleargrid', 401, 'NO_CODE', 'Unauthorized']);
       expect(error.message).not.toContain('wrong');
       expect((await sandbox.calls()).map((c) => `${c.method} ${c.url}`)).toEqual([`POST ${LOGIN_PATH}`]);
     });

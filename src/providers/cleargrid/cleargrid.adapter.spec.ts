@@ -12,6 +12,7 @@ import {
   UPDATE_STATUS_PATH,
   useClearGridSandbox,
 } from './cleargrid.spec-harness.js';
+import { expectKeptAnswer } from '../sandbox/sandbox.spec-harness.js';
 
 const sandbox = useClearGridSandbox();
 
@@ -58,12 +59,7 @@ describe(ClearGridAdapter.name, () => {
       });
       await sandbox.accountState('ORD-3', (s) => s.withdrawn === true);
       const error = await failure(change(target, request('ORD-3', 'DISPUTED')), 'ACCOUNT_CLOSED');
-      expect(error.provider).toEqual({
-        id: 'cleargrid',
-        httpStatus: 400,
-        code: 'NO_CODE',
-        message: 'Account has been withdrawn',
-      });
+      expectKeptAnswer(error, ['cleargrid', 400, 'NO_CODE', 'Account has been withdrawn']);
     });
 
     it.each(['ACTIVE', 'SUSPENDED', 'DELINQUENT'] as const)(
@@ -111,7 +107,7 @@ describe(ClearGridAdapter.name, () => {
       'should map %s to %s keeping the provider message',
       async (accountId, code, httpStatus, message) => {
         const error = await failure(change(sandbox.adapter(), request(accountId)), code);
-        expect(error.provider).toEqual({ id: 'cleargrid', httpStatus, code: 'NO_CODE', message });
+        expectKeptAnswer(error, ['cleargrid', httpStatus, 'NO_CODE', message]);
       },
     );
 

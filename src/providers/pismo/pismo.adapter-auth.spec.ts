@@ -1,6 +1,11 @@
 /** The s2s flow (PISMO_AUTH=s2s): today's requests, unchanged. The OpenID flow: pismo.adapter-openid.spec.ts. */
 import type { SandboxCall } from '../sandbox/sandbox-kit.js';
-import { failureOf, prepareThrough, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import {
+  expectKeptAnswer,
+  failureOf,
+  prepareThrough,
+  SandboxHarness,
+} from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
 import { pismoProvider } from './index.js';
 import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
@@ -105,12 +110,7 @@ describe(`${PismoAdapter.name} account tokens`, () => {
 
     const error = await failure(suspend(adapterFor(), 'ACC-A'));
     expect(error.code).toBe('PROVIDER_AUTH_FAILED');
-    expect(error.provider).toEqual({
-      id: 'pismo',
-      httpStatus: 401,
-      code: 'EPSP0401',
-      message: 'Unauthorized',
-    });
+    expectKeptAnswer(error, ['pismo', 401, 'EPSP0401', 'Unauthorized']);
     const all = await calls();
     expect(tokenCalls(all)).toHaveLength(2);
     expect(accountCalls(all)).toHaveLength(2);
@@ -119,12 +119,7 @@ describe(`${PismoAdapter.name} account tokens`, () => {
   it('should answer PROVIDER_AUTH_FAILED with Pismo’s code when the credentials are refused, without leaking them', async () => {
     const error = await failure(suspend(adapterFor('wrong-secret'), 'ACC-A'));
     expect(error.code).toBe('PROVIDER_AUTH_FAILED');
-    expect(error.provider).toEqual({
-      id: 'pismo',
-      httpStatus: 401,
-      code: 'EPSP0001',
-      message: 'Invalid credentials',
-    });
+    expectKeptAnswer(error, ['pismo', 401, 'EPSP0001', 'Invalid credentials']);
     expect(JSON.stringify({ detail: error.detail, provider: error.provider })).not.toContain('wrong-secret');
     expect(accountCalls(await calls())).toEqual([]);
   });

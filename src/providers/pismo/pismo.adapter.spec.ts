@@ -2,6 +2,7 @@ import type { PismoAccountApi } from './pismo.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
 import {
   applyThrough,
+  expectKeptAnswer,
   failureOf,
   itAnswersTransportFailures,
   prepareThrough,
@@ -175,23 +176,13 @@ describe(PismoAdapter.name, () => {
       expect(read).toMatchObject({ method: 'GET', url: '/accounts/v1/accounts/1030' });
       const error = await failure(change('1030', 'ACTIVE', undefined, undefined, adapter));
       expect(error.code).toBe('ACCOUNT_CLOSED');
-      expect(error.provider).toEqual({
-        id: 'pismo',
-        httpStatus: 400,
-        code: 'NO_CODE',
-        message: 'Account is in a final status',
-      });
+      expectKeptAnswer(error, ['pismo', 400, 'NO_CODE', 'Account is in a final status']);
     });
 
     it('should map an unknown account without an error code to ACCOUNT_NOT_FOUND', async () => {
       const error = await failure(change('NOTFOUND-9', 'SUSPENDED', undefined, undefined, accounts()));
       expect(error.code).toBe('ACCOUNT_NOT_FOUND');
-      expect(error.provider).toEqual({
-        id: 'pismo',
-        httpStatus: 404,
-        code: 'NO_CODE',
-        message: 'Account not found',
-      });
+      expectKeptAnswer(error, ['pismo', 404, 'NO_CODE', 'Account not found']);
     });
 
     it('should still refuse DELINQUENT, DISPUTED and DO_NOT_CONTACT', () => {
@@ -272,7 +263,7 @@ describe(PismoAdapter.name, () => {
       it(`should turn ${providerCode} (HTTP ${httpStatus}) for ${accountId} into ${code}, keeping Pismo's code and message`, async () => {
         const error = await failure(change(accountId, status, undefined, options));
         expect(error.code).toBe(code);
-        expect(error.provider).toEqual({ id: 'pismo', httpStatus, code: providerCode, message });
+        expectKeptAnswer(error, ['pismo', httpStatus, providerCode, message]);
         expect(error.detail).toContain('pismo change status failed');
       });
     }
