@@ -43,6 +43,7 @@ import {
   type CanopySandboxAccountState,
 } from './canopy.sandbox-state.js';
 import { CANOPY_ACCOUNT_STATUSES, CANOPY_SUBSTATUSES } from './canopy.wire.js';
+import type { ProviderSandbox } from '../provider-definition.js';
 
 export const CANOPY_SANDBOX_SETTINGS: CanopySettings = {
   clientId: 'sandbox-client',
@@ -274,3 +275,9 @@ function invalidStatusBody(body: unknown): { field: string; message: string } | 
   }
   return undefined;
 }
+
+/** What the provider's index.ts loads on demand: this simulator and the credentials it accepts. */
+export const canopySandbox: ProviderSandbox<CanopySettings> = {
+  create: createCanopySandbox,
+  settings: CANOPY_SANDBOX_SETTINGS,
+};

@@ -8,8 +8,5 @@ export const canopyProvider: ProviderDefinition<CanopySettings> = {
   settings: CANOPY_SETTINGS,
   createAdapter: (endpoint) => new CanopyAdapter(endpoint),
   // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
-  loadSandbox: async () => {
-    const sandbox = await import('./canopy.sandbox.js');
-    return { create: sandbox.createCanopySandbox, settings: sandbox.CANOPY_SANDBOX_SETTINGS };
-  },
+  loadSandbox: async () => (await import('./canopy.sandbox.js')).canopySandbox,
 };

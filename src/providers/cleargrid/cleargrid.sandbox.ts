@@ -26,11 +26,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearerOf, createSandboxApp, magicOf, sleep, type Magic } from '../sandbox/sandbox-kit.js';
 import {
+  CLEARGRID_SANDBOX_SETTINGS,
   ClearGridSandboxAccounts,
   ClearGridSandboxAuth,
   type ClearGridSandboxChange,
 } from './cleargrid.sandbox-state.js';
 import type { ClearGridAccountErrors, ClearGridEnvelope, ClearGridErrorBody } from './cleargrid.wire.js';
+import type { ProviderSandbox } from '../provider-definition.js';
+import type { ClearGridSettings } from './cleargrid.settings.js';
 
 export { CLEARGRID_SANDBOX_LENDER_PUBLIC_ID, CLEARGRID_SANDBOX_SETTINGS } from './cleargrid.sandbox-state.js';
 
@@ -191,3 +194,9 @@ function text(value: unknown): string {
 function isPositive(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
+
+/** What the provider's index.ts loads on demand: this simulator and the credentials it accepts. */
+export const cleargridSandbox: ProviderSandbox<ClearGridSettings> = {
+  create: createClearGridSandbox,
+  settings: CLEARGRID_SANDBOX_SETTINGS,
+};

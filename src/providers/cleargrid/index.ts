@@ -8,8 +8,5 @@ export const cleargridProvider: ProviderDefinition<ClearGridSettings> = {
   settings: CLEARGRID_SETTINGS,
   createAdapter: (endpoint) => new ClearGridAdapter(endpoint),
   // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
-  loadSandbox: async () => {
-    const sandbox = await import('./cleargrid.sandbox.js');
-    return { create: sandbox.createClearGridSandbox, settings: sandbox.CLEARGRID_SANDBOX_SETTINGS };
-  },
+  loadSandbox: async () => (await import('./cleargrid.sandbox.js')).cleargridSandbox,
 };

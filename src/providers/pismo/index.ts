@@ -8,8 +8,5 @@ export const pismoProvider: ProviderDefinition<PismoSettings> = {
   settings: PISMO_SETTINGS,
   createAdapter: (endpoint) => new PismoAdapter(endpoint),
   // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
-  loadSandbox: async () => {
-    const sandbox = await import('./pismo.sandbox.js');
-    return { create: sandbox.createPismoSandbox, settings: sandbox.PISMO_SANDBOX_SETTINGS };
-  },
+  loadSandbox: async () => (await import('./pismo.sandbox.js')).pismoSandbox,
 };

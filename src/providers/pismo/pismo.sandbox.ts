@@ -51,6 +51,7 @@ import {
   plain,
   type SandboxAnswer,
 } from './pismo.sandbox-state.js';
+import type { ProviderSandbox } from '../provider-definition.js';
 
 export const PISMO_SANDBOX_TENANT = 'TN-SANDBOX';
 
@@ -276,3 +277,9 @@ function accountsWrite(state: PismoSandboxState, id: string, body: unknown): San
   state.accounts.set(id, { status, reason });
   return undefined;
 }
+
+/** What the provider's index.ts loads on demand: this simulator and the credentials it accepts. */
+export const pismoSandbox: ProviderSandbox<PismoSettings> = {
+  create: createPismoSandbox,
+  settings: PISMO_SANDBOX_SETTINGS,
+};

@@ -8,8 +8,5 @@ export const spidrProvider: ProviderDefinition<SpidrSettings> = {
   settings: SPIDR_SETTINGS,
   createAdapter: (endpoint) => new SpidrAdapter(endpoint),
   // Loaded only when the provider runs on its sandbox: a live gateway never loads the simulator.
-  loadSandbox: async () => {
-    const sandbox = await import('./spidr.sandbox.js');
-    return { create: sandbox.createSpidrSandbox, settings: sandbox.SPIDR_SANDBOX_SETTINGS };
-  },
+  loadSandbox: async () => (await import('./spidr.sandbox.js')).spidrSandbox,
 };

@@ -34,6 +34,7 @@ import {
 } from './spidr.sandbox-state.js';
 import { SPIDR_WRITE_STATUSES, SPIDR_ZTM_FIELDS, isSpidrWriteStatus } from './spidr.transformers.js';
 import { SPIDR_API_KEY_HEADER, SPIDR_STATUS } from './spidr.wire.js';
+import type { ProviderSandbox } from '../provider-definition.js';
 
 export const SPIDR_SANDBOX_SETTINGS: SpidrSettings = { apiKey: 'sk_sandbox_statusgate_0000000000000000' };
 
@@ -159,3 +160,9 @@ function invalidField(body: Record<string, unknown>): { field: string; message: 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+/** What the provider's index.ts loads on demand: this simulator and the credentials it accepts. */
+export const spidrSandbox: ProviderSandbox<SpidrSettings> = {
+  create: createSpidrSandbox,
+  settings: SPIDR_SANDBOX_SETTINGS,
+};
