@@ -1,20 +1,14 @@
-import {
-  GatewayError,
-  type CanonicalReason,
-  type CanonicalStatus,
-  type FieldError,
-} from '../domain/index.js';
+import { GatewayError } from '../domain/index.js';
 import type {
   CallContext,
-  ChangeRequest,
   ChangeResult,
   GroupedChangeResult,
   PreparedChange,
   ProviderAdapter,
   StatusReading,
   TranslatedChange,
-  Translation,
 } from '../providers/provider-adapter.js';
+import { MappedAdapter } from '../providers/mapped-adapter.js';
 import { withoutSecrets } from '../providers/provider-errors.js';
 import type { ProviderGuard } from './provider-guard.js';
 import { withRetries, type RetryPolicy } from './retry-policy.js';
@@ -27,7 +21,7 @@ import { withRetries, type RetryPolicy } from './retry-policy.js';
  * close at Spidr) that may already have happened — there the account is read first and the write is
  * repeated only while the account is not yet in the target status.
  */
-export class ResilientAdapter implements ProviderAdapter {
+export class ResilientAdapter extends MappedAdapter implements ProviderAdapter {
   readonly id: ProviderAdapter['id'];
   readonly name: string;
   readonly liveRead: boolean;
@@ -42,6 +36,7 @@ export class ResilientAdapter implements ProviderAdapter {
     /** Told once per failed operation whose provider error no rule recognised. */
     private readonly onUnmapped?: (error: GatewayError) => void,
   ) {
+    super(inner);
     this.id = inner.id;
     this.name = inner.name;
     this.liveRead = inner.liveRead;
@@ -64,18 +59,6 @@ export class ResilientAdapter implements ProviderAdapter {
 
   readonly groupKey?: (prepared: PreparedChange) => string;
   readonly applyChanges?: (prepared: PreparedChange[], ctx: CallContext) => Promise<GroupedChangeResult[]>;
-
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return this.inner.translate(status, reason);
-  }
-
-  isTerminal(status: CanonicalStatus): boolean {
-    return this.inner.isTerminal(status);
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return this.inner.validate(request);
-  }
 
   prepareChange(change: TranslatedChange, ctx: CallContext): Promise<PreparedChange> {
     return this.clean(

@@ -3,10 +3,8 @@
  * error parser: the identity, the pure mapping (delegated to its transformers), the HTTP client built
  * with that parser and URL joining. Adapters receive changes already translated (providers/translation.ts).
  */
-import type { CanonicalReason, CanonicalStatus, FieldError } from '../../domain/index.js';
 import type {
   CallContext,
-  ChangeRequest,
   ChangeResult,
   PreparedChange,
   ProviderAdapter,
@@ -15,15 +13,15 @@ import type {
   ProviderStatusValue,
   StatusReading,
   TranslatedChange,
-  Translation,
 } from '../provider-adapter.js';
+import { MappedAdapter } from '../mapped-adapter.js';
 import { ProviderHttpClient, type ProviderErrorParser } from './provider-http.client.js';
 
 /** `Value` is the shape of this provider's status value (what its own translate returns). */
-export abstract class HttpAdapter<
-  Settings,
-  Value extends ProviderStatusValue = ProviderStatusValue,
-> implements ProviderAdapter {
+export abstract class HttpAdapter<Settings, Value extends ProviderStatusValue = ProviderStatusValue>
+  extends MappedAdapter
+  implements ProviderAdapter
+{
   readonly id: ProviderAdapter['id'];
   readonly name: string;
   abstract readonly liveRead: boolean;
@@ -33,25 +31,14 @@ export abstract class HttpAdapter<
   constructor(
     identity: { id: ProviderAdapter['id']; name: string },
     protected readonly endpoint: ProviderEndpoint<Settings>,
-    private readonly mapping: ProviderMapping,
+    mapping: ProviderMapping,
     parseError: ProviderErrorParser,
   ) {
+    super(mapping);
     this.id = identity.id;
     this.name = identity.name;
     this.http = new ProviderHttpClient(identity.id, endpoint.timeoutMs, parseError);
     this.baseUrl = endpoint.baseUrl.replace(/\/+$/, '');
-  }
-
-  translate(status: CanonicalStatus, reason: CanonicalReason | undefined): Translation {
-    return this.mapping.translate(status, reason);
-  }
-
-  isTerminal(status: CanonicalStatus): boolean {
-    return this.mapping.isTerminal(status);
-  }
-
-  validate(request: ChangeRequest): FieldError[] {
-    return this.mapping.validate(request);
   }
 
   abstract prepareChange(change: TranslatedChange, ctx: CallContext): Promise<PreparedChange>;
@@ -63,8 +50,11 @@ export abstract class HttpAdapter<
     return `${this.baseUrl}${path}`;
   }
 
-  /** The change's provider value, typed: it came from this adapter's own mapping (translateChange). */
-  protected valueOf(change: TranslatedChange): Value {
+  /**
+   * The change's provider value, typed: it came from this adapter's own mapping (translateChange). It shadows
+   * Object's valueOf (hence `override`, which the compiler asks for once there is a base class).
+   */
+  protected override valueOf(change: TranslatedChange): Value {
     return change.providerStatus as Value;
   }
 }
