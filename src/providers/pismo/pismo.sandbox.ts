@@ -49,6 +49,7 @@ import {
   corporateBodyProblem,
   isObject,
   plain,
+  type PismoSandboxAccount,
   type SandboxAnswer,
 } from './pismo.sandbox-state.js';
 import type { ProviderSandbox } from '../provider-definition.js';
@@ -161,54 +162,21 @@ export function createPismoSandbox(): FastifyInstance {
       });
     });
 
-    app.patch('/corporate/v2/corporate-accounts/:id/status', async (request: AccountRoute, reply) => {
-      const refused = (await gate(request)) ?? corporateWrite(state, request.params.id, request.body);
-      return refused ? send(reply, refused) : reply.code(204).send();
-    });
-
-    app.get('/corporate/v1/corporate-accounts/:id', async (request: AccountRoute, reply) => {
-      const id = request.params.id;
-      const refused =
-        (await gate(request)) ??
-        (magicOf(id)?.kind === 'NOTFOUND' ? { ...E.notFound, status: 404 } : undefined);
-      if (refused) return send(reply, refused);
-      const account = state.accounts.get(id);
-      return reply.code(200).send({
-        external_account_id: id,
-        account_id: 102_938_475,
-        program_id: 4412,
-        status: account.status,
-        reason_external_id: account.reason ?? null,
-        name: 'Acme Comércio de Alimentos Ltda',
-        document_number: '11222333000181',
-        legal_representative: { name: 'Mariana Alves Pereira', email: 'mariana.pereira@example.com' },
-        creation_date: '2024-03-18T13:02:11Z',
+    // The corporate and the regular accounts API answer alike around their own write checks and read body.
+    for (const api of ACCOUNT_APIS) {
+      app.patch(api.writePath, async (request: AccountRoute, reply) => {
+        const refused = (await gate(request)) ?? api.write(state, request.params.id, request.body);
+        return refused ? send(reply, refused) : reply.code(204).send();
       });
-    });
 
-    app.patch('/accounts/v2/accounts/:id/status', async (request: AccountRoute, reply) => {
-      const refused = (await gate(request)) ?? accountsWrite(state, request.params.id, request.body);
-      return refused ? send(reply, refused) : reply.code(204).send();
-    });
-
-    app.get('/accounts/v1/accounts/:id', async (request: AccountRoute, reply) => {
-      const id = request.params.id;
-      const refused =
-        (await gate(request)) ??
-        (magicOf(id)?.kind === 'NOTFOUND' ? plain(404, 'Account not found') : undefined);
-      if (refused) return send(reply, refused);
-      const account = state.accounts.get(id);
-      return reply.code(200).send({
-        account_id: id,
-        program_id: 4412,
-        status: account.status,
-        reason_id: account.reason ?? null,
-        name: 'Rafael Costa Lima',
-        document_number: '12345678909',
-        email: 'rafael.lima@example.com',
-        phone: { country_code: '55', area_code: '11', number: '987654321' },
+      app.get(api.readPath, async (request: AccountRoute, reply) => {
+        const id = request.params.id;
+        const refused =
+          (await gate(request)) ?? (magicOf(id)?.kind === 'NOTFOUND' ? api.notFound : undefined);
+        if (refused) return send(reply, refused);
+        return reply.code(200).send(api.read(id, state.accounts.get(id)));
       });
-    });
+    }
 
     statusControl(app, { required: ['status'], optional: ['reason'] }, (id, values) => {
       const previous = state.accounts.get(id);
@@ -283,3 +251,48 @@ export const pismoSandbox: ProviderSandbox<PismoSettings> = {
   create: createPismoSandbox,
   settings: PISMO_SANDBOX_SETTINGS,
 };
+
+/** One of Pismo's two account APIs: where it writes and reads, its write checks, its not-found and read body. */
+interface SandboxAccountApi {
+  writePath: string;
+  readPath: string;
+  write: (state: PismoSandboxState, id: string, body: unknown) => SandboxAnswer | undefined;
+  notFound: SandboxAnswer;
+  read: (id: string, account: PismoSandboxAccount) => Record<string, unknown>;
+}
+
+const ACCOUNT_APIS: SandboxAccountApi[] = [
+  {
+    writePath: '/corporate/v2/corporate-accounts/:id/status',
+    readPath: '/corporate/v1/corporate-accounts/:id',
+    write: corporateWrite,
+    notFound: { ...E.notFound, status: 404 },
+    read: (id, account) => ({
+      external_account_id: id,
+      account_id: 102_938_475,
+      program_id: 4412,
+      status: account.status,
+      reason_external_id: account.reason ?? null,
+      name: 'Acme Comércio de Alimentos Ltda',
+      document_number: '11222333000181',
+      legal_representative: { name: 'Mariana Alves Pereira', email: 'mariana.pereira@example.com' },
+      creation_date: '2024-03-18T13:02:11Z',
+    }),
+  },
+  {
+    writePath: '/accounts/v2/accounts/:id/status',
+    readPath: '/accounts/v1/accounts/:id',
+    write: accountsWrite,
+    notFound: plain(404, 'Account not found'),
+    read: (id, account) => ({
+      account_id: id,
+      program_id: 4412,
+      status: account.status,
+      reason_id: account.reason ?? null,
+      name: 'Rafael Costa Lima',
+      document_number: '12345678909',
+      email: 'rafael.lima@example.com',
+      phone: { country_code: '55', area_code: '11', number: '987654321' },
+    }),
+  },
+];
