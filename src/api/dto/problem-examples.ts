@@ -10,6 +10,7 @@ import {
   CANONICAL_STATUSES,
   GatewayError,
   type ErrorCode,
+  type ProviderId,
   type GatewayErrorOptions,
 } from '../../domain/index.js';
 import { ID_RULE } from './change-status.dto.js';
@@ -128,37 +129,20 @@ const VARIANTS: Record<ErrorCode, VariantsOf> = {
   ACCOUNT_NOT_FOUND: (op) =>
     isChange(op)
       ? [
-          {
-            name: 'ACCOUNT_NOT_FOUND',
-            summary: 'Pismo has no such account (WCAC0012)',
-            provider: 'pismo',
-            accountId: 'EXT-404',
-            detail: 'pismo change status failed: HTTP 400 WCAC0012 Corporate account not found',
-            options: {
-              provider: {
-                id: 'pismo',
-                httpStatus: 400,
-                code: 'WCAC0012',
-                message: 'Corporate account not found',
-              },
-            },
-          },
+          providerFailure(
+            'ACCOUNT_NOT_FOUND',
+            'Pismo has no such account (WCAC0012)',
+            ['pismo', 400, 'WCAC0012', 'Corporate account not found'],
+            { accountId: 'EXT-404' },
+          ),
         ]
       : [
-          {
-            name: 'ACCOUNT_NOT_FOUND',
-            summary: 'Spidr has no such account',
-            accountId: 'acc-404',
-            detail: 'spidr read status failed: HTTP 404 NOT_FOUND Account acc-404 not found',
-            options: {
-              provider: {
-                id: 'spidr',
-                httpStatus: 404,
-                code: 'NOT_FOUND',
-                message: 'Account acc-404 not found',
-              },
-            },
-          },
+          providerFailure(
+            'ACCOUNT_NOT_FOUND',
+            'Spidr has no such account',
+            ['spidr', 404, 'NOT_FOUND', 'Account acc-404 not found'],
+            { accountId: 'acc-404', read: true },
+          ),
           {
             name: 'ACCOUNT_NOT_FOUND_gateway',
             summary: 'ClearGrid (no read endpoint) with no recorded change',
@@ -186,27 +170,33 @@ const VARIANTS: Record<ErrorCode, VariantsOf> = {
     },
   ],
   ACCOUNT_CLOSED: () => [
-    providerFailure('ACCOUNT_CLOSED', 'Spidr account already closed', 'spidr', 400, 'ACCOUNT_CLOSED', {
-      accountId: 'acc-closed',
-      message: 'Account acc-closed is closed (close_with_refund); a closed account cannot be changed',
-    }),
+    providerFailure(
+      'ACCOUNT_CLOSED',
+      'Spidr account already closed',
+      [
+        'spidr',
+        400,
+        'ACCOUNT_CLOSED',
+        'Account acc-closed is closed (close_with_refund); a closed account cannot be changed',
+      ],
+      { accountId: 'acc-closed' },
+    ),
   ],
   INVALID_TRANSITION: () => [
-    providerFailure('INVALID_TRANSITION', 'Pismo refuses the change (WCAC0038)', 'pismo', 422, 'WCAC0038', {
-      message: 'Account status update blocked: operation blocked for account.',
-    }),
+    providerFailure('INVALID_TRANSITION', 'Pismo refuses the change (WCAC0038)', [
+      'pismo',
+      422,
+      'WCAC0038',
+      'Account status update blocked: operation blocked for account.',
+    ]),
   ],
   PROVIDER_REJECTED: () => [
-    providerFailure(
-      'PROVIDER_REJECTED',
-      "Spidr's own validation refused it",
+    providerFailure('PROVIDER_REJECTED', "Spidr's own validation refused it", [
       'spidr',
       400,
       'REQUEST_REJECTED',
-      {
-        message: 'The request was rejected',
-      },
-    ),
+      'The request was rejected',
+    ]),
   ],
   IDEMPOTENCY_KEY_REUSED: () => [
     {
@@ -234,13 +224,8 @@ const VARIANTS: Record<ErrorCode, VariantsOf> = {
           providerFailure(
             'RATE_LIMITED',
             'Canopy kept answering 429 through the retries',
-            'canopy',
-            429,
-            'too_many_requests',
-            {
-              message: 'Too many requests',
-              read: !isChange(op),
-            },
+            ['canopy', 429, 'too_many_requests', 'Too many requests'],
+            { read: !isChange(op) },
           ),
         ]
       : []),
@@ -249,37 +234,23 @@ const VARIANTS: Record<ErrorCode, VariantsOf> = {
     providerFailure(
       'PROVIDER_AUTH_FAILED',
       "Spidr refused the gateway's API key",
-      'spidr',
-      401,
-      'UNAUTHORIZED',
-      {
-        message: 'Invalid or missing API key',
-        read: !isChange(op),
-      },
+      ['spidr', 401, 'UNAUTHORIZED', 'Invalid or missing API key'],
+      { read: !isChange(op) },
     ),
   ],
   PROVIDER_ERROR: (op) => [
     isChange(op)
-      ? providerFailure(
-          'PROVIDER_ERROR',
-          'ClearGrid answered 500 through the retries',
+      ? providerFailure('PROVIDER_ERROR', 'ClearGrid answered 500 through the retries', [
           'cleargrid',
           500,
           'NO_CODE',
-          {
-            message: 'Something went wrong. Please try again later.',
-          },
-        )
+          'Something went wrong. Please try again later.',
+        ])
       : providerFailure(
           'PROVIDER_ERROR',
           'Spidr answered 500 through the retries',
-          'spidr',
-          500,
-          'LOOKUP_FAILED',
-          {
-            message: 'Could not look up the account',
-            read: true,
-          },
+          ['spidr', 500, 'LOOKUP_FAILED', 'Could not look up the account'],
+          { read: true },
         ),
   ],
   PROVIDER_UNAVAILABLE: (op) => [
@@ -346,18 +317,16 @@ const VARIANTS: Record<ErrorCode, VariantsOf> = {
 function providerFailure(
   code: ErrorCode,
   summary: string,
-  provider: 'cleargrid' | 'canopy' | 'pismo' | 'spidr',
-  httpStatus: number,
-  providerCode: string,
-  more: { message: string; accountId?: string; read?: boolean },
+  [provider, httpStatus, providerCode, message]: [ProviderId, number, string, string],
+  more: { accountId?: string; read?: boolean } = {},
 ): Variant {
   return {
     name: code,
     summary,
     provider,
     accountId: more.accountId,
-    detail: `${provider} ${more.read ? 'read' : 'change'} status failed: HTTP ${httpStatus} ${providerCode} ${more.message}`,
-    options: { provider: { id: provider, httpStatus, code: providerCode, message: more.message } },
+    detail: `${provider} ${more.read ? 'read' : 'change'} status failed: HTTP ${httpStatus} ${providerCode} ${message}`,
+    options: { provider: { id: provider, httpStatus, code: providerCode, message } },
   };
 }
 
