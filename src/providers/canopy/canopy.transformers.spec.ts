@@ -4,6 +4,7 @@ import {
   type CanonicalReason,
   type CanonicalStatus,
 } from '../../domain/index.js';
+import { expectRefusalNaming } from '../transformers.spec-support.js';
 import {
   appliedCanopyStatus,
   canopyReading,
@@ -70,12 +71,7 @@ describe(translateCanopy.name, () => {
   it.each(UNSUPPORTED)(
     'should refuse %s with reason %s, naming provider, status and reason',
     (status, reason) => {
-      const translation = translateCanopy(status, reason);
-      expect(translation.supported).toBe(false);
-      if (translation.supported) return;
-      expect(translation.why).toContain('canopy');
-      expect(translation.why).toContain(status);
-      if (reason) expect(translation.why).toContain(reason);
+      expectRefusalNaming(translateCanopy(status, reason), 'canopy', status, reason);
     },
   );
 

@@ -1,4 +1,5 @@
 import { CANONICAL_REASONS, type CanonicalReason, type CanonicalStatus } from '../../domain/index.js';
+import { expectOnlyClosedTerminal, expectRefusalNaming } from '../transformers.spec-support.js';
 import {
   buildClearGridChangeBody,
   buildClearGridWithdrawItem,
@@ -36,12 +37,7 @@ describe(translateClearGrid.name, () => {
     'should refuse %s for every reason, naming cleargrid, the status and the reason',
     (status) => {
       for (const reason of REASONS) {
-        const translation = translateClearGrid(status, reason);
-        expect(translation.supported).toBe(false);
-        if (translation.supported) continue;
-        expect(translation.why).toContain('cleargrid');
-        expect(translation.why).toContain(status);
-        if (reason) expect(translation.why).toContain(reason);
+        expectRefusalNaming(translateClearGrid(status, reason), 'cleargrid', status, reason);
       }
     },
   );
@@ -59,10 +55,7 @@ describe(clearGridChangeFor.name, () => {
 
 describe(isClearGridTerminal.name, () => {
   it('should treat only CLOSED (withdraw) as terminal', () => {
-    expect(isClearGridTerminal('CLOSED')).toBe(true);
-    for (const status of ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT'] as const) {
-      expect(isClearGridTerminal(status)).toBe(false);
-    }
+    expectOnlyClosedTerminal(isClearGridTerminal);
   });
 });
 

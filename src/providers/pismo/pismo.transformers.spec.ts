@@ -5,6 +5,7 @@ import {
   type CanonicalStatus,
 } from '../../domain/index.js';
 import type { ChangeRequest } from '../provider-adapter.js';
+import { expectOnlyClosedTerminal, expectRefusalNaming } from '../transformers.spec-support.js';
 import {
   buildPismoStatusBody,
   buildPismoTokenRequest,
@@ -48,12 +49,7 @@ describe(translatePismo.name, () => {
         });
       } else {
         it(`should refuse ${status} on the ${api} API, naming provider, status and reason`, () => {
-          const result = translatePismo(api, status, 'FRAUD');
-          expect(result.supported).toBe(false);
-          const why = result.supported ? '' : result.why;
-          expect(why).toContain('Pismo');
-          expect(why).toContain(status);
-          expect(why).toContain('FRAUD');
+          expectRefusalNaming(translatePismo(api, status, 'FRAUD'), 'Pismo', status, 'FRAUD');
         });
       }
     }
@@ -67,10 +63,7 @@ describe(translatePismo.name, () => {
 
 describe(isPismoTerminal.name, () => {
   it('should treat only CLOSED (CANCELLED) as terminal', () => {
-    expect(isPismoTerminal('CLOSED')).toBe(true);
-    for (const status of ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT'] as const) {
-      expect(isPismoTerminal(status)).toBe(false);
-    }
+    expectOnlyClosedTerminal(isPismoTerminal);
   });
 });
 
