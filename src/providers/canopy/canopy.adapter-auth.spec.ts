@@ -2,7 +2,12 @@
 import type { CanopySettings } from './canopy.settings.js';
 import type { ChangeRequest } from '../provider-adapter.js';
 import { sleep, type SandboxCall } from '../sandbox/sandbox-kit.js';
-import { applyThrough, failureOf, SandboxHarness } from '../sandbox/sandbox.spec-harness.js';
+import {
+  applyThrough,
+  expectKeptAnswer,
+  failureOf,
+  SandboxHarness,
+} from '../sandbox/sandbox.spec-harness.js';
 import { CanopyAdapter } from './canopy.adapter.js';
 import { CANOPY_SANDBOX_SETTINGS } from './canopy.sandbox.js';
 import { canopyProvider } from './index.js';
@@ -122,12 +127,7 @@ describe(`${CanopyAdapter.name} authentication`, () => {
     await control('/__sandbox/token-lifetime', { seconds: 0 });
     const error = await failureOf(change(adapterFor(), { accountId: 'acc-a', status: 'ACTIVE' }));
     expect(error.code).toBe('PROVIDER_AUTH_FAILED');
-    expect(error.provider).toStrictEqual({
-      id: 'canopy',
-      httpStatus: 403,
-      code: 'not_authorized',
-      message: 'Not authorized',
-    });
+    expectKeptAnswer(error, ['canopy', 403, 'not_authorized', 'Not authorized']);
     expect(await callLines()).toEqual([TOKEN, PUT_A, TOKEN, PUT_A]);
   });
 
@@ -143,12 +143,7 @@ describe(`${CanopyAdapter.name} authentication`, () => {
     const adapter = adapterFor({ clientId: 'sandbox-client', clientSecret: secret });
     const error = await failureOf(change(adapter, { accountId: 'acc-a', status: 'ACTIVE' }));
     expect(error.code).toBe('PROVIDER_AUTH_FAILED');
-    expect(error.provider).toStrictEqual({
-      id: 'canopy',
-      httpStatus: 401,
-      code: 'invalid_client',
-      message: 'Invalid client credentials',
-    });
+    expectKeptAnswer(error, ['canopy', 401, 'invalid_client', 'Invalid client credentials']);
     expect(
       JSON.stringify({ detail: error.detail, provider: error.provider, message: error.message }),
     ).not.toContain(secret);

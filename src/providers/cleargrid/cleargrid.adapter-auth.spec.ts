@@ -70,7 +70,7 @@ describe(ClearGridAdapter.name, () => {
       const result = await change(target, request('AUTHEXPIRED-2'));
 
       expect(result.outcome).toBe('ACCEPTED');
-      expect((await sandbox.calls()).map((c) => c.url)).toEqual([
+      expect(await sandbox.urls()).toEqual([
         LOGIN_PATH,
         UPDATE_STATUS_PATH,
         REFRESH_PATH,
@@ -86,7 +86,7 @@ describe(ClearGridAdapter.name, () => {
       const error = await failure(change(target, request('ORD-15')), 'PROVIDER_AUTH_FAILED');
 
       expect(error.provider).toMatchObject({ httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' });
-      expect((await sandbox.calls()).map((c) => c.url)).toEqual([
+      expect(await sandbox.urls()).toEqual([
         LOGIN_PATH,
         UPDATE_STATUS_PATH,
         REFRESH_PATH,
@@ -98,12 +98,7 @@ describe(ClearGridAdapter.name, () => {
       const error = await failure(change(sandbox.adapter(), request('FORBIDDEN-1')), 'PROVIDER_AUTH_FAILED');
 
       expect(error.provider).toMatchObject({ httpStatus: 403, message: 'Forbidden' });
-      expect((await sandbox.calls()).map((c) => c.url)).toEqual([
-        LOGIN_PATH,
-        UPDATE_STATUS_PATH,
-        LOGIN_PATH,
-        UPDATE_STATUS_PATH,
-      ]);
+      expect(await sandbox.urls()).toEqual([LOGIN_PATH, UPDATE_STATUS_PATH, LOGIN_PATH, UPDATE_STATUS_PATH]);
     });
 
     it('should answer PROVIDER_AUTH_FAILED with the provider message when the login is refused', async () => {
@@ -132,7 +127,7 @@ describe(ClearGridAdapter.name, () => {
       );
 
       expect(results.every((r) => r.outcome === 'ACCEPTED')).toBe(true);
-      const urls = (await sandbox.calls()).map((c) => c.url);
+      const urls = await sandbox.urls();
       expect(urls.filter((u) => u === LOGIN_PATH)).toHaveLength(1);
       expect(urls.filter((u) => u === UPDATE_STATUS_PATH)).toHaveLength(8);
     });
@@ -146,7 +141,7 @@ describe(ClearGridAdapter.name, () => {
       );
 
       expect(results.every((r) => r.outcome === 'ACCEPTED')).toBe(true);
-      const urls = (await sandbox.calls()).map((c) => c.url);
+      const urls = await sandbox.urls();
       expect(urls.filter((u) => u === LOGIN_PATH)).toHaveLength(1);
       expect(urls.filter((u) => u === REFRESH_PATH)).toHaveLength(1);
       expect(urls.filter((u) => u === UPDATE_STATUS_PATH)).toHaveLength(12);

@@ -183,7 +183,7 @@ export function itAnswersTransportFailures<Adapter extends ProviderAdapter>(
 /** A provider's answer as a failure keeps it: [provider id, HTTP status, its code (or NO_CODE), its message]. */
 export type KeptAnswer = [id: string, httpStatus: number, code: string, message: string];
 
-/** Checks that a failure kept the provider's own answer, exactly (CONTRACT: never lose the provider's code). */
+/** Checks that a failure kept the provider's own answer, exactly and nothing else (CONTRACT: never lose its code). */
 export function expectKeptAnswer(error: GatewayError, [id, httpStatus, code, message]: KeptAnswer): void {
-  expect(error.provider).toEqual({ id, httpStatus, code, message });
+  expect(error.provider).toStrictEqual({ id, httpStatus, code, message });
 }
