@@ -21,6 +21,16 @@ const attempt = (changeId: string): NewAttempt => ({
   createdAt: new Date().toISOString(),
 });
 
+/** A claim of `key` by caller `svc`, made now, held for a minute, locked for ten seconds. */
+const claimOf = (key: string) => ({
+  callerId: 'svc',
+  key,
+  fingerprint: 'f',
+  now: new Date(),
+  ttlMs: 60_000,
+  lockMs: 10_000,
+});
+
 describe('SqliteChangeWrites (group commit)', () => {
   let dir: string;
   let database: Database;
@@ -52,14 +62,7 @@ describe('SqliteChangeWrites (group commit)', () => {
 
   it("should undo only the failing request's writes, all of them, and keep the others of the batch", async () => {
     await writes.commit([{ kind: 'insertAttempt', attempt: attempt('dup') }]);
-    const claim = {
-      callerId: 'svc',
-      key: 'k-1',
-      fingerprint: 'f',
-      now: new Date(),
-      ttlMs: 60_000,
-      lockMs: 10_000,
-    };
+    const claim = claimOf('k-1');
     const [ok1, failing, ok2, claimed] = await Promise.allSettled([
       writes.commit([{ kind: 'insertAttempt', attempt: attempt('a-1') }]),
       // Its first write would succeed, its second violates the primary key: both are undone.
@@ -85,14 +88,7 @@ describe('SqliteChangeWrites (group commit)', () => {
   });
 
   it('should complete and release keys and attempts like the repositories do', async () => {
-    const claim = {
-      callerId: 'svc',
-      key: 'k-2',
-      fingerprint: 'f',
-      now: new Date(),
-      ttlMs: 60_000,
-      lockMs: 10_000,
-    };
+    const claim = claimOf('k-2');
     expect(await writes.claimKey(claim)).toBe(true);
     await writes.commit([
       { kind: 'insertAttempt', attempt: attempt('x-1') },
@@ -134,14 +130,7 @@ describe('SqliteChangeWrites (group commit)', () => {
   });
 
   it("should write a claim's records in its commit only when the claim wins", async () => {
-    const claim = {
-      callerId: 'svc',
-      key: 'k-9',
-      fingerprint: 'f',
-      now: new Date(),
-      ttlMs: 60_000,
-      lockMs: 10_000,
-    };
+    const claim = claimOf('k-9');
     expect(await writes.hasKey('svc', 'k-9')).toBe(false);
     // Two requests with one key in the same batch: the first claims and records, the second writes nothing.
     const [won, lost] = await Promise.all([
