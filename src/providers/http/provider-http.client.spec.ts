@@ -228,10 +228,15 @@ describe('ProviderHttpClient.call (the one "not 2xx → canonical failure" path 
       response.end(JSON.stringify({ error: { code: 'invalid_client', message: 'Invalid client' } }));
     };
   };
+  // A new client per call, as each test had its own.
+  const client = () => new ProviderHttpClient('canopy', 2000, parse);
+  const authenticate = () =>
+    failure(
+      client().call('authenticate', { method: 'POST', url: `${base}/auth/token` }, { tokenEndpoint: true }),
+    );
 
   it('should return a 2xx answer as it is', async () => {
-    const client = new ProviderHttpClient('canopy', 2000, parse);
-    const response = await client.call('read status', { method: 'GET', url: `${base}/ok` });
+    const response = await client().call('read status', { method: 'GET', url: `${base}/ok` });
     expect(response.body).toEqual({ ok: true });
   });
 
@@ -242,8 +247,7 @@ describe('ProviderHttpClient.call (the one "not 2xx → canonical failure" path 
     [503, 'PROVIDER_ERROR'],
   ])('should turn %s into %s with the provider code and message kept', async (status, code) => {
     answer(status);
-    const client = new ProviderHttpClient('canopy', 2000, parse);
-    const error = await failure(client.call('read status', { method: 'GET', url: `${base}/x` }));
+    const error = await failure(client().call('read status', { method: 'GET', url: `${base}/x` }));
     expect(error.code).toBe(code);
     expect(error.provider).toMatchObject({
       id: 'canopy',
@@ -257,10 +261,7 @@ describe('ProviderHttpClient.call (the one "not 2xx → canonical failure" path 
     'should make a token endpoint %s PROVIDER_AUTH_FAILED, keeping the code',
     async (status) => {
       answer(status);
-      const client = new ProviderHttpClient('canopy', 2000, parse);
-      const error = await failure(
-        client.call('authenticate', { method: 'POST', url: `${base}/auth/token` }, { tokenEndpoint: true }),
-      );
+      const error = await authenticate();
       expect(error.code).toBe('PROVIDER_AUTH_FAILED');
       expect(error.provider).toMatchObject({ code: 'invalid_client', message: 'Invalid client' });
     },
@@ -272,10 +273,7 @@ describe('ProviderHttpClient.call (the one "not 2xx → canonical failure" path 
     [503, 'PROVIDER_ERROR'],
   ])('should leave a token endpoint %s to the HTTP status', async (status, code) => {
     answer(status);
-    const client = new ProviderHttpClient('canopy', 2000, parse);
-    const error = await failure(
-      client.call('authenticate', { method: 'POST', url: `${base}/auth/token` }, { tokenEndpoint: true }),
-    );
+    const error = await authenticate();
     expect(error.code).toBe(code);
   });
 });
