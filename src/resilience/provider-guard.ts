@@ -30,8 +30,11 @@ export const DEFAULT_GUARD_OPTIONS: GuardOptions = {
   maxQueue: 256,
 };
 
-/** Failures that say the provider is unwell; a 429 or a refusal says nothing about its health. */
-const COUNTS_AS_FAILURE: ReadonlySet<ErrorCode> = new Set([
+/**
+ * Failures that say the provider is unwell (5xx, malformed answers, network errors): the circuit counts them and
+ * the retry policy repeats them. A 429 or a refusal says nothing about its health.
+ */
+export const PROVIDER_UNWELL: ReadonlySet<ErrorCode> = new Set([
   'PROVIDER_ERROR',
   'PROVIDER_UNAVAILABLE',
   'PROVIDER_TIMEOUT',
@@ -54,7 +57,7 @@ export class ProviderGuard {
     onStateChange?: (state: CircuitName) => void,
   ) {
     this.breaker = circuitBreaker(
-      handleWhen((error) => error instanceof GatewayError && COUNTS_AS_FAILURE.has(error.code)),
+      handleWhen((error) => error instanceof GatewayError && PROVIDER_UNWELL.has(error.code)),
       { halfOpenAfter: options.halfOpenAfterMs, breaker: new ConsecutiveBreaker(options.failureThreshold) },
     );
     this.bulkhead = bulkhead(options.maxConcurrent, options.maxQueue);

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../domain/index.js';
 import { GatewayError } from '../domain/index.js';
+import { PROVIDER_UNWELL } from './provider-guard.js';
 
 export interface RetryPolicy {
   /** Attempts in all, the first included; 1 turns retries off. */
@@ -17,13 +18,8 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = {
   budgetMs: 30_000,
 };
 
-/** Failures worth repeating unchanged (CONTRACT.md section 5): 429, 5xx, malformed answers, network errors. */
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set([
-  'RATE_LIMITED',
-  'PROVIDER_ERROR',
-  'PROVIDER_UNAVAILABLE',
-  'PROVIDER_TIMEOUT',
-]);
+/** Failures worth repeating unchanged (CONTRACT.md section 5): 429 and whatever says the provider is unwell. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['RATE_LIMITED', ...PROVIDER_UNWELL]);
 
 export function isRetryable(error: unknown): error is GatewayError {
   return error instanceof GatewayError && RETRYABLE.has(error.code) && !error.noRetry;
