@@ -27,7 +27,7 @@ import {
 } from '../../services/batch.types.js';
 import { ID_PATTERN, ID_RULE } from './change-status.dto.js';
 import {
-  NULLABLE_PROVIDER_STATUS_BRANCHES,
+  ProviderValueProperty,
   OneOf,
   OptionalOneOf,
   PageCursor,
@@ -158,11 +158,10 @@ export class BatchItemResultDto {
   @ApiProperty({ enum: BATCH_OUTCOMES, example: 'APPLIED' }) outcome: BatchOutcome;
   @ApiProperty({ type: String, nullable: true, example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70' }) changeId:
     string | null;
-  @ApiProperty({
-    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    example: 'suspended',
-    description: `The provider's own value sent (null when none was). ${PROVIDER_STATUS_DESCRIPTION}`,
-  })
+  @ProviderValueProperty(
+    'suspended',
+    `The provider's own value sent (null when none was). ${PROVIDER_STATUS_DESCRIPTION}`,
+  )
   providerStatus: unknown;
   @ApiProperty({
     nullable: true,

@@ -4,7 +4,7 @@ import { EVENT_TYPES, type EventType } from '../../events/cloud-events.js';
 import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG } from '../../domain/index.js';
 import {
   AccountIdProperty,
-  NULLABLE_PROVIDER_STATUS_BRANCHES,
+  ProviderValueProperty,
   nullableEnum,
   OptionalOneOf,
   PageCursor,
@@ -54,11 +54,7 @@ export class ChangeRecordDto {
   @ApiProperty({ ...nullableEnum(ERROR_CODES), example: null, description: 'When FAILED or UNFINISHED' })
   errorCode: string | null;
 
-  @ApiProperty({
-    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    example: 'DISPUTE',
-    description: `${PROVIDER_STATUS_DESCRIPTION}; null until the provider answered`,
-  })
+  @ProviderValueProperty('DISPUTE', `${PROVIDER_STATUS_DESCRIPTION}; null until the provider answered`)
   providerStatus: unknown;
 
   @ApiProperty({ type: 'integer', nullable: true, example: 202 }) providerHttpStatus: number | null;
@@ -98,11 +94,7 @@ export class ChangeEventDataDto {
   @ReasonProperty() reason: string | null;
   @ApiProperty({ enum: ['APPLIED', 'ACCEPTED'], example: 'APPLIED' }) outcome: string;
 
-  @ApiProperty({
-    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    example: 'BLOCKED',
-    description: PROVIDER_STATUS_DESCRIPTION,
-  })
+  @ProviderValueProperty('BLOCKED')
   providerStatus: unknown;
 
   @ApiProperty({ example: 'billing-service' }) callerId: string;
@@ -132,11 +124,7 @@ export class DriftEventDataDto {
   })
   observedStatus: string | null;
 
-  @ApiProperty({
-    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    example: { status: 'ACTIVE', substatus: null },
-    description: PROVIDER_STATUS_DESCRIPTION,
-  })
+  @ProviderValueProperty({ status: 'ACTIVE', substatus: null })
   observedProviderStatus: unknown;
 
   @ApiProperty({ example: CHANGE_ID, description: 'The change that set the expected status' })

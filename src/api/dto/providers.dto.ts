@@ -1,16 +1,19 @@
 /** The body of GET /v1/providers: each provider and what every canonical status becomes there. */
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
-import { NULLABLE_PROVIDER_STATUS_BRANCHES, ProviderProperty } from './schema-parts.js';
+import {
+  NULLABLE_PROVIDER_STATUS_BRANCHES,
+  ProviderProperty,
+  ProviderValueProperty,
+} from './schema-parts.js';
 
 export class StatusCapabilityDto {
   @ApiProperty({ example: true })
   supported: boolean;
 
-  @ApiProperty({
-    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
-    example: 'close_with_refund',
-    description: 'The provider value sent when no reason is given (null when unsupported without a reason)',
-  })
+  @ProviderValueProperty(
+    'close_with_refund',
+    'The provider value sent when no reason is given (null when unsupported without a reason)',
+  )
   providerValue: unknown;
 
   @ApiPropertyOptional({

@@ -123,3 +123,9 @@ export const StatusProperty = (): PropertyDecorator =>
   ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' });
 export const ReasonProperty = (): PropertyDecorator =>
   ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' });
+
+/** A provider's own value or null; `description` says which value of which body (by default, what one can be). */
+export const ProviderValueProperty = (
+  example: unknown,
+  description: string = PROVIDER_STATUS_DESCRIPTION,
+): PropertyDecorator => ApiProperty({ oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES, example, description });
