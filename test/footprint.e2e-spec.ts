@@ -87,4 +87,39 @@ describe('The bundle (dist/bundle/main.mjs)', () => {
       /V8 code cache for ESM file:\/\/\S+\/dist\/bundle\/gateway\.mjs was accepted/,
     );
   }, 120_000);
+
+  // ES module facades of node:http (and reads of globals like FormData) load undici, zlib and web streams,
+  // about 14 MB the gateway never uses; src/scripts/bundle.ts keeps the bundle from touching them.
+  it("should serve without loading Node's fetch (undici) or web streams", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'statusgate-footprint-'));
+    const readyThenList = `
+      await import('./dist/bundle/main.mjs');
+      const http = process.getBuiltinModule('node:http');
+      const ready = () => new Promise((resolve) => http.get({ host: '127.0.0.1', port: process.env.PORT, path: '/health/ready' },
+        (r) => { r.resume(); resolve(r.statusCode === 200); }).on('error', () => resolve(false)));
+      while (!(await ready())) await new Promise((r) => setTimeout(r, 20));
+      process.stdout.write(JSON.stringify(process.moduleLoadList));
+      process.exit(0);
+    `;
+    const result = spawnSync(process.execPath, ['--input-type=module', '-e', readyThenList], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        PORT: String(20_000 + (process.pid % 20_000)),
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${join(dir, 'audit.sqlite')}`,
+        SPIDR_BASE_URL: 'http://127.0.0.1:9',
+        SPIDR_API_KEY: 'footprint-key-0000000000',
+        API_KEYS: JSON.stringify([{ id: 'footprint', sha256: 'a'.repeat(64), scopes: ['status:write'] }]),
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    rmSync(dir, { recursive: true, force: true });
+    expect(result.stderr).toBe('');
+    const builtins = JSON.parse(result.stdout) as string[];
+    expect(builtins).toContain('NativeModule internal/http'); // the list is the real one
+    expect(builtins.filter((m) => /undici|webstreams/.test(m))).toEqual([]);
+  }, 120_000);
 });

@@ -8,14 +8,72 @@
  * class-transformer so) only a default export, and the validation pipe then finds no `plainToInstance`.
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { build } from 'esbuild';
+import { createRequire } from 'node:module';
+import { build, type Plugin } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
 
 /** Not bundled, shipped in node_modules: a native addon, and files served from their package directory. */
 export const BUNDLE_EXTERNAL = ['better-sqlite3', 'swagger-ui-dist'];
 
+/**
+ * Built-ins that ES modules in the bundle import (`import … from 'node:http'`) are loaded through `require`
+ * instead. Node builds an ES module facade of a built-in by reading every export, and reading `node:http`'s
+ * lazy `WebSocket`/`MessageEvent`/`CloseEvent` exports loads undici, zlib and web streams: 73 modules and
+ * 14 MB of RSS that the gateway never uses (`node --input-type=module -e "import 'node:http'"`: 61 MB RSS
+ * against 47 MB through require). `fs` and `util` have lazy exports too (`fs.promises`, `util.types` …).
+ * The facade here exports the built-in's plain values only (what the bundle imports by name must be one,
+ * or the build fails).
+ */
+const BUILTINS_THROUGH_REQUIRE = /^(node:)?(http|fs|util)$/;
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(bundler) {
+    bundler.onResolve({ filter: BUILTINS_THROUGH_REQUIRE }, ({ path, kind }) =>
+      kind === 'import-statement'
+        ? { path: path.replace(/^node:/, ''), namespace: 'require-builtin' }
+        : undefined,
+    );
+    bundler.onLoad({ filter: /.*/, namespace: 'require-builtin' }, ({ path }) => {
+      const exported = createRequire(import.meta.url)(path) as object;
+      const names = Object.entries(Object.getOwnPropertyDescriptors(exported))
+        .filter(([name, d]) => 'value' in d && /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default')
+        .map(([name]) => name);
+      return {
+        contents: `const m = require('node:${path}');\nexport default m;\nexport const { ${names.join(', ')} } = m;\n`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
+ * axios reads Node's lazy web globals when its modules load: the fetch adapter probes `Request`, `Response`
+ * and `ReadableStream`, and utils.js keeps the global `FormData` for an `instanceof`. Touching any of them
+ * loads undici, zlib and web streams (about 70 modules and 14 MB of RSS, and 40 ms of a start measured with
+ * --cpu-prof) that the gateway never uses. Its one axios instance always runs on its own adapter
+ * (providers/http/keep-alive.adapter.ts; axios on Node picks `http` before `fetch` anyway), so in the bundle
+ * the fetch adapter is one that is never available; and `isFormData` keeps its other test, the
+ * `[object FormData]` tag, which a native FormData also carries. The build fails if axios's line changed.
+ */
+const AXIOS_FORM_DATA = "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;";
+const axiosWithoutWebGlobals: Plugin = {
+  name: 'axios-without-web-globals',
+  setup(bundler) {
+    bundler.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]adapters[\\/]fetch\.js$/ }, () => ({
+      contents: 'export const getFetch = () => false;\nexport default false;\n',
+      loader: 'js',
+    }));
+    bundler.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]utils\.js$/ }, ({ path }) => {
+      const source = readFileSync(path, 'utf8');
+      if (!source.includes(AXIOS_FORM_DATA)) throw new Error(`${path} no longer reads FormData so: review`);
+      return { contents: source.replace(AXIOS_FORM_DATA, 'const FormDataCtor = undefined;'), loader: 'js' };
+    });
+  },
+};
+
 await build({
+  plugins: [builtinsThroughRequire, axiosWithoutWebGlobals],
   entryPoints: ['dist/main.js'],
   outfile: 'dist/bundle/gateway.mjs',
   bundle: true,
