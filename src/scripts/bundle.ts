@@ -48,19 +48,20 @@ const builtinsThroughRequire: Plugin = {
 };
 
 /**
- * axios reads Node's lazy web globals when its modules load: the fetch adapter probes `Request`, `Response`
- * and `ReadableStream`, and utils.js keeps the global `FormData` for an `instanceof`. Touching any of them
- * loads undici, zlib and web streams (about 70 modules and 14 MB of RSS, and 40 ms of a start measured with
- * --cpu-prof) that the gateway never uses. Its one axios instance always runs on its own adapter
- * (providers/http/keep-alive.adapter.ts; axios on Node picks `http` before `fetch` anyway), so in the bundle
- * the fetch adapter is one that is never available; and `isFormData` keeps its other test, the
- * `[object FormData]` tag, which a native FormData also carries. The build fails if axios's line changed.
+ * axios's own adapters are never used: the gateway's one axios instance always runs on its own adapter
+ * (providers/http/keep-alive.adapter.ts). Yet they load at start: the fetch adapter probes the global
+ * `Request`, `Response` and `ReadableStream` (and utils.js keeps the global `FormData` for an `instanceof`),
+ * which loads Node's undici and web streams (about 70 modules and 14 MB of RSS in a bare process, 40 ms of
+ * a start under --cpu-prof); the http adapter brings http2, follow-redirects and the proxy agents. In the
+ * bundle both adapters are ones that are never available (an axios instance without an adapter of its
+ * own would fail with axios's "adapter is not available" error), and `isFormData` keeps its other test,
+ * the `[object FormData]` tag, which a native FormData carries too. The build fails if axios's line changed.
  */
 const AXIOS_FORM_DATA = "const FormDataCtor = typeof G.FormData !== 'undefined' ? G.FormData : undefined;";
-const axiosWithoutWebGlobals: Plugin = {
-  name: 'axios-without-web-globals',
+const axiosWithoutItsAdapters: Plugin = {
+  name: 'axios-without-its-adapters',
   setup(bundler) {
-    bundler.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]adapters[\\/]fetch\.js$/ }, () => ({
+    bundler.onLoad({ filter: /[\\/]axios[\\/]lib[\\/]adapters[\\/](fetch|http)\.js$/ }, () => ({
       contents: 'export const getFetch = () => false;\nexport default false;\n',
       loader: 'js',
     }));
@@ -73,7 +74,7 @@ const axiosWithoutWebGlobals: Plugin = {
 };
 
 await build({
-  plugins: [builtinsThroughRequire, axiosWithoutWebGlobals],
+  plugins: [builtinsThroughRequire, axiosWithoutItsAdapters],
   entryPoints: ['dist/main.js'],
   outfile: 'dist/bundle/gateway.mjs',
   bundle: true,
