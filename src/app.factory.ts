@@ -91,6 +91,12 @@ export async function createApp(config: AppConfig, options: CreateAppOptions = {
     // Above anything a request line can carry (Node refuses headers over 16 KiB), so an over-long id always
     // reaches the API's own validation (128 characters) and is answered VALIDATION_FAILED naming the field.
     routerOptions: { maxParamLength: 65_536 },
+    // No route carries a Fastify schema (Nest validates with class-validator and answers with
+    // JSON.stringify), so Fastify's ajv and fast-json-stringify compilers, which it would otherwise load at
+    // start, are replaced by builders that refuse: a route that ever declares a schema fails at start.
+    schemaController: {
+      compilersFactory: { buildValidator: noRouteSchemas, buildSerializer: noRouteSchemas },
+    },
     // Malformed percent-encoding and similar router failures become problem+json like every other error.
     frameworkErrors: (_error: Error, request: FastifyRequest, reply: FastifyReply) => {
       sendProblem(
@@ -160,4 +166,8 @@ function nestLogger(logger: Logger): LoggerService {
     debug: (message: unknown, context?: unknown) => logger.debug({ context }, String(message)),
     verbose: (message: unknown, context?: unknown) => logger.trace({ context }, String(message)),
   };
+}
+
+function noRouteSchemas(): never {
+  throw new Error('Fastify route schemas are not used here (app.factory.ts): validate with class-validator');
 }
