@@ -5,7 +5,7 @@
  * bundle that ships starts from V8's compile cache instead of compiling itself again on every start.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -54,6 +54,8 @@ describe('What the gateway loads', () => {
     expect(urls.some((u) => u.endsWith('/dist/app.module.js'))).toBe(true); // the recording works
     expect(usesPg(urls)).toBe(false);
     expect(sandboxes(urls)).toEqual([]);
+    // No route carries a Fastify schema, so Fastify's schema compilers (ajv, fast-json-stringify's) stay out.
+    expect(urls.filter((u) => /\/node_modules\/(ajv|@fastify\/ajv-compiler)\//.test(u))).toEqual([]);
   }, 60_000);
 
   it('should load the sandbox of each provider that runs on it, and only those', () => {
@@ -122,4 +124,11 @@ describe('The bundle (dist/bundle/main.mjs)', () => {
     expect(builtins).toContain('NativeModule internal/http'); // the list is the real one
     expect(builtins.filter((m) => /undici|webstreams/.test(m))).toEqual([]);
   }, 120_000);
+
+  it('should leave out what class-validator and axios would load but never use here', () => {
+    const bundle = readFileSync('dist/bundle/gateway.mjs', 'utf8');
+    expect(bundle).toContain('ValidationPipe'); // the file is the real bundle
+    expect(bundle).not.toContain('argument not passed'); // libphonenumber-js's own error messages
+    expect(bundle).not.toContain('Redirected request failed'); // follow-redirects, of axios's http adapter
+  });
 });
