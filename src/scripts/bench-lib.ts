@@ -69,7 +69,12 @@ export function send(agent: http.Agent, target: Target, i: number): Promise<{ mi
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Open loop: requests are sent on schedule whatever the answers, so latency is not hidden by back-pressure. */
-export async function fixedRate(target: Target, seconds: number, offset: number): Promise<Figures> {
+export async function fixedRate(
+  target: Target,
+  seconds: number,
+  offset: number,
+  rate = RATE,
+): Promise<Figures> {
   const agent = agentFor(64);
   const latencies: number[] = [];
   let errors = 0;
@@ -80,7 +85,7 @@ export async function fixedRate(target: Target, seconds: number, offset: number)
   for (;;) {
     const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
     if (elapsed >= seconds) break;
-    const due = Math.floor(elapsed * RATE);
+    const due = Math.floor(elapsed * rate);
     while (sent < due) {
       inFlight.push(
         send(agent, target, offset + sent).then((r) => {

@@ -2,10 +2,14 @@
  * Helper processes for the benchmark (run as `node dist/scripts/bench-servers.js stub|forwarder <port> [target]`):
  * - stub: a provider that answers every request at once with a small Spidr-shaped JSON body;
  * - forwarder: the floor for any Node proxy — a minimal node:http server that sends each request on to
- *   the stub over a keep-alive agent and relays the answer.
- * Each prints `listening <port>` when ready.
+ *   the stub over a keep-alive agent and relays the answer;
+ * - hog `<dir>`: a disk hog for `bench:stall` — 8 MiB writes, each followed by `fdatasync`, into a file in
+ *   `<dir>` (the data directory's disk) that restarts at 256 MiB, until killed.
+ * Each prints `listening <port>` (the hog: `hogging <dir>`) when ready.
  */
+import { closeSync, fdatasyncSync, ftruncateSync, openSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
+import { join } from 'node:path';
 
 const [mode, portArg, target] = process.argv.slice(2);
 const port = Number(portArg ?? 0);
@@ -58,7 +62,32 @@ if (mode === 'stub') {
       request.pipe(outbound);
     }),
   );
+} else if (mode === 'hog') {
+  const file = join(portArg ?? '.', `statusgate-bench-hog-${process.pid}`);
+  const chunk = Buffer.alloc(8 * 1024 * 1024, 7);
+  const fd = openSync(file, 'w');
+  const end = () => {
+    closeSync(fd);
+    rmSync(file, { force: true });
+    process.exit(0);
+  };
+  process.once('SIGTERM', end);
+  process.stdout.write(`hogging ${portArg}\n`);
+  let offset = 0;
+  // Synchronous bursts, yielding between them so SIGTERM is heard.
+  const burst = () => {
+    for (let i = 0; i < 4; i++) {
+      if (offset >= 256 * 1024 * 1024) {
+        ftruncateSync(fd, 0);
+        offset = 0;
+      }
+      offset += writeSync(fd, chunk, 0, chunk.length, offset);
+      fdatasyncSync(fd);
+    }
+    setImmediate(burst);
+  };
+  burst();
 } else {
-  process.stderr.write('usage: bench-servers stub|forwarder <port> [target]\n');
+  process.stderr.write('usage: bench-servers stub|forwarder <port> [target] | hog <dir>\n');
   process.exit(2);
 }

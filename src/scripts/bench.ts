@@ -11,10 +11,13 @@
  *   - the floor of a durable write: `write` + `fdatasync` of 4 KiB in the data directory (the SQLite
  *     file's), so the gateway's added latency is shown beside "forwarder + one durable commit" and a slow
  *     disk is told apart from a slow gateway;
- *   - the unbundled build (dist/main.js) started too: start time and idle memory beside the bundle's.
+ *   - the unbundled build (dist/main.js) started too: start time and idle memory beside the bundle's;
+ *   - the disk-stall phases of bench-stall.ts: requests that write nothing, quiet / beside writes / beside
+ *     a process hogging the data directory's disk.
  * The gateway runs as deployed: the node flags and file of `npm start` (the image's CMD).
  * Prints the tables, the issue-18 targets met or not, and writes bench/results/latest.json.
  */
+import { stallLines, stallPhases } from './bench-stall.js';
 import { megabytes, sampleWal } from './wal-size.js';
 import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
@@ -224,6 +227,9 @@ async function main(): Promise<void> {
   }
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   results.gateway = gateways;
+  // Does a disk stall delay requests that wait for no commit? (bench-stall.ts; SQLite only.)
+  const stall = await stallPhases(stubUrl, dirname(sqliteFile));
+  results.stall = stall;
   await stop(stub.child);
   await stop(forwarder.child);
 
@@ -319,6 +325,7 @@ async function main(): Promise<void> {
       ]);
     }
   }
+  lines.push('', ...stallLines(stall));
   results.targets = targets.map(([target, met]) => ({ target, met }));
   lines.push('', 'issue 18 targets:', ...targets.map(([t, met]) => `- ${met ? 'met' : 'NOT met'}: ${t}`));
   process.stdout.write(`${lines.join('\n')}\n`);
