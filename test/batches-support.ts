@@ -1,5 +1,4 @@
 /** What the batch suites share: polling, the Spidr sandbox's faults and call counts, Spidr items. */
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { sandboxCalls } from './support/gateway.js';
 
 export async function until<T>(
@@ -33,16 +32,6 @@ export async function patchesPerAccount(url: string): Promise<Map<string, number
     counts.set(account, (counts.get(account) ?? 0) + 1);
   }
   return counts;
-}
-
-/** A gateway's environment with Spidr live at a standalone sandbox, and no API keys. */
-export function spidrGatewayEnv(databaseUrl: string, spidrUrl: string): Record<string, string> {
-  return {
-    DATABASE_URL: databaseUrl,
-    SPIDR_BASE_URL: spidrUrl,
-    SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-    AUTH_DISABLED: 'true',
-  };
 }
 
 export function spidrItems(prefix: string, total: number) {
