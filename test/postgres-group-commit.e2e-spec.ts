@@ -6,14 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { NewAttempt } from '../src/persistence/audit.repository.js';
 import { PostgresChangeWrites } from '../src/persistence/change-writes.postgres.js';
 import { openDatabase, type Database } from '../src/persistence/database.js';
-import {
-  describePostgres,
-  freshPostgres,
-  postgresSkipReason,
-  type TestDatabase,
-} from './support/databases.js';
-
-const unavailable = await postgresSkipReason();
+import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
 
 const attempt = (changeId: string): NewAttempt => ({
   changeId,
@@ -31,7 +24,7 @@ const attempt = (changeId: string): NewAttempt => ({
   createdAt: new Date().toISOString(),
 });
 
-describePostgres(unavailable, 'PostgreSQL group commit', () => {
+await describeWithPostgres('PostgreSQL group commit', () => {
   let testDb: TestDatabase;
   let database: Database;
   let writes: PostgresChangeWrites;
