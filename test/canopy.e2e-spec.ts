@@ -12,6 +12,7 @@ import {
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
+  expectLiveMode,
   expectProviderFailure,
   itMapsMagicFailures,
   sandboxControl as control,
@@ -704,12 +705,7 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
   });
 
   it('should report canopy as live and point it at CANOPY_BASE_URL', async () => {
-    const res = await gw$('GET', `${cp.gw.url}/v1/providers`);
-    const modes = Object.fromEntries(res.body.items.map((p: any) => [p.id, p.mode]));
-    expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'live', pismo: 'sandbox', spidr: 'sandbox' });
-    expect(cp.gw.providerUrl('canopy')).toBe(cp.liveUrl);
-    const ready = await gw$('GET', `${cp.gw.url}/health/ready`);
-    expect(ready.body.details.canopy.mode).toBe('live');
+    await expectLiveMode(cp);
   });
 
   it("should send exactly the contract's token and status requests to the live URL", async () => {

@@ -40,6 +40,7 @@ export interface ProviderSuiteOptions {
 }
 
 export interface ProviderSuite {
+  readonly provider: ProviderId;
   readonly gw: TestGateway;
   /** The provider's base URL: its built-in sandbox, or the standalone one in live mode. */
   readonly sandbox: string;
@@ -47,6 +48,8 @@ export interface ProviderSuite {
   readonly liveUrl: string;
   /** Status calls for this provider on this gateway. */
   readonly api: StatusClient;
+  /** The suite's `check` (a no-op without one), for answers fetched outside `api`. */
+  readonly check: (response: JsonResponse) => void;
 }
 
 /** One gateway for the enclosing describe block: started in `beforeAll`, closed in `afterAll`. */
@@ -66,7 +69,9 @@ export function useProviderGateway(provider: ProviderId, options: ProviderSuiteO
     },
     { beforeClose: options.beforeClose, afterClose: async () => standalone?.close() },
   );
+  const check = options.check ?? (() => undefined);
   const suite: ProviderSuite = {
+    provider,
     gw,
     get sandbox() {
       return gw.providerUrl(provider);
@@ -75,10 +80,27 @@ export function useProviderGateway(provider: ProviderId, options: ProviderSuiteO
       if (!standalone) throw new Error(`the ${provider} suite is not in live mode`);
       return standalone.url;
     },
-    api: statusClient(provider, () => gw, options.check),
+    api: statusClient(provider, () => gw, check),
+    check,
   };
   if (options.ready) beforeAll(() => options.ready!(suite));
   return suite;
+}
+
+/**
+ * A live-mode suite as the gateway reports it: its provider live (the others on their sandboxes) in
+ * /v1/providers and /health/ready, at the standalone sandbox's URL.
+ */
+export async function expectLiveMode(suite: ProviderSuite): Promise<void> {
+  const providers = await call('GET', `${suite.gw.url}/v1/providers`);
+  suite.check(providers);
+  const modes = Object.fromEntries(providers.body.items.map((p: any) => [p.id, p.mode]));
+  const sandboxes = { cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'sandbox', spidr: 'sandbox' };
+  expect(modes).toEqual({ ...sandboxes, [suite.provider]: 'live' });
+  expect(suite.gw.providerUrl(suite.provider)).toBe(suite.liveUrl);
+  const ready = await call('GET', `${suite.gw.url}/health/ready`);
+  suite.check(ready);
+  expect(ready.body.details[suite.provider].mode).toBe('live');
 }
 
 export interface RequestOptions {
