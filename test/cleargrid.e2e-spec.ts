@@ -10,6 +10,7 @@ import {
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, startSandbox, type JsonResponse } from './support/gateway.js';
 import {
+  expectLiveMode,
   callsFrom,
   expectProviderFailure,
   itMapsMagicFailures,
@@ -17,6 +18,7 @@ import {
   useProviderGateway,
   type FailureContext,
   type MagicFailure,
+  type ProviderSuite,
 } from './support/provider-harness.js';
 
 const SETTINGS = CLEARGRID_SANDBOX_SETTINGS;
@@ -103,6 +105,23 @@ function expectAccepted(res: JsonResponse, account: string, status: string, prov
   });
 }
 
+/** Sends a change ClearGrid accepts (202 ACCEPTED, `providerStatus`) and returns the calls it made there. */
+async function acceptedCalls(
+  cg: ProviderSuite,
+  account: string,
+  change: { status: string; customerId: string },
+  providerStatus: number,
+): Promise<SandboxCall[]> {
+  const since = await callsFrom(cg.sandbox);
+  expectAccepted(await cg.api.put(account, change), account, change.status, providerStatus);
+  return since();
+}
+
+/** One DISPUTED change for a fresh account as `debtor`, accepted (to hold a token first, or to use one). */
+async function expectDisputed(cg: ProviderSuite, debtor: string): Promise<void> {
+  expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: debtor })).status).toBe(202);
+}
+
 describe('ClearGrid through the gateway (sandbox mode)', () => {
   const cg = useProviderGateway('cleargrid');
 
@@ -128,11 +147,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
   describe('supported statuses', () => {
     it('should send DISPUTED as update-status 5 with a bearer from the lender login and answer 202 ACCEPTED', async () => {
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-1' });
-      expectAccepted(res, account, 'DISPUTED', 5);
-
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DISPUTED', customerId: 'debtor-1' }, 5);
       const writes = writesFor(calls, account);
       expect(writes).toHaveLength(1);
       const [write] = writes;
@@ -160,10 +175,12 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should send DO_NOT_CONTACT as update-status 6 reusing the token', async () => {
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-dnc' });
-      expectAccepted(res, account, 'DO_NOT_CONTACT', 6);
-      const calls = await since();
+      const calls = await acceptedCalls(
+        cg,
+        account,
+        { status: 'DO_NOT_CONTACT', customerId: 'debtor-dnc' },
+        6,
+      );
       expect(calls.map(kindOf)).toEqual(['update-status']);
       expect(calls[0].body).toEqual({
         accounts: [{ status: 6, debtorCompanyId: 'debtor-dnc', accountId: account }],
@@ -174,10 +191,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should send CLOSED as the accounts withdraw item (status 3) and answer 202 ACCEPTED', async () => {
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'CLOSED', customerId: 'debtor-3' });
-      expectAccepted(res, account, 'CLOSED', 3);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'CLOSED', customerId: 'debtor-3' }, 3);
       expect(calls.map(kindOf)).toEqual(['accounts']);
       expect(calls[0].url).toBe(ACCOUNTS_PATH);
       expect(calls[0].body).toEqual({
@@ -684,15 +698,10 @@ describe('ClearGrid auth flows through the gateway', () => {
     const cg = useProviderGateway('cleargrid');
 
     it('should refresh the token with the refresh token after a 401 and retry once (revoked tokens)', async () => {
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
       await control(cg.sandbox, 'revoke-tokens');
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-b' });
-      expectAccepted(res, account, 'DISPUTED', 5);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DISPUTED', customerId: 'debtor-b' }, 5);
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
       expect(claims((calls[1].body as any).refreshToken)).toMatchObject({
         typ: 'refresh',
@@ -705,16 +714,11 @@ describe('ClearGrid auth flows through the gateway', () => {
 
     it('should refresh and retry when the token expires in flight (AUTHEXPIRED-)', async () => {
       const account = accountId('AUTHEXPIRED');
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-b' });
-      expectAccepted(res, account, 'DO_NOT_CONTACT', 6);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-b' }, 6);
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
       // The refreshed token is then reused.
       const next = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
       const later = await next();
       expect(later.map(kindOf)).toEqual(['update-status']);
       expect(bearer(later[0])).toBe(bearer(calls[2]));
@@ -725,12 +729,8 @@ describe('ClearGrid auth flows through the gateway', () => {
       await control(cg.sandbox, 'token-lifetime', { seconds: 1 });
       await control(cg.sandbox, 'revoke-tokens');
       const since = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
+      await expectDisputed(cg, 'debtor-b');
       const calls = await since();
       // First: the revoked token is refused, refreshed; then the 1 s token is refreshed before use.
       expect(calls.map(kindOf)).toEqual([
@@ -746,9 +746,7 @@ describe('ClearGrid auth flows through the gateway', () => {
 
     it('should answer 502 PROVIDER_AUTH_FAILED when the new token is refused too, after one retry', async () => {
       // A usable token in the cache first, so only the refusal is counted.
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
       await control(cg.sandbox, 'refuse-tokens', { on: true });
       try {
         const since = await callsFrom(cg.sandbox);
@@ -770,24 +768,17 @@ describe('ClearGrid auth flows through the gateway', () => {
     const cg = useProviderGateway('cleargrid');
 
     it('should log in again when ClearGrid refuses the refresh token, then retry', async () => {
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       await control(cg.sandbox, 'revoke-tokens');
       await control(cg.sandbox, 'revoke-refresh-tokens');
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-c' });
-      expectAccepted(res, account, 'DISPUTED', 5);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DISPUTED', customerId: 'debtor-c' }, 5);
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'login', 'update-status']);
       expect(calls[2].body).toEqual({ email: SETTINGS.email, password: SETTINGS.password });
       // The new login's refresh token is used next time.
       await control(cg.sandbox, 'revoke-tokens');
       const next = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       expect((await next()).map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
     });
 
@@ -796,14 +787,10 @@ describe('ClearGrid auth flows through the gateway', () => {
       await control(cg.sandbox, 'revoke-tokens');
       await control(cg.sandbox, 'revoke-refresh-tokens');
       // This change ends with a login issuing 1 s tokens.
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const since = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       expect((await since()).map(kindOf)).toEqual(['login', 'update-status']);
       await control(cg.sandbox, 'token-lifetime', { seconds: 900, refreshSeconds: 604800 });
     });
@@ -852,11 +839,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
   });
 
   it('should report ClearGrid as live (the others on their sandboxes) and use the given URL', async () => {
-    const { body } = await call('GET', `${cg.gw.url}/v1/providers`);
-    const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
-    expect(modes).toEqual({ cleargrid: 'live', canopy: 'sandbox', pismo: 'sandbox', spidr: 'sandbox' });
-    expect(cg.gw.providerUrl('cleargrid')).toBe(cg.liveUrl);
-    expect((await call('GET', `${cg.gw.url}/health/ready`)).body.details.cleargrid.mode).toBe('live');
+    await expectLiveMode(cg);
   });
 
   it('should log in with the configured lender and credentials and send the contract requests', async () => {
@@ -978,7 +961,7 @@ describe('ClearGrid timeouts', () => {
 
   it('should answer 504 PROVIDER_TIMEOUT within about 1 s when ClearGrid does not answer (SLOW-)', async () => {
     // Log in first, so only the status call is timed.
-    expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-t' })).status).toBe(202);
+    await expectDisputed(cg, 'debtor-t');
     const account = accountId('SLOW800');
     const since = await callsFrom(cg.sandbox);
     const started = Date.now();
