@@ -16,12 +16,9 @@ import {
 } from '../clients/typescript/index.js';
 import { clientDocument, clientTypes } from '../src/scripts/client-types.js';
 import { startGateway, type TestGateway } from './support/gateway.js';
+import { testApiKey } from './support/api-keys.js';
 
-const WRITER = {
-  id: 'client-writer',
-  key: 'client-writer-3f8a1c6e9b2d4705',
-  scopes: ['status:read', 'status:write', 'status:close'],
-};
+const WRITER = testApiKey('client-writer', 'client-writer-3f8a1c6e9b2d4705');
 const STATUS = '/v1/accounts/{provider}/{accountId}/status' as const;
 const HISTORY = '/v1/accounts/{provider}/{accountId}/history' as const;
 

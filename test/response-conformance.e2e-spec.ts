@@ -8,15 +8,12 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
 import { call, startGateway, type JsonResponse, type TestGateway } from './support/gateway.js';
+import { testApiKey } from './support/api-keys.js';
 
-const FULL = {
-  id: 'conf-full',
-  key: 'conf-full-6d2b9f1e3a7c4850',
-  scopes: ['status:read', 'status:write', 'status:close'],
-};
-const WRITER = { id: 'conf-writer', key: 'conf-writer-5e8c2a4f6b1d3907', scopes: ['status:write'] };
-const READER = { id: 'conf-reader', key: 'conf-reader-1a9e7c5b3d2f4068', scopes: ['status:read'] };
-const EVENTS = { id: 'conf-events', key: 'conf-events-2b4d6f8a0c1e3579', scopes: ['events:read'] };
+const FULL = testApiKey('conf-full', 'conf-full-6d2b9f1e3a7c4850');
+const WRITER = testApiKey('conf-writer', 'conf-writer-5e8c2a4f6b1d3907', ['status:write']);
+const READER = testApiKey('conf-reader', 'conf-reader-1a9e7c5b3d2f4068', ['status:read']);
+const EVENTS = testApiKey('conf-events', 'conf-events-2b4d6f8a0c1e3579', ['events:read']);
 const auth = (key = FULL.key) => ({ 'x-api-key': key });
 const STATUS_PATH = '/v1/accounts/{provider}/{accountId}/status';
 const HISTORY_PATH = '/v1/accounts/{provider}/{accountId}/history';
