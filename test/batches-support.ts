@@ -34,10 +34,16 @@ export async function patchesPerAccount(url: string): Promise<Map<string, number
   return counts;
 }
 
-export function spidrItems(prefix: string, total: number) {
+/** `total` Spidr items for accounts `<prefix>-<i>`, SUSPENDED; `fields(i)` adds to or overrides an item's fields. */
+export function spidrItems(
+  prefix: string,
+  total: number,
+  fields: (i: number) => Record<string, unknown> = () => ({}),
+): Array<Record<string, unknown>> {
   return Array.from({ length: total }, (_, i) => ({
     provider: 'spidr',
     accountId: `${prefix}-${i}`,
     status: 'SUSPENDED',
+    ...fields(i),
   }));
 }

@@ -14,7 +14,7 @@ import {
   type TestGateway,
 } from './support/gateway.js';
 import { engines, type TestDatabase } from './support/databases.js';
-import { until } from './batches-support.js';
+import { spidrItems, until } from './batches-support.js';
 
 const cases = await engines();
 
@@ -101,11 +101,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       [
         'too many items',
         {
-          items: Array.from({ length: 1001 }, (_, i) => ({
-            provider: 'spidr',
-            accountId: `a-${i}`,
-            status: 'SUSPENDED',
-          })),
+          items: spidrItems('a', 1001),
         },
         'items',
       ],
@@ -132,9 +128,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     });
 
     it('should refuse a body over 1 MiB with 413', async () => {
-      const items = Array.from({ length: 1000 }, (_, i) => ({
-        provider: 'spidr',
-        accountId: `huge-${i}`,
+      const items = spidrItems('huge', 1000, (i) => ({
         status: 'ACTIVE',
         note: 'x'.repeat(500),
         reason: 'CUSTOMER_REQUEST',
@@ -148,12 +142,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     });
 
     it('should accept a 1,000-item body (over the single-change body limit)', async () => {
-      const items = Array.from({ length: 1000 }, (_, i) => ({
-        provider: 'spidr',
-        accountId: `big-${i}`,
-        status: 'ACTIVE',
-        note: 'x'.repeat(200),
-      }));
+      const items = spidrItems('big', 1000, () => ({ status: 'ACTIVE', note: 'x'.repeat(200) }));
       const response = await post({ items });
       expect(response.status).toBe(202);
       expect(response.body.total).toBe(1000);
@@ -371,11 +360,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     });
     // More Spidr items than run at once (the bulkhead, 64 by default), then one Canopy item.
     const items = [
-      ...Array.from({ length: 100 }, (_, i) => ({
-        provider: 'spidr',
-        accountId: `slow-${i}`,
-        status: 'SUSPENDED',
-      })),
+      ...spidrItems('slow', 100),
       { provider: 'canopy', accountId: 'fast-1', status: 'SUSPENDED', reason: 'FRAUD' },
     ];
     const created = await post({ items });
@@ -432,11 +417,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
   });
 
   it('should page items in request order with a cursor', async () => {
-    const items = Array.from({ length: 5 }, (_, i) => ({
-      provider: 'spidr',
-      accountId: `pg-${i}`,
-      status: 'ACTIVE',
-    }));
+    const items = spidrItems('pg', 5, () => ({ status: 'ACTIVE' }));
     const created = await post({ items }, CLOSER, { prefer: 'wait=10' });
     const first = await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2`, {
       headers: as(CLOSER),
