@@ -168,6 +168,9 @@ async function expectOneMintAndWrite(
 
 describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
   const pm = usePismo();
+  /** One token request bound to the account, and one PATCH of `body` to its corporate status path. */
+  const expectCorporateWrite = (id: string, body: unknown) =>
+    expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), body);
   const { api } = pm;
 
   it('should list Pismo in sandbox mode with the corporate capability matrix', async () => {
@@ -188,7 +191,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       const id = fresh();
       const res = await api.put(id, { status: 'ACTIVE' });
       expectChange(res, id, 'ACTIVE', 'NORMAL');
-      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), { status: 'NORMAL' });
+      await expectCorporateWrite(id, { status: 'NORMAL' });
     });
 
     it('should not send a canonical reason with NORMAL, only an explicit reasonExternalId', async () => {
@@ -200,7 +203,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         'NORMAL',
         'HARDSHIP',
       );
-      await expectOneMintAndWrite(pm.sandbox, plain, CORPORATE_WRITE(plain), { status: 'NORMAL' });
+      await expectCorporateWrite(plain, { status: 'NORMAL' });
 
       const explicit = fresh();
       const res = await api.put(explicit, {
@@ -209,7 +212,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
       });
       expectChange(res, explicit, 'ACTIVE', 'NORMAL', 'HARDSHIP');
-      await expectOneMintAndWrite(pm.sandbox, explicit, CORPORATE_WRITE(explicit), {
+      await expectCorporateWrite(explicit, {
         status: 'NORMAL',
         reason_external_id: 'CREDIT_ONLY',
       });
@@ -218,7 +221,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     it('should send SUSPENDED as BLOCKED, without a reason when none is given', async () => {
       const id = fresh();
       expectChange(await api.put(id, { status: 'SUSPENDED' }), id, 'SUSPENDED', 'BLOCKED');
-      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), { status: 'BLOCKED' });
+      await expectCorporateWrite(id, { status: 'BLOCKED' });
     });
 
     it('should send each canonical reason of SUSPENDED as reason_external_id', async () => {
@@ -226,7 +229,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       for (const reason of reasons) {
         const id = fresh();
         expectChange(await api.put(id, { status: 'SUSPENDED', reason }), id, 'SUSPENDED', 'BLOCKED', reason);
-        await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), {
+        await expectCorporateWrite(id, {
           status: 'BLOCKED',
           reason_external_id: reason,
         });
@@ -243,7 +246,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         providerOptions: { updateChildren: true, reasonExternalId: 'CREDIT_ONLY', metadata },
       });
       expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
-      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), {
+      await expectCorporateWrite(id, {
         status: 'BLOCKED',
         reason_external_id: 'CREDIT_ONLY',
         update_children: true,
@@ -252,7 +255,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
       const off = fresh();
       await api.put(off, { status: 'ACTIVE', providerOptions: { updateChildren: false } });
-      await expectOneMintAndWrite(pm.sandbox, off, CORPORATE_WRITE(off), {
+      await expectCorporateWrite(off, {
         status: 'NORMAL',
         update_children: false,
       });
@@ -782,6 +785,9 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
 
 describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accounts)', () => {
   const pm = usePismo({ env: { PISMO_ACCOUNT_API: 'accounts' } });
+  /** One token request bound to the account's number, and one PATCH of `body` to its status path. */
+  const expectAccountsWrite = (id: string, body: unknown) =>
+    expectOneMintAndWrite(pm.sandbox, id, ACCOUNTS_WRITE(id), body, Number(id));
   const { api } = pm;
 
   it('should list CLOSED as supported (CANCELLED, terminal) and the rest as in the corporate API', async () => {
@@ -796,13 +802,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
   it('should send ACTIVE and SUSPENDED to PATCH /accounts/v2/accounts/{id}/status with a numeric token account', async () => {
     const active = freshNumeric();
     expectChange(await api.put(active, { status: 'ACTIVE' }), active, 'ACTIVE', 'NORMAL');
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      active,
-      ACCOUNTS_WRITE(active),
-      { status: 'NORMAL' },
-      Number(active),
-    );
+    await expectAccountsWrite(active, { status: 'NORMAL' });
 
     const suspended = freshNumeric();
     expectChange(
@@ -812,13 +812,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       'BLOCKED',
       'FRAUD',
     );
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      suspended,
-      ACCOUNTS_WRITE(suspended),
-      { status: 'BLOCKED', reason_id: 'FRAUD' },
-      Number(suspended),
-    );
+    await expectAccountsWrite(suspended, { status: 'BLOCKED', reason_id: 'FRAUD' });
 
     const explicit = freshNumeric();
     await api.put(explicit, {
@@ -826,26 +820,14 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       reason: 'FRAUD',
       providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
     });
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      explicit,
-      ACCOUNTS_WRITE(explicit),
-      { status: 'BLOCKED', reason_id: 'CREDIT_ONLY' },
-      Number(explicit),
-    );
+    await expectAccountsWrite(explicit, { status: 'BLOCKED', reason_id: 'CREDIT_ONLY' });
   });
 
   it('should send CLOSED as CANCELLED, read it back as CLOSED, then treat the account as terminal', async () => {
     const id = freshNumeric();
     const res = await api.put(id, { status: 'CLOSED', reason: 'CUSTOMER_REQUEST' });
     expectChange(res, id, 'CLOSED', 'CANCELLED', 'CUSTOMER_REQUEST');
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      id,
-      ACCOUNTS_WRITE(id),
-      { status: 'CANCELLED', reason_id: 'CUSTOMER_REQUEST' },
-      Number(id),
-    );
+    await expectAccountsWrite(id, { status: 'CANCELLED', reason_id: 'CUSTOMER_REQUEST' });
 
     const read = await api.get(id);
     expect(read.body).toMatchObject({
