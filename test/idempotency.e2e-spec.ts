@@ -1,10 +1,4 @@
-import {
-  describeEachEngine,
-  describePostgres,
-  engines,
-  postgresUnavailableReason,
-  type TestDatabase,
-} from './support/databases.js';
+import { describeEachEngine, describeWithPostgres, engines, type TestDatabase } from './support/databases.js';
 import {
   call,
   expectProblem,
@@ -278,8 +272,7 @@ describe('Data survives a restart', () => {
   });
 });
 
-const pgReason = await postgresUnavailableReason();
-describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
+await describeWithPostgres('Two gateways on one PostgreSQL', () => {
   const cluster = useReplicas(IN_PROCESS);
 
   it('should call the provider once when both receive the same key at the same moment', async () => {
