@@ -13,6 +13,7 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
   expectLiveMode,
+  listedProvider,
   expectProviderFailure,
   itMapsMagicFailures,
   sandboxControl as control,
@@ -152,8 +153,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
     );
 
     it('should list the Canopy capability matrix with CLOSED not terminal', async () => {
-      const res = await gw$('GET', `${cp.gw.url}/v1/providers`);
-      const canopy = res.body.items.find((p: any) => p.id === 'canopy');
+      const canopy = await listedProvider(cp);
       expect(canopy).toMatchObject({ mode: 'sandbox', liveRead: true });
       expect(canopy.statuses.ACTIVE.providerValueByReason.HARDSHIP).toEqual({
         status: 'ACTIVE',

@@ -11,6 +11,7 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, startSandbox, type JsonResponse } from './support/gateway.js';
 import {
   expectLiveMode,
+  listedProvider,
   callsFrom,
   expectProviderFailure,
   itMapsMagicFailures,
@@ -127,9 +128,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
   describe('capabilities', () => {
     it('should list ClearGrid in GET /v1/providers as sandbox, liveRead false, with the section 5 matrix', async () => {
-      const { status, body } = await call('GET', `${cg.gw.url}/v1/providers`);
-      expect(status).toBe(200);
-      const cleargrid = body.items.find((p: any) => p.id === 'cleargrid');
+      const cleargrid = await listedProvider(cg);
       expect(cleargrid).toMatchObject({ mode: 'sandbox', circuit: 'closed', liveRead: false });
       expect(cleargrid.statuses.DISPUTED).toEqual({ supported: true, providerValue: 5, terminal: false });
       expect(cleargrid.statuses.DO_NOT_CONTACT).toEqual({

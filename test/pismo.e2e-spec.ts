@@ -8,7 +8,6 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { CANONICAL_REASONS } from '../src/domain/index.js';
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
 import {
-  call,
   expectProblem,
   sandboxCalls,
   startGateway,
@@ -18,6 +17,7 @@ import {
 } from './support/gateway.js';
 import {
   expectLiveMode,
+  listedProvider,
   expectProviderFailure,
   itMapsMagicFailures,
   sandboxControl as control,
@@ -174,8 +174,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
   const { api } = pm;
 
   it('should list Pismo in sandbox mode with the corporate capability matrix', async () => {
-    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
-    const p = body.items.find((i: any) => i.id === 'pismo');
+    const p = await listedProvider(pm);
     expect(p).toMatchObject({ id: 'pismo', name: 'Pismo', mode: 'sandbox', liveRead: true });
     expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL', terminal: false });
     expect(p.statuses.SUSPENDED).toMatchObject({
@@ -791,8 +790,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
   const { api } = pm;
 
   it('should list CLOSED as supported (CANCELLED, terminal) and the rest as in the corporate API', async () => {
-    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
-    const p = body.items.find((i: any) => i.id === 'pismo');
+    const p = await listedProvider(pm);
     expect(p.statuses.CLOSED).toMatchObject({ supported: true, providerValue: 'CANCELLED', terminal: true });
     expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL' });
     expect(p.statuses.SUSPENDED).toMatchObject({ supported: true, providerValue: 'BLOCKED' });

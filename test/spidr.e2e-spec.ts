@@ -9,6 +9,7 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse, type TestGateway } from './support/gateway.js';
 import {
   expectLiveMode,
+  listedProvider,
   expectProviderFailure,
   itMapsMagicFailures,
   useProviderGateway,
@@ -72,9 +73,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
 
   describe('capabilities', () => {
     it('should list Spidr in sandbox mode with the section 5 translation', async () => {
-      const { status, body } = await call('GET', `${sp.gw.url}/v1/providers`);
-      expect(status).toBe(200);
-      const spidr = body.items.find((p: any) => p.id === 'spidr');
+      const spidr = await listedProvider(sp);
       expect(spidr).toMatchObject({ name: 'Spidr', mode: 'sandbox', circuit: 'closed', liveRead: true });
       expect(spidr.statuses.ACTIVE).toMatchObject({
         supported: true,

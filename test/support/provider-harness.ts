@@ -103,6 +103,14 @@ export async function expectLiveMode(suite: ProviderSuite): Promise<void> {
   expect(ready.body.details[suite.provider].mode).toBe('live');
 }
 
+/** The suite's provider as GET /v1/providers lists it; the answer is checked (200, and the suite's `check`). */
+export async function listedProvider(suite: ProviderSuite): Promise<any> {
+  const response = await call('GET', `${suite.gw.url}/v1/providers`);
+  suite.check(response);
+  expect(response.status).toBe(200);
+  return response.body.items.find((p: any) => p.id === suite.provider);
+}
+
 export interface RequestOptions {
   headers?: Record<string, string>;
   /** Appended to the URL as is, e.g. `?dryRun=true`. */
