@@ -13,9 +13,9 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
   expectLiveMode,
-  listedProvider,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   sandboxControl as control,
   useProviderGateway,
   type ProviderSuiteOptions,

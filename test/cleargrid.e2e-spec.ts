@@ -10,11 +10,11 @@ import {
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, startSandbox, type JsonResponse } from './support/gateway.js';
 import {
-  expectLiveMode,
-  listedProvider,
   callsFrom,
+  expectLiveMode,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   sandboxControl as control,
   useProviderGateway,
   type FailureContext,

@@ -17,9 +17,9 @@ import {
 } from './support/gateway.js';
 import {
   expectLiveMode,
-  listedProvider,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   sandboxControl as control,
   statusClient,
   useProviderGateway,

@@ -9,9 +9,9 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse, type TestGateway } from './support/gateway.js';
 import {
   expectLiveMode,
-  listedProvider,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   useProviderGateway,
 } from './support/provider-harness.js';
 

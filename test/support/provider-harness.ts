@@ -3,6 +3,7 @@
  * - `useProviderGateway`: a gateway per describe block (built-in sandboxes, or the provider "live" at a
  *   standalone sandbox), started before and closed after its tests;
  * - `statusClient`: PUT/GET status and GET history for one provider's accounts;
+ * - `expectLiveMode`, `listedProvider`: the suite's provider as /v1/providers (and /health/ready) report it;
  * - `expectProviderFailure`: "provider failure → canonical problem" (CONTRACT.md section 4);
  * - `itMapsMagicFailures`: a provider's "magic account id → documented failure" matrix (sections 4 and 5)
  *   as one `it.each` table: the harness sends the change through the real gateway to the provider's
