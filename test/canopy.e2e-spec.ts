@@ -4,6 +4,7 @@
  * received (from its call log), the client-credential token flows, and that none of the sandbox's fake
  * personal data (CANOPY_SANDBOX_PII) ever leaves the gateway.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-state.js';
 import {
   CANOPY_SANDBOX_SETTINGS,
@@ -76,8 +77,6 @@ async function sandboxState(sandboxUrl: string, accountId: string): Promise<unkn
   });
   return ((await res.json()) as { account_overview: unknown }).account_overview;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Canopy through the gateway (built-in sandbox)', () => {
   const cp = useCanopy();

@@ -1,8 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { call, type JsonResponse } from './support/gateway.js';
 import { describeWithPrivatePostgres, usePrivatePostgresGateway } from './support/private-postgres.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Answer {
   at: number;

@@ -1,7 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
 import { call, expectProblem, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** An injected write failure: every matching write fails as on a full disk, until `heal` is called. */
 function failWrites(sqlite: SQLite.Database, name: string, on: string): { heal(): void } {
