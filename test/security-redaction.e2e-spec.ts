@@ -25,7 +25,7 @@ import { CLEARGRID_SANDBOX_SETTINGS } from '../src/providers/cleargrid/cleargrid
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { newSpidrAccount } from '../src/providers/spidr/spidr.sandbox-state.js';
-import { sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { flushLogs, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
 
 const PROVIDERS: ProviderId[] = ['cleargrid', 'canopy', 'pismo', 'spidr'];
 
@@ -631,11 +631,6 @@ async function expectSentinelsServed(
 // ---------------------------------------------------------------------------------------------------------
 // The places to search
 
-async function flushLogs(gw: TestGateway): Promise<void> {
-  await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
-  await new Promise((r) => setTimeout(r, 100));
-}
-
 function logPlaces(gw: TestGateway): Place[] {
   return gw
     .rawLogs()
@@ -788,7 +783,7 @@ function describeRun(
     });
 
     it('never writes a secret, token or personal data into the log', async () => {
-      await flushLogs(run.gw);
+      await flushLogs(run.gw, 100);
       const places = logPlaces(run.gw);
       expect(places.length).toBeGreaterThan(200);
       expect(findLeaks(run.secrets, places)).toEqual([]);
@@ -969,7 +964,7 @@ describe('redaction of provider error answers that echo personal data or credent
       code: expectedCode,
       hasProvider: true,
     });
-    await flushLogs(gw);
+    await flushLogs(gw, 100);
     const logs = logPlaces(gw).filter((p) => p.text.includes(`echo-${id}`) || p.text.includes(id));
     expect(logs.length).toBeGreaterThan(0);
     const db = await dbPlaces(gw);

@@ -6,7 +6,7 @@
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.wire.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
-import { call, expectProblem, sandboxCalls, type JsonResponse, type TestGateway } from './support/gateway.js';
+import { call, expectProblem, flushLogs, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
   expectLiveMode,
   expectProviderFailure,
@@ -61,11 +61,6 @@ function expectNoneOf(responses: JsonResponse[], forbidden: string[]): void {
 function expectIsoDate(value: unknown): void {
   expect(typeof value).toBe('string');
   expect(new Date(value as string).toISOString()).toBe(value);
-}
-
-async function flushLogs(gw: TestGateway): Promise<void> {
-  await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
-  await new Promise((r) => setTimeout(r, 50));
 }
 
 describe('Spidr through the gateway (built-in sandbox)', () => {

@@ -27,6 +27,12 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
+/** Flushes the gateway's log stream, then waits `settleMs` for the last lines to reach the captured logs. */
+export async function flushLogs(gw: TestGateway, settleMs = 50): Promise<void> {
+  await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
+  await new Promise((r) => setTimeout(r, settleMs));
+}
+
 export async function startGateway(
   env: Env = {},
   options: Omit<CreateAppOptions, 'logDestination'> = {},
