@@ -1,26 +1,14 @@
 import pino from 'pino';
 import { changeEvent, driftEvent } from '../src/events/cloud-events.js';
+import { newAttempt } from '../src/persistence/attempt.spec-support.js';
 import type { AttemptCompletion, NewAttempt } from '../src/persistence/audit.repository.js';
 import { Store } from '../src/persistence/store.js';
 import { describeEachEngine, engines, type TestDatabase } from './support/databases.js';
 
 const cases = await engines();
 
-const attempt = (changeId: string, accountId = 'acc-1'): NewAttempt => ({
-  changeId,
-  provider: 'spidr',
-  accountId,
-  customerId: null,
-  callerId: 'svc',
-  requestId: `req-${changeId}`,
-  status: 'SUSPENDED',
-  reason: 'FRAUD',
-  note: null,
-  idempotencyKey: null,
-  providerRequest: null,
-  instanceId: 'i-1',
-  createdAt: new Date().toISOString(),
-});
+const attempt = (changeId: string, accountId = 'acc-1') =>
+  newAttempt({ changeId, accountId, requestId: `req-${changeId}`, reason: 'FRAUD' });
 
 describeEachEngine(cases, 'The outbox on $engine', (engine) => {
   let testDb: TestDatabase;

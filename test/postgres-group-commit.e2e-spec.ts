@@ -3,26 +3,19 @@
  * transaction, yet each is answered for itself — one refused statement fails its own change only.
  */
 import { randomUUID } from 'node:crypto';
-import type { NewAttempt } from '../src/persistence/audit.repository.js';
+import { newAttempt } from '../src/persistence/attempt.spec-support.js';
 import { PostgresChangeWrites } from '../src/persistence/change-writes.postgres.js';
 import { openDatabase, type Database } from '../src/persistence/database.js';
 import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
 
-const attempt = (changeId: string): NewAttempt => ({
-  changeId,
-  provider: 'spidr',
-  accountId: `group-${changeId}`,
-  customerId: null,
-  callerId: 'caller',
-  requestId: randomUUID(),
-  status: 'SUSPENDED',
-  reason: null,
-  note: null,
-  idempotencyKey: null,
-  providerRequest: null,
-  instanceId: randomUUID(),
-  createdAt: new Date().toISOString(),
-});
+const attempt = (changeId: string) =>
+  newAttempt({
+    changeId,
+    accountId: `group-${changeId}`,
+    callerId: 'caller',
+    requestId: randomUUID(),
+    instanceId: randomUUID(),
+  });
 
 await describeWithPostgres('PostgreSQL group commit', () => {
   let testDb: TestDatabase;
