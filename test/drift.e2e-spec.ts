@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import formats from 'ajv-formats';
 import { DriftWatch, type DriftRunReport } from '../src/services/drift-watch.js';
-import { call, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { call, sandboxCalls, useGateway } from './support/gateway.js';
 import { driftedEvents, metric, metricsText } from './support/drift.js';
 
 describe(DriftWatch.name, () => {
-  let gw: TestGateway;
+  const gw = useGateway({ RECONCILE_INTERVAL_MS: '0' });
   let spidr: string;
   let pismo: string;
   const run = (): Promise<DriftRunReport> => gw.gateway.app.get(DriftWatch).runOnce();
@@ -33,13 +33,9 @@ describe(DriftWatch.name, () => {
   const reads = async (base: string, account: string) =>
     (await sandboxCalls(base)).filter((c) => c.method === 'GET' && c.url.includes(account)).length;
 
-  beforeAll(async () => {
-    gw = await startGateway({ RECONCILE_INTERVAL_MS: '0' });
+  beforeAll(() => {
     spidr = gw.providerUrl('spidr');
     pismo = gw.providerUrl('pismo');
-  });
-  afterAll(async () => {
-    await gw.close();
   });
 
   it('should find an account changed behind its back: one event, counted, and inSync false on a live read', async () => {
@@ -222,18 +218,11 @@ describe(DriftWatch.name, () => {
 });
 
 describe('DriftWatch while a circuit is open', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      RECONCILE_INTERVAL_MS: '0',
-      CIRCUIT_FAILURE_THRESHOLD: '2',
-      CIRCUIT_HALF_OPEN_AFTER_MS: '600000',
-      PROVIDER_MAX_ATTEMPTS: '1',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
+  const gw = useGateway({
+    RECONCILE_INTERVAL_MS: '0',
+    CIRCUIT_FAILURE_THRESHOLD: '2',
+    CIRCUIT_HALF_OPEN_AFTER_MS: '600000',
+    PROVIDER_MAX_ATTEMPTS: '1',
   });
 
   it('should read nothing from that provider and count the accounts skipped', async () => {
@@ -265,18 +254,11 @@ describe('DriftWatch while a circuit is open', () => {
 });
 
 describe('DriftWatch read budget', () => {
-  let gw: TestGateway;
   let now = Date.parse('2026-12-05T06:00:00Z');
-
-  beforeAll(async () => {
-    gw = await startGateway(
-      { RECONCILE_INTERVAL_MS: '100', RECONCILE_READS_PER_MINUTE: '3' },
-      { driftClock: () => now },
-    );
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway(
+    { RECONCILE_INTERVAL_MS: '100', RECONCILE_READS_PER_MINUTE: '3' },
+    { driftClock: () => now },
+  );
 
   it('should read at most RECONCILE_READS_PER_MINUTE per minute, oldest check first (10 accounts, 3 a minute)', async () => {
     const spidr = gw.providerUrl('spidr');
