@@ -8,10 +8,9 @@ import {
   expectProblem,
   resetSandbox,
   sandboxCalls,
-  startGateway,
   startSandbox,
   type StandaloneSandbox,
-  type TestGateway,
+  useGateway,
 } from './support/gateway.js';
 import { engines, type TestDatabase } from './support/databases.js';
 import { spidrItems, until } from './batches-support.js';
@@ -34,7 +33,13 @@ const as = (key: string, extra: Record<string, string> = {}) => ({ 'x-api-key': 
 
 describe.each(cases)('Batches on $engine', ({ fresh }) => {
   let db: TestDatabase;
-  let gw: TestGateway;
+  const gw = useGateway(
+    async () => {
+      db = await fresh();
+      return { DATABASE_URL: db.url, API_KEYS: JSON.stringify(KEYS) };
+    },
+    { afterClose: () => db.drop() },
+  );
   let clearGridBefore = 0;
   const clearGridCalls = async () => (await sandboxCalls(gw.providerUrl('cleargrid'))).slice(clearGridBefore);
   const post = (body: unknown, key = CLOSER, headers: Record<string, string> = {}) =>
@@ -45,14 +50,6 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       (r) => r.body?.state !== 'RUNNING',
     );
 
-  beforeAll(async () => {
-    db = await fresh();
-    gw = await startGateway({ DATABASE_URL: db.url, API_KEYS: JSON.stringify(KEYS) });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await db.drop();
-  });
   beforeEach(async () => {
     // ClearGrid is not reset: a reset revokes its tokens, and the re-login's 401 would show up as an extra call.
     for (const p of ['spidr', 'canopy', 'pismo'] as const) await resetSandbox(gw.providerUrl(p));
@@ -447,25 +444,22 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
 
 describe('Batch items of unwell or disabled providers', () => {
   let spidr: StandaloneSandbox;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    spidr = await startSandbox('spidr');
-    // Canopy, Pismo and ClearGrid disabled (no base URL, no sandbox); Spidr "live" at its own sandbox.
-    gw = await startGateway({
-      SANDBOX: 'false',
-      SPIDR_BASE_URL: spidr.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      API_KEYS: JSON.stringify(KEYS),
-      CIRCUIT_FAILURE_THRESHOLD: '3',
-      CIRCUIT_HALF_OPEN_AFTER_MS: '60000',
-      PROVIDER_MAX_ATTEMPTS: '1',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await spidr.close();
-  });
+  const gw = useGateway(
+    async () => {
+      spidr = await startSandbox('spidr');
+      // Canopy, Pismo and ClearGrid disabled (no base URL, no sandbox); Spidr "live" at its own sandbox.
+      return {
+        SANDBOX: 'false',
+        SPIDR_BASE_URL: spidr.url,
+        SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+        API_KEYS: JSON.stringify(KEYS),
+        CIRCUIT_FAILURE_THRESHOLD: '3',
+        CIRCUIT_HALF_OPEN_AFTER_MS: '60000',
+        PROVIDER_MAX_ATTEMPTS: '1',
+      };
+    },
+    { afterClose: () => spidr.close() },
+  );
 
   it('should fail an item of a disabled provider alone as PROVIDER_NOT_FOUND, without a change record', async () => {
     const items = [
