@@ -7,7 +7,7 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
-import { call, startGateway, type JsonResponse, type TestGateway } from './support/gateway.js';
+import { call, useGateway, type JsonResponse } from './support/gateway.js';
 import { testApiKey } from './support/api-keys.js';
 
 const FULL = testApiKey('conf-full', 'conf-full-6d2b9f1e3a7c4850');
@@ -54,7 +54,10 @@ interface Sent {
 }
 
 describe('Response conformance to the OpenAPI document', () => {
-  let gw: TestGateway;
+  const gw = useGateway({
+    API_KEYS: JSON.stringify([FULL, READER, WRITER, EVENTS]),
+    SPIDR_TIMEOUT_MS: '300',
+  });
   let doc: any;
   const ajv = new Ajv({ strict: false, allErrors: true });
   // ajv-formats is CommonJS: its function is the module's default export under NodeNext.
@@ -77,10 +80,6 @@ describe('Response conformance to the OpenAPI document', () => {
   }
 
   beforeAll(async () => {
-    gw = await startGateway({
-      API_KEYS: JSON.stringify([FULL, READER, WRITER, EVENTS]),
-      SPIDR_TIMEOUT_MS: '300',
-    });
     doc = (await call('GET', `${gw.url}/docs-json`)).body;
     await fetch(`${gw.providerUrl('pismo')}/__sandbox/faults`, {
       method: 'POST',
@@ -257,7 +256,6 @@ describe('Response conformance to the OpenAPI document', () => {
     await send('GET', '/health/ready', '/health/ready');
     await send('GET', '/metrics', '/metrics');
   }, 60_000);
-  afterAll(() => gw.close());
 
   function validatorFor(
     operation: string,

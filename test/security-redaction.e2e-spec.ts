@@ -25,7 +25,7 @@ import { CLEARGRID_SANDBOX_SETTINGS } from '../src/providers/cleargrid/cleargrid
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { newSpidrAccount } from '../src/providers/spidr/spidr.sandbox-state.js';
-import { flushLogs, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { flushLogs, sandboxCalls, startGateway, type TestGateway, useGateway } from './support/gateway.js';
 
 const PROVIDERS: ProviderId[] = ['cleargrid', 'canopy', 'pismo', 'spidr'];
 
@@ -927,7 +927,7 @@ describeRun(
 // reach error bodies, logs or the audit trail. Each case is its own test so a leak names its source.
 
 describe('redaction of provider error answers that echo personal data or credentials', () => {
-  let gw: TestGateway;
+  const gw = useGateway(COMMON_ENV);
   let s: Session;
   const fault = async (provider: ProviderId, rule: Record<string, unknown>) => {
     const r = await fetch(`${gw.providerUrl(provider)}/__sandbox/faults`, {
@@ -938,12 +938,8 @@ describe('redaction of provider error answers that echo personal data or credent
     expect(r.status).toBe(201);
   };
 
-  beforeAll(async () => {
-    gw = await startGateway(COMMON_ENV);
+  beforeAll(() => {
     s = new Session(gw, 'echo');
-  });
-  afterAll(async () => {
-    await gw.close();
   });
 
   /** Sends one change, then checks the response, the log and the raw audit rows for `secrets`. */
