@@ -357,11 +357,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
     it('should answer the exact provider request with an absolute URL and send nothing', async () => {
       const id = account();
       const tokensBefore = (await tokenCalls(cp.sandbox)).length;
-      const res = await cp.api.put(
-        id,
-        { status: 'SUSPENDED', reason: 'CHARGED_OFF' },
-        { query: '?dryRun=true' },
-      );
+      const res = await cp.api.dryRun(id, { status: 'SUSPENDED', reason: 'CHARGED_OFF' });
       expect(res.status).toBe(200);
       expect(res.body).toStrictEqual({
         dryRun: true,
@@ -385,19 +381,19 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 
     it('should answer DELINQUENT and ACTIVE without reason as the contract pairs', async () => {
       const id = account();
-      const delinquent = await cp.api.put(id, { status: 'DELINQUENT' }, { query: '?dryRun=true' });
+      const delinquent = await cp.api.dryRun(id, { status: 'DELINQUENT' });
       expect(delinquent.body.providerRequest.body).toStrictEqual({
         account_status: 'SUSPENDED',
         account_substatus: 'DELINQUENT',
       });
-      const active = await cp.api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
+      const active = await cp.api.dryRun(id, { status: 'ACTIVE' });
       expect(active.body.providerRequest.body).toStrictEqual({ account_status: 'ACTIVE' });
       expect(await accountCalls(cp.sandbox, id)).toEqual([]);
     });
 
     it('should refuse an unsupported status in a dry run too', async () => {
       const id = account();
-      const res = await cp.api.put(id, { status: 'DISPUTED' }, { query: '?dryRun=true' });
+      const res = await cp.api.dryRun(id, { status: 'DISPUTED' });
       expect(expectProblem(res, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
       expect(await accountCalls(cp.sandbox, id)).toEqual([]);
     });
@@ -746,7 +742,7 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
   it('should dry-run against the live URL without credentials and without calling it', async () => {
     const id = account();
     const before = (await sandboxCalls(cp.sandbox)).length;
-    const res = await cp.api.put(id, { status: 'DELINQUENT' }, { query: '?dryRun=true' });
+    const res = await cp.api.dryRun(id, { status: 'DELINQUENT' });
     expect(res.body).toStrictEqual({
       dryRun: true,
       providerRequest: {

@@ -308,11 +308,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should refuse an unsupported status in a dry run too, without calling ClearGrid', async () => {
       const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(
-        accountId(),
-        { status: 'ACTIVE', customerId: 'debtor-x' },
-        { query: '?dryRun=true' },
-      );
+      const res = await cg.api.dryRun(accountId(), { status: 'ACTIVE', customerId: 'debtor-x' });
       expect(expectProblem(res, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
       expect(await since()).toEqual([]);
     });
@@ -330,7 +326,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
         expect(problem.errors).toEqual([{ field: 'customerId', message: expect.any(String) }]);
       }
-      const dry = await cg.api.put(accountId(), { status: 'DISPUTED' }, { query: '?dryRun=true' });
+      const dry = await cg.api.dryRun(accountId(), { status: 'DISPUTED' });
       expect(expectProblem(dry, 400, 'VALIDATION_FAILED').errors[0].field).toBe('customerId');
       expect(await since()).toEqual([]);
     });
@@ -481,11 +477,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
     it('should answer the exact update-status request with an absolute URL and send no status call', async () => {
       const account = accountId();
       const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(
-        account,
-        { status: 'DISPUTED', customerId: 'debtor-d' },
-        { query: '?dryRun=true' },
-      );
+      const res = await cg.api.dryRun(account, { status: 'DISPUTED', customerId: 'debtor-d' });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         dryRun: true,
@@ -509,21 +501,13 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
     it('should answer the withdraw request for CLOSED and the 6 for DO_NOT_CONTACT', async () => {
       const account = accountId();
       const since = await callsFrom(cg.sandbox);
-      const closed = await cg.api.put(
-        account,
-        { status: 'CLOSED', customerId: 'debtor-d' },
-        { query: '?dryRun=true' },
-      );
+      const closed = await cg.api.dryRun(account, { status: 'CLOSED', customerId: 'debtor-d' });
       expect(closed.body.providerRequest).toEqual({
         method: 'POST',
         url: `${cg.sandbox}${ACCOUNTS_PATH}`,
         body: { accounts: [{ status: 3, accountId: account, debtorCompanyId: 'debtor-d' }] },
       });
-      const dnc = await cg.api.put(
-        account,
-        { status: 'DO_NOT_CONTACT', customerId: 'debtor-d' },
-        { query: '?dryRun=true' },
-      );
+      const dnc = await cg.api.dryRun(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-d' });
       expect(dnc.body.providerRequest.body).toEqual({
         accounts: [{ status: 6, debtorCompanyId: 'debtor-d', accountId: account }],
       });
@@ -874,11 +858,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
       disputed: true,
     });
 
-    const dry = await cg.api.put(
-      disputed,
-      { status: 'DISPUTED', customerId: 'live-debtor' },
-      { query: '?dryRun=true' },
-    );
+    const dry = await cg.api.dryRun(disputed, { status: 'DISPUTED', customerId: 'live-debtor' });
     expect(dry.body.providerRequest.url).toBe(`${cg.sandbox}${UPDATE_STATUS_PATH}`);
   });
 
@@ -896,11 +876,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
     expect(JSON.stringify(problem)).not.toContain('not-the-password');
     expect(wrong.gw.rawLogs()).not.toContain('not-the-password');
     // A dry run needs the login too (the lenderPublicId is in the URL): same refusal.
-    const dry = await wrong.api.put(
-      account,
-      { status: 'DISPUTED', customerId: 'live-debtor' },
-      { query: '?dryRun=true' },
-    );
+    const dry = await wrong.api.dryRun(account, { status: 'DISPUTED', customerId: 'live-debtor' });
     expectProblem(dry, 502, 'PROVIDER_AUTH_FAILED');
   });
 });

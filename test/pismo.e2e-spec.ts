@@ -315,11 +315,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should refuse an unsupported status in a dry run too', async () => {
       const id = fresh();
-      const problem = expectProblem(
-        await api.put(id, { status: 'CLOSED' }, { query: '?dryRun=true' }),
-        422,
-        'STATUS_NOT_SUPPORTED',
-      );
+      const problem = expectProblem(await api.dryRun(id, { status: 'CLOSED' }), 422, 'STATUS_NOT_SUPPORTED');
       expect(problem.supportedStatuses).toEqual(['ACTIVE', 'SUSPENDED']);
       expect((await pismoLog(pm.sandbox, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
     });
@@ -542,15 +538,11 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
   describe('dry run', () => {
     it('should answer the exact provider request with an absolute URL and call nothing', async () => {
       const id = fresh();
-      const res = await api.put(
-        id,
-        {
-          status: 'SUSPENDED',
-          reason: 'FRAUD',
-          providerOptions: { updateChildren: true, metadata: { k: 'v' } },
-        },
-        { query: '?dryRun=true' },
-      );
+      const res = await api.dryRun(id, {
+        status: 'SUSPENDED',
+        reason: 'FRAUD',
+        providerOptions: { updateChildren: true, metadata: { k: 'v' } },
+      });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         dryRun: true,
@@ -578,7 +570,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should percent-encode the account id in the provider URL', async () => {
       const id = 'acc:1@x+y~z';
-      const res = await api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
+      const res = await api.dryRun(id, { status: 'ACTIVE' });
       expect(res.body.providerRequest.url).toBe(`${pm.sandbox}${CORPORATE_WRITE(encodeURIComponent(id))}`);
     });
   });
@@ -632,11 +624,10 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should accept a reasonExternalId of exactly 120 characters', async () => {
       const id = fresh();
-      const res = await api.put(
-        id,
-        { status: 'SUSPENDED', providerOptions: { reasonExternalId: 'R'.repeat(120) } },
-        { query: '?dryRun=true' },
-      );
+      const res = await api.dryRun(id, {
+        status: 'SUSPENDED',
+        providerOptions: { reasonExternalId: 'R'.repeat(120) },
+      });
       expect(res.body.providerRequest.body).toEqual({
         status: 'BLOCKED',
         reason_external_id: 'R'.repeat(120),
@@ -892,7 +883,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       expect(problem.errors).toEqual([expect.objectContaining({ field: `providerOptions.${key}` })]);
     }
     const long = `9${'1'.repeat(70)}`;
-    const dry = await api.put(long, { status: 'CLOSED' }, { query: '?dryRun=true' });
+    const dry = await api.dryRun(long, { status: 'CLOSED' });
     expect(dry.body).toEqual({
       dryRun: true,
       providerRequest: {
@@ -949,7 +940,7 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
       ['GET', CORPORATE_READ(id)],
     ]);
 
-    const dry = await api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
+    const dry = await api.dryRun(id, { status: 'ACTIVE' });
     expect(dry.body.providerRequest).toEqual({
       method: 'PATCH',
       url: `${pm.sandbox}${CORPORATE_WRITE(id)}`,

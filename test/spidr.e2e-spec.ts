@@ -308,7 +308,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         expect(problem.retryable).toBe(false);
         expect(problem.provider).toBeUndefined();
         // The same for a dry run.
-        const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, { body });
+        const dry = await sp.api.dryRun(id, body);
         expect(expectProblem(dry, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
         expect(await callsFor(sp.sandbox, id)).toEqual([]);
         // Recorded in the audit trail (CONTRACT section 3), once: the dry run is not.
@@ -497,8 +497,10 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
   describe('dryRun', () => {
     it('should answer the exact Spidr request with an absolute URL and send nothing to Spidr', async () => {
       const id = accountId();
-      const res = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
-        body: { status: 'CLOSED', reason: 'FRAUD', providerOptions: { ztmSessionKey: 'zk-1' } },
+      const res = await sp.api.dryRun(id, {
+        status: 'CLOSED',
+        reason: 'FRAUD',
+        providerOptions: { ztmSessionKey: 'zk-1' },
       });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
@@ -520,9 +522,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
     it('should percent-encode the account id in the provider URL, as the real call does', async () => {
       const id = `e2e:${process.pid}@spidr+x`;
       const encoded = encodeURIComponent(id);
-      const dry = await call('PUT', `${sp.api.statusUrl(encoded)}?dryRun=true`, {
-        body: { status: 'SUSPENDED' },
-      });
+      const dry = await sp.api.dryRun(encoded, { status: 'SUSPENDED' });
       expect(dry.body.providerRequest.url).toBe(`${sp.sandbox}/v1/account/${encoded}`);
       const res = await sp.api.put(encoded, { status: 'SUSPENDED' });
       expect(res.status).toBe(200);
@@ -642,7 +642,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
       answers.push(await sp.api.get(id));
       answers.push(await sp.api.put(id, { status: 'SUSPENDED' }));
       answers.push(await sp.api.get(id));
-      answers.push(await sp.api.put(id, { status: 'CLOSED' }, { query: '?dryRun=true' }));
+      answers.push(await sp.api.dryRun(id, { status: 'CLOSED' }));
       answers.push(await sp.api.put(id, { status: 'CLOSED', reason: 'PAID_OFF' }));
       answers.push(await sp.api.put(id, { status: 'ACTIVE' })); // 409 from Spidr
       answers.push(await sp.api.get(id));
@@ -710,10 +710,7 @@ describe('Spidr with caller API keys (scopes)', () => {
       );
       expect(problem.requiredScope).toBe('status:close');
     }
-    const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
-      body: { status: 'CLOSED' },
-      headers: { 'x-api-key': KEYS.writer },
-    });
+    const dry = await sp.api.dryRun(id, { status: 'CLOSED' }, { headers: { 'x-api-key': KEYS.writer } });
     expectProblem(dry, 403, 'FORBIDDEN');
 
     const calls = await callsFor(sp.sandbox, id);
@@ -777,9 +774,7 @@ describe('Spidr in live mode (standalone sandbox at SPIDR_BASE_URL)', () => {
 
   it("should send exactly the contract's requests with the API key to the live URL", async () => {
     const id = accountId();
-    const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
-      body: { status: 'CLOSED', reason: 'PAID_OFF' },
-    });
+    const dry = await sp.api.dryRun(id, { status: 'CLOSED', reason: 'PAID_OFF' });
     expect(dry.body.providerRequest).toEqual({
       method: 'PATCH',
       url: `${sp.sandbox}/v1/account/${id}`,

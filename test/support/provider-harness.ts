@@ -122,6 +122,8 @@ export interface StatusClient {
   /** `/v1/accounts/<provider>/<id>/status` on the gateway, plus `query`. */
   statusUrl(id: string, query?: string): string;
   put(id: string, body: unknown, options?: RequestOptions): Promise<JsonResponse>;
+  /** `put` with `?dryRun=true`: the provider request the change would send, sending nothing. */
+  dryRun(id: string, body: unknown, options?: RequestOptions): Promise<JsonResponse>;
   get(id: string, options?: RequestOptions): Promise<JsonResponse>;
   history(id: string, options?: RequestOptions): Promise<JsonResponse>;
 }
@@ -143,6 +145,8 @@ export function statusClient(
     statusUrl,
     put: (id, body, options = {}) =>
       checked(call('PUT', statusUrl(id, options.query), { body, headers: options.headers })),
+    dryRun: (id, body, options = {}) =>
+      checked(call('PUT', statusUrl(id, '?dryRun=true'), { body, headers: options.headers })),
     get: (id, options = {}) =>
       checked(call('GET', statusUrl(id, options.query), { headers: options.headers })),
     history: (id, options = {}) =>
