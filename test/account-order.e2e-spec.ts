@@ -1,18 +1,11 @@
-import { call, startGateway, type TestGateway } from './support/gateway.js';
+import { call, useGateway } from './support/gateway.js';
 
 /**
  * Two callers change one account at once, the first write 30 ms slower at the provider (a sandbox latency
  * fault on the first PATCH/PUT only). The provider's final status must be the newest APPLIED history item.
  */
 describe('Concurrent changes to one account', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({ AUTH_DISABLED: 'true' });
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway({ AUTH_DISABLED: 'true' });
 
   it.each([
     ['spidr', 'PATCH'],

@@ -8,15 +8,17 @@ import { uuidv7 } from '../src/common/ids.js';
 import type { BatchItemTable } from '../src/persistence/batches.repository.js';
 import { openDatabase } from '../src/persistence/database.js';
 import { BatchWorker } from '../src/services/batch-worker.js';
-import { addLatency, patchesPerAccount, spidrGatewayEnv, spidrItems, until } from './batches-support.js';
+import { addLatency, patchesPerAccount, spidrItems, until } from './batches-support.js';
 import { describeEachEngine, engines, freshPostgres } from './support/databases.js';
-import { call, startGateway, startSandbox, type StandaloneSandbox } from './support/gateway.js';
 import {
-  privatePostgresUnavailable,
-  startPrivatePostgres,
-  type PrivatePostgres,
-} from './support/private-postgres.js';
-import { spawnGateway, type GatewayProcess } from './support/process.js';
+  call,
+  spidrGatewayEnv,
+  startGateway,
+  startSandbox,
+  type StandaloneSandbox,
+} from './support/gateway.js';
+import { describeWithPrivatePostgres, usePrivatePostgresGateway } from './support/private-postgres.js';
+import { spawnGateway } from './support/process.js';
 
 const cases = await engines();
 
@@ -250,55 +252,39 @@ onPostgres('A replica that died mid-batch on PostgreSQL', () => {
   }, 60_000);
 });
 
-const privateUnavailable = privatePostgresUnavailable();
-if (privateUnavailable && process.env.CI === 'true')
-  throw new Error(`private PostgreSQL needed under CI: ${privateUnavailable}`);
-const onPrivatePostgres = privateUnavailable === undefined ? describe : describe.skip;
-
-onPrivatePostgres('A batch while its PostgreSQL is down', () => {
-  let postgres: PrivatePostgres;
-  let spidr: StandaloneSandbox;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    postgres = await startPrivatePostgres();
-    spidr = await startSandbox('spidr');
-    gateway = await spawnGateway(spidrGatewayEnv(postgres.url, spidr.url));
-  }, 60_000);
-  afterAll(async () => {
-    gateway?.child.kill('SIGKILL');
-    await gateway?.exited;
-    await spidr?.close();
-    postgres?.destroy();
-  });
+describeWithPrivatePostgres('A batch while its PostgreSQL is down', () => {
+  const setup = usePrivatePostgresGateway();
 
   it('should neither crash nor lose an item, send none twice, and log the failed claims once', async () => {
-    await addLatency(spidr.url, 300);
+    await addLatency(setup.sandbox.url, 300);
     const total = 300;
-    const created = await call('POST', `${gateway.url}/v1/batches`, {
+    const created = await call('POST', `${setup.gateway.url}/v1/batches`, {
       body: { items: spidrItems('down', total) },
     });
     expect(created.status).toBe(202);
     await until(
-      () => patchesPerAccount(spidr.url),
+      () => patchesPerAccount(setup.sandbox.url),
       (m) => m.size >= 10,
       10_000,
     );
-    postgres.stop();
+    setup.postgres.stop();
     await new Promise((r) => setTimeout(r, 3000));
-    postgres.start();
+    setup.postgres.start();
     const done = await until(
-      () => call('GET', `${gateway.url}/v1/batches/${created.body.batchId}`),
+      () => call('GET', `${setup.gateway.url}/v1/batches/${created.body.batchId}`),
       (r) => r.body?.state === 'DONE',
       60_000,
     );
-    expect(gateway.child.exitCode).toBeNull();
+    expect(setup.gateway.child.exitCode).toBeNull();
     const { counts } = done.body;
     expect(counts.PENDING).toBe(0);
     expect(counts.APPLIED + counts.UNFINISHED + counts.FAILED).toBe(total);
-    const patches = await patchesPerAccount(spidr.url);
+    const patches = await patchesPerAccount(setup.sandbox.url);
     for (const [account, n] of patches) expect([account, n]).toEqual([account, 1]);
-    const page = await call('GET', `${gateway.url}/v1/batches/${created.body.batchId}/items?limit=1000`);
+    const page = await call(
+      'GET',
+      `${setup.gateway.url}/v1/batches/${created.body.batchId}/items?limit=1000`,
+    );
     expect(page.body.items).toHaveLength(total);
     for (const item of page.body.items) {
       // An item applied was sent once; one never sent is never reported applied.
@@ -307,8 +293,8 @@ onPrivatePostgres('A batch while its PostgreSQL is down', () => {
     }
     // Items that were not sent when the database went down ran once it was back.
     expect(counts.APPLIED).toBeGreaterThan(total / 2);
-    const claimFailures = gateway.output().split('could not claim batch items').length - 1;
+    const claimFailures = setup.gateway.output().split('could not claim batch items').length - 1;
     expect(claimFailures).toBe(1);
-    expect(gateway.output()).toContain('claims batch items again');
+    expect(setup.gateway.output()).toContain('claims batch items again');
   }, 120_000);
 });

@@ -1,5 +1,4 @@
 /** What the batch suites share: polling, the Spidr sandbox's faults and call counts, Spidr items. */
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { sandboxCalls } from './support/gateway.js';
 
 export async function until<T>(
@@ -35,20 +34,16 @@ export async function patchesPerAccount(url: string): Promise<Map<string, number
   return counts;
 }
 
-/** A gateway's environment with Spidr live at a standalone sandbox, and no API keys. */
-export function spidrGatewayEnv(databaseUrl: string, spidrUrl: string): Record<string, string> {
-  return {
-    DATABASE_URL: databaseUrl,
-    SPIDR_BASE_URL: spidrUrl,
-    SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-    AUTH_DISABLED: 'true',
-  };
-}
-
-export function spidrItems(prefix: string, total: number) {
+/** `total` Spidr items for accounts `<prefix>-<i>`, SUSPENDED; `fields(i)` adds to or overrides an item's fields. */
+export function spidrItems(
+  prefix: string,
+  total: number,
+  fields: (i: number) => Record<string, unknown> = () => ({}),
+): Array<Record<string, unknown>> {
   return Array.from({ length: total }, (_, i) => ({
     provider: 'spidr',
     accountId: `${prefix}-${i}`,
     status: 'SUSPENDED',
+    ...fields(i),
   }));
 }

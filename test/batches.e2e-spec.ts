@@ -8,13 +8,12 @@ import {
   expectProblem,
   resetSandbox,
   sandboxCalls,
-  startGateway,
   startSandbox,
   type StandaloneSandbox,
-  type TestGateway,
+  useGateway,
 } from './support/gateway.js';
 import { engines, type TestDatabase } from './support/databases.js';
-import { until } from './batches-support.js';
+import { spidrItems, until } from './batches-support.js';
 
 const cases = await engines();
 
@@ -34,7 +33,13 @@ const as = (key: string, extra: Record<string, string> = {}) => ({ 'x-api-key': 
 
 describe.each(cases)('Batches on $engine', ({ fresh }) => {
   let db: TestDatabase;
-  let gw: TestGateway;
+  const gw = useGateway(
+    async () => {
+      db = await fresh();
+      return { DATABASE_URL: db.url, API_KEYS: JSON.stringify(KEYS) };
+    },
+    { afterClose: () => db.drop() },
+  );
   let clearGridBefore = 0;
   const clearGridCalls = async () => (await sandboxCalls(gw.providerUrl('cleargrid'))).slice(clearGridBefore);
   const post = (body: unknown, key = CLOSER, headers: Record<string, string> = {}) =>
@@ -45,14 +50,6 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       (r) => r.body?.state !== 'RUNNING',
     );
 
-  beforeAll(async () => {
-    db = await fresh();
-    gw = await startGateway({ DATABASE_URL: db.url, API_KEYS: JSON.stringify(KEYS) });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await db.drop();
-  });
   beforeEach(async () => {
     // ClearGrid is not reset: a reset revokes its tokens, and the re-login's 401 would show up as an extra call.
     for (const p of ['spidr', 'canopy', 'pismo'] as const) await resetSandbox(gw.providerUrl(p));
@@ -101,11 +98,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
       [
         'too many items',
         {
-          items: Array.from({ length: 1001 }, (_, i) => ({
-            provider: 'spidr',
-            accountId: `a-${i}`,
-            status: 'SUSPENDED',
-          })),
+          items: spidrItems('a', 1001),
         },
         'items',
       ],
@@ -132,9 +125,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     });
 
     it('should refuse a body over 1 MiB with 413', async () => {
-      const items = Array.from({ length: 1000 }, (_, i) => ({
-        provider: 'spidr',
-        accountId: `huge-${i}`,
+      const items = spidrItems('huge', 1000, (i) => ({
         status: 'ACTIVE',
         note: 'x'.repeat(500),
         reason: 'CUSTOMER_REQUEST',
@@ -148,12 +139,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     });
 
     it('should accept a 1,000-item body (over the single-change body limit)', async () => {
-      const items = Array.from({ length: 1000 }, (_, i) => ({
-        provider: 'spidr',
-        accountId: `big-${i}`,
-        status: 'ACTIVE',
-        note: 'x'.repeat(200),
-      }));
+      const items = spidrItems('big', 1000, () => ({ status: 'ACTIVE', note: 'x'.repeat(200) }));
       const response = await post({ items });
       expect(response.status).toBe(202);
       expect(response.body.total).toBe(1000);
@@ -371,11 +357,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
     });
     // More Spidr items than run at once (the bulkhead, 64 by default), then one Canopy item.
     const items = [
-      ...Array.from({ length: 100 }, (_, i) => ({
-        provider: 'spidr',
-        accountId: `slow-${i}`,
-        status: 'SUSPENDED',
-      })),
+      ...spidrItems('slow', 100),
       { provider: 'canopy', accountId: 'fast-1', status: 'SUSPENDED', reason: 'FRAUD' },
     ];
     const created = await post({ items });
@@ -432,11 +414,7 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
   });
 
   it('should page items in request order with a cursor', async () => {
-    const items = Array.from({ length: 5 }, (_, i) => ({
-      provider: 'spidr',
-      accountId: `pg-${i}`,
-      status: 'ACTIVE',
-    }));
+    const items = spidrItems('pg', 5, () => ({ status: 'ACTIVE' }));
     const created = await post({ items }, CLOSER, { prefer: 'wait=10' });
     const first = await call('GET', `${gw.url}/v1/batches/${created.body.batchId}/items?limit=2`, {
       headers: as(CLOSER),
@@ -466,25 +444,22 @@ describe.each(cases)('Batches on $engine', ({ fresh }) => {
 
 describe('Batch items of unwell or disabled providers', () => {
   let spidr: StandaloneSandbox;
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    spidr = await startSandbox('spidr');
-    // Canopy, Pismo and ClearGrid disabled (no base URL, no sandbox); Spidr "live" at its own sandbox.
-    gw = await startGateway({
-      SANDBOX: 'false',
-      SPIDR_BASE_URL: spidr.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      API_KEYS: JSON.stringify(KEYS),
-      CIRCUIT_FAILURE_THRESHOLD: '3',
-      CIRCUIT_HALF_OPEN_AFTER_MS: '60000',
-      PROVIDER_MAX_ATTEMPTS: '1',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await spidr.close();
-  });
+  const gw = useGateway(
+    async () => {
+      spidr = await startSandbox('spidr');
+      // Canopy, Pismo and ClearGrid disabled (no base URL, no sandbox); Spidr "live" at its own sandbox.
+      return {
+        SANDBOX: 'false',
+        SPIDR_BASE_URL: spidr.url,
+        SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+        API_KEYS: JSON.stringify(KEYS),
+        CIRCUIT_FAILURE_THRESHOLD: '3',
+        CIRCUIT_HALF_OPEN_AFTER_MS: '60000',
+        PROVIDER_MAX_ATTEMPTS: '1',
+      };
+    },
+    { afterClose: () => spidr.close() },
+  );
 
   it('should fail an item of a disabled provider alone as PROVIDER_NOT_FOUND, without a change record', async () => {
     const items = [

@@ -4,6 +4,7 @@
  * received (from its call log), the client-credential token flows, and that none of the sandbox's fake
  * personal data (CANOPY_SANDBOX_PII) ever leaves the gateway.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CANOPY_SANDBOX_PII } from '../src/providers/canopy/canopy.sandbox-state.js';
 import {
   CANOPY_SANDBOX_SETTINGS,
@@ -12,8 +13,10 @@ import {
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
+  expectLiveMode,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   sandboxControl as control,
   useProviderGateway,
   type ProviderSuiteOptions,
@@ -74,8 +77,6 @@ async function sandboxState(sandboxUrl: string, accountId: string): Promise<unkn
   });
   return ((await res.json()) as { account_overview: unknown }).account_overview;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('Canopy through the gateway (built-in sandbox)', () => {
   const cp = useCanopy();
@@ -151,8 +152,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
     );
 
     it('should list the Canopy capability matrix with CLOSED not terminal', async () => {
-      const res = await gw$('GET', `${cp.gw.url}/v1/providers`);
-      const canopy = res.body.items.find((p: any) => p.id === 'canopy');
+      const canopy = await listedProvider(cp);
       expect(canopy).toMatchObject({ mode: 'sandbox', liveRead: true });
       expect(canopy.statuses.ACTIVE.providerValueByReason.HARDSHIP).toEqual({
         status: 'ACTIVE',
@@ -357,11 +357,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
     it('should answer the exact provider request with an absolute URL and send nothing', async () => {
       const id = account();
       const tokensBefore = (await tokenCalls(cp.sandbox)).length;
-      const res = await cp.api.put(
-        id,
-        { status: 'SUSPENDED', reason: 'CHARGED_OFF' },
-        { query: '?dryRun=true' },
-      );
+      const res = await cp.api.dryRun(id, { status: 'SUSPENDED', reason: 'CHARGED_OFF' });
       expect(res.status).toBe(200);
       expect(res.body).toStrictEqual({
         dryRun: true,
@@ -385,19 +381,19 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
 
     it('should answer DELINQUENT and ACTIVE without reason as the contract pairs', async () => {
       const id = account();
-      const delinquent = await cp.api.put(id, { status: 'DELINQUENT' }, { query: '?dryRun=true' });
+      const delinquent = await cp.api.dryRun(id, { status: 'DELINQUENT' });
       expect(delinquent.body.providerRequest.body).toStrictEqual({
         account_status: 'SUSPENDED',
         account_substatus: 'DELINQUENT',
       });
-      const active = await cp.api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
+      const active = await cp.api.dryRun(id, { status: 'ACTIVE' });
       expect(active.body.providerRequest.body).toStrictEqual({ account_status: 'ACTIVE' });
       expect(await accountCalls(cp.sandbox, id)).toEqual([]);
     });
 
     it('should refuse an unsupported status in a dry run too', async () => {
       const id = account();
-      const res = await cp.api.put(id, { status: 'DISPUTED' }, { query: '?dryRun=true' });
+      const res = await cp.api.dryRun(id, { status: 'DISPUTED' });
       expect(expectProblem(res, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
       expect(await accountCalls(cp.sandbox, id)).toEqual([]);
     });
@@ -704,12 +700,7 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
   });
 
   it('should report canopy as live and point it at CANOPY_BASE_URL', async () => {
-    const res = await gw$('GET', `${cp.gw.url}/v1/providers`);
-    const modes = Object.fromEntries(res.body.items.map((p: any) => [p.id, p.mode]));
-    expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'live', pismo: 'sandbox', spidr: 'sandbox' });
-    expect(cp.gw.providerUrl('canopy')).toBe(cp.liveUrl);
-    const ready = await gw$('GET', `${cp.gw.url}/health/ready`);
-    expect(ready.body.details.canopy.mode).toBe('live');
+    await expectLiveMode(cp);
   });
 
   it("should send exactly the contract's token and status requests to the live URL", async () => {
@@ -751,7 +742,7 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
   it('should dry-run against the live URL without credentials and without calling it', async () => {
     const id = account();
     const before = (await sandboxCalls(cp.sandbox)).length;
-    const res = await cp.api.put(id, { status: 'DELINQUENT' }, { query: '?dryRun=true' });
+    const res = await cp.api.dryRun(id, { status: 'DELINQUENT' });
     expect(res.body).toStrictEqual({
       dryRun: true,
       providerRequest: {

@@ -11,12 +11,15 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { call, expectProblem, startSandbox, type JsonResponse } from './support/gateway.js';
 import {
   callsFrom,
+  expectLiveMode,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   sandboxControl as control,
   useProviderGateway,
   type FailureContext,
   type MagicFailure,
+  type ProviderSuite,
 } from './support/provider-harness.js';
 
 const SETTINGS = CLEARGRID_SANDBOX_SETTINGS;
@@ -103,14 +106,29 @@ function expectAccepted(res: JsonResponse, account: string, status: string, prov
   });
 }
 
+/** Sends a change ClearGrid accepts (202 ACCEPTED, `providerStatus`) and returns the calls it made there. */
+async function acceptedCalls(
+  cg: ProviderSuite,
+  account: string,
+  change: { status: string; customerId: string },
+  providerStatus: number,
+): Promise<SandboxCall[]> {
+  const since = await callsFrom(cg.sandbox);
+  expectAccepted(await cg.api.put(account, change), account, change.status, providerStatus);
+  return since();
+}
+
+/** One DISPUTED change for a fresh account as `debtor`, accepted (to hold a token first, or to use one). */
+async function expectDisputed(cg: ProviderSuite, debtor: string): Promise<void> {
+  expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: debtor })).status).toBe(202);
+}
+
 describe('ClearGrid through the gateway (sandbox mode)', () => {
   const cg = useProviderGateway('cleargrid');
 
   describe('capabilities', () => {
     it('should list ClearGrid in GET /v1/providers as sandbox, liveRead false, with the section 5 matrix', async () => {
-      const { status, body } = await call('GET', `${cg.gw.url}/v1/providers`);
-      expect(status).toBe(200);
-      const cleargrid = body.items.find((p: any) => p.id === 'cleargrid');
+      const cleargrid = await listedProvider(cg);
       expect(cleargrid).toMatchObject({ mode: 'sandbox', circuit: 'closed', liveRead: false });
       expect(cleargrid.statuses.DISPUTED).toEqual({ supported: true, providerValue: 5, terminal: false });
       expect(cleargrid.statuses.DO_NOT_CONTACT).toEqual({
@@ -128,11 +146,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
   describe('supported statuses', () => {
     it('should send DISPUTED as update-status 5 with a bearer from the lender login and answer 202 ACCEPTED', async () => {
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-1' });
-      expectAccepted(res, account, 'DISPUTED', 5);
-
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DISPUTED', customerId: 'debtor-1' }, 5);
       const writes = writesFor(calls, account);
       expect(writes).toHaveLength(1);
       const [write] = writes;
@@ -160,10 +174,12 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should send DO_NOT_CONTACT as update-status 6 reusing the token', async () => {
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-dnc' });
-      expectAccepted(res, account, 'DO_NOT_CONTACT', 6);
-      const calls = await since();
+      const calls = await acceptedCalls(
+        cg,
+        account,
+        { status: 'DO_NOT_CONTACT', customerId: 'debtor-dnc' },
+        6,
+      );
       expect(calls.map(kindOf)).toEqual(['update-status']);
       expect(calls[0].body).toEqual({
         accounts: [{ status: 6, debtorCompanyId: 'debtor-dnc', accountId: account }],
@@ -174,10 +190,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should send CLOSED as the accounts withdraw item (status 3) and answer 202 ACCEPTED', async () => {
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'CLOSED', customerId: 'debtor-3' });
-      expectAccepted(res, account, 'CLOSED', 3);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'CLOSED', customerId: 'debtor-3' }, 3);
       expect(calls.map(kindOf)).toEqual(['accounts']);
       expect(calls[0].url).toBe(ACCOUNTS_PATH);
       expect(calls[0].body).toEqual({
@@ -295,11 +308,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
     it('should refuse an unsupported status in a dry run too, without calling ClearGrid', async () => {
       const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(
-        accountId(),
-        { status: 'ACTIVE', customerId: 'debtor-x' },
-        { query: '?dryRun=true' },
-      );
+      const res = await cg.api.dryRun(accountId(), { status: 'ACTIVE', customerId: 'debtor-x' });
       expect(expectProblem(res, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
       expect(await since()).toEqual([]);
     });
@@ -317,7 +326,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
         expect(problem.errors).toEqual([{ field: 'customerId', message: expect.any(String) }]);
       }
-      const dry = await cg.api.put(accountId(), { status: 'DISPUTED' }, { query: '?dryRun=true' });
+      const dry = await cg.api.dryRun(accountId(), { status: 'DISPUTED' });
       expect(expectProblem(dry, 400, 'VALIDATION_FAILED').errors[0].field).toBe('customerId');
       expect(await since()).toEqual([]);
     });
@@ -468,11 +477,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
     it('should answer the exact update-status request with an absolute URL and send no status call', async () => {
       const account = accountId();
       const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(
-        account,
-        { status: 'DISPUTED', customerId: 'debtor-d' },
-        { query: '?dryRun=true' },
-      );
+      const res = await cg.api.dryRun(account, { status: 'DISPUTED', customerId: 'debtor-d' });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         dryRun: true,
@@ -496,21 +501,13 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
     it('should answer the withdraw request for CLOSED and the 6 for DO_NOT_CONTACT', async () => {
       const account = accountId();
       const since = await callsFrom(cg.sandbox);
-      const closed = await cg.api.put(
-        account,
-        { status: 'CLOSED', customerId: 'debtor-d' },
-        { query: '?dryRun=true' },
-      );
+      const closed = await cg.api.dryRun(account, { status: 'CLOSED', customerId: 'debtor-d' });
       expect(closed.body.providerRequest).toEqual({
         method: 'POST',
         url: `${cg.sandbox}${ACCOUNTS_PATH}`,
         body: { accounts: [{ status: 3, accountId: account, debtorCompanyId: 'debtor-d' }] },
       });
-      const dnc = await cg.api.put(
-        account,
-        { status: 'DO_NOT_CONTACT', customerId: 'debtor-d' },
-        { query: '?dryRun=true' },
-      );
+      const dnc = await cg.api.dryRun(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-d' });
       expect(dnc.body.providerRequest.body).toEqual({
         accounts: [{ status: 6, debtorCompanyId: 'debtor-d', accountId: account }],
       });
@@ -684,15 +681,10 @@ describe('ClearGrid auth flows through the gateway', () => {
     const cg = useProviderGateway('cleargrid');
 
     it('should refresh the token with the refresh token after a 401 and retry once (revoked tokens)', async () => {
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
       await control(cg.sandbox, 'revoke-tokens');
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-b' });
-      expectAccepted(res, account, 'DISPUTED', 5);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DISPUTED', customerId: 'debtor-b' }, 5);
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
       expect(claims((calls[1].body as any).refreshToken)).toMatchObject({
         typ: 'refresh',
@@ -705,16 +697,11 @@ describe('ClearGrid auth flows through the gateway', () => {
 
     it('should refresh and retry when the token expires in flight (AUTHEXPIRED-)', async () => {
       const account = accountId('AUTHEXPIRED');
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-b' });
-      expectAccepted(res, account, 'DO_NOT_CONTACT', 6);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-b' }, 6);
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
       // The refreshed token is then reused.
       const next = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
       const later = await next();
       expect(later.map(kindOf)).toEqual(['update-status']);
       expect(bearer(later[0])).toBe(bearer(calls[2]));
@@ -725,12 +712,8 @@ describe('ClearGrid auth flows through the gateway', () => {
       await control(cg.sandbox, 'token-lifetime', { seconds: 1 });
       await control(cg.sandbox, 'revoke-tokens');
       const since = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
+      await expectDisputed(cg, 'debtor-b');
       const calls = await since();
       // First: the revoked token is refused, refreshed; then the 1 s token is refreshed before use.
       expect(calls.map(kindOf)).toEqual([
@@ -746,9 +729,7 @@ describe('ClearGrid auth flows through the gateway', () => {
 
     it('should answer 502 PROVIDER_AUTH_FAILED when the new token is refused too, after one retry', async () => {
       // A usable token in the cache first, so only the refusal is counted.
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-b');
       await control(cg.sandbox, 'refuse-tokens', { on: true });
       try {
         const since = await callsFrom(cg.sandbox);
@@ -770,24 +751,17 @@ describe('ClearGrid auth flows through the gateway', () => {
     const cg = useProviderGateway('cleargrid');
 
     it('should log in again when ClearGrid refuses the refresh token, then retry', async () => {
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       await control(cg.sandbox, 'revoke-tokens');
       await control(cg.sandbox, 'revoke-refresh-tokens');
       const account = accountId();
-      const since = await callsFrom(cg.sandbox);
-      const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-c' });
-      expectAccepted(res, account, 'DISPUTED', 5);
-      const calls = await since();
+      const calls = await acceptedCalls(cg, account, { status: 'DISPUTED', customerId: 'debtor-c' }, 5);
       expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'login', 'update-status']);
       expect(calls[2].body).toEqual({ email: SETTINGS.email, password: SETTINGS.password });
       // The new login's refresh token is used next time.
       await control(cg.sandbox, 'revoke-tokens');
       const next = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       expect((await next()).map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
     });
 
@@ -796,14 +770,10 @@ describe('ClearGrid auth flows through the gateway', () => {
       await control(cg.sandbox, 'revoke-tokens');
       await control(cg.sandbox, 'revoke-refresh-tokens');
       // This change ends with a login issuing 1 s tokens.
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const since = await callsFrom(cg.sandbox);
-      expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-c' })).status).toBe(
-        202,
-      );
+      await expectDisputed(cg, 'debtor-c');
       expect((await since()).map(kindOf)).toEqual(['login', 'update-status']);
       await control(cg.sandbox, 'token-lifetime', { seconds: 900, refreshSeconds: 604800 });
     });
@@ -852,11 +822,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
   });
 
   it('should report ClearGrid as live (the others on their sandboxes) and use the given URL', async () => {
-    const { body } = await call('GET', `${cg.gw.url}/v1/providers`);
-    const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
-    expect(modes).toEqual({ cleargrid: 'live', canopy: 'sandbox', pismo: 'sandbox', spidr: 'sandbox' });
-    expect(cg.gw.providerUrl('cleargrid')).toBe(cg.liveUrl);
-    expect((await call('GET', `${cg.gw.url}/health/ready`)).body.details.cleargrid.mode).toBe('live');
+    await expectLiveMode(cg);
   });
 
   it('should log in with the configured lender and credentials and send the contract requests', async () => {
@@ -892,11 +858,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
       disputed: true,
     });
 
-    const dry = await cg.api.put(
-      disputed,
-      { status: 'DISPUTED', customerId: 'live-debtor' },
-      { query: '?dryRun=true' },
-    );
+    const dry = await cg.api.dryRun(disputed, { status: 'DISPUTED', customerId: 'live-debtor' });
     expect(dry.body.providerRequest.url).toBe(`${cg.sandbox}${UPDATE_STATUS_PATH}`);
   });
 
@@ -914,11 +876,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
     expect(JSON.stringify(problem)).not.toContain('not-the-password');
     expect(wrong.gw.rawLogs()).not.toContain('not-the-password');
     // A dry run needs the login too (the lenderPublicId is in the URL): same refusal.
-    const dry = await wrong.api.put(
-      account,
-      { status: 'DISPUTED', customerId: 'live-debtor' },
-      { query: '?dryRun=true' },
-    );
+    const dry = await wrong.api.dryRun(account, { status: 'DISPUTED', customerId: 'live-debtor' });
     expectProblem(dry, 502, 'PROVIDER_AUTH_FAILED');
   });
 });
@@ -978,7 +936,7 @@ describe('ClearGrid timeouts', () => {
 
   it('should answer 504 PROVIDER_TIMEOUT within about 1 s when ClearGrid does not answer (SLOW-)', async () => {
     // Log in first, so only the status call is timed.
-    expect((await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-t' })).status).toBe(202);
+    await expectDisputed(cg, 'debtor-t');
     const account = accountId('SLOW800');
     const since = await callsFrom(cg.sandbox);
     const started = Date.now();

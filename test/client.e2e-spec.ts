@@ -15,13 +15,10 @@ import {
   type StatusgateClient,
 } from '../clients/typescript/index.js';
 import { clientDocument, clientTypes } from '../src/scripts/client-types.js';
-import { startGateway, type TestGateway } from './support/gateway.js';
+import { useGateway } from './support/gateway.js';
+import { testApiKey } from './support/api-keys.js';
 
-const WRITER = {
-  id: 'client-writer',
-  key: 'client-writer-3f8a1c6e9b2d4705',
-  scopes: ['status:read', 'status:write', 'status:close'],
-};
+const WRITER = testApiKey('client-writer', 'client-writer-3f8a1c6e9b2d4705');
 const STATUS = '/v1/accounts/{provider}/{accountId}/status' as const;
 const HISTORY = '/v1/accounts/{provider}/{accountId}/history' as const;
 
@@ -31,14 +28,12 @@ function codeOf(error: Problem | undefined): ErrorCode | undefined {
 }
 
 describe('Typed client (clients/typescript)', () => {
-  let gw: TestGateway;
+  const gw = useGateway({ API_KEYS: JSON.stringify([WRITER]) });
   let client: StatusgateClient;
 
-  beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: JSON.stringify([WRITER]) });
+  beforeAll(() => {
     client = createStatusgateClient({ baseUrl: gw.url, apiKey: WRITER.key });
   });
-  afterAll(() => gw.close());
 
   it('should be generated from the committed openapi.json (run `npm run client` after `npm run openapi`)', async () => {
     const generated = await clientTypes(JSON.parse(readFileSync('openapi.json', 'utf8')));

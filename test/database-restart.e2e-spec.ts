@@ -1,17 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { describePostgres, skipReasonOutsideCi } from './support/databases.js';
-import { call, startSandbox, type JsonResponse, type StandaloneSandbox } from './support/gateway.js';
-import {
-  privatePostgresUnavailable,
-  startPrivatePostgres,
-  type PrivatePostgres,
-} from './support/private-postgres.js';
-import { spawnGateway, type GatewayProcess } from './support/process.js';
-
-const unavailable = skipReasonOutsideCi(privatePostgresUnavailable(), 'private PostgreSQL');
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { call, type JsonResponse } from './support/gateway.js';
+import { describeWithPrivatePostgres, usePrivatePostgresGateway } from './support/private-postgres.js';
 
 interface Answer {
   at: number;
@@ -19,27 +9,8 @@ interface Answer {
   error?: unknown;
 }
 
-describePostgres(unavailable, 'A PostgreSQL restart under load', () => {
-  let postgres: PrivatePostgres;
-  let sandbox: StandaloneSandbox;
-  let gateway: GatewayProcess;
-
-  beforeAll(async () => {
-    postgres = await startPrivatePostgres();
-    sandbox = await startSandbox('spidr');
-    gateway = await spawnGateway({
-      DATABASE_URL: postgres.url,
-      SPIDR_BASE_URL: sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-    });
-  }, 60_000);
-  afterAll(async () => {
-    gateway?.child.kill('SIGKILL');
-    await gateway?.exited;
-    await sandbox?.close();
-    postgres?.destroy();
-  });
+describeWithPrivatePostgres('A PostgreSQL restart under load', () => {
+  const setup = usePrivatePostgresGateway();
 
   it('should answer problem+json 5xx while it is down, report not ready, and recover without a restart', async () => {
     const answers: Answer[] = [];
@@ -54,7 +25,7 @@ describePostgres(unavailable, 'A PostgreSQL restart under load', () => {
         try {
           answers.push({
             at,
-            response: await call('PUT', `${gateway.url}/v1/accounts/spidr/${account}/status`, {
+            response: await call('PUT', `${setup.gateway.url}/v1/accounts/spidr/${account}/status`, {
               body,
               headers,
             }),
@@ -67,22 +38,22 @@ describePostgres(unavailable, 'A PostgreSQL restart under load', () => {
     };
     const clients = Array.from({ length: 16 }, (_, n) => client(n));
     await sleep(1_000);
-    postgres.stop();
+    setup.postgres.stop();
     await sleep(1_500);
-    const duringOutage = await call('GET', `${gateway.url}/health/ready`);
-    expect(gateway.child.exitCode).toBeNull();
-    postgres.start();
+    const duringOutage = await call('GET', `${setup.gateway.url}/health/ready`);
+    expect(setup.gateway.child.exitCode).toBeNull();
+    setup.postgres.start();
     let ready = 0;
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline && ready !== 200) {
       await sleep(200);
-      ready = (await call('GET', `${gateway.url}/health/ready`)).status;
+      ready = (await call('GET', `${setup.gateway.url}/health/ready`)).status;
     }
     await sleep(500);
     running = false;
     await Promise.all(clients);
 
-    expect(gateway.child.exitCode).toBeNull();
+    expect(setup.gateway.child.exitCode).toBeNull();
     expect(duringOutage.status).toBe(503);
     expect(ready).toBe(200);
     // Every answer reached the client, and every failure is problem+json with a 5xx status.
@@ -98,7 +69,7 @@ describePostgres(unavailable, 'A PostgreSQL restart under load', () => {
       .filter((a) => a.response!.status === 200)
       .map((a) => a.response!.body.changeId as string);
     expect(applied.length).toBeGreaterThan(0);
-    const db = new pg.Client({ connectionString: postgres.url });
+    const db = new pg.Client({ connectionString: setup.postgres.url });
     await db.connect();
     const rows = await db.query<{ change_id: string }>(
       `select change_id from change_attempts where outcome = 'APPLIED' and change_id = any($1)`,
@@ -107,7 +78,7 @@ describePostgres(unavailable, 'A PostgreSQL restart under load', () => {
     await db.end();
     expect(rows.rowCount).toBe(new Set(applied).size);
     // And after the restart it serves again.
-    const after = await call('PUT', `${gateway.url}/v1/accounts/spidr/restart-after/status`, {
+    const after = await call('PUT', `${setup.gateway.url}/v1/accounts/spidr/restart-after/status`, {
       body: { status: 'SUSPENDED' },
     });
     expect(after.status).toBe(200);

@@ -7,18 +7,24 @@ import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import formats from 'ajv-formats';
 import { DriftWatch, type DriftRunReport } from '../src/services/drift-watch.js';
-import { call, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { call, sandboxCalls, useGateway } from './support/gateway.js';
 import { driftedEvents, metric, metricsText } from './support/drift.js';
 
 describe(DriftWatch.name, () => {
-  let gw: TestGateway;
+  const gw = useGateway({ RECONCILE_INTERVAL_MS: '0' });
   let spidr: string;
   let pismo: string;
   const run = (): Promise<DriftRunReport> => gw.gateway.app.get(DriftWatch).runOnce();
   const put = (provider: string, account: string, body: unknown) =>
     call('PUT', `${gw.url}/v1/accounts/${provider}/${account}/status`, { body });
+  /** A change through the gateway that the provider applied (200): the watch's new expectation. */
+  const applied = async (provider: string, account: string, body: unknown) =>
+    expect((await put(provider, account, body)).status).toBe(200);
   const read = (provider: string, account: string) =>
     call('GET', `${gw.url}/v1/accounts/${provider}/${account}/status`);
+  /** A live read that knows the expectation and finds the provider in sync with it. */
+  const expectInSync = async (provider: string, account: string, expectedStatus: string) =>
+    expect((await read(provider, account)).body).toMatchObject({ expectedStatus, inSync: true });
   /** Changes the account at the provider only: the gateway is not told. */
   const behindTheBack = async (base: string, account: string, body: unknown) => {
     const answer = await call('PUT', `${base}/__sandbox/accounts/${account}/status`, { body });
@@ -27,17 +33,13 @@ describe(DriftWatch.name, () => {
   const reads = async (base: string, account: string) =>
     (await sandboxCalls(base)).filter((c) => c.method === 'GET' && c.url.includes(account)).length;
 
-  beforeAll(async () => {
-    gw = await startGateway({ RECONCILE_INTERVAL_MS: '0' });
+  beforeAll(() => {
     spidr = gw.providerUrl('spidr');
     pismo = gw.providerUrl('pismo');
   });
-  afterAll(async () => {
-    await gw.close();
-  });
 
   it('should find an account changed behind its back: one event, counted, and inSync false on a live read', async () => {
-    expect((await put('spidr', 'drift-1', { status: 'SUSPENDED', reason: 'FRAUD' })).status).toBe(200);
+    await applied('spidr', 'drift-1', { status: 'SUSPENDED', reason: 'FRAUD' });
     const changeId = (await call('GET', `${gw.url}/v1/accounts/spidr/drift-1/history`)).body.items[0]
       .changeId;
     await behindTheBack(spidr, 'drift-1', { status: 'active' });
@@ -67,17 +69,14 @@ describe(DriftWatch.name, () => {
   });
 
   it('should record nothing for an account in sync, and answer inSync true', async () => {
-    expect((await put('spidr', 'drift-2', { status: 'DELINQUENT' })).status).toBe(200);
-    expect((await put('pismo', 'drift-2', { status: 'SUSPENDED', reason: 'FRAUD' })).status).toBe(200);
+    await applied('spidr', 'drift-2', { status: 'DELINQUENT' });
+    await applied('pismo', 'drift-2', { status: 'SUSPENDED', reason: 'FRAUD' });
     await run();
     expect(await reads(spidr, 'drift-2')).toBe(1);
     expect(await reads(pismo, 'drift-2')).toBe(1);
     expect(await driftedEvents(gw, 'spidr', 'drift-2')).toEqual([]);
     expect(await driftedEvents(gw, 'pismo', 'drift-2')).toEqual([]);
-    expect((await read('spidr', 'drift-2')).body).toMatchObject({
-      expectedStatus: 'DELINQUENT',
-      inSync: true,
-    });
+    await expectInSync('spidr', 'drift-2', 'DELINQUENT');
   });
 
   it('should answer expectedStatus and inSync null when the gateway never applied a change to the account', async () => {
@@ -96,7 +95,7 @@ describe(DriftWatch.name, () => {
   });
 
   it('should record one event per newly observed value, and none when a later run sees the same value', async () => {
-    expect((await put('spidr', 'drift-3', { status: 'SUSPENDED' })).status).toBe(200);
+    await applied('spidr', 'drift-3', { status: 'SUSPENDED' });
     await behindTheBack(spidr, 'drift-3', { status: 'active' });
     await run();
     await run();
@@ -117,17 +116,14 @@ describe(DriftWatch.name, () => {
   });
 
   it('should take a later change through the gateway as the new expectation', async () => {
-    expect((await put('spidr', 'drift-4', { status: 'SUSPENDED' })).status).toBe(200);
+    await applied('spidr', 'drift-4', { status: 'SUSPENDED' });
     await behindTheBack(spidr, 'drift-4', { status: 'delinquent' });
     await run();
     expect(await driftedEvents(gw, 'spidr', 'drift-4')).toHaveLength(1);
-    expect((await put('spidr', 'drift-4', { status: 'DELINQUENT' })).status).toBe(200);
+    await applied('spidr', 'drift-4', { status: 'DELINQUENT' });
     await run();
     expect(await driftedEvents(gw, 'spidr', 'drift-4')).toHaveLength(1);
-    expect((await read('spidr', 'drift-4')).body).toMatchObject({
-      expectedStatus: 'DELINQUENT',
-      inSync: true,
-    });
+    await expectInSync('spidr', 'drift-4', 'DELINQUENT');
     // A failed attempt afterwards does not move the expectation.
     await call('POST', `${spidr}/__sandbox/faults`, {
       body: { match: { accountId: 'drift-4', method: 'PATCH' }, fault: 'status', status: 400, times: 1 },
@@ -135,14 +131,11 @@ describe(DriftWatch.name, () => {
     expect((await put('spidr', 'drift-4', { status: 'SUSPENDED' })).status).toBe(422);
     await run();
     expect(await driftedEvents(gw, 'spidr', 'drift-4')).toHaveLength(1);
-    expect((await read('spidr', 'drift-4')).body).toMatchObject({
-      expectedStatus: 'DELINQUENT',
-      inSync: true,
-    });
+    await expectInSync('spidr', 'drift-4', 'DELINQUENT');
   });
 
   it('should report a Pismo account the dormancy rules moved (no canonical name: observedStatus null)', async () => {
-    expect((await put('pismo', 'drift-6', { status: 'SUSPENDED', reason: 'FRAUD' })).status).toBe(200);
+    await applied('pismo', 'drift-6', { status: 'SUSPENDED', reason: 'FRAUD' });
     await behindTheBack(pismo, 'drift-6', { status: 'DORMANT' });
     await run();
     expect(await driftedEvents(gw, 'pismo', 'drift-6')).toEqual([
@@ -225,18 +218,11 @@ describe(DriftWatch.name, () => {
 });
 
 describe('DriftWatch while a circuit is open', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      RECONCILE_INTERVAL_MS: '0',
-      CIRCUIT_FAILURE_THRESHOLD: '2',
-      CIRCUIT_HALF_OPEN_AFTER_MS: '600000',
-      PROVIDER_MAX_ATTEMPTS: '1',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
+  const gw = useGateway({
+    RECONCILE_INTERVAL_MS: '0',
+    CIRCUIT_FAILURE_THRESHOLD: '2',
+    CIRCUIT_HALF_OPEN_AFTER_MS: '600000',
+    PROVIDER_MAX_ATTEMPTS: '1',
   });
 
   it('should read nothing from that provider and count the accounts skipped', async () => {
@@ -268,18 +254,11 @@ describe('DriftWatch while a circuit is open', () => {
 });
 
 describe('DriftWatch read budget', () => {
-  let gw: TestGateway;
   let now = Date.parse('2026-12-05T06:00:00Z');
-
-  beforeAll(async () => {
-    gw = await startGateway(
-      { RECONCILE_INTERVAL_MS: '100', RECONCILE_READS_PER_MINUTE: '3' },
-      { driftClock: () => now },
-    );
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway(
+    { RECONCILE_INTERVAL_MS: '100', RECONCILE_READS_PER_MINUTE: '3' },
+    { driftClock: () => now },
+  );
 
   it('should read at most RECONCILE_READS_PER_MINUTE per minute, oldest check first (10 accounts, 3 a minute)', async () => {
     const spidr = gw.providerUrl('spidr');

@@ -5,6 +5,7 @@ import {
   call,
   sandboxCalls,
   startSandbox,
+  spidrGatewayEnv,
   temporarySqliteUrl,
   type StandaloneSandbox,
 } from './support/gateway.js';
@@ -20,12 +21,7 @@ describe('A gateway process killed mid-change', () => {
     await sandbox.close();
   });
   /** A gateway's settings on a new SQLite file, with Spidr live at the standalone sandbox. */
-  const envOnNewDatabase = () => ({
-    DATABASE_URL: temporarySqliteUrl(),
-    SPIDR_BASE_URL: sandbox.url,
-    SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-    AUTH_DISABLED: 'true',
-  });
+  const envOnNewDatabase = () => spidrGatewayEnv(temporarySqliteUrl(), sandbox.url);
 
   it('should leave the attempt recorded as unfinished, and the next start should mark it so', async () => {
     const env = envOnNewDatabase();

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { call, expectProblem, startGateway, type TestGateway } from './support/gateway.js';
+import { call, expectProblem, useGateway } from './support/gateway.js';
 
 const KEYS = [
   { id: 'writer', key: 'writer-key-0123456789', scopes: ['status:read', 'status:write'] },
@@ -11,14 +11,7 @@ const E = as(KEYS[1].key);
 
 /** GET /v1/changes/{id}, the 202 Location, and the event feed (CONTRACT §7) over HTTP on the sandboxes. */
 describe('Change records and the event feed', () => {
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: JSON.stringify(KEYS), RATE_LIMIT_PER_MINUTE: '0' });
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway({ API_KEYS: JSON.stringify(KEYS), RATE_LIMIT_PER_MINUTE: '0' });
 
   const feedAll = async (query = '') => {
     const items: any[] = [];

@@ -1,8 +1,7 @@
 import pg from 'pg';
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
-import { call, startSandbox, type StandaloneSandbox } from './support/gateway.js';
-import { spawnGateway, type GatewayProcess } from './support/process.js';
+import { describeWithPostgres } from './support/databases.js';
+import { call } from './support/gateway.js';
+import { SPAWNED, useReplicas } from './support/replicas.js';
 import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
 
 /**
@@ -11,41 +10,26 @@ import { startReceiver, webhookSecret, type WebhookReceiver } from './support/we
  * subscriber by one replica.
  */
 await describeWithPostgres('Events and webhooks with two replicas on PostgreSQL', () => {
-  let testDb: TestDatabase;
-  let sandbox: StandaloneSandbox;
   let receiver: WebhookReceiver;
-  let replicas: GatewayProcess[];
-
-  beforeAll(async () => {
-    testDb = await freshPostgres();
-    sandbox = await startSandbox('spidr');
-    receiver = await startReceiver();
-    // A little latency at the receiver, so deliveries overlap between replicas.
-    receiver.answer = () => ({ status: 204, delayMs: 5 });
-    const env = {
-      DATABASE_URL: testDb.url,
-      SPIDR_BASE_URL: sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-      RATE_LIMIT_PER_MINUTE: '0',
-      WEBHOOKS: JSON.stringify([{ id: 'crm', url: receiver.url, secret: webhookSecret('replica-secret') }]),
-    };
-    replicas = [await spawnGateway(env), await spawnGateway(env)];
-  }, 60_000);
-  afterAll(async () => {
-    for (const replica of replicas ?? []) replica.child.kill('SIGTERM');
-    await Promise.all((replicas ?? []).map((r) => r.exited));
-    await sandbox?.close();
-    await receiver?.close();
-    await testDb?.drop();
+  const cluster = useReplicas(SPAWNED, {
+    env: async () => {
+      receiver = await startReceiver();
+      // A little latency at the receiver, so deliveries overlap between replicas.
+      receiver.answer = () => ({ status: 204, delayMs: 5 });
+      return {
+        RATE_LIMIT_PER_MINUTE: '0',
+        WEBHOOKS: JSON.stringify([{ id: 'crm', url: receiver.url, secret: webhookSecret('replica-secret') }]),
+      };
+    },
   });
+  afterAll(() => receiver?.close());
 
   it('should let a polling consumer see every event once, in order per account, and deliver each once', async () => {
     const seen: any[] = [];
     let cursor: string | undefined;
     let polls = 0;
     const poll = async () => {
-      const replica = replicas[polls++ % 2];
+      const replica = cluster.replicas[polls++ % 2];
       const page = await call('GET', `${replica.url}/v1/events?limit=7${cursor ? `&after=${cursor}` : ''}`);
       expect(page.status).toBe(200);
       seen.push(...page.body.items);
@@ -61,9 +45,13 @@ await describeWithPostgres('Events and webhooks with two replicas on PostgreSQL'
     await Promise.all(
       accounts.map(async (account, i) => {
         for (const status of statuses) {
-          const res = await call('PUT', `${replicas[i % 2].url}/v1/accounts/spidr/${account}/status`, {
-            body: { status, ...(status === 'SUSPENDED' ? { reason: 'FRAUD' } : {}) },
-          });
+          const res = await call(
+            'PUT',
+            `${cluster.replicas[i % 2].url}/v1/accounts/spidr/${account}/status`,
+            {
+              body: { status, ...(status === 'SUSPENDED' ? { reason: 'FRAUD' } : {}) },
+            },
+          );
           expect(res.status).toBe(200);
           changeIds.get(account)!.push(res.body.changeId);
         }
@@ -73,7 +61,7 @@ await describeWithPostgres('Events and webhooks with two replicas on PostgreSQL'
     await consumer;
     for (let i = 0; i < 5; i++) await poll();
 
-    const client = new pg.Client({ connectionString: testDb.url });
+    const client = new pg.Client({ connectionString: cluster.db.url });
     await client.connect();
     const stored = (await client.query<{ id: string }>('select id from events')).rows.map((r) => r.id);
     await client.end();

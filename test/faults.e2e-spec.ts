@@ -7,7 +7,6 @@
  * The circuit-breaker and SIGTERM describes exercise the ProviderGuard (src/resilience/provider-guard.ts)
  * and the drain in src/main.ts.
  */
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import type { SandboxFaultRule } from '../src/providers/sandbox/sandbox-faults.js';
 import type { ProviderId } from '../src/domain/index.js';
@@ -17,6 +16,7 @@ import {
   sandboxCalls,
   useGateway,
   startSandbox,
+  spidrGatewayEnv,
   temporarySqliteUrl,
   type JsonResponse,
   type StandaloneSandbox,
@@ -313,11 +313,8 @@ describe('Fault injection: SIGTERM while provider calls are in flight', () => {
 
   it('finishes the calls in flight, reports not ready, and exits 0', async () => {
     const gw = await spawnGateway({
-      SPIDR_BASE_URL: sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
+      ...spidrGatewayEnv(temporarySqliteUrl(), sandbox.url),
       DRAIN_TIMEOUT_MS: '5000',
-      DATABASE_URL: temporarySqliteUrl(),
     });
     gateway = gw;
     // The provider holds each call for 2 s; the signal goes once all three have reached it (polled, since

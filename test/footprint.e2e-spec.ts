@@ -42,15 +42,17 @@ describe('What the gateway loads', () => {
     dir = mkdtempSync(join(tmpdir(), 'statusgate-footprint-'));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** A new SQLite file named `name`, Spidr live (at a closed port: nothing is sent), and `env`. */
+  const onSqlite = (name: string, env: Record<string, string>) => ({
+    DATABASE_URL: `sqlite:${join(dir, `${name}.sqlite`)}`,
+    ...env,
+    SPIDR_BASE_URL: 'http://127.0.0.1:9',
+    SPIDR_API_KEY: 'live-key-000000000000',
+    AUTH_DISABLED: 'true',
+  });
 
   it('should load neither the PostgreSQL driver nor any sandbox on SQLite with live providers only', () => {
-    const urls = modulesLoadedWith({
-      DATABASE_URL: `sqlite:${join(dir, 'live.sqlite')}`,
-      SANDBOX: 'false',
-      SPIDR_BASE_URL: 'http://127.0.0.1:9',
-      SPIDR_API_KEY: 'live-key-000000000000',
-      AUTH_DISABLED: 'true',
-    });
+    const urls = modulesLoadedWith(onSqlite('live', { SANDBOX: 'false' }));
     expect(urls.some((u) => u.endsWith('/dist/app.module.js'))).toBe(true); // the recording works
     expect(usesPg(urls)).toBe(false);
     expect(sandboxes(urls)).toEqual([]);
@@ -59,13 +61,7 @@ describe('What the gateway loads', () => {
   }, 60_000);
 
   it('should load the sandbox of each provider that runs on it, and only those', () => {
-    const urls = modulesLoadedWith({
-      DATABASE_URL: `sqlite:${join(dir, 'sandbox.sqlite')}`,
-      SANDBOX: 'true',
-      SPIDR_BASE_URL: 'http://127.0.0.1:9',
-      SPIDR_API_KEY: 'live-key-000000000000',
-      AUTH_DISABLED: 'true',
-    });
+    const urls = modulesLoadedWith(onSqlite('sandbox', { SANDBOX: 'true' }));
     expect(sandboxes(urls).sort()).toEqual(['canopy.sandbox.js', 'cleargrid.sandbox.js', 'pismo.sandbox.js']);
     expect(usesPg(urls)).toBe(false);
   }, 60_000);

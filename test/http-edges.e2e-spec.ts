@@ -3,7 +3,7 @@
  * and with the status HTTP defines for them: 431, 408, 400 for malformed requests, 405 with Allow, 413, 415; and a
  * request carrying two different API keys is refused rather than one silently winning.
  */
-import { call, expectProblem, startGateway, type TestGateway } from './support/gateway.js';
+import { call, expectProblem, useGateway } from './support/gateway.js';
 import { rawRequest, type RawAnswer } from './support/raw-http.js';
 
 const KEY = { id: 'edges', key: 'edges-key-4b1d9e27c5a8f063', scopes: ['status:read', 'status:write'] };
@@ -20,14 +20,9 @@ function expectRawProblem(answer: RawAnswer | undefined, status: number, code: s
 }
 
 describe('HTTP edges in problem+json', () => {
-  let gw: TestGateway;
+  const gw = useGateway({ API_KEYS: JSON.stringify([KEY, OTHER]) }, { requestTimeoutMs: 1_000 });
   const head = (lines: string[]): string => `${lines.join('\r\n')}\r\n\r\n`;
   const host = () => `Host: ${new URL(gw.url).host}`;
-
-  beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: JSON.stringify([KEY, OTHER]) }, { requestTimeoutMs: 1_000 });
-  });
-  afterAll(() => gw.close());
 
   it('should answer headers over the limit with 431 problem+json', async () => {
     const answer = await rawRequest(

@@ -1,10 +1,4 @@
-import {
-  describeEachEngine,
-  describePostgres,
-  engines,
-  postgresUnavailableReason,
-  type TestDatabase,
-} from './support/databases.js';
+import { describeEachEngine, describeWithPostgres, engines, type TestDatabase } from './support/databases.js';
 import {
   call,
   expectProblem,
@@ -13,6 +7,7 @@ import {
   temporarySqliteUrl,
   type StandaloneSandbox,
   type TestGateway,
+  useGateway,
 } from './support/gateway.js';
 import { IN_PROCESS, useReplicas } from './support/replicas.js';
 
@@ -28,18 +23,16 @@ async function writesTo(gw: TestGateway | StandaloneSandbox, accountId: string):
 
 describeEachEngine(cases, 'Idempotency and history on $engine', ({ fresh }) => {
   let db: TestDatabase;
-  let gw: TestGateway;
+  const gw = useGateway(
+    async () => {
+      db = await fresh();
+      return { DATABASE_URL: db.url };
+    },
+    { afterClose: () => db.drop() },
+  );
   const put = (account: string, body: unknown, headers: Record<string, string> = {}, query = '') =>
     call('PUT', `${gw.url}/v1/accounts/spidr/${account}/status${query}`, { body, headers });
 
-  beforeAll(async () => {
-    db = await fresh();
-    gw = await startGateway({ DATABASE_URL: db.url });
-  });
-  afterAll(async () => {
-    await gw.close();
-    await db.drop();
-  });
   /** Sends a change twice under one new key: the second answer must replay the first, with one provider write. */
   async function sentTwice(account: string, body: unknown, again: unknown = body) {
     const key = unique('key-');
@@ -226,18 +219,11 @@ describeEachEngine(cases, 'Idempotency and history on $engine', ({ fresh }) => {
 });
 
 describe('Idempotency keys are scoped per caller', () => {
-  let gw: TestGateway;
   const keys = [
     { id: 'caller-a', key: 'caller-a-secret-key-000', scopes: ['status:read', 'status:write'] },
     { id: 'caller-b', key: 'caller-b-secret-key-000', scopes: ['status:read', 'status:write'] },
   ];
-
-  beforeAll(async () => {
-    gw = await startGateway({ API_KEYS: JSON.stringify(keys) });
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
+  const gw = useGateway({ API_KEYS: JSON.stringify(keys) });
 
   it('should let two callers use the same key independently', async () => {
     const account = unique('scope-');
@@ -278,8 +264,7 @@ describe('Data survives a restart', () => {
   });
 });
 
-const pgReason = await postgresUnavailableReason();
-describePostgres(pgReason, 'Two gateways on one PostgreSQL', () => {
+await describeWithPostgres('Two gateways on one PostgreSQL', () => {
   const cluster = useReplicas(IN_PROCESS);
 
   it('should call the provider once when both receive the same key at the same moment', async () => {

@@ -1,24 +1,17 @@
-import { call, startGateway, type TestGateway } from './support/gateway.js';
+import { call, useGateway } from './support/gateway.js';
 
 const key = 'metrics-caller-key-0000';
 
 describe('GET /metrics', () => {
-  let gw: TestGateway;
+  const gw = useGateway({
+    API_KEYS: JSON.stringify([{ id: 'metrics', key, scopes: ['status:read', 'status:write'] }]),
+    PROVIDER_MAX_ATTEMPTS: '2',
+  });
   const put = (account: string, body: unknown, headers: Record<string, string> = {}) =>
     call('PUT', `${gw.url}/v1/accounts/spidr/${account}/status`, {
       body,
       headers: { 'x-api-key': key, ...headers },
     });
-
-  beforeAll(async () => {
-    gw = await startGateway({
-      API_KEYS: JSON.stringify([{ id: 'metrics', key, scopes: ['status:read', 'status:write'] }]),
-      PROVIDER_MAX_ATTEMPTS: '2',
-    });
-  });
-  afterAll(async () => {
-    await gw.close();
-  });
 
   /** The value of one series in the exposition text, or undefined when absent. */
   function value(text: string, series: string): number | undefined {

@@ -9,6 +9,7 @@
  */
 import { ERROR_CATALOG, type ErrorCode } from '../src/domain/index.js';
 import { call, startGateway, type JsonResponse, type TestGateway } from './support/gateway.js';
+import { testApiKey } from './support/api-keys.js';
 
 const PROBLEM = 'application/problem+json';
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
@@ -18,13 +19,9 @@ const HISTORY = 'GET /v1/accounts/{provider}/{accountId}/history';
 const PROVIDERS = 'GET /v1/providers';
 const V1_OPERATIONS = [CHANGE, READ, HISTORY, PROVIDERS];
 
-const FULL = {
-  id: 'docs-full',
-  key: 'docs-full-5c2e8a917b3d4f60',
-  scopes: ['status:read', 'status:write', 'status:close'],
-};
-const READER = { id: 'docs-reader', key: 'docs-reader-0a7f3c9e1d5b2468', scopes: ['status:read'] };
-const WRITER = { id: 'docs-writer', key: 'docs-writer-8e1b6d4a2c9f7053', scopes: ['status:write'] };
+const FULL = testApiKey('docs-full', 'docs-full-5c2e8a917b3d4f60');
+const READER = testApiKey('docs-reader', 'docs-reader-0a7f3c9e1d5b2468', ['status:read']);
+const WRITER = testApiKey('docs-writer', 'docs-writer-8e1b6d4a2c9f7053', ['status:write']);
 const API_KEYS = JSON.stringify([FULL, READER, WRITER]);
 
 /** Errors each /v1 operation must document whatever the code does today (CONTRACT.md sections 1, 3, 4). */

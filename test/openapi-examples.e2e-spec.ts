@@ -4,21 +4,19 @@
  * every provider for real (no dry run): a provider may decline an example it cannot express (STATUS_NOT_SUPPORTED,
  * or VALIDATION_FAILED for a field it does not take), but none may fail it otherwise, and at least one must apply it.
  */
-import { call, startGateway, type TestGateway } from './support/gateway.js';
+import { call, useGateway } from './support/gateway.js';
 
 const PROVIDERS = ['cleargrid', 'canopy', 'pismo', 'spidr'];
 const DECLINED = ['STATUS_NOT_SUPPORTED', 'VALIDATION_FAILED'];
 
 describe('OpenAPI request examples on the sandboxes', () => {
-  let gw: TestGateway;
+  const gw = useGateway();
   let doc: any;
   let counter = 0;
 
   beforeAll(async () => {
-    gw = await startGateway();
     doc = (await call('GET', `${gw.url}/docs-json`)).body;
   });
-  afterAll(() => gw.close());
 
   /** The URL of an operation with every parameter at its example (path ids made unique per call). */
   function urlOf(path: string, op: any, overrides: Record<string, string> = {}): string {

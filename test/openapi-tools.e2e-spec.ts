@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ERROR_CATALOG } from '../src/domain/index.js';
-import { call, startGateway, type TestGateway } from './support/gateway.js';
+import { call, useGateway } from './support/gateway.js';
 
 const run = promisify(execFile);
 const SLOW = 120_000;
@@ -58,19 +58,15 @@ export async function redoclyProblems(
 }
 
 describe('OpenAPI document for tools (/docs-json)', () => {
-  let gw: TestGateway;
+  const gw = useGateway();
   let doc: any;
   let work: string;
 
   beforeAll(async () => {
-    gw = await startGateway();
     doc = (await call('GET', `${gw.url}/docs-json`)).body;
     work = mkdtempSync(join(tmpdir(), 'statusgate-openapi-'));
   });
-  afterAll(async () => {
-    await gw.close();
-    rmSync(work, { recursive: true, force: true });
-  });
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   const schema = (name: string): any => doc.components.schemas[name];
   const op = (method: string, path: string): any => doc.paths[path][method];

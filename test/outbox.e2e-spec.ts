@@ -1,31 +1,27 @@
 import pino from 'pino';
 import { changeEvent, driftEvent } from '../src/events/cloud-events.js';
-import type { NewAttempt } from '../src/persistence/audit.repository.js';
+import { newAttempt } from '../src/persistence/attempt.spec-support.js';
+import type { AttemptCompletion, NewAttempt } from '../src/persistence/audit.repository.js';
 import { Store } from '../src/persistence/store.js';
 import { describeEachEngine, engines, type TestDatabase } from './support/databases.js';
 
 const cases = await engines();
 
-const attempt = (changeId: string, accountId = 'acc-1'): NewAttempt => ({
-  changeId,
-  provider: 'spidr',
-  accountId,
-  customerId: null,
-  callerId: 'svc',
-  requestId: `req-${changeId}`,
-  status: 'SUSPENDED',
-  reason: 'FRAUD',
-  note: null,
-  idempotencyKey: null,
-  providerRequest: null,
-  instanceId: 'i-1',
-  createdAt: new Date().toISOString(),
-});
+const attempt = (changeId: string, accountId = 'acc-1') =>
+  newAttempt({ changeId, accountId, requestId: `req-${changeId}`, reason: 'FRAUD' });
 
 describeEachEngine(cases, 'The outbox on $engine', (engine) => {
   let testDb: TestDatabase;
   let store: Store;
   const events = () => store.database.db.selectFrom('events').selectAll().orderBy('seq').execute();
+  /** Completes the attempt (completed now) and writes its event, in one commit. */
+  const completeWithEvent = (a: NewAttempt, outcome: Omit<AttemptCompletion, 'completedAt'>) => {
+    const completion: AttemptCompletion = { ...outcome, completedAt: new Date().toISOString() };
+    return store.writes.commit([
+      { kind: 'completeAttempt', changeId: a.changeId, completion },
+      { kind: 'insertEvent', event: changeEvent(a, completion) },
+    ]);
+  };
 
   beforeAll(async () => {
     testDb = await engine.fresh();
@@ -42,15 +38,7 @@ describeEachEngine(cases, 'The outbox on $engine', (engine) => {
   it("should commit an attempt's completion and its event together", async () => {
     const a = attempt('c-1');
     await store.writes.commit([{ kind: 'insertAttempt', attempt: a }]);
-    const completion = {
-      outcome: 'APPLIED' as const,
-      providerStatus: 'suspended',
-      completedAt: new Date().toISOString(),
-    };
-    await store.writes.commit([
-      { kind: 'completeAttempt', changeId: 'c-1', completion },
-      { kind: 'insertEvent', event: changeEvent(a, completion) },
-    ]);
+    await completeWithEvent(a, { outcome: 'APPLIED', providerStatus: 'suspended' });
     const rows = await events();
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ type: 'account.status.changed', subject: 'spidr/acc-1' });
@@ -62,15 +50,7 @@ describeEachEngine(cases, 'The outbox on $engine', (engine) => {
   });
 
   it('should write no event for a change that was not recorded', async () => {
-    const completion = {
-      outcome: 'FAILED' as const,
-      errorCode: 'INTERNAL',
-      completedAt: new Date().toISOString(),
-    };
-    await store.writes.commit([
-      { kind: 'completeAttempt', changeId: 'never-recorded', completion },
-      { kind: 'insertEvent', event: changeEvent(attempt('never-recorded'), completion) },
-    ]);
+    await completeWithEvent(attempt('never-recorded'), { outcome: 'FAILED', errorCode: 'INTERNAL' });
     expect(await events()).toHaveLength(0);
   });
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import pino from 'pino';
-import { uuidv7 } from '../src/common/ids.js';
+import { newAttempt } from '../src/persistence/attempt.spec-support.js';
 import type { AttemptCompletion, NewAttempt } from '../src/persistence/audit.repository.js';
 import { openDatabase, type Database } from '../src/persistence/database.js';
 import { Store } from '../src/persistence/store.js';
@@ -10,22 +10,13 @@ const silent = pino({ level: 'silent' });
 const cases = await engines();
 
 function attempt(overrides: Partial<NewAttempt> = {}): NewAttempt {
-  return {
-    changeId: uuidv7(),
-    provider: 'spidr',
-    accountId: 'acc-1',
-    customerId: null,
-    callerId: 'svc',
-    requestId: 'req-1',
-    status: 'SUSPENDED',
+  return newAttempt({
     reason: 'FRAUD',
     note: 'n',
-    idempotencyKey: null,
     providerRequest: { method: 'PATCH', url: 'http://x/v1/account/acc-1', body: { status: 'suspended' } },
     instanceId: 'instance-a',
-    createdAt: new Date().toISOString(),
     ...overrides,
-  };
+  });
 }
 
 const applied = (providerStatus: unknown = 'suspended'): AttemptCompletion => ({

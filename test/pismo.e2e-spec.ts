@@ -8,7 +8,6 @@ import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { CANONICAL_REASONS } from '../src/domain/index.js';
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
 import {
-  call,
   expectProblem,
   sandboxCalls,
   startGateway,
@@ -17,8 +16,10 @@ import {
   type TestGateway,
 } from './support/gateway.js';
 import {
+  expectLiveMode,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   sandboxControl as control,
   statusClient,
   useProviderGateway,
@@ -167,11 +168,13 @@ async function expectOneMintAndWrite(
 
 describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
   const pm = usePismo();
+  /** One token request bound to the account, and one PATCH of `body` to its corporate status path. */
+  const expectCorporateWrite = (id: string, body: unknown) =>
+    expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), body);
   const { api } = pm;
 
   it('should list Pismo in sandbox mode with the corporate capability matrix', async () => {
-    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
-    const p = body.items.find((i: any) => i.id === 'pismo');
+    const p = await listedProvider(pm);
     expect(p).toMatchObject({ id: 'pismo', name: 'Pismo', mode: 'sandbox', liveRead: true });
     expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL', terminal: false });
     expect(p.statuses.SUSPENDED).toMatchObject({
@@ -187,7 +190,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       const id = fresh();
       const res = await api.put(id, { status: 'ACTIVE' });
       expectChange(res, id, 'ACTIVE', 'NORMAL');
-      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), { status: 'NORMAL' });
+      await expectCorporateWrite(id, { status: 'NORMAL' });
     });
 
     it('should not send a canonical reason with NORMAL, only an explicit reasonExternalId', async () => {
@@ -199,7 +202,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         'NORMAL',
         'HARDSHIP',
       );
-      await expectOneMintAndWrite(pm.sandbox, plain, CORPORATE_WRITE(plain), { status: 'NORMAL' });
+      await expectCorporateWrite(plain, { status: 'NORMAL' });
 
       const explicit = fresh();
       const res = await api.put(explicit, {
@@ -208,7 +211,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
       });
       expectChange(res, explicit, 'ACTIVE', 'NORMAL', 'HARDSHIP');
-      await expectOneMintAndWrite(pm.sandbox, explicit, CORPORATE_WRITE(explicit), {
+      await expectCorporateWrite(explicit, {
         status: 'NORMAL',
         reason_external_id: 'CREDIT_ONLY',
       });
@@ -217,7 +220,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
     it('should send SUSPENDED as BLOCKED, without a reason when none is given', async () => {
       const id = fresh();
       expectChange(await api.put(id, { status: 'SUSPENDED' }), id, 'SUSPENDED', 'BLOCKED');
-      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), { status: 'BLOCKED' });
+      await expectCorporateWrite(id, { status: 'BLOCKED' });
     });
 
     it('should send each canonical reason of SUSPENDED as reason_external_id', async () => {
@@ -225,7 +228,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
       for (const reason of reasons) {
         const id = fresh();
         expectChange(await api.put(id, { status: 'SUSPENDED', reason }), id, 'SUSPENDED', 'BLOCKED', reason);
-        await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), {
+        await expectCorporateWrite(id, {
           status: 'BLOCKED',
           reason_external_id: reason,
         });
@@ -242,7 +245,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
         providerOptions: { updateChildren: true, reasonExternalId: 'CREDIT_ONLY', metadata },
       });
       expectChange(res, id, 'SUSPENDED', 'BLOCKED', 'FRAUD');
-      await expectOneMintAndWrite(pm.sandbox, id, CORPORATE_WRITE(id), {
+      await expectCorporateWrite(id, {
         status: 'BLOCKED',
         reason_external_id: 'CREDIT_ONLY',
         update_children: true,
@@ -251,7 +254,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
       const off = fresh();
       await api.put(off, { status: 'ACTIVE', providerOptions: { updateChildren: false } });
-      await expectOneMintAndWrite(pm.sandbox, off, CORPORATE_WRITE(off), {
+      await expectCorporateWrite(off, {
         status: 'NORMAL',
         update_children: false,
       });
@@ -312,11 +315,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should refuse an unsupported status in a dry run too', async () => {
       const id = fresh();
-      const problem = expectProblem(
-        await api.put(id, { status: 'CLOSED' }, { query: '?dryRun=true' }),
-        422,
-        'STATUS_NOT_SUPPORTED',
-      );
+      const problem = expectProblem(await api.dryRun(id, { status: 'CLOSED' }), 422, 'STATUS_NOT_SUPPORTED');
       expect(problem.supportedStatuses).toEqual(['ACTIVE', 'SUSPENDED']);
       expect((await pismoLog(pm.sandbox, id)).calls.filter((c) => c.url.includes(id))).toEqual([]);
     });
@@ -539,15 +538,11 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
   describe('dry run', () => {
     it('should answer the exact provider request with an absolute URL and call nothing', async () => {
       const id = fresh();
-      const res = await api.put(
-        id,
-        {
-          status: 'SUSPENDED',
-          reason: 'FRAUD',
-          providerOptions: { updateChildren: true, metadata: { k: 'v' } },
-        },
-        { query: '?dryRun=true' },
-      );
+      const res = await api.dryRun(id, {
+        status: 'SUSPENDED',
+        reason: 'FRAUD',
+        providerOptions: { updateChildren: true, metadata: { k: 'v' } },
+      });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
         dryRun: true,
@@ -575,7 +570,7 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should percent-encode the account id in the provider URL', async () => {
       const id = 'acc:1@x+y~z';
-      const res = await api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
+      const res = await api.dryRun(id, { status: 'ACTIVE' });
       expect(res.body.providerRequest.url).toBe(`${pm.sandbox}${CORPORATE_WRITE(encodeURIComponent(id))}`);
     });
   });
@@ -629,11 +624,10 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should accept a reasonExternalId of exactly 120 characters', async () => {
       const id = fresh();
-      const res = await api.put(
-        id,
-        { status: 'SUSPENDED', providerOptions: { reasonExternalId: 'R'.repeat(120) } },
-        { query: '?dryRun=true' },
-      );
+      const res = await api.dryRun(id, {
+        status: 'SUSPENDED',
+        providerOptions: { reasonExternalId: 'R'.repeat(120) },
+      });
       expect(res.body.providerRequest.body).toEqual({
         status: 'BLOCKED',
         reason_external_id: 'R'.repeat(120),
@@ -781,11 +775,13 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
 
 describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accounts)', () => {
   const pm = usePismo({ env: { PISMO_ACCOUNT_API: 'accounts' } });
+  /** One token request bound to the account's number, and one PATCH of `body` to its status path. */
+  const expectAccountsWrite = (id: string, body: unknown) =>
+    expectOneMintAndWrite(pm.sandbox, id, ACCOUNTS_WRITE(id), body, Number(id));
   const { api } = pm;
 
   it('should list CLOSED as supported (CANCELLED, terminal) and the rest as in the corporate API', async () => {
-    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
-    const p = body.items.find((i: any) => i.id === 'pismo');
+    const p = await listedProvider(pm);
     expect(p.statuses.CLOSED).toMatchObject({ supported: true, providerValue: 'CANCELLED', terminal: true });
     expect(p.statuses.ACTIVE).toMatchObject({ supported: true, providerValue: 'NORMAL' });
     expect(p.statuses.SUSPENDED).toMatchObject({ supported: true, providerValue: 'BLOCKED' });
@@ -795,13 +791,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
   it('should send ACTIVE and SUSPENDED to PATCH /accounts/v2/accounts/{id}/status with a numeric token account', async () => {
     const active = freshNumeric();
     expectChange(await api.put(active, { status: 'ACTIVE' }), active, 'ACTIVE', 'NORMAL');
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      active,
-      ACCOUNTS_WRITE(active),
-      { status: 'NORMAL' },
-      Number(active),
-    );
+    await expectAccountsWrite(active, { status: 'NORMAL' });
 
     const suspended = freshNumeric();
     expectChange(
@@ -811,13 +801,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       'BLOCKED',
       'FRAUD',
     );
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      suspended,
-      ACCOUNTS_WRITE(suspended),
-      { status: 'BLOCKED', reason_id: 'FRAUD' },
-      Number(suspended),
-    );
+    await expectAccountsWrite(suspended, { status: 'BLOCKED', reason_id: 'FRAUD' });
 
     const explicit = freshNumeric();
     await api.put(explicit, {
@@ -825,26 +809,14 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       reason: 'FRAUD',
       providerOptions: { reasonExternalId: 'CREDIT_ONLY' },
     });
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      explicit,
-      ACCOUNTS_WRITE(explicit),
-      { status: 'BLOCKED', reason_id: 'CREDIT_ONLY' },
-      Number(explicit),
-    );
+    await expectAccountsWrite(explicit, { status: 'BLOCKED', reason_id: 'CREDIT_ONLY' });
   });
 
   it('should send CLOSED as CANCELLED, read it back as CLOSED, then treat the account as terminal', async () => {
     const id = freshNumeric();
     const res = await api.put(id, { status: 'CLOSED', reason: 'CUSTOMER_REQUEST' });
     expectChange(res, id, 'CLOSED', 'CANCELLED', 'CUSTOMER_REQUEST');
-    await expectOneMintAndWrite(
-      pm.sandbox,
-      id,
-      ACCOUNTS_WRITE(id),
-      { status: 'CANCELLED', reason_id: 'CUSTOMER_REQUEST' },
-      Number(id),
-    );
+    await expectAccountsWrite(id, { status: 'CANCELLED', reason_id: 'CUSTOMER_REQUEST' });
 
     const read = await api.get(id);
     expect(read.body).toMatchObject({
@@ -911,7 +883,7 @@ describe('Pismo regular accounts API (built-in sandbox, PISMO_ACCOUNT_API=accoun
       expect(problem.errors).toEqual([expect.objectContaining({ field: `providerOptions.${key}` })]);
     }
     const long = `9${'1'.repeat(70)}`;
-    const dry = await api.put(long, { status: 'CLOSED' }, { query: '?dryRun=true' });
+    const dry = await api.dryRun(long, { status: 'CLOSED' });
     expect(dry.body).toEqual({
       dryRun: true,
       providerRequest: {
@@ -937,10 +909,8 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
   const { api } = pm;
 
   it('should report Pismo as live and the others on their sandboxes', async () => {
-    const { body } = await call('GET', `${pm.gw.url}/v1/providers`);
-    const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
-    expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'live', spidr: 'sandbox' });
-    expect(pm.gw.providerUrl('pismo')).toBe(pm.sandbox);
+    // Against the standalone sandbox's own URL (pm.sandbox is the gateway's URL, so it proves nothing).
+    await expectLiveMode(pm);
   });
 
   it("should send the contract's requests with a per-account token to PISMO_BASE_URL", async () => {
@@ -970,7 +940,7 @@ describe('Pismo in live mode (standalone sandbox at PISMO_BASE_URL)', () => {
       ['GET', CORPORATE_READ(id)],
     ]);
 
-    const dry = await api.put(id, { status: 'ACTIVE' }, { query: '?dryRun=true' });
+    const dry = await api.dryRun(id, { status: 'ACTIVE' });
     expect(dry.body.providerRequest).toEqual({
       method: 'PATCH',
       url: `${pm.sandbox}${CORPORATE_WRITE(id)}`,

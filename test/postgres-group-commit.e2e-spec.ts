@@ -3,35 +3,21 @@
  * transaction, yet each is answered for itself — one refused statement fails its own change only.
  */
 import { randomUUID } from 'node:crypto';
-import type { NewAttempt } from '../src/persistence/audit.repository.js';
+import { newAttempt } from '../src/persistence/attempt.spec-support.js';
 import { PostgresChangeWrites } from '../src/persistence/change-writes.postgres.js';
 import { openDatabase, type Database } from '../src/persistence/database.js';
-import {
-  describePostgres,
-  freshPostgres,
-  postgresSkipReason,
-  type TestDatabase,
-} from './support/databases.js';
+import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
 
-const unavailable = await postgresSkipReason();
+const attempt = (changeId: string) =>
+  newAttempt({
+    changeId,
+    accountId: `group-${changeId}`,
+    callerId: 'caller',
+    requestId: randomUUID(),
+    instanceId: randomUUID(),
+  });
 
-const attempt = (changeId: string): NewAttempt => ({
-  changeId,
-  provider: 'spidr',
-  accountId: `group-${changeId}`,
-  customerId: null,
-  callerId: 'caller',
-  requestId: randomUUID(),
-  status: 'SUSPENDED',
-  reason: null,
-  note: null,
-  idempotencyKey: null,
-  providerRequest: null,
-  instanceId: randomUUID(),
-  createdAt: new Date().toISOString(),
-});
-
-describePostgres(unavailable, 'PostgreSQL group commit', () => {
+await describeWithPostgres('PostgreSQL group commit', () => {
   let testDb: TestDatabase;
   let database: Database;
   let writes: PostgresChangeWrites;

@@ -4,15 +4,8 @@
  * another (pg's deprecation "Calling client.query() when the client is already executing a query").
  */
 import pg from 'pg';
-import {
-  describePostgres,
-  freshPostgres,
-  postgresSkipReason,
-  type TestDatabase,
-} from './support/databases.js';
+import { describeWithPostgres, freshPostgres, type TestDatabase } from './support/databases.js';
 import { call, startGateway, type TestGateway } from './support/gateway.js';
-
-const unavailable = await postgresSkipReason();
 
 /** A statement of a change's hot path (named statusgate_…) or of a transaction around some. */
 function hotPath(query: unknown): boolean {
@@ -21,7 +14,7 @@ function hotPath(query: unknown): boolean {
   return typeof query === 'string' && /^(begin|commit|rollback)$/i.test(query.trim());
 }
 
-describePostgres(unavailable, 'A keyed change on PostgreSQL', () => {
+await describeWithPostgres('A keyed change on PostgreSQL', () => {
   let db: TestDatabase;
   let gw: TestGateway;
   const counts = { queries: 0, checkouts: 0 };

@@ -4,16 +4,11 @@
  * before any validation ran. What cannot be sent faithfully is refused with 400 VALIDATION_FAILED naming
  * the field (CONTRACT §4), before any provider call; what can is sent unchanged. Raw bodies, over HTTP.
  */
-import { call, expectProblem, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { call, expectProblem, sandboxCalls, useGateway } from './support/gateway.js';
 
-let gw: TestGateway;
+const gw = useGateway();
 let counter = 0;
 const fresh = () => `num-${process.pid}-${++counter}`;
-
-beforeAll(async () => {
-  gw = await startGateway();
-});
-afterAll(() => gw.close());
 
 /** PUT with the body text as written (no JSON.stringify on the way, which would already lose digits). */
 function putRaw(provider: string, accountId: string, rawBody: string) {

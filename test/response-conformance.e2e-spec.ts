@@ -7,16 +7,13 @@
  */
 import { Ajv, type ValidateFunction } from 'ajv';
 import formats from 'ajv-formats';
-import { call, startGateway, type JsonResponse, type TestGateway } from './support/gateway.js';
+import { call, useGateway, type JsonResponse } from './support/gateway.js';
+import { testApiKey } from './support/api-keys.js';
 
-const FULL = {
-  id: 'conf-full',
-  key: 'conf-full-6d2b9f1e3a7c4850',
-  scopes: ['status:read', 'status:write', 'status:close'],
-};
-const WRITER = { id: 'conf-writer', key: 'conf-writer-5e8c2a4f6b1d3907', scopes: ['status:write'] };
-const READER = { id: 'conf-reader', key: 'conf-reader-1a9e7c5b3d2f4068', scopes: ['status:read'] };
-const EVENTS = { id: 'conf-events', key: 'conf-events-2b4d6f8a0c1e3579', scopes: ['events:read'] };
+const FULL = testApiKey('conf-full', 'conf-full-6d2b9f1e3a7c4850');
+const WRITER = testApiKey('conf-writer', 'conf-writer-5e8c2a4f6b1d3907', ['status:write']);
+const READER = testApiKey('conf-reader', 'conf-reader-1a9e7c5b3d2f4068', ['status:read']);
+const EVENTS = testApiKey('conf-events', 'conf-events-2b4d6f8a0c1e3579', ['events:read']);
 const auth = (key = FULL.key) => ({ 'x-api-key': key });
 const STATUS_PATH = '/v1/accounts/{provider}/{accountId}/status';
 const HISTORY_PATH = '/v1/accounts/{provider}/{accountId}/history';
@@ -57,7 +54,10 @@ interface Sent {
 }
 
 describe('Response conformance to the OpenAPI document', () => {
-  let gw: TestGateway;
+  const gw = useGateway({
+    API_KEYS: JSON.stringify([FULL, READER, WRITER, EVENTS]),
+    SPIDR_TIMEOUT_MS: '300',
+  });
   let doc: any;
   const ajv = new Ajv({ strict: false, allErrors: true });
   // ajv-formats is CommonJS: its function is the module's default export under NodeNext.
@@ -80,10 +80,6 @@ describe('Response conformance to the OpenAPI document', () => {
   }
 
   beforeAll(async () => {
-    gw = await startGateway({
-      API_KEYS: JSON.stringify([FULL, READER, WRITER, EVENTS]),
-      SPIDR_TIMEOUT_MS: '300',
-    });
     doc = (await call('GET', `${gw.url}/docs-json`)).body;
     await fetch(`${gw.providerUrl('pismo')}/__sandbox/faults`, {
       method: 'POST',
@@ -260,7 +256,6 @@ describe('Response conformance to the OpenAPI document', () => {
     await send('GET', '/health/ready', '/health/ready');
     await send('GET', '/metrics', '/metrics');
   }, 60_000);
-  afterAll(() => gw.close());
 
   function validatorFor(
     operation: string,

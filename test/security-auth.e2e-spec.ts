@@ -29,7 +29,7 @@ import {
   type JsonResponse,
   type TestGateway,
 } from './support/gateway.js';
-import { spawnGateway } from './support/process.js';
+import { spawnGateway, type GatewayProcess } from './support/process.js';
 
 type Scope = 'status:read' | 'status:write' | 'status:close';
 type Via = 'X-API-Key' | 'Bearer';
@@ -754,6 +754,24 @@ describe('Start-up rules (built dist/main.js)', () => {
     SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
     DATABASE_URL: temporarySqliteUrl(),
   });
+  /** Runs `use` on a gateway process with Spidr live at a standalone sandbox, and `env`; then stops both. */
+  const withLiveSpidrGateway = async (
+    env: Record<string, string>,
+    use: (gateway: GatewayProcess) => Promise<void>,
+  ) => {
+    const sandbox = await startSandbox('spidr');
+    try {
+      const gateway = await spawnGateway({ ...liveSpidr(sandbox.url), ...env });
+      try {
+        await use(gateway);
+      } finally {
+        gateway.child.kill('SIGTERM');
+        await gateway.exited;
+      }
+    } finally {
+      await sandbox.close();
+    }
+  };
 
   it('should refuse to start with a live provider and no API_KEYS: exit 1, one stderr line naming API_KEYS', async () => {
     const sandbox = await startSandbox('spidr');
@@ -772,9 +790,7 @@ describe('Start-up rules (built dist/main.js)', () => {
   }, 30_000);
 
   it('should start with a live provider and AUTH_DISABLED=true, log a warning, and serve without a key', async () => {
-    const sandbox = await startSandbox('spidr');
-    const gateway = await spawnGateway({ ...liveSpidr(sandbox.url), AUTH_DISABLED: 'true' });
-    try {
+    await withLiveSpidrGateway({ AUTH_DISABLED: 'true' }, async (gateway) => {
       const res = await call('GET', `${gateway.url}/v1/providers`);
       expect(res.status).toBe(200);
       expect(res.body.items.find((p: any) => p.id === 'spidr').mode).toBe('live');
@@ -786,28 +802,18 @@ describe('Start-up rules (built dist/main.js)', () => {
       const warning = lines.find((l) => l.level === 'warn' && /AUTH_DISABLED/.test(String(l.msg)));
       expect(warning).toBeDefined();
       expect(lines.find((l) => /listening on/.test(String(l.msg)))).toMatchObject({ auth: 'off' });
-    } finally {
-      gateway.child.kill('SIGTERM');
-      await gateway.exited;
-      await sandbox.close();
-    }
+    });
   }, 30_000);
 
   it('should start with a live provider and API_KEYS, with auth on', async () => {
-    const sandbox = await startSandbox('spidr');
-    const gateway = await spawnGateway({ ...liveSpidr(sandbox.url), API_KEYS: apiKeysEnv([READER]) });
-    try {
+    await withLiveSpidrGateway({ API_KEYS: apiKeysEnv([READER]) }, async (gateway) => {
       expectProblem(await call('GET', `${gateway.url}/v1/providers`), 401, 'UNAUTHENTICATED');
       const res = await call('GET', `${gateway.url}/v1/providers`, {
         headers: keyHeader('Bearer', READER.secret),
       });
       expect(res.status).toBe(200);
       expect(gateway.output()).not.toContain(READER.secret);
-    } finally {
-      gateway.child.kill('SIGTERM');
-      await gateway.exited;
-      await sandbox.close();
-    }
+    });
   }, 30_000);
 
   it('should turn auth off with a warning when every provider is on its sandbox and API_KEYS is unset', async () => {

@@ -25,7 +25,7 @@ import { CLEARGRID_SANDBOX_SETTINGS } from '../src/providers/cleargrid/cleargrid
 import { PISMO_SANDBOX_SETTINGS } from '../src/providers/pismo/pismo.sandbox.js';
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { newSpidrAccount } from '../src/providers/spidr/spidr.sandbox-state.js';
-import { sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { flushLogs, sandboxCalls, startGateway, type TestGateway, useGateway } from './support/gateway.js';
 
 const PROVIDERS: ProviderId[] = ['cleargrid', 'canopy', 'pismo', 'spidr'];
 
@@ -631,11 +631,6 @@ async function expectSentinelsServed(
 // ---------------------------------------------------------------------------------------------------------
 // The places to search
 
-async function flushLogs(gw: TestGateway): Promise<void> {
-  await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
-  await new Promise((r) => setTimeout(r, 100));
-}
-
 function logPlaces(gw: TestGateway): Place[] {
   return gw
     .rawLogs()
@@ -788,7 +783,7 @@ function describeRun(
     });
 
     it('never writes a secret, token or personal data into the log', async () => {
-      await flushLogs(run.gw);
+      await flushLogs(run.gw, 100);
       const places = logPlaces(run.gw);
       expect(places.length).toBeGreaterThan(200);
       expect(findLeaks(run.secrets, places)).toEqual([]);
@@ -932,7 +927,7 @@ describeRun(
 // reach error bodies, logs or the audit trail. Each case is its own test so a leak names its source.
 
 describe('redaction of provider error answers that echo personal data or credentials', () => {
-  let gw: TestGateway;
+  const gw = useGateway(COMMON_ENV);
   let s: Session;
   const fault = async (provider: ProviderId, rule: Record<string, unknown>) => {
     const r = await fetch(`${gw.providerUrl(provider)}/__sandbox/faults`, {
@@ -943,12 +938,8 @@ describe('redaction of provider error answers that echo personal data or credent
     expect(r.status).toBe(201);
   };
 
-  beforeAll(async () => {
-    gw = await startGateway(COMMON_ENV);
+  beforeAll(() => {
     s = new Session(gw, 'echo');
-  });
-  afterAll(async () => {
-    await gw.close();
   });
 
   /** Sends one change, then checks the response, the log and the raw audit rows for `secrets`. */
@@ -969,7 +960,7 @@ describe('redaction of provider error answers that echo personal data or credent
       code: expectedCode,
       hasProvider: true,
     });
-    await flushLogs(gw);
+    await flushLogs(gw, 100);
     const logs = logPlaces(gw).filter((p) => p.text.includes(`echo-${id}`) || p.text.includes(id));
     expect(logs.length).toBeGreaterThan(0);
     const db = await dbPlaces(gw);

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { temporarySqliteUrl } from './support/gateway.js';
 import { spawnGateway } from './support/process.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Stopping the gateway', () => {
   it('should write its last log line, "stopped cleanly", before it exits on SIGTERM', async () => {

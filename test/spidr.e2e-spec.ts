@@ -6,10 +6,12 @@
 import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
 import { SPIDR_API_KEY_HEADER } from '../src/providers/spidr/spidr.wire.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
-import { call, expectProblem, sandboxCalls, type JsonResponse, type TestGateway } from './support/gateway.js';
+import { call, expectProblem, flushLogs, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
+  expectLiveMode,
   expectProviderFailure,
   itMapsMagicFailures,
+  listedProvider,
   useProviderGateway,
 } from './support/provider-harness.js';
 
@@ -61,19 +63,12 @@ function expectIsoDate(value: unknown): void {
   expect(new Date(value as string).toISOString()).toBe(value);
 }
 
-async function flushLogs(gw: TestGateway): Promise<void> {
-  await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
-  await new Promise((r) => setTimeout(r, 50));
-}
-
 describe('Spidr through the gateway (built-in sandbox)', () => {
   const sp = useProviderGateway('spidr');
 
   describe('capabilities', () => {
     it('should list Spidr in sandbox mode with the section 5 translation', async () => {
-      const { status, body } = await call('GET', `${sp.gw.url}/v1/providers`);
-      expect(status).toBe(200);
-      const spidr = body.items.find((p: any) => p.id === 'spidr');
+      const spidr = await listedProvider(sp);
       expect(spidr).toMatchObject({ name: 'Spidr', mode: 'sandbox', circuit: 'closed', liveRead: true });
       expect(spidr.statuses.ACTIVE).toMatchObject({
         supported: true,
@@ -313,7 +308,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
         expect(problem.retryable).toBe(false);
         expect(problem.provider).toBeUndefined();
         // The same for a dry run.
-        const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, { body });
+        const dry = await sp.api.dryRun(id, body);
         expect(expectProblem(dry, 422, 'STATUS_NOT_SUPPORTED').supportedStatuses).toEqual(SUPPORTED);
         expect(await callsFor(sp.sandbox, id)).toEqual([]);
         // Recorded in the audit trail (CONTRACT section 3), once: the dry run is not.
@@ -502,8 +497,10 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
   describe('dryRun', () => {
     it('should answer the exact Spidr request with an absolute URL and send nothing to Spidr', async () => {
       const id = accountId();
-      const res = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
-        body: { status: 'CLOSED', reason: 'FRAUD', providerOptions: { ztmSessionKey: 'zk-1' } },
+      const res = await sp.api.dryRun(id, {
+        status: 'CLOSED',
+        reason: 'FRAUD',
+        providerOptions: { ztmSessionKey: 'zk-1' },
       });
       expect(res.status).toBe(200);
       expect(res.body).toEqual({
@@ -525,9 +522,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
     it('should percent-encode the account id in the provider URL, as the real call does', async () => {
       const id = `e2e:${process.pid}@spidr+x`;
       const encoded = encodeURIComponent(id);
-      const dry = await call('PUT', `${sp.api.statusUrl(encoded)}?dryRun=true`, {
-        body: { status: 'SUSPENDED' },
-      });
+      const dry = await sp.api.dryRun(encoded, { status: 'SUSPENDED' });
       expect(dry.body.providerRequest.url).toBe(`${sp.sandbox}/v1/account/${encoded}`);
       const res = await sp.api.put(encoded, { status: 'SUSPENDED' });
       expect(res.status).toBe(200);
@@ -647,7 +642,7 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
       answers.push(await sp.api.get(id));
       answers.push(await sp.api.put(id, { status: 'SUSPENDED' }));
       answers.push(await sp.api.get(id));
-      answers.push(await sp.api.put(id, { status: 'CLOSED' }, { query: '?dryRun=true' }));
+      answers.push(await sp.api.dryRun(id, { status: 'CLOSED' }));
       answers.push(await sp.api.put(id, { status: 'CLOSED', reason: 'PAID_OFF' }));
       answers.push(await sp.api.put(id, { status: 'ACTIVE' })); // 409 from Spidr
       answers.push(await sp.api.get(id));
@@ -715,10 +710,7 @@ describe('Spidr with caller API keys (scopes)', () => {
       );
       expect(problem.requiredScope).toBe('status:close');
     }
-    const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
-      body: { status: 'CLOSED' },
-      headers: { 'x-api-key': KEYS.writer },
-    });
+    const dry = await sp.api.dryRun(id, { status: 'CLOSED' }, { headers: { 'x-api-key': KEYS.writer } });
     expectProblem(dry, 403, 'FORBIDDEN');
 
     const calls = await callsFor(sp.sandbox, id);
@@ -776,18 +768,13 @@ describe('Spidr in live mode (standalone sandbox at SPIDR_BASE_URL)', () => {
   const sp = useProviderGateway('spidr', { live: { SPIDR_API_KEY: API_KEY } });
 
   it('should report Spidr as live at that URL and the others on their sandboxes', async () => {
-    const { body } = await call('GET', `${sp.gw.url}/v1/providers`);
-    const modes = Object.fromEntries(body.items.map((p: any) => [p.id, p.mode]));
-    expect(modes).toEqual({ cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'sandbox', spidr: 'live' });
-    expect(sp.gw.providerUrl('spidr')).toBe(sp.sandbox);
-    expect((await call('GET', `${sp.gw.url}/health/ready`)).body.details.spidr.mode).toBe('live');
+    // Against the standalone sandbox's own URL (sp.sandbox is the gateway's URL, so it proves nothing).
+    await expectLiveMode(sp);
   });
 
   it("should send exactly the contract's requests with the API key to the live URL", async () => {
     const id = accountId();
-    const dry = await call('PUT', `${sp.api.statusUrl(id)}?dryRun=true`, {
-      body: { status: 'CLOSED', reason: 'PAID_OFF' },
-    });
+    const dry = await sp.api.dryRun(id, { status: 'CLOSED', reason: 'PAID_OFF' });
     expect(dry.body.providerRequest).toEqual({
       method: 'PATCH',
       url: `${sp.sandbox}/v1/account/${id}`,

@@ -1,7 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type SQLite from 'better-sqlite3';
-import { call, expectProblem, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { call, expectProblem, sandboxCalls, useGateway } from './support/gateway.js';
 
 /** An injected write failure: every matching write fails as on a full disk, until `heal` is called. */
 function failWrites(sqlite: SQLite.Database, name: string, on: string): { heal(): void } {
@@ -12,15 +11,11 @@ function failWrites(sqlite: SQLite.Database, name: string, on: string): { heal()
 }
 
 describe('Store write failures', () => {
-  let gw: TestGateway;
+  const gw = useGateway({ AUTH_DISABLED: 'true' });
   let sqlite: SQLite.Database;
 
-  beforeAll(async () => {
-    gw = await startGateway({ AUTH_DISABLED: 'true' });
+  beforeAll(() => {
     sqlite = gw.gateway.store.database.sqlite!;
-  });
-  afterAll(async () => {
-    await gw.close();
   });
 
   it('should release the idempotency key when the final commit fails, so a retry is not refused as in progress', async () => {

@@ -13,14 +13,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { call, sandboxCalls, startGateway, type TestGateway } from './support/gateway.js';
+import { testApiKey } from './support/api-keys.js';
 
 const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join('test', 'artifacts');
-const KEY = {
-  id: 'swagger-tester',
-  key: 'sk-swagger-ui-7c41e9a2b5d8f036',
-  scopes: ['status:read', 'status:write', 'status:close'],
-};
+const KEY = testApiKey('swagger-tester', 'sk-swagger-ui-7c41e9a2b5d8f036');
 const CHANGE_PATH = '/v1/accounts/{provider}/{accountId}/status';
 const STEP_TIMEOUT_MS = 15_000;
 

@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { GIVE_UP_AFTER_MS } from '../src/services/webhook-dispatcher.js';
 import { call, startGateway, temporarySqliteUrl, type TestGateway } from './support/gateway.js';
-import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
+import {
+  forAccount,
+  startReceiver,
+  waitForDelivery,
+  webhookSecret,
+  type WebhookReceiver,
+} from './support/webhook-receiver.js';
 
 /**
  * The end of retrying (CONTRACT §7): a delivery that fails for 24 hours is given up, counted and logged, and
@@ -33,8 +39,6 @@ describe('Webhook delivery given up after 24 hours', () => {
     await Promise.all([dead, live].map((r) => r?.close()));
   });
 
-  const forAccount = (r: WebhookReceiver, account: string) =>
-    r.received.filter((w) => w.event?.data?.accountId === account);
   const counter = async (subscriber: string, result: string) => {
     const text = await fetch(`${gw.url}/metrics`).then((r) => r.text());
     const line = new RegExp(
@@ -51,7 +55,7 @@ describe('Webhook delivery given up after 24 hours', () => {
     });
     expect(first.status).toBe(200);
     // The other subscriber has it at once; the dead one answered 500 and waits for its retry.
-    await live.waitFor(() => forAccount(live, account).some((w) => w.status === 204), 5_000);
+    await waitForDelivery(live, account, 5_000);
     await dead.waitFor(() => forAccount(dead, account).length === 1, 5_000);
     expect(await counter('dead', 'given_up')).toBe(0);
 

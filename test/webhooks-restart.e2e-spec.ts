@@ -1,5 +1,10 @@
-import { SPIDR_SANDBOX_SETTINGS } from '../src/providers/spidr/spidr.sandbox.js';
-import { call, startSandbox, temporarySqliteUrl, type StandaloneSandbox } from './support/gateway.js';
+import {
+  call,
+  spidrGatewayEnv,
+  startSandbox,
+  temporarySqliteUrl,
+  type StandaloneSandbox,
+} from './support/gateway.js';
 import { spawnGateway } from './support/process.js';
 import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
 
@@ -18,10 +23,7 @@ describe('Webhook delivery across a kill -9', () => {
   });
 
   const envFor = (databaseUrl: string, url: string) => ({
-    DATABASE_URL: databaseUrl,
-    SPIDR_BASE_URL: sandbox.url,
-    SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-    AUTH_DISABLED: 'true',
+    ...spidrGatewayEnv(databaseUrl, sandbox.url),
     WEBHOOKS: JSON.stringify([{ id: 'crm', url, secret: webhookSecret('restart-secret') }]),
   });
 

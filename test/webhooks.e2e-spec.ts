@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { call, startGateway, type TestGateway } from './support/gateway.js';
-import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
+import {
+  failFirst,
+  forAccount,
+  startReceiver,
+  waitForDelivery,
+  webhookSecret,
+  type WebhookReceiver,
+} from './support/webhook-receiver.js';
 
 const SECRET = webhookSecret('main-subscriber-secret');
 const OTHER_SECRET = webhookSecret('other-subscriber-secret');
@@ -41,8 +48,6 @@ describe('Webhooks', () => {
 
   const change = (provider: string, account: string, body: Record<string, unknown>) =>
     call('PUT', `${gw.url}/v1/accounts/${provider}/${account}/status`, { body });
-  const forAccount = (r: WebhookReceiver, account: string) =>
-    r.received.filter((w) => w.event?.data?.accountId === account);
 
   it('should POST each event signed per Standard Webhooks: verifies with the secret, fails with another', async () => {
     const account = `sig-${randomUUID()}`;
@@ -75,10 +80,9 @@ describe('Webhooks', () => {
 
   it('should retry after 500s with the same webhook-id until a 2xx', async () => {
     const account = `retry-${randomUUID()}`;
-    let failures = 2;
-    main.answer = (r) => (r.event?.data?.accountId === account && failures-- > 0 ? 500 : 204);
+    failFirst(main, account, 2, 500);
     await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
-    await main.waitFor(() => forAccount(main, account).some((w) => w.status === 204), 20_000);
+    await waitForDelivery(main, account, 20_000);
     const hooks = forAccount(main, account);
     expect(hooks.map((h) => h.status)).toEqual([500, 500, 204]);
     expect(new Set(hooks.map((h) => h.headers['webhook-id'])).size).toBe(1);
@@ -118,7 +122,7 @@ describe('Webhooks', () => {
     await change('spidr', account, { status: 'DO_NOT_CONTACT' });
     await change('spidr', other, { status: 'ACTIVE' });
     // Another account is delivered while the first event of `account` waits for its retry.
-    await main.waitFor(() => forAccount(main, other).some((w) => w.status === 204), 5_000);
+    await waitForDelivery(main, other, 5_000);
     expect(forAccount(main, account).every((w) => w.event.data.status === 'SUSPENDED')).toBe(true);
     await main.waitFor(() => forAccount(main, account).filter((w) => w.status === 204).length === 3, 20_000);
     // Nothing of the account was sent before the earlier one was delivered: the order of every POST is the commit order.
@@ -138,11 +142,11 @@ describe('Webhooks', () => {
     const res = await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(2_000);
-    await main.waitFor(() => forAccount(main, account).some((w) => w.status === 204), 3_000);
+    await waitForDelivery(main, account, 3_000);
     // The slow subscriber has the request but has not answered yet.
     await slow.waitFor(() => forAccount(slow, account).length === 1, 3_000);
     expect(forAccount(slow, account)[0].status).toBeUndefined();
-    await slow.waitFor(() => forAccount(slow, account).some((w) => w.status === 204), 10_000);
+    await waitForDelivery(slow, account, 10_000);
   }, 20_000);
 
   it('should deliver to another subscriber at once while a slow one has every delivery slot taken', async () => {
@@ -176,10 +180,9 @@ describe('Webhooks', () => {
 
   it('should not follow a redirect: a 3xx is a failed attempt, retried at the configured URL', async () => {
     const account = `redirect-${randomUUID()}`;
-    let redirects = 1;
-    main.answer = (r) => (r.event?.data?.accountId === account && redirects-- > 0 ? 307 : 204);
+    failFirst(main, account, 1, 307);
     await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
-    await main.waitFor(() => forAccount(main, account).some((w) => w.status === 204), 10_000);
+    await waitForDelivery(main, account, 10_000);
     expect(forAccount(main, account).map((w) => w.status)).toEqual([307, 204]);
     // The Location it was sent to (…/hook-redirected) was never called.
     expect(main.received.filter((w) => w.event?.data?.accountId === account).length).toBe(2);

@@ -1,25 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NewAttempt } from './audit.repository.js';
+import { newAttempt } from './attempt.spec-support.js';
 import { openDatabase, type Database } from './database.js';
 import { SqliteChangeWrites } from './change-writes.sqlite.js';
 
-const attempt = (changeId: string): NewAttempt => ({
-  changeId,
-  provider: 'spidr',
-  accountId: 'acc-1',
-  customerId: null,
-  callerId: 'svc',
-  requestId: `req-${changeId}`,
-  status: 'SUSPENDED',
-  reason: null,
-  note: null,
-  idempotencyKey: null,
-  providerRequest: { method: 'PATCH', url: 'http://x/v1/account/acc-1', body: { status: 'suspended' } },
-  instanceId: 'i-1',
-  createdAt: new Date().toISOString(),
-});
+const attempt = (changeId: string) =>
+  newAttempt({
+    changeId,
+    requestId: `req-${changeId}`,
+    providerRequest: { method: 'PATCH', url: 'http://x/v1/account/acc-1', body: { status: 'suspended' } },
+  });
 
 /** A claim of `key` by caller `svc`, made now, held for a minute, locked for ten seconds. */
 const claimOf = (key: string) => ({

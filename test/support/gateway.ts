@@ -12,6 +12,7 @@ import type { Env } from '../../src/config/config.js';
 import { loadConfig } from '../../src/runtime/config.js';
 import type { ProviderId } from '../../src/domain/index.js';
 import { PROVIDER_DEFINITIONS } from '../../src/providers/definitions.js';
+import { SPIDR_SANDBOX_SETTINGS } from '../../src/providers/spidr/spidr.sandbox.js';
 import { listenOnLoopback, type SandboxCall } from '../../src/providers/sandbox/sandbox-kit.js';
 
 export interface TestGateway {
@@ -24,6 +25,12 @@ export interface TestGateway {
   /** The base URL of a provider's endpoint (its built-in sandbox, or the live URL given). */
   providerUrl(provider: ProviderId): string;
   close(): Promise<void>;
+}
+
+/** Flushes the gateway's log stream, then waits `settleMs` for the last lines to reach the captured logs. */
+export async function flushLogs(gw: TestGateway, settleMs = 50): Promise<void> {
+  await new Promise<void>((resolve) => gw.gateway.logger.flush(() => resolve()));
+  await new Promise((r) => setTimeout(r, settleMs));
 }
 
 export async function startGateway(
@@ -133,6 +140,16 @@ export async function startSandbox(provider: ProviderId): Promise<StandaloneSand
   const app = (await PROVIDER_DEFINITIONS[provider].loadSandbox()).create();
   const url = await listenOnLoopback(app);
   return { url, app, close: () => app.close() };
+}
+
+/** A gateway's environment with Spidr live at a standalone sandbox, and no API keys. */
+export function spidrGatewayEnv(databaseUrl: string, spidrUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    SPIDR_BASE_URL: spidrUrl,
+    SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
+    AUTH_DISABLED: 'true',
+  };
 }
 
 /** The requests a sandbox has received (control routes excluded). */

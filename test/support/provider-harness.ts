@@ -3,6 +3,7 @@
  * - `useProviderGateway`: a gateway per describe block (built-in sandboxes, or the provider "live" at a
  *   standalone sandbox), started before and closed after its tests;
  * - `statusClient`: PUT/GET status and GET history for one provider's accounts;
+ * - `expectLiveMode`, `listedProvider`: the suite's provider as /v1/providers (and /health/ready) report it;
  * - `expectProviderFailure`: "provider failure → canonical problem" (CONTRACT.md section 4);
  * - `itMapsMagicFailures`: a provider's "magic account id → documented failure" matrix (sections 4 and 5)
  *   as one `it.each` table: the harness sends the change through the real gateway to the provider's
@@ -40,6 +41,7 @@ export interface ProviderSuiteOptions {
 }
 
 export interface ProviderSuite {
+  readonly provider: ProviderId;
   readonly gw: TestGateway;
   /** The provider's base URL: its built-in sandbox, or the standalone one in live mode. */
   readonly sandbox: string;
@@ -47,6 +49,8 @@ export interface ProviderSuite {
   readonly liveUrl: string;
   /** Status calls for this provider on this gateway. */
   readonly api: StatusClient;
+  /** The suite's `check` (a no-op without one), for answers fetched outside `api`. */
+  readonly check: (response: JsonResponse) => void;
 }
 
 /** One gateway for the enclosing describe block: started in `beforeAll`, closed in `afterAll`. */
@@ -66,7 +70,9 @@ export function useProviderGateway(provider: ProviderId, options: ProviderSuiteO
     },
     { beforeClose: options.beforeClose, afterClose: async () => standalone?.close() },
   );
+  const check = options.check ?? (() => undefined);
   const suite: ProviderSuite = {
+    provider,
     gw,
     get sandbox() {
       return gw.providerUrl(provider);
@@ -75,10 +81,35 @@ export function useProviderGateway(provider: ProviderId, options: ProviderSuiteO
       if (!standalone) throw new Error(`the ${provider} suite is not in live mode`);
       return standalone.url;
     },
-    api: statusClient(provider, () => gw, options.check),
+    api: statusClient(provider, () => gw, check),
+    check,
   };
   if (options.ready) beforeAll(() => options.ready!(suite));
   return suite;
+}
+
+/**
+ * A live-mode suite as the gateway reports it: its provider live (the others on their sandboxes) in
+ * /v1/providers and /health/ready, at the standalone sandbox's URL.
+ */
+export async function expectLiveMode(suite: ProviderSuite): Promise<void> {
+  const providers = await call('GET', `${suite.gw.url}/v1/providers`);
+  suite.check(providers);
+  const modes = Object.fromEntries(providers.body.items.map((p: any) => [p.id, p.mode]));
+  const sandboxes = { cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'sandbox', spidr: 'sandbox' };
+  expect(modes).toEqual({ ...sandboxes, [suite.provider]: 'live' });
+  expect(suite.gw.providerUrl(suite.provider)).toBe(suite.liveUrl);
+  const ready = await call('GET', `${suite.gw.url}/health/ready`);
+  suite.check(ready);
+  expect(ready.body.details[suite.provider].mode).toBe('live');
+}
+
+/** The suite's provider as GET /v1/providers lists it; the answer is checked (200, and the suite's `check`). */
+export async function listedProvider(suite: ProviderSuite): Promise<any> {
+  const response = await call('GET', `${suite.gw.url}/v1/providers`);
+  suite.check(response);
+  expect(response.status).toBe(200);
+  return response.body.items.find((p: any) => p.id === suite.provider);
 }
 
 export interface RequestOptions {
@@ -91,6 +122,8 @@ export interface StatusClient {
   /** `/v1/accounts/<provider>/<id>/status` on the gateway, plus `query`. */
   statusUrl(id: string, query?: string): string;
   put(id: string, body: unknown, options?: RequestOptions): Promise<JsonResponse>;
+  /** `put` with `?dryRun=true`: the provider request the change would send, sending nothing. */
+  dryRun(id: string, body: unknown, options?: RequestOptions): Promise<JsonResponse>;
   get(id: string, options?: RequestOptions): Promise<JsonResponse>;
   history(id: string, options?: RequestOptions): Promise<JsonResponse>;
 }
@@ -112,6 +145,8 @@ export function statusClient(
     statusUrl,
     put: (id, body, options = {}) =>
       checked(call('PUT', statusUrl(id, options.query), { body, headers: options.headers })),
+    dryRun: (id, body, options = {}) =>
+      checked(call('PUT', statusUrl(id, '?dryRun=true'), { body, headers: options.headers })),
     get: (id, options = {}) =>
       checked(call('GET', statusUrl(id, options.query), { headers: options.headers })),
     history: (id, options = {}) =>

@@ -4,9 +4,14 @@
  * and `afterAll` in the enclosing describe block (use it inside `describePostgres`).
  */
 import type { Env } from '../../src/config/config.js';
-import { SPIDR_SANDBOX_SETTINGS } from '../../src/providers/spidr/spidr.sandbox.js';
 import { freshPostgres, type TestDatabase } from './databases.js';
-import { startGateway, startSandbox, type StandaloneSandbox, type TestGateway } from './gateway.js';
+import {
+  spidrGatewayEnv,
+  startGateway,
+  startSandbox,
+  type StandaloneSandbox,
+  type TestGateway,
+} from './gateway.js';
 import { spawnGateway, type GatewayProcess } from './process.js';
 
 /** How a replica is run and stopped. */
@@ -44,13 +49,7 @@ export function useReplicas<R>(
   beforeAll(async () => {
     set.db = await freshPostgres();
     set.sandbox = await startSandbox('spidr');
-    const env: Env = {
-      DATABASE_URL: set.db.url,
-      SPIDR_BASE_URL: set.sandbox.url,
-      SPIDR_API_KEY: SPIDR_SANDBOX_SETTINGS.apiKey,
-      AUTH_DISABLED: 'true',
-      ...(await options.env?.()),
-    };
+    const env: Env = { ...spidrGatewayEnv(set.db.url, set.sandbox.url), ...(await options.env?.()) };
     for (let i = 0; i < (options.count ?? 2); i++) set.replicas.push(await kind.start(env));
   }, 60_000);
   afterAll(async () => {

@@ -85,3 +85,23 @@ export async function startReceiver(path = '/hook', port = 0): Promise<WebhookRe
 export function webhookSecret(seed: string): string {
   return `whsec_${Buffer.from(seed.padEnd(32, '#').slice(0, 32)).toString('base64')}`;
 }
+
+/** The requests a receiver got whose event is about `account`, in the order they came. */
+export function forAccount(receiver: WebhookReceiver, account: string): ReceivedWebhook[] {
+  return receiver.received.filter((w) => w.event?.data?.accountId === account);
+}
+
+/** Waits until a request about `account` was answered 204. */
+export function waitForDelivery(
+  receiver: WebhookReceiver,
+  account: string,
+  timeoutMs: number,
+): Promise<void> {
+  return receiver.waitFor(() => forAccount(receiver, account).some((w) => w.status === 204), timeoutMs);
+}
+
+/** Answers the first `times` requests about `account` with `status`, and every other request 204. */
+export function failFirst(receiver: WebhookReceiver, account: string, times: number, status: number): void {
+  let left = times;
+  receiver.answer = (r) => (r.event?.data?.accountId === account && left-- > 0 ? status : 204);
+}
