@@ -16,6 +16,8 @@
  *     a process hogging the data directory's disk.
  * The gateway runs as deployed: the node flags and file of `npm start` (the image's CMD).
  * Prints the tables, the issue-18 targets met or not, and writes bench/results/latest.json.
+ * Over 300 lines because it is one run in order (phases, then one report from their figures); each phase is
+ * a few lines over bench-lib.ts, and splitting the report from the phases would pass every figure twice.
  */
 import { stallLines, stallPhases } from './bench-stall.js';
 import { megabytes, sampleWal } from './wal-size.js';
