@@ -21,7 +21,7 @@ export const BUNDLE_EXTERNAL = ['better-sqlite3', 'swagger-ui-dist'];
  * instead. Node builds an ES module facade of a built-in by reading every export, and reading `node:http`'s
  * lazy `WebSocket`/`MessageEvent`/`CloseEvent` exports loads undici, zlib and web streams: 73 modules and
  * 14 MB of RSS that the gateway never uses (`node --input-type=module -e "import 'node:http'"`: 61 MB RSS
- * against 47 MB through require). `fs` and `util` have lazy exports too (`fs.promises`, `util.types` …).
+ * against 47 MB through require). `fs` and `util` have lazy exports too (`fs.promises`, `util.aborted` …).
  * The facade here exports the built-in's plain values only (what the bundle imports by name must be one,
  * or the build fails).
  */
