@@ -11,7 +11,7 @@
  *   history item and what reached the sandbox.
  */
 import type { Env } from '../../src/config/config.js';
-import type { ProviderId } from '../../src/domain/index.js';
+import { PROVIDER_IDS, type ProviderId } from '../../src/domain/index.js';
 import type { SandboxCall } from '../../src/providers/sandbox/sandbox-kit.js';
 import {
   call,
@@ -96,7 +96,7 @@ export async function expectLiveMode(suite: ProviderSuite): Promise<void> {
   const providers = await call('GET', `${suite.gw.url}/v1/providers`);
   suite.check(providers);
   const modes = Object.fromEntries(providers.body.items.map((p: any) => [p.id, p.mode]));
-  const sandboxes = { cleargrid: 'sandbox', canopy: 'sandbox', pismo: 'sandbox', spidr: 'sandbox' };
+  const sandboxes = Object.fromEntries(PROVIDER_IDS.map((id) => [id, 'sandbox']));
   expect(modes).toEqual({ ...sandboxes, [suite.provider]: 'live' });
   expect(suite.gw.providerUrl(suite.provider)).toBe(suite.liveUrl);
   const ready = await call('GET', `${suite.gw.url}/health/ready`);
