@@ -6,6 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -30,6 +31,15 @@ function modulesLoadedWith(env: Record<string, string>): string[] {
   });
   if (result.status !== 0) throw new Error(`app did not build: ${result.stderr}`);
   return JSON.parse(result.stdout) as string[];
+}
+
+/** A loopback port nobody listens on right now (the gateway under test binds it next). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
 
 const usesPg = (urls: string[]) => urls.some((u) => u.includes('/node_modules/pg/'));
@@ -88,7 +98,8 @@ describe('The bundle (dist/bundle/main.mjs)', () => {
 
   // ES module facades of node:http (and reads of globals like FormData) load undici, zlib and web streams,
   // about 14 MB the gateway never uses; src/scripts/bundle.ts keeps the bundle from touching them.
-  it("should serve without loading Node's fetch (undici) or web streams", () => {
+  it("should serve without loading Node's fetch (undici) or web streams", async () => {
+    const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'statusgate-footprint-'));
     const readyThenList = `
       await import('./dist/bundle/main.mjs');
@@ -104,7 +115,7 @@ describe('The bundle (dist/bundle/main.mjs)', () => {
         PATH: process.env.PATH ?? '',
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',
-        PORT: String(20_000 + (process.pid % 20_000)),
+        PORT: String(port),
         HOST: '127.0.0.1',
         DATABASE_URL: `sqlite:${join(dir, 'audit.sqlite')}`,
         SPIDR_BASE_URL: 'http://127.0.0.1:9',
