@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type SQLite from 'better-sqlite3';
+import SQLite from 'better-sqlite3';
 import { call, expectProblem, sandboxCalls, useGateway } from './support/gateway.js';
 
 /** An injected write failure: every matching write fails as on a full disk, until `heal` is called. */
@@ -14,9 +14,11 @@ describe('Store write failures', () => {
   const gw = useGateway({ AUTH_DISABLED: 'true' });
   let sqlite: SQLite.Database;
 
+  // A connection of its own: the gateway's main-thread connection only reads (its writer is a thread).
   beforeAll(() => {
-    sqlite = gw.gateway.store.database.sqlite!;
+    sqlite = new SQLite(gw.gateway.store.database.location);
   });
+  afterAll(() => sqlite.close());
 
   it('should release the idempotency key when the final commit fails, so a retry is not refused as in progress', async () => {
     const account = `SLOW300-release-${Date.now()}`;

@@ -41,13 +41,15 @@ const BATCH_COLUMNS = [
   'cancelled_at',
 ] as const satisfies ReadonlyArray<keyof BatchTable>;
 
+const INSERT_BATCH = `insert into batches (${BATCH_COLUMNS.join(', ')}) values (${BATCH_COLUMNS.map(() => '?').join(', ')})`;
+const INSERT_ITEM = `insert into batch_items (${ITEM_COLUMNS.join(', ')}) values (${ITEM_COLUMNS.map(() => '?').join(', ')})`;
+
 /** PostgreSQL caps a statement at 65,535 parameters: 17 columns × 500 rows stays well below. */
 const PG_ROWS_PER_INSERT = 500;
 
 /**
  * Batches and their items on either engine, as the API sees them. The batch and all its items are written
- * in one transaction (synchronously on SQLite, so the group-committing change writer can never interleave
- * with it). The worker's side (claiming, ending, recovering items) is in batches-claims.repository.ts.
+ * in one transaction (on SQLite one item of the writer thread's group commit). The worker's side (claiming, ending, recovering items) is in batches-claims.repository.ts.
  */
 export class BatchesRepository {
   constructor(private readonly database: Database) {}
@@ -55,7 +57,7 @@ export class BatchesRepository {
   /** Inserts the batch and its items atomically; `duplicate` when the caller's key is already taken. */
   async create(batch: BatchTable, items: BatchItemTable[]): Promise<'created' | 'duplicate'> {
     try {
-      if (this.database.sqlite) this.createSqlite(batch, items);
+      if (this.database.writer) await this.createSqlite(batch, items);
       else await this.createPostgres(batch, items);
       return 'created';
     } catch (error) {
@@ -152,20 +154,16 @@ export class BatchesRepository {
     return Number(row?.n ?? 0);
   }
 
-  private createSqlite(batch: BatchTable, items: BatchItemTable[]): void {
-    const sqlite = this.database.sqlite!;
-    const insertBatch = sqlite.prepare(
-      `insert into batches (${BATCH_COLUMNS.join(', ')}) values (${BATCH_COLUMNS.map(() => '?').join(', ')})`,
-    );
-    const insertItem = sqlite.prepare(
-      `insert into batch_items (${ITEM_COLUMNS.join(', ')}) values (${ITEM_COLUMNS.map(() => '?').join(', ')})`,
-    );
-    sqlite
-      .transaction(() => {
-        insertBatch.run(...BATCH_COLUMNS.map((c) => batch[c]));
-        for (const item of items) insertItem.run(...ITEM_COLUMNS.map((c) => item[c]));
-      })
-      .immediate();
+  /** One item of the writer thread's group commit: the batch and its items in one transaction. */
+  private async createSqlite(batch: BatchTable, items: BatchItemTable[]): Promise<void> {
+    await this.database.writer!.write([
+      null,
+      [
+        [INSERT_BATCH, BATCH_COLUMNS.map((c) => batch[c])],
+        ...items.map((item): [string, unknown[]] => [INSERT_ITEM, ITEM_COLUMNS.map((c) => item[c])]),
+      ],
+      false,
+    ]);
   }
 
   private async createPostgres(batch: BatchTable, items: BatchItemTable[]): Promise<void> {

@@ -2,7 +2,6 @@
  * The hot-path SQL of a status change (idempotency key, audit attempt, outbox event) for both engines:
  * the statement table, PostgreSQL's numbered and fused forms, and each write's parameters.
  */
-import type SQLite from 'better-sqlite3';
 import type pg from 'pg';
 import type { EventRecord } from '../events/cloud-events.js';
 import { AUDIT_SQL, completeAttemptParams, insertAttemptParams } from './audit.repository.js';
@@ -43,11 +42,6 @@ function insertEventFrom(source: string): string {
 export type StatementName = keyof typeof SQL;
 type WriteStatement = Exclude<StatementName, 'claim' | 'hasKey'>;
 type PgStatementName = StatementName | keyof typeof FUSED_SQL;
-
-export function prepareStatements(sqlite: SQLite.Database): Record<StatementName, SQLite.Statement> {
-  const entries = Object.entries(SQL).map(([name, text]) => [name, sqlite.prepare(text)]);
-  return Object.fromEntries(entries) as Record<StatementName, SQLite.Statement>;
-}
 
 const PG_SQL = Object.fromEntries(
   Object.entries({ ...SQL, ...FUSED_SQL }).map(([name, text]) => {

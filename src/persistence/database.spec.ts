@@ -1,8 +1,7 @@
-import type SQLite from 'better-sqlite3';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHECKPOINT_EVERY_MS, WAL_LIMIT_BYTES, openDatabase } from './database.js';
+import { CHECKPOINT_EVERY_MS, WAL_LIMIT_BYTES, openDatabase, type Database } from './database.js';
 
 const walSize = (file: string): number => {
   try {
@@ -12,9 +11,18 @@ const walSize = (file: string): number => {
   }
 };
 
-/** A row of some size in a table every database has. */
-const insertRow = (sqlite: SQLite.Database): SQLite.Statement =>
-  sqlite.prepare(`insert into gateway_instances (instance_id, started_at, heartbeat_at) values (?, ?, ?)`);
+/** A row of some size in a table every database has, written as the gateway writes: on the writer thread. */
+const insertRow = (database: Database, id: string): Promise<unknown> =>
+  database.writer!.write([
+    null,
+    [
+      [
+        `insert into gateway_instances (instance_id, started_at, heartbeat_at) values (?, ?, ?)`,
+        [id, 'now', 'now'],
+      ],
+    ],
+    false,
+  ]);
 
 describe('SQLite checkpoints off the request thread, and a bounded WAL', () => {
   let dir: string;
@@ -27,16 +35,17 @@ describe('SQLite checkpoints off the request thread, and a bounded WAL', () => {
     const file = join(dir, 'gateway.sqlite');
     const database = await openDatabase(`sqlite:${file}`);
     try {
-      const sqlite = database.sqlite!;
-      expect(sqlite.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      const session = await database.writer!.session();
+      const setting = await session.run('pragma wal_autocheckpoint', []);
+      await session.end(true);
+      expect(setting.rows).toEqual([{ wal_autocheckpoint: 0 }]);
       // Let the worker fold in the migrations first, then measure from a settled file.
       await new Promise((resolve) => setTimeout(resolve, CHECKPOINT_EVERY_MS * 1.5));
       const before = statSync(file).size;
-      const insert = insertRow(sqlite);
       const payload = 'x'.repeat(2_000);
       // About 20 MB of WAL: under WAL_LIMIT_BYTES, past which the worker truncates the WAL at once (it did
       // not before the bound existed, when this wrote 2,000 rows; see below).
-      for (let i = 0; i < 1_000; i++) insert.run(`${payload}-${i}`, 'now', 'now');
+      for (let i = 0; i < 1_000; i++) await insertRow(database, `${payload}-${i}`);
       // Committed, in the WAL, not yet in the database file: no checkpoint ran on this thread.
       expect(statSync(file).size).toBe(before);
       expect(statSync(`${file}-wal`).size).toBeGreaterThan(1_000 * 2_000);
@@ -48,23 +57,20 @@ describe('SQLite checkpoints off the request thread, and a bounded WAL', () => {
     }
   });
 
-  it('should stay bounded while the gateway thread writes without pause', async () => {
+  it('should stay bounded while the writer thread writes without pause', async () => {
     const file = join(dir, 'gateway.sqlite');
     const database = await openDatabase(`sqlite:${file}`);
     let largest = 0;
     let written = 0;
     try {
-      const sqlite = database.sqlite!;
-      const insert = insertRow(sqlite);
-      // As the gateway writes under load: one transaction per turn of the event loop (its group commit),
-      // several rows in each, and the next turn a millisecond later.
-      const turn = sqlite.transaction((rows: number) => {
-        for (let i = 0; i < rows; i++) insert.run(`${payload}-${written++}`, 'now', 'now');
-      });
+      // As the gateway writes under load: one group commit after another, several rows in each, the next a
+      // millisecond later.
+      const turn = (rows: number) =>
+        Promise.all(Array.from({ length: rows }, () => insertRow(database, `${payload}-${written++}`)));
       const payload = 'x'.repeat(4_000);
       // Each row spills into overflow pages: some 220 MB of WAL if nothing bounds it.
       while (written < 18_000) {
-        turn(10);
+        await turn(10);
         largest = Math.max(largest, walSize(file));
         await new Promise((resolve) => setTimeout(resolve, 1));
       }

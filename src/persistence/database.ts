@@ -3,24 +3,24 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import {
-  Kysely,
-  PostgresDialect,
-  SqliteDialect,
-  sql,
-  type SqliteDatabase as SqliteDialectDatabase,
-} from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import { migrateToLatest } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
+import { SqliteWriterDialect } from './sqlite-dialect.js';
+import { SqliteWriter } from './sqlite-writer.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
 export interface Database {
   db: Kysely<DatabaseSchema>;
   engine: Engine;
-  /** The SQLite connection itself (SQLite only), for the prepared hot-path writes. */
+  /**
+   * SQLite only: the main thread's connection, which only reads (query_only; Kysely's reads and the
+   * hot path's key lookup), and the writer thread every write goes through (sqlite-writer.ts).
+   */
   sqlite?: SQLite.Database;
+  writer?: SqliteWriter;
   /** The PostgreSQL pool Kysely runs on (PostgreSQL only), for the named hot-path statements. */
   pool?: pg.Pool;
   /** Where the data lives, without credentials (for logs). */
@@ -48,28 +48,40 @@ export async function openDatabase(url: string): Promise<Database> {
 }
 
 function openSqlite(path: string): Database {
-  const file = path === ':memory:' ? path : resolve(path);
-  if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+  if (path === ':memory:') {
+    // Two connections (reader and writer thread) cannot share an in-memory database.
+    throw new Error(
+      'DATABASE_URL sqlite::memory: is not supported: name a file (the writer thread opens it too)',
+    );
+  }
+  const file = resolve(path);
+  mkdirSync(dirname(file), { recursive: true });
   const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
-  // NORMAL in WAL mode: a commit survives a process crash; only an OS crash may lose the last commits.
-  sqlite.pragma('synchronous = NORMAL');
-  sqlite.pragma('busy_timeout = 5000');
-  const checkpointer = file === ':memory:' ? undefined : startCheckpointer(sqlite, file);
-  const db = new Kysely<DatabaseSchema>({
-    dialect: new SqliteDialect({ database: withStatementCache(sqlite) }),
-  });
+  // This connection only reads; every write goes through the writer thread, and this makes sure of it.
+  sqlite.pragma('query_only = ON');
+  let writer: SqliteWriter;
+  try {
+    writer = new SqliteWriter(file, WAL_LIMIT_BYTES);
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+  const checkpointer = startCheckpointer(writer, file);
+  const db = new Kysely<DatabaseSchema>({ dialect: new SqliteWriterDialect(sqlite, writer) });
   return {
     db,
     engine: 'sqlite',
     sqlite,
+    writer,
     location: file,
     ping: async () => {
       await sql`select 1`.execute(db);
     },
     close: async () => {
-      await checkpointer?.stop();
-      await db.destroy();
+      await checkpointer.stop();
+      await writer.close();
+      sqlite.close();
     },
   };
 }
@@ -82,13 +94,13 @@ const WAL_WATCH_EVERY_MS = 25;
  * The WAL's bound. Under sustained writes a PASSIVE checkpoint never catches up with the writer, so the
  * WAL is never restarted and grows without end (hundreds of MB a minute at 16 clients). Past this size
  * the checkpoint thread runs a PASSIVE checkpoint and then a TRUNCATE one, which waits for the writer's
- * current transaction, copies the rest of the WAL back and empties it. Writers wait while it runs (tens of
+ * current transaction, copies the rest of the WAL back and empties it. Writes wait while it runs (tens of
  * milliseconds), once per WAL_LIMIT_BYTES of writes. journal_size_limit trims the file to this size on
  * every other restart. Measured in database.spec.ts.
  */
 export const WAL_LIMIT_BYTES = 32 * 1024 * 1024;
 
-// Runs in a worker thread with its own connection; PASSIVE never blocks the gateway's writes.
+// Runs in a worker thread with its own connection; PASSIVE never blocks the writer thread's writes.
 const CHECKPOINTER_SOURCE = `
 const { statSync } = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
@@ -104,7 +116,7 @@ const timer = setInterval(() => {
     // PASSIVE copies most of the WAL beside the writer; TRUNCATE then holds writers only for the rest.
     checkpoint('PASSIVE');
     const done = checkpoint('TRUNCATE');
-    // Starved by a writer that never lets go: ask the gateway thread, the only writer, to do it.
+    // Starved by a writer that never lets go: ask the writer thread, the only writer, to do it.
     if (!done || done.busy) parentPort.postMessage('truncate');
   } else if (Date.now() - passiveAt >= workerData.everyMs) {
     passiveAt = Date.now();
@@ -120,16 +132,14 @@ parentPort.once('message', () => {
 `;
 
 /**
- * SQLite's automatic checkpoint runs inside a COMMIT on the gateway's own thread and syncs the database
- * file: a pause of milliseconds on the request path every few hundred changes. Instead a worker thread
- * checkpoints every CHECKPOINT_EVERY_MS on its own connection, and truncates the WAL once it passes
- * WAL_LIMIT_BYTES. Only when a writer that never pauses starves the worker's TRUNCATE does the gateway
- * thread run it (between two of its own transactions, so it cannot be starved). Should the worker fail,
- * the automatic checkpoint is switched back on, so the WAL never grows without bound.
+ * SQLite's automatic checkpoint runs inside a COMMIT and syncs the database file: a pause of milliseconds
+ * for the writes of that group every few hundred changes. Instead a worker thread checkpoints every
+ * CHECKPOINT_EVERY_MS on its own connection, and truncates the WAL once it passes WAL_LIMIT_BYTES. Only
+ * when a writer that never pauses starves the worker's TRUNCATE does the writer thread run it (between
+ * two of its own transactions, so it cannot be starved). Should the worker fail, the automatic checkpoint
+ * is switched back on (on the writer's connection), so the WAL never grows without bound.
  */
-function startCheckpointer(sqlite: SQLite.Database, file: string): { stop(): Promise<void> } {
-  sqlite.pragma('wal_autocheckpoint = 0');
-  sqlite.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
+function startCheckpointer(writer: SqliteWriter, file: string): { stop(): Promise<void> } {
   const worker = new Worker(CHECKPOINTER_SOURCE, {
     eval: true,
     workerData: {
@@ -143,17 +153,8 @@ function startCheckpointer(sqlite: SQLite.Database, file: string): { stop(): Pro
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, stackSizeMb: 1 },
   });
   worker.unref();
-  const fallBack = () => {
-    if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 1000');
-  };
-  worker.on('error', fallBack);
-  worker.on('message', () => {
-    try {
-      if (sqlite.open) sqlite.pragma('wal_checkpoint(TRUNCATE)');
-    } catch {
-      // busy with the worker's own checkpoint: the WAL is being emptied anyway
-    }
-  });
+  worker.on('error', () => writer.post('autocheckpoint'));
+  worker.on('message', () => writer.post('truncate'));
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return {
     async stop() {
@@ -161,33 +162,6 @@ function startCheckpointer(sqlite: SQLite.Database, file: string): { stop(): Pro
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
       await Promise.race([exited, timeout]);
       await worker.terminate();
-    },
-  };
-}
-
-/** Distinct SQL texts kept prepared; the gateway issues a few dozen, so this bound is never reached in practice. */
-const STATEMENT_CACHE_LIMIT = 500;
-
-/**
- * Kysely's SQLite driver prepares every query anew; preparing costs about as much as running these small
- * statements. The texts repeat (values are bound parameters), so keep each prepared statement. Safe
- * because better-sqlite3 is synchronous and Kysely serialises its single connection.
- */
-function withStatementCache(sqlite: SQLite.Database): SqliteDialectDatabase {
-  const cache = new Map<string, SQLite.Statement>();
-  return {
-    close: () => {
-      cache.clear();
-      sqlite.close();
-    },
-    prepare: (sql: string) => {
-      let statement = cache.get(sql);
-      if (!statement) {
-        statement = sqlite.prepare(sql);
-        if (cache.size >= STATEMENT_CACHE_LIMIT) cache.clear();
-        cache.set(sql, statement);
-      }
-      return statement;
     },
   };
 }

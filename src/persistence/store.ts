@@ -45,8 +45,8 @@ export class Store {
     private readonly logger: Logger,
     url: string,
   ) {
-    this.writes = database.sqlite
-      ? new SqliteChangeWrites(database.sqlite)
+    this.writes = database.writer
+      ? new SqliteChangeWrites(database.sqlite!, database.writer)
       : new PostgresChangeWrites(database.pool!);
     this.audit = new AuditRepository(database.db);
     this.events = new EventsRepository(database.db, database.engine);

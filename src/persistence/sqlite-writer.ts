@@ -1,0 +1,306 @@
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { SQL } from './change-statements.js';
+
+/**
+ * One unit of the group commit, as plain data (cheap to post): the idempotency claim's parameters or null,
+ * then the statements to run in order as [statement name | SQL text, parameters], and whether the caller
+ * wants the one statement's result (Kysely's writes) rather than "claimed or not" (the change writes).
+ */
+export type WriteItem = [
+  claim: unknown[] | null,
+  ops: Array<[statement: string, params: unknown[]]>,
+  result: boolean,
+];
+
+/** What SQLite answered for one statement run on the writer: rows when it returns any, else its counts. */
+export interface StatementResult {
+  rows?: unknown[];
+  changes?: number;
+  lastInsertRowid?: number | bigint;
+}
+
+interface Failure {
+  message: string;
+  code?: string;
+}
+
+type Answer =
+  | { together: true; values: unknown[] }
+  | { together: false; outcomes: Array<[ok: boolean, value: unknown]> }
+  | { ok: true; value: unknown }
+  | { ok: false; error: Failure };
+
+interface Pending {
+  item: WriteItem;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+// The writer thread. It owns the database's only writing connection: every statement that changes the
+// database runs here, so the event loop never runs a write, a COMMIT, the WAL's fsync or a busy wait.
+const WRITER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = NORMAL');
+db.pragma('busy_timeout = 5000');
+db.pragma('wal_autocheckpoint = 0');
+db.pragma('journal_size_limit = ' + workerData.walLimit);
+// Prepared on first use (the tables exist only once the migrations, run through this thread, have made
+// them): a hot-path statement by its name (change-statements.ts), any other by its SQL text.
+const prepared = new Map();
+const statement = (key) => {
+  let s = prepared.get(key);
+  if (!s) {
+    if (prepared.size >= 500) prepared.clear();
+    s = db.prepare(workerData.sql[key] ?? key);
+    prepared.set(key, s);
+  }
+  return s;
+};
+// Structured cloning turns a Buffer into a Uint8Array, which the driver does not bind.
+const bind = (params) => params.map((p) => (p instanceof Uint8Array && !Buffer.isBuffer(p) ? Buffer.from(p.buffer, p.byteOffset, p.byteLength) : p));
+const result = (s, params) => {
+  if (s.reader) return { rows: s.all(...bind(params)) };
+  const { changes, lastInsertRowid } = s.run(...bind(params));
+  return { changes, lastInsertRowid };
+};
+const runItem = ([claim, ops, wantsResult]) => {
+  if (wantsResult) return result(statement(ops[0][0]), ops[0][1]);
+  if (claim && statement('claim').run(...claim).changes !== 1) return false;
+  // As on PostgreSQL, an event right after a write is written only when that write hit its row.
+  let changed = 1;
+  for (const [key, params] of ops) {
+    if (key === 'insertEvent' && changed === 0) continue;
+    changed = statement(key).run(...bind(params)).changes;
+  }
+  return true;
+};
+const together = db.transaction((items) => items.map(runItem));
+const alone = db.transaction(runItem);
+const failure = (e) => ({ message: String((e && e.message) || e), code: e && e.code });
+const answer = (run) => {
+  try { parentPort.postMessage({ ok: true, value: run() }); } catch (e) { parentPort.postMessage({ ok: false, error: failure(e) }); }
+};
+parentPort.on('message', (m) => {
+  switch (m.kind) {
+    case 'group':
+      try {
+        parentPort.postMessage({ together: true, values: together.immediate(m.items) });
+      } catch {
+        // One statement was refused: the group was rolled back; each request runs again on its own.
+        const outcomes = m.items.map((item) => {
+          try { return [true, alone.immediate(item)]; } catch (e) { return [false, failure(e)]; }
+        });
+        parentPort.postMessage({ together: false, outcomes });
+      }
+      return;
+    case 'begin': return answer(() => { db.prepare('begin immediate').run(); return null; });
+    case 'run': return answer(() => result(statement(m.sql), m.params));
+    // After a thread's death the new connection has no transaction to end.
+    case 'end': return answer(() => { if (db.inTransaction) db.prepare(m.commit ? 'commit' : 'rollback').run(); return null; });
+    case 'truncate': try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch {} return;
+    case 'autocheckpoint': db.pragma('wal_autocheckpoint = 1000'); return;
+    case 'stop': db.close(); parentPort.close(); return;
+  }
+});
+`;
+
+/** A transaction held on the writer: its statements run there, one at a time, until end(). */
+export interface WriterSession {
+  run(sql: string, params: readonly unknown[]): Promise<StatementResult>;
+  end(commit: boolean): Promise<void>;
+}
+
+/**
+ * The database's one writer, in a worker thread with its own connection. The event loop only posts plain
+ * data and takes answers, so a checkpoint, the WAL's fsync at its restart, a write held back by the
+ * kernel's dirty-page throttling or a wait for the write lock delays the requests waiting for that commit
+ * and no others (docs/performance.md, "The event loop never waits on the disk"). Reads stay on the main
+ * thread's connection (database.ts): in WAL mode a reader never waits for the writer.
+ *
+ * Group commit: the items that arrive while one group is on the writer go together as the next group, one
+ * message, one transaction, one COMMIT; each caller is answered only after that COMMIT has returned, so a
+ * change is recorded before it is answered. A refused statement rolls its group back and each item runs
+ * again alone, so one failing request does not undo the others. Kysely transactions (start-up only: the
+ * migrations, marking a dead process's attempts) hold the writer as a session between two groups. Should
+ * the thread die, the callers in flight are rejected (their commit may or may not have happened) and a new
+ * thread takes the next group.
+ */
+export class SqliteWriter {
+  /** Commits made and items written since start: shows how much the group commit shares. */
+  readonly stats = { commits: 0, requests: 0 };
+  private queue: Pending[] = [];
+  /** The one message on the writer (at most one at a time), and who takes its answer. */
+  private inFlight: ((answer: Answer) => void) | undefined;
+  private lost: (error: Error) => void = () => undefined;
+  private scheduled = false;
+  private sessionHeld = false;
+  private readonly sessionWaiters: Array<() => void> = [];
+  private closing = false;
+  private worker!: Worker;
+
+  constructor(
+    private readonly file: string,
+    private readonly walLimitBytes: number,
+  ) {
+    this.start();
+  }
+
+  /** Runs one item in the next group; resolves after its group's COMMIT. */
+  write(item: WriteItem): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        // Wait for the rest of this turn's requests, so that they share the group.
+        setImmediate(() => {
+          this.scheduled = false;
+          this.next();
+        });
+      }
+    });
+  }
+
+  /** Takes the writer for a transaction of several statements (Kysely's `transaction()`). */
+  async session(): Promise<WriterSession> {
+    // next() hands the writer over (sessionHeld set) before it wakes a waiter, so no group slips in.
+    if (this.sessionHeld || this.inFlight)
+      await new Promise<void>((resolve) => this.sessionWaiters.push(resolve));
+    else this.sessionHeld = true;
+    try {
+      await this.call({ kind: 'begin' });
+    } catch (error) {
+      this.releaseSession();
+      throw error;
+    }
+    let ended = false;
+    return {
+      run: (sql, params) => this.call({ kind: 'run', sql, params: [...params] }) as Promise<StatementResult>,
+      end: async (commit) => {
+        if (ended) return;
+        ended = true;
+        try {
+          await this.call({ kind: 'end', commit });
+        } finally {
+          this.releaseSession();
+        }
+      },
+    };
+  }
+
+  /** The checkpoint thread's requests (database.ts): truncate the WAL now, or fall back to SQLite's own. */
+  post(message: 'truncate' | 'autocheckpoint'): void {
+    this.worker.postMessage({ kind: message });
+  }
+
+  /** Writes what is queued, then stops the thread. */
+  async close(): Promise<void> {
+    while (this.inFlight || this.sessionHeld || this.queue.length > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    this.closing = true;
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    this.worker.postMessage({ kind: 'stop' });
+    await exited;
+  }
+
+  private start(): void {
+    const worker = new Worker(WRITER_SOURCE, {
+      eval: true,
+      workerData: {
+        file: this.file,
+        sql: SQL,
+        walLimit: this.walLimitBytes,
+        driver: createRequire(import.meta.url).resolve('better-sqlite3'),
+      },
+      // Its heap holds one group's parameters at a time: small limits keep its memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64, stackSizeMb: 1 },
+    });
+    worker.on('message', (answer: Answer) => {
+      const take = this.inFlight;
+      this.inFlight = undefined;
+      take?.(answer);
+    });
+    let failure = '';
+    worker.on('error', (error) => (failure = `: ${error.message}`)); // 'exit' follows: handled there
+    worker.once('exit', (code) => {
+      if (this.closing) return;
+      const wasBusy = this.inFlight !== undefined;
+      this.inFlight = undefined;
+      this.start();
+      if (wasBusy) {
+        this.lost(
+          new Error(
+            `SQLite writer thread stopped (exit code ${code}${failure}): the outcome of its last writes is unknown`,
+          ),
+        );
+      }
+      this.next();
+    });
+    worker.unref();
+    this.worker = worker;
+  }
+
+  /** Posts one message and waits for its answer (the writer takes one at a time). */
+  private call(message: Record<string, unknown>): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      this.lost = reject;
+      this.inFlight = (answer) => {
+        if ('ok' in answer && answer.ok) resolve(answer.value);
+        else reject(toError((answer as { error: Failure }).error));
+      };
+      this.worker.postMessage(message);
+    });
+  }
+
+  /** Sends the queued items as one group, unless the writer is busy (then its answer calls this again). */
+  private next(): void {
+    if (this.inFlight || this.sessionHeld) return;
+    const waiter = this.sessionWaiters.shift();
+    if (waiter) {
+      this.sessionHeld = true;
+      waiter();
+      return;
+    }
+    if (this.queue.length === 0) return;
+    const group = this.queue;
+    this.queue = [];
+    this.lost = (error) => {
+      for (const pending of group) pending.reject(error);
+    };
+    this.inFlight = (answer) => {
+      this.settle(group, answer);
+      this.next();
+    };
+    this.worker.postMessage({ kind: 'group', items: group.map((pending) => pending.item) });
+  }
+
+  private settle(group: Pending[], answer: Answer): void {
+    this.stats.requests += group.length;
+    if ('together' in answer && answer.together) {
+      this.stats.commits += 1;
+      group.forEach((pending, i) => pending.resolve(answer.values[i]));
+      return;
+    }
+    const { outcomes } = answer as { outcomes: Array<[boolean, unknown]> };
+    this.stats.commits += group.length;
+    group.forEach((pending, i) => {
+      const [ok, value] = outcomes[i];
+      if (ok) pending.resolve(value);
+      else pending.reject(toError(value as Failure));
+    });
+  }
+
+  private releaseSession(): void {
+    this.sessionHeld = false;
+    this.next();
+  }
+}
+
+/** The writer's refusal as an Error with SQLite's code (SQLITE_CONSTRAINT_UNIQUE…), as the driver throws it. */
+function toError(failure: Failure): Error {
+  return Object.assign(new Error(failure.message), { code: failure.code });
+}
