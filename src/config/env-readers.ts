@@ -87,6 +87,9 @@ export function databaseUrl(env: Env): string {
     }
     return raw;
   }
+  // The writer thread opens the file with a connection of its own; two connections cannot share memory.
+  if (raw === 'sqlite::memory:')
+    throw new ConfigError('DATABASE_URL', 'must name a file: sqlite::memory: is not supported');
   if (/^sqlite:.+/.test(raw)) return raw;
   throw new ConfigError('DATABASE_URL', 'must be postgres://… or sqlite:<path>');
 }

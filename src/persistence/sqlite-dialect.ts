@@ -26,7 +26,7 @@ export class SqliteWriterDialect extends SqliteDialect {
     private readonly reader: SQLite.Database,
     private readonly writer: SqliteWriter,
   ) {
-    super({ database: reader as never });
+    super({ database: reader });
   }
 
   override createDriver(): Driver {
@@ -45,8 +45,8 @@ class SqliteWriterDriver implements Driver {
   async init(): Promise<void> {}
 
   /** A fresh handle each time: reads need no exclusive connection, and a transaction takes the writer. */
-  async acquireConnection(): Promise<DatabaseConnection> {
-    return new SqliteWriterConnection(this.reader, this.writer, this.prepared);
+  acquireConnection(): Promise<DatabaseConnection> {
+    return Promise.resolve(new SqliteWriterConnection(this.reader, this.writer, this.prepared));
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
@@ -102,12 +102,15 @@ class SqliteWriterConnection implements DatabaseConnection {
     return asQueryResult<R>(result);
   }
 
-  async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+  streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     const statement = this.readStatement(compiled.sql);
     if (this.session || !statement || !SelectQueryNode.is(compiled.query)) {
       throw new Error('SQLite streams only reads outside a transaction');
     }
-    for (const row of statement.iterate(...compiled.parameters)) yield { rows: [row as R] };
+    const rows = statement.iterate(...compiled.parameters);
+    return (async function* () {
+      for (const row of rows) yield await Promise.resolve({ rows: [row as R] });
+    })();
   }
 
   /** The statement prepared on the main connection when it only reads; undefined when it writes. */

@@ -225,7 +225,7 @@ export class SqliteWriter {
       take?.(answer);
     });
     let failure = '';
-    worker.on('error', (error) => (failure = `: ${error.message}`)); // 'exit' follows: handled there
+    worker.on('error', (error: Error) => (failure = `: ${error.message}`)); // 'exit' follows: handled there
     worker.once('exit', (code) => {
       if (this.closing) return;
       const wasBusy = this.inFlight !== undefined;

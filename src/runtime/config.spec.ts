@@ -90,6 +90,7 @@ describe(loadConfig.name, () => {
     [{ SANDBOX: 'maybe' }, 'SANDBOX'],
     [{ AUTH_DISABLED: 'yes please' }, 'AUTH_DISABLED'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'sqlite::memory:' }, 'DATABASE_URL'],
     [{ PISMO_ACCOUNT_API: 'savings' }, 'PISMO_ACCOUNT_API'],
     [{ CANOPY_TIMEOUT_MS: '0' }, 'CANOPY_TIMEOUT_MS'],
     [{ RATE_LIMIT_PER_MINUTE: '-1' }, 'RATE_LIMIT_PER_MINUTE'],
