@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { migrateToLatest } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
 import { SqliteWriterDialect } from './sqlite-dialect.js';
-import { SqliteWriter } from './sqlite-writer.js';
+import { SqliteWriter, workerExecArgv } from './sqlite-writer.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -149,6 +149,7 @@ function startCheckpointer(writer: SqliteWriter, file: string): { stop(): Promis
       walLimit: WAL_LIMIT_BYTES,
       driver: createRequire(import.meta.url).resolve('better-sqlite3'),
     },
+    execArgv: workerExecArgv(),
     // It allocates next to nothing: a small heap keeps its memory small (the defaults reserve far more).
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, stackSizeMb: 1 },
   });
@@ -158,6 +159,7 @@ function startCheckpointer(writer: SqliteWriter, file: string): { stop(): Promis
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
   return {
     async stop() {
+      worker.ref(); // the process waits for its last checkpoint (unref'd, it could end first)
       worker.postMessage('stop');
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
       await Promise.race([exited, timeout]);

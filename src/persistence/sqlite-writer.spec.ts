@@ -148,6 +148,15 @@ describe('SQLite writes on the writer thread (the event loop never waits on the 
     ).toBe(0);
   });
 
+  it('should refuse writes at once once the database is closed, instead of leaving them unanswered', async () => {
+    await database.close();
+    await expect(writes.commit([{ kind: 'insertAttempt', attempt: attempt('late') }])).rejects.toThrow(
+      /database is closed/,
+    );
+    await expect(database.db.deleteFrom('gateway_instances').execute()).rejects.toThrow(/database is closed/);
+    expect(recorded('late')).toBe(false);
+  });
+
   it('should fail the writes in flight when the writer thread dies, and write the next ones on a new thread', async () => {
     const lost = writes.commit([{ kind: 'insertAttempt', attempt: attempt('lost') }, slowWrite(database)]);
     expect(await lockHeldElsewhere(other)).toBe(true);

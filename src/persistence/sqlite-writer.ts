@@ -140,6 +140,7 @@ export class SqliteWriter {
   private sessionHeld = false;
   private readonly sessionWaiters: Array<() => void> = [];
   private closing = false;
+  private closed: Promise<void> | undefined;
   private worker!: Worker;
 
   constructor(
@@ -151,6 +152,7 @@ export class SqliteWriter {
 
   /** Runs one item in the next group; resolves after its group's COMMIT. */
   write(item: WriteItem): Promise<unknown> {
+    if (this.closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       if (!this.scheduled) {
@@ -166,6 +168,7 @@ export class SqliteWriter {
 
   /** Takes the writer for a transaction of several statements (Kysely's `transaction()`). */
   async session(): Promise<WriterSession> {
+    if (this.closing) throw closedError();
     // next() hands the writer over (sessionHeld set) before it wakes a waiter, so no group slips in.
     if (this.sessionHeld || this.inFlight)
       await new Promise<void>((resolve) => this.sessionWaiters.push(resolve));
@@ -193,18 +196,22 @@ export class SqliteWriter {
 
   /** The checkpoint thread's requests (database.ts): truncate the WAL now, or fall back to SQLite's own. */
   post(message: 'truncate' | 'autocheckpoint'): void {
-    this.worker.postMessage({ kind: message });
+    if (!this.closing) this.worker.postMessage({ kind: message });
   }
 
-  /** Writes what is queued, then stops the thread. */
-  async close(): Promise<void> {
-    while (this.inFlight || this.sessionHeld || this.queue.length > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-    this.closing = true;
-    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
-    this.worker.postMessage({ kind: 'stop' });
-    await exited;
+  /** Writes what is queued, then stops the thread (once; a second call waits for the first). */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      while (this.inFlight || this.sessionHeld || this.queue.length > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      this.closing = true;
+      const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+      this.worker.ref();
+      this.worker.postMessage({ kind: 'stop' });
+      await exited;
+    })();
+    return this.closed;
   }
 
   private start(): void {
@@ -216,12 +223,14 @@ export class SqliteWriter {
         walLimit: this.walLimitBytes,
         driver: createRequire(import.meta.url).resolve('better-sqlite3'),
       },
+      execArgv: workerExecArgv(),
       // Its heap holds one group's parameters at a time: small limits keep its memory small.
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64, stackSizeMb: 1 },
     });
     worker.on('message', (answer: Answer) => {
       const take = this.inFlight;
       this.inFlight = undefined;
+      worker.unref();
       take?.(answer);
     });
     let failure = '';
@@ -246,14 +255,21 @@ export class SqliteWriter {
 
   /** Posts one message and waits for its answer (the writer takes one at a time). */
   private call(message: Record<string, unknown>): Promise<unknown> {
+    if (this.closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
       this.lost = reject;
       this.inFlight = (answer) => {
         if ('ok' in answer && answer.ok) resolve(answer.value);
         else reject(toError((answer as { error: Failure }).error));
       };
-      this.worker.postMessage(message);
+      this.send(message);
     });
+  }
+
+  /** Posts a message that will be answered; the process stays up for the answer (idle, the thread does not hold it). */
+  private send(message: Record<string, unknown>): void {
+    this.worker.ref();
+    this.worker.postMessage(message);
   }
 
   /** Sends the queued items as one group, unless the writer is busy (then its answer calls this again). */
@@ -275,7 +291,7 @@ export class SqliteWriter {
       this.settle(group, answer);
       this.next();
     };
-    this.worker.postMessage({ kind: 'group', items: group.map((pending) => pending.item) });
+    this.send({ kind: 'group', items: group.map((pending) => pending.item) });
   }
 
   private settle(group: Pending[], answer: Answer): void {
@@ -298,6 +314,18 @@ export class SqliteWriter {
     this.sessionHeld = false;
     this.next();
   }
+}
+
+function closedError(): Error {
+  return new Error('The database is closed (the SQLite writer thread has stopped)');
+}
+
+/**
+ * The process's Node options without `--input-type`, which a worker would inherit and which would make
+ * it read its (CommonJS) source as an ES module (`node --input-type=module -e …`, as some tests start it).
+ */
+export function workerExecArgv(): string[] {
+  return process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
 }
 
 /** The writer's refusal as an Error with SQLite's code (SQLITE_CONSTRAINT_UNIQUE…), as the driver throws it. */
