@@ -8,7 +8,7 @@ import type pg from 'pg';
 import { migrateToLatest } from './migrations.js';
 import type { DatabaseSchema } from './schema.js';
 import { SqliteWriterDialect } from './sqlite-dialect.js';
-import { SqliteWriter, workerExecArgv } from './sqlite-writer.js';
+import { SqliteWriter, WORKER_EXEC_ARGV } from './sqlite-writer.js';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -149,7 +149,7 @@ function startCheckpointer(writer: SqliteWriter, file: string): { stop(): Promis
       walLimit: WAL_LIMIT_BYTES,
       driver: createRequire(import.meta.url).resolve('better-sqlite3'),
     },
-    execArgv: workerExecArgv(),
+    execArgv: WORKER_EXEC_ARGV,
     // It allocates next to nothing: a small heap keeps its memory small (the defaults reserve far more).
     resourceLimits: { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16, stackSizeMb: 1 },
   });

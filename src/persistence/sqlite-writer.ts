@@ -223,7 +223,7 @@ export class SqliteWriter {
         walLimit: this.walLimitBytes,
         driver: createRequire(import.meta.url).resolve('better-sqlite3'),
       },
-      execArgv: workerExecArgv(),
+      execArgv: WORKER_EXEC_ARGV,
       // Its heap holds one group's parameters at a time: small limits keep its memory small.
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64, stackSizeMb: 1 },
     });
@@ -321,12 +321,11 @@ function closedError(): Error {
 }
 
 /**
- * The process's Node options without `--input-type`, which a worker would inherit and which would make
- * it read its (CommonJS) source as an ES module (`node --input-type=module -e …`, as some tests start it).
+ * A worker's Node options: none. Inherited, `--input-type=module` (`node --input-type=module -e …`, as some
+ * tests start it) would make it read its CommonJS source as an ES module; and Node refuses the per-process
+ * flags of `npm start` (`--max-old-space-size`…) when given explicitly. Its heap is set by resourceLimits.
  */
-export function workerExecArgv(): string[] {
-  return process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
-}
+export const WORKER_EXEC_ARGV: string[] = [];
 
 /** The writer's refusal as an Error with SQLite's code (SQLITE_CONSTRAINT_UNIQUE…), as the driver throws it. */
 function toError(failure: Failure): Error {
