@@ -25,11 +25,14 @@ interface Failure {
   code?: string;
 }
 
+/** The writer's answer to one message, by its id: a group's (all in one commit, or each alone), or a session step's. */
 type Answer =
-  | { together: true; values: unknown[] }
-  | { together: false; outcomes: Array<[ok: boolean, value: unknown]> }
-  | { ok: true; value: unknown }
-  | { ok: false; error: Failure };
+  | { id: number; together: true; values: unknown[] }
+  | { id: number; together: false; outcomes: Array<[ok: boolean, value: unknown]> }
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: Failure };
+/** What the writer posts: the answers to the groups it committed together, and how many commits that took. */
+type Reply = { answers: Answer[]; commits: number } | Answer;
 
 interface Pending {
   item: WriteItem;
@@ -37,10 +40,16 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** Who takes the answer to a message on the writer, or its loss with the thread. */
+interface Waiting {
+  answer(answer: Answer): void;
+  fail(error: Error): void;
+}
+
 // The writer thread. It owns the database's only writing connection: every statement that changes the
 // database runs here, so the event loop never runs a write, a COMMIT, the WAL's fsync or a busy wait.
 const WRITER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
+const { parentPort, receiveMessageOnPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.driver);
 const db = new Database(workerData.file);
 db.pragma('journal_mode = WAL');
@@ -81,31 +90,50 @@ const runItem = ([claim, ops, wantsResult]) => {
 const together = db.transaction((items) => items.map(runItem));
 const alone = db.transaction(runItem);
 const failure = (e) => ({ message: String((e && e.message) || e), code: e && e.code });
-const answer = (run) => {
-  try { parentPort.postMessage({ ok: true, value: run() }); } catch (e) { parentPort.postMessage({ ok: false, error: failure(e) }); }
+// Every group waiting on the port is committed in one transaction; each gets its own answer.
+const commitGroups = (groups) => {
+  const items = groups.length === 1 ? groups[0].items : groups.flatMap((g) => g.items);
+  try {
+    const values = together.immediate(items);
+    let at = 0;
+    const answers = groups.map((g) => ({ id: g.id, together: true, values: values.slice(at, (at += g.items.length)) }));
+    parentPort.postMessage({ answers, commits: 1 });
+  } catch {
+    // One statement was refused: all was rolled back; each item runs again on its own.
+    const answers = groups.map((g) => ({
+      id: g.id,
+      together: false,
+      outcomes: g.items.map((item) => { try { return [true, alone.immediate(item)]; } catch (e) { return [false, failure(e)]; } }),
+    }));
+    parentPort.postMessage({ answers, commits: items.length });
+  }
 };
-parentPort.on('message', (m) => {
+const answer = (id, run) => {
+  try { parentPort.postMessage({ id, ok: true, value: run() }); } catch (e) { parentPort.postMessage({ id, ok: false, error: failure(e) }); }
+};
+const handle = (m) => {
   switch (m.kind) {
-    case 'group':
-      try {
-        parentPort.postMessage({ together: true, values: together.immediate(m.items) });
-      } catch {
-        // One statement was refused: the group was rolled back; each request runs again on its own.
-        const outcomes = m.items.map((item) => {
-          try { return [true, alone.immediate(item)]; } catch (e) { return [false, failure(e)]; }
-        });
-        parentPort.postMessage({ together: false, outcomes });
+    case 'group': {
+      const groups = [m];
+      let after;
+      for (let r; (r = receiveMessageOnPort(parentPort)); ) {
+        if (r.message.kind === 'group') groups.push(r.message);
+        else { after = r.message; break; }
       }
+      commitGroups(groups);
+      if (after) handle(after);
       return;
-    case 'begin': return answer(() => { db.prepare('begin immediate').run(); return null; });
-    case 'run': return answer(() => result(statement(m.sql), m.params));
+    }
+    case 'begin': return answer(m.id, () => { db.prepare('begin immediate').run(); return null; });
+    case 'run': return answer(m.id, () => result(statement(m.sql), m.params));
     // After a thread's death the new connection has no transaction to end.
-    case 'end': return answer(() => { if (db.inTransaction) db.prepare(m.commit ? 'commit' : 'rollback').run(); return null; });
+    case 'end': return answer(m.id, () => { if (db.inTransaction) db.prepare(m.commit ? 'commit' : 'rollback').run(); return null; });
     case 'truncate': try { db.pragma('wal_checkpoint(TRUNCATE)'); } catch {} return;
     case 'autocheckpoint': db.pragma('wal_autocheckpoint = 1000'); return;
     case 'stop': db.close(); parentPort.close(); return;
   }
-});
+};
+parentPort.on('message', handle);
 `;
 
 /** A transaction held on the writer: its statements run there, one at a time, until end(). */
@@ -118,24 +146,28 @@ export interface WriterSession {
  * The database's one writer, in a worker thread with its own connection. The event loop only posts plain
  * data and takes answers, so a checkpoint, the WAL's fsync at its restart, a write held back by the
  * kernel's dirty-page throttling or a wait for the write lock delays the requests waiting for that commit
- * and no others (docs/performance.md, "The event loop never waits on the disk"). Reads stay on the main
+ * and no others (docs/performance.md, "Issue 18: disk stalls and the event loop"). Reads stay on the main
  * thread's connection (database.ts): in WAL mode a reader never waits for the writer.
  *
- * Group commit: the items that arrive while one group is on the writer go together as the next group, one
- * message, one transaction, one COMMIT; each caller is answered only after that COMMIT has returned, so a
- * change is recorded before it is answered. A refused statement rolls its group back and each item runs
- * again alone, so one failing request does not undo the others. Kysely transactions (start-up only: the
- * migrations, marking a dead process's attempts) hold the writer as a session between two groups. Should
- * the thread die, the callers in flight are rejected (their commit may or may not have happened) and a new
- * thread takes the next group.
+ * Group commit: the items written in one turn of the event loop go as one message (a group), at once,
+ * without waiting for the writer to answer the previous one; the writer commits every group waiting on its
+ * port in one transaction, so under load commits are shared, and at low load nothing waits for a thread
+ * round trip. Each caller is answered only after the COMMIT of its item, so a change is recorded before it
+ * is answered. A refused statement rolls the transaction back and each item runs again alone, so one
+ * failing request does not undo the others. Kysely transactions (start-up only: the migrations, marking a
+ * dead process's attempts) hold the writer as a session: groups asked for meanwhile wait for its end.
+ * Should the thread die, the callers in flight are rejected (their commit may or may not have happened), a
+ * session open on it fails, and a new thread takes the next group.
  */
 export class SqliteWriter {
   /** Commits made and items written since start: shows how much the group commit shares. */
   readonly stats = { commits: 0, requests: 0 };
   private queue: Pending[] = [];
-  /** The one message on the writer (at most one at a time), and who takes its answer. */
-  private inFlight: ((answer: Answer) => void) | undefined;
-  private lost: (error: Error) => void = () => undefined;
+  /** The messages on the writer not answered yet, by id. */
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 0;
+  /** Counts the threads started: a session is bound to the thread it began on. */
+  private generation = 0;
   private scheduled = false;
   private sessionHeld = false;
   private readonly sessionWaiters: Array<() => void> = [];
@@ -150,7 +182,7 @@ export class SqliteWriter {
     this.start();
   }
 
-  /** Runs one item in the next group; resolves after its group's COMMIT. */
+  /** Runs one item in the next group; resolves after the COMMIT that holds it. */
   write(item: WriteItem): Promise<unknown> {
     if (this.closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
@@ -160,7 +192,7 @@ export class SqliteWriter {
         // Wait for the rest of this turn's requests, so that they share the group.
         setImmediate(() => {
           this.scheduled = false;
-          this.next();
+          this.flush();
         });
       }
     });
@@ -169,10 +201,10 @@ export class SqliteWriter {
   /** Takes the writer for a transaction of several statements (Kysely's `transaction()`). */
   async session(): Promise<WriterSession> {
     if (this.closing) throw closedError();
-    // next() hands the writer over (sessionHeld set) before it wakes a waiter, so no group slips in.
-    if (this.sessionHeld || this.inFlight)
-      await new Promise<void>((resolve) => this.sessionWaiters.push(resolve));
+    // releaseSession() hands the writer over (still held) when it wakes a waiter, so no group slips in.
+    if (this.sessionHeld) await new Promise<void>((resolve) => this.sessionWaiters.push(resolve));
     else this.sessionHeld = true;
+    const generation = this.generation;
     try {
       await this.call({ kind: 'begin' });
     } catch (error) {
@@ -180,12 +212,20 @@ export class SqliteWriter {
       throw error;
     }
     let ended = false;
+    const onItsThread = () => {
+      if (this.generation !== generation)
+        throw new Error('SQLite writer thread stopped: the transaction is lost');
+    };
     return {
-      run: (sql, params) => this.call({ kind: 'run', sql, params: [...params] }) as Promise<StatementResult>,
+      run: async (sql, params) => {
+        onItsThread();
+        return (await this.call({ kind: 'run', sql, params: [...params] })) as StatementResult;
+      },
       end: async (commit) => {
         if (ended) return;
         ended = true;
         try {
+          if (commit) onItsThread();
           await this.call({ kind: 'end', commit });
         } finally {
           this.releaseSession();
@@ -202,7 +242,7 @@ export class SqliteWriter {
   /** Writes what is queued, then stops the thread (once; a second call waits for the first). */
   close(): Promise<void> {
     this.closed ??= (async () => {
-      while (this.inFlight || this.sessionHeld || this.queue.length > 0) {
+      while (this.waiting.size > 0 || this.sessionHeld || this.queue.length > 0) {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
       this.closing = true;
@@ -215,6 +255,7 @@ export class SqliteWriter {
   }
 
   private start(): void {
+    this.generation += 1;
     const worker = new Worker(WRITER_SOURCE, {
       eval: true,
       workerData: {
@@ -224,85 +265,84 @@ export class SqliteWriter {
         driver: createRequire(import.meta.url).resolve('better-sqlite3'),
       },
       execArgv: WORKER_EXEC_ARGV,
-      // Its heap holds one group's parameters at a time: small limits keep its memory small.
+      // Its heap holds a few groups' parameters at a time: small limits keep its memory small.
       resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64, stackSizeMb: 1 },
     });
-    worker.on('message', (answer: Answer) => {
-      const take = this.inFlight;
-      this.inFlight = undefined;
-      worker.unref();
-      take?.(answer);
+    worker.on('message', (reply: Reply) => {
+      if ('answers' in reply) {
+        this.stats.commits += reply.commits;
+        for (const answer of reply.answers) this.take(answer);
+      } else {
+        this.take(reply);
+      }
+      if (this.waiting.size === 0) worker.unref();
     });
     let failure = '';
     worker.on('error', (error: Error) => (failure = `: ${error.message}`)); // 'exit' follows: handled there
     worker.once('exit', (code) => {
       if (this.closing) return;
-      const wasBusy = this.inFlight !== undefined;
-      this.inFlight = undefined;
+      const lost = [...this.waiting.values()];
+      this.waiting.clear();
       this.start();
-      if (wasBusy) {
-        this.lost(
-          new Error(
-            `SQLite writer thread stopped (exit code ${code}${failure}): the outcome of its last writes is unknown`,
-          ),
-        );
-      }
-      this.next();
+      const error = new Error(
+        `SQLite writer thread stopped (exit code ${code}${failure}): the outcome of its last writes is unknown`,
+      );
+      for (const waiting of lost) waiting.fail(error);
+      this.flush();
     });
     worker.unref();
     this.worker = worker;
   }
 
-  /** Posts one message and waits for its answer (the writer takes one at a time). */
+  private take(answer: Answer): void {
+    const waiting = this.waiting.get(answer.id);
+    this.waiting.delete(answer.id);
+    waiting?.answer(answer);
+  }
+
+  /** Posts a message to be answered; the process stays up for the answer (idle, the thread does not hold it). */
+  private send(message: Record<string, unknown>, waiting: Waiting): void {
+    const id = ++this.nextId;
+    this.waiting.set(id, waiting);
+    this.worker.ref();
+    this.worker.postMessage({ ...message, id });
+  }
+
+  /** Posts one session step and waits for its answer. */
   private call(message: Record<string, unknown>): Promise<unknown> {
     if (this.closing) return Promise.reject(closedError());
     return new Promise((resolve, reject) => {
-      this.lost = reject;
-      this.inFlight = (answer) => {
-        if ('ok' in answer && answer.ok) resolve(answer.value);
-        else reject(toError((answer as { error: Failure }).error));
-      };
-      this.send(message);
+      this.send(message, {
+        answer: (answer) => {
+          if ('ok' in answer && answer.ok) resolve(answer.value);
+          else reject(toError((answer as { error: Failure }).error));
+        },
+        fail: reject,
+      });
     });
   }
 
-  /** Posts a message that will be answered; the process stays up for the answer (idle, the thread does not hold it). */
-  private send(message: Record<string, unknown>): void {
-    this.worker.ref();
-    this.worker.postMessage(message);
-  }
-
-  /** Sends the queued items as one group, unless the writer is busy (then its answer calls this again). */
-  private next(): void {
-    if (this.inFlight || this.sessionHeld) return;
-    const waiter = this.sessionWaiters.shift();
-    if (waiter) {
-      this.sessionHeld = true;
-      waiter();
-      return;
-    }
-    if (this.queue.length === 0) return;
+  /** Sends the queued items as one group, unless a session holds the writer (its end calls this again). */
+  private flush(): void {
+    if (this.sessionHeld || this.queue.length === 0) return;
     const group = this.queue;
     this.queue = [];
-    this.lost = (error) => {
-      for (const pending of group) pending.reject(error);
-    };
-    this.inFlight = (answer) => {
-      this.settle(group, answer);
-      this.next();
-    };
-    this.send({ kind: 'group', items: group.map((pending) => pending.item) });
+    this.send(
+      { kind: 'group', items: group.map((pending) => pending.item) },
+      {
+        answer: (answer) => this.settle(group, answer),
+        fail: (error) => group.forEach((pending) => pending.reject(error)),
+      },
+    );
   }
 
   private settle(group: Pending[], answer: Answer): void {
     this.stats.requests += group.length;
     if ('together' in answer && answer.together) {
-      this.stats.commits += 1;
       group.forEach((pending, i) => pending.resolve(answer.values[i]));
       return;
     }
     const { outcomes } = answer as { outcomes: Array<[boolean, unknown]> };
-    this.stats.commits += group.length;
     group.forEach((pending, i) => {
       const [ok, value] = outcomes[i];
       if (ok) pending.resolve(value);
@@ -311,8 +351,13 @@ export class SqliteWriter {
   }
 
   private releaseSession(): void {
+    const waiter = this.sessionWaiters.shift();
+    if (waiter) {
+      waiter(); // the writer stays held, now by the waiter
+      return;
+    }
     this.sessionHeld = false;
-    this.next();
+    this.flush();
   }
 }
 
