@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { pgQueries, pgQuery, runAll, type PgWrite } from './change-statements.js';
 import type { ChangeWrite, ChangeWrites } from './change-writes.js';
 import { claimParams, type BeginRequest } from './idempotency.repository.js';
+import { TurnQueue } from './turn-queue.js';
 
 /** Connections of the group commit: groups in flight at once (more wait and go together). */
 const GROUP_CONNECTIONS = 2;
@@ -28,9 +29,8 @@ interface Member {
 export class PostgresChangeWrites implements ChangeWrites {
   readonly claimWithFirstRecord = false;
   private writers: pg.Pool | undefined;
-  private waiting: Member[] = [];
+  private readonly waiting = new TurnQueue<Member>(() => this.flush());
   private inFlight = 0;
-  private scheduled = false;
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -65,22 +65,12 @@ export class PostgresChangeWrites implements ChangeWrites {
 
   /** Resolves with each statement's row count once the group holding them has committed. */
   private grouped(queries: PgWrite[]): Promise<number[]> {
-    return new Promise((done, failed) => {
-      this.waiting.push({ queries, done, failed });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // After this turn's I/O callbacks: the statements asked in the same turn go together.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.flush();
-        });
-      }
-    });
+    return new Promise((done, failed) => this.waiting.push({ queries, done, failed }));
   }
 
   private flush(): void {
-    while (this.waiting.length > 0 && this.inFlight < GROUP_CONNECTIONS) {
-      const group = this.waiting.splice(0, GROUP_MOST);
+    while (this.waiting.items.length > 0 && this.inFlight < GROUP_CONNECTIONS) {
+      const group = this.waiting.items.splice(0, GROUP_MOST);
       this.inFlight++;
       void this.send(group).finally(() => {
         this.inFlight--;

@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { SQL } from './change-statements.js';
+import { TurnQueue } from './turn-queue.js';
 
 /**
  * One unit of the group commit, as plain data (cheap to post): the idempotency claim's parameters or null,
@@ -158,17 +159,22 @@ export interface WriterSession {
  * dead process's attempts) hold the writer as a session: groups asked for meanwhile wait for its end.
  * Should the thread die, the callers in flight are rejected (their commit may or may not have happened), a
  * session open on it fails, and a new thread takes the next group.
+ *
+ * Hand-written: better-sqlite3 leaves threads to the application (its docs/threads.md shows a hand-made
+ * pool; its maintainers point to piscina, a generic task pool), and a task pool has no place for what this
+ * needs: one writer, groups committed together, a transaction's steps pinned to that writer. Over
+ * 300 lines because the thread's source (a string, so the bundle needs no second entry point) and the
+ * protocol it speaks belong in one file.
  */
 export class SqliteWriter {
   /** Commits made and items written since start: shows how much the group commit shares. */
   readonly stats = { commits: 0, requests: 0 };
-  private queue: Pending[] = [];
+  private readonly queue = new TurnQueue<Pending>(() => this.flush());
   /** The messages on the writer not answered yet, by id. */
   private readonly waiting = new Map<number, Waiting>();
   private nextId = 0;
   /** Counts the threads started: a session is bound to the thread it began on. */
   private generation = 0;
-  private scheduled = false;
   private sessionHeld = false;
   private readonly sessionWaiters: Array<() => void> = [];
   private closing = false;
@@ -185,17 +191,7 @@ export class SqliteWriter {
   /** Runs one item in the next group; resolves after the COMMIT that holds it. */
   write(item: WriteItem): Promise<unknown> {
     if (this.closing) return Promise.reject(closedError());
-    return new Promise((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        // Wait for the rest of this turn's requests, so that they share the group.
-        setImmediate(() => {
-          this.scheduled = false;
-          this.flush();
-        });
-      }
-    });
+    return new Promise((resolve, reject) => this.queue.push({ item, resolve, reject }));
   }
 
   /** Takes the writer for a transaction of several statements (Kysely's `transaction()`). */
@@ -242,7 +238,7 @@ export class SqliteWriter {
   /** Writes what is queued, then stops the thread (once; a second call waits for the first). */
   close(): Promise<void> {
     this.closed ??= (async () => {
-      while (this.waiting.size > 0 || this.sessionHeld || this.queue.length > 0) {
+      while (this.waiting.size > 0 || this.sessionHeld || this.queue.items.length > 0) {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
       this.closing = true;
@@ -324,9 +320,8 @@ export class SqliteWriter {
 
   /** Sends the queued items as one group, unless a session holds the writer (its end calls this again). */
   private flush(): void {
-    if (this.sessionHeld || this.queue.length === 0) return;
-    const group = this.queue;
-    this.queue = [];
+    if (this.sessionHeld || this.queue.items.length === 0) return;
+    const group = this.queue.takeAll();
     this.send(
       { kind: 'group', items: group.map((pending) => pending.item) },
       {
