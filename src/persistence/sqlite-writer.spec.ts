@@ -157,6 +157,26 @@ describe('SQLite writes on the writer thread (the event loop never waits on the 
     expect(recorded('late')).toBe(false);
   });
 
+  it('should start a new thread at most once a second while threads die, and write once one lives', async () => {
+    const writer = database.writer as unknown as { worker?: Worker; generation: number };
+    /** Waits for the thread after `generation` to start, and says when it did. */
+    const nextThread = async (generation: number) => {
+      while (writer.generation === generation) await new Promise((resolve) => setTimeout(resolve, 2));
+      return Date.now();
+    };
+    await writer.worker!.terminate();
+    const first = writes.commit([{ kind: 'insertAttempt', attempt: attempt('first') }]);
+    const firstStarted = await nextThread(writer.generation);
+    await writer.worker!.terminate(); // dies with the write in flight
+    await expect(first).rejects.toThrow(/writer thread stopped/);
+    const second = writes.commit([{ kind: 'insertAttempt', attempt: attempt('second') }]);
+    const secondStarted = await nextThread(writer.generation);
+    await second;
+    expect(secondStarted - firstStarted).toBeGreaterThanOrEqual(990);
+    expect(recorded('second')).toBe(true);
+    expect(recorded('first')).toBe(false);
+  });
+
   it('should fail the writes in flight when the writer thread dies, and write the next ones on a new thread', async () => {
     const lost = writes.commit([{ kind: 'insertAttempt', attempt: attempt('lost') }, slowWrite(database)]);
     expect(await lockHeldElsewhere(other)).toBe(true);

@@ -158,7 +158,7 @@ export interface WriterSession {
  * failing request does not undo the others. Kysely transactions (start-up only: the migrations, marking a
  * dead process's attempts) hold the writer as a session: groups asked for meanwhile wait for its end.
  * Should the thread die, the callers in flight are rejected (their commit may or may not have happened), a
- * session open on it fails, and a new thread takes the next group.
+ * session open on it fails, and a new thread takes the next group (at most one a second).
  *
  * Hand-written: better-sqlite3 leaves threads to the application (its docs/threads.md shows a hand-made
  * pool; its maintainers point to piscina, a generic task pool), and a task pool has no place for what this
@@ -179,7 +179,10 @@ export class SqliteWriter {
   private readonly sessionWaiters: Array<() => void> = [];
   private closing = false;
   private closed: Promise<void> | undefined;
-  private worker!: Worker;
+  /** The live thread; undefined after its death until the next write needs one. */
+  private worker: Worker | undefined;
+  private startedAt = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly file: string,
@@ -232,7 +235,7 @@ export class SqliteWriter {
 
   /** The checkpoint thread's requests (database.ts): truncate the WAL now, or fall back to SQLite's own. */
   post(message: 'truncate' | 'autocheckpoint'): void {
-    if (!this.closing) this.worker.postMessage({ kind: message });
+    if (!this.closing) this.worker?.postMessage({ kind: message });
   }
 
   /** Writes what is queued, then stops the thread (once; a second call waits for the first). */
@@ -242,16 +245,20 @@ export class SqliteWriter {
         await new Promise((resolve) => setTimeout(resolve, 2));
       }
       this.closing = true;
-      const exited = new Promise((resolve) => this.worker.once('exit', resolve));
-      this.worker.ref();
-      this.worker.postMessage({ kind: 'stop' });
+      clearTimeout(this.restartTimer);
+      const worker = this.worker;
+      if (!worker) return;
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      worker.ref();
+      worker.postMessage({ kind: 'stop' });
       await exited;
     })();
     return this.closed;
   }
 
-  private start(): void {
+  private start(): Worker {
     this.generation += 1;
+    this.startedAt = Date.now();
     const worker = new Worker(WRITER_SOURCE, {
       eval: true,
       workerData: {
@@ -277,9 +284,9 @@ export class SqliteWriter {
     worker.on('error', (error: Error) => (failure = `: ${error.message}`)); // 'exit' follows: handled there
     worker.once('exit', (code) => {
       if (this.closing) return;
+      this.worker = undefined;
       const lost = [...this.waiting.values()];
       this.waiting.clear();
-      this.start();
       const error = new Error(
         `SQLite writer thread stopped (exit code ${code}${failure}): the outcome of its last writes is unknown`,
       );
@@ -288,6 +295,23 @@ export class SqliteWriter {
     });
     worker.unref();
     this.worker = worker;
+    return worker;
+  }
+
+  /**
+   * The live thread, started anew after a death — at most once every RESTART_EVERY_MS, so that a thread that
+   * dies as it starts (its database cannot be opened) is not restarted in a loop. Undefined while waiting
+   * for that: flush() is called again when the time is up.
+   */
+  private liveWorker(): Worker | undefined {
+    if (this.worker) return this.worker;
+    const wait = this.startedAt + RESTART_EVERY_MS - Date.now();
+    if (wait <= 0) return this.start();
+    this.restartTimer ??= setTimeout(() => {
+      this.restartTimer = undefined;
+      this.flush();
+    }, wait);
+    return undefined;
   }
 
   private take(answer: Answer): void {
@@ -297,18 +321,20 @@ export class SqliteWriter {
   }
 
   /** Posts a message to be answered; the process stays up for the answer (idle, the thread does not hold it). */
-  private send(message: Record<string, unknown>, waiting: Waiting): void {
+  private send(worker: Worker, message: Record<string, unknown>, waiting: Waiting): void {
     const id = ++this.nextId;
     this.waiting.set(id, waiting);
-    this.worker.ref();
-    this.worker.postMessage({ ...message, id });
+    worker.ref();
+    worker.postMessage({ ...message, id });
   }
 
   /** Posts one session step and waits for its answer. */
   private call(message: Record<string, unknown>): Promise<unknown> {
     if (this.closing) return Promise.reject(closedError());
+    const worker = this.liveWorker();
+    if (!worker) return Promise.reject(new Error('SQLite writer thread stopped: restarting'));
     return new Promise((resolve, reject) => {
-      this.send(message, {
+      this.send(worker, message, {
         answer: (answer) => {
           if ('ok' in answer && answer.ok) resolve(answer.value);
           else reject(toError((answer as { error: Failure }).error));
@@ -321,8 +347,11 @@ export class SqliteWriter {
   /** Sends the queued items as one group, unless a session holds the writer (its end calls this again). */
   private flush(): void {
     if (this.sessionHeld || this.queue.items.length === 0) return;
+    const worker = this.liveWorker();
+    if (!worker) return;
     const group = this.queue.takeAll();
     this.send(
+      worker,
       { kind: 'group', items: group.map((pending) => pending.item) },
       {
         answer: (answer) => this.settle(group, answer),
@@ -355,6 +384,9 @@ export class SqliteWriter {
     this.flush();
   }
 }
+
+/** How soon after a thread's start a new one may start, should it die. */
+const RESTART_EVERY_MS = 1_000;
 
 function closedError(): Error {
   return new Error('The database is closed (the SQLite writer thread has stopped)');
