@@ -25,7 +25,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fdatasyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import pg from 'pg';
+import { createScratchSchema, type ScratchSchema } from './scratch-schema.js';
 import {
   CONNECTIONS,
   DEPLOYED,
@@ -80,27 +80,14 @@ function diskFloor(
   return { ...percentiles(micros), samples: micros.length };
 }
 
-async function freshPostgresSchema(): Promise<{ url: string; drop(): Promise<void> } | undefined> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 2000 });
+/** A schema of its own on PG_URL's server, or undefined when that server cannot be reached or used. */
+async function freshPostgresSchema(): Promise<ScratchSchema | undefined> {
   try {
-    await client.connect();
-  } catch {
+    return await createScratchSchema(PG_URL, 'bench', 2000);
+  } catch (error) {
+    process.stdout.write(`PostgreSQL at ${PG_URL}: ${(error as Error).message}\n`);
     return undefined;
   }
-  const schema = `bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  await client.query(`create schema ${schema}`);
-  await client.end();
-  const url = new URL(PG_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: PG_URL });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
-    },
-  };
 }
 
 const fmt = (n: number | undefined, digits = 2) =>

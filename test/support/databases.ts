@@ -6,8 +6,8 @@
  * the title, so jest counts every one of their tests as skipped instead of dropping them from the total.
  * Under CI that is a failure instead: a broken CI set-up must not pass by skipping.
  */
-import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { createScratchSchema } from '../../src/scripts/scratch-schema.js';
 import { temporarySqliteUrl } from './gateway.js';
 
 export const POSTGRES_TEST_URL =
@@ -67,23 +67,8 @@ export function postgresUnavailableReason(): Promise<string | undefined> {
 }
 
 /** A new, empty PostgreSQL schema reached through `search_path` in the connection URL. */
-export async function freshPostgres(): Promise<TestDatabase> {
-  const schema = `t_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  const admin = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-  await admin.connect();
-  await admin.query(`create schema ${schema}`);
-  await admin.end();
-  const url = new URL(POSTGRES_TEST_URL);
-  url.searchParams.set('options', `-c search_path=${schema}`);
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const client = new pg.Client({ connectionString: POSTGRES_TEST_URL });
-      await client.connect();
-      await client.query(`drop schema if exists ${schema} cascade`);
-      await client.end();
-    },
-  };
+export function freshPostgres(): Promise<TestDatabase> {
+  return createScratchSchema(POSTGRES_TEST_URL, 't');
 }
 
 export function freshSqlite(): Promise<TestDatabase> {
