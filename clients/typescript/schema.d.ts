@@ -307,27 +307,38 @@ export interface components {
              */
             accountId: string;
             /**
-             * @description Required for ClearGrid (debtorCompanyId); must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)
+             * @description The customer id; required for every ClearGrid change (its debtorCompanyId); must be 1-128 characters: letters, digits and . _ ~ : @ + - (starting with a letter or digit)
              * @example customer_001
              */
             customerId?: string;
-            /** @example Fraud ring 2026-12 */
+            /**
+             * @description Free text kept in the audit trail; never sent to the provider
+             * @example Card reported stolen (ticket 4711)
+             */
             note?: string;
             /**
              * @example spidr
              * @enum {string}
              */
             provider: "cleargrid" | "canopy" | "pismo" | "spidr";
-            /** @description As for a single change */
+            /**
+             * @description Provider-specific options, validated per provider; unknown keys are refused. pismo: {updateChildren: boolean, reasonExternalId: string (≤120), metadata: object}; spidr: {ztmSessionKey: string, bypassZtm: boolean}; cleargrid and canopy: none.
+             * @example {
+             *       "reasonExternalId": "CREDIT_ONLY",
+             *       "updateChildren": true
+             *     }
+             */
             providerOptions?: {
                 [key: string]: unknown;
             };
             /**
+             * @description Why; some providers encode it (Canopy substatus, Pismo reason, Spidr close type)
              * @example FRAUD
              * @enum {string}
              */
             reason?: "FRAUD" | "RISK_REVIEW" | "BANKRUPTCY" | "DECEASED" | "HARDSHIP" | "INACTIVITY" | "CUSTOMER_REQUEST" | "GRANTOR_REQUEST" | "ADMINISTRATIVE" | "COMPLIANCE" | "CHARGED_OFF" | "PAID_OFF" | "SETTLEMENT";
             /**
+             * @description The canonical status to set
              * @example SUSPENDED
              * @enum {string}
              */

@@ -1,23 +1,7 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import {
-  ArrayMaxSize,
-  ArrayMinSize,
-  IsArray,
-  IsObject,
-  IsOptional,
-  IsString,
-  Matches,
-  MaxLength,
-  ValidateNested,
-} from 'class-validator';
-import {
-  CANONICAL_REASONS,
-  CANONICAL_STATUSES,
-  PROVIDER_IDS,
-  type CanonicalReason,
-  type CanonicalStatus,
-} from '../../domain/index.js';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsString, Matches, ValidateNested } from 'class-validator';
+import { PROVIDER_IDS } from '../../domain/index.js';
 import {
   BATCH_ITEMS_DEFAULT_LIMIT,
   BATCH_ITEMS_MAX_LIMIT,
@@ -25,7 +9,7 @@ import {
   BATCH_OUTCOMES,
   type BatchOutcome,
 } from '../../services/batch.types.js';
-import { ID_PATTERN, ID_RULE } from './change-status.dto.js';
+import { ChangeStatusDto, ID_PATTERN, ID_RULE } from './change-status.dto.js';
 import {
   ProviderValueProperty,
   OneOf,
@@ -38,8 +22,11 @@ import {
   StatusProperty,
 } from './schema-parts.js';
 
-/** One change of a batch: the body of `PUT …/status` plus the provider and account of its path. */
-export class BatchItemDto {
+/**
+ * One change of a batch: the body of `PUT …/status` (the same fields, rules and messages) plus the provider and
+ * account of its path.
+ */
+export class BatchItemDto extends ChangeStatusDto {
   @OneOf(PROVIDER_IDS, { example: 'spidr' })
   provider: string;
 
@@ -47,32 +34,6 @@ export class BatchItemDto {
   @IsString({ message: `accountId ${ID_RULE}` })
   @Matches(ID_PATTERN, { message: `accountId ${ID_RULE}` })
   accountId: string;
-
-  @OneOf(CANONICAL_STATUSES, { example: 'SUSPENDED' })
-  status: CanonicalStatus;
-
-  @OptionalOneOf(CANONICAL_REASONS, { example: 'FRAUD' })
-  reason?: CanonicalReason;
-
-  @ApiPropertyOptional({
-    example: 'customer_001',
-    description: `Required for ClearGrid (debtorCompanyId); ${ID_RULE}`,
-  })
-  @IsOptional()
-  @IsString({ message: `customerId ${ID_RULE}` })
-  @Matches(ID_PATTERN, { message: `customerId ${ID_RULE}` })
-  customerId?: string;
-
-  @ApiPropertyOptional({ maxLength: 500, example: 'Fraud ring 2026-12' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(500)
-  note?: string;
-
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'As for a single change' })
-  @IsOptional()
-  @IsObject()
-  providerOptions?: Record<string, unknown>;
 }
 
 export class CreateBatchDto {
