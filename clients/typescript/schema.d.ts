@@ -366,7 +366,7 @@ export interface components {
              */
             provider: "cleargrid" | "canopy" | "pismo" | "spidr";
             /**
-             * @description The provider's own value sent (null when none was). The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}; the value sent, null when none was
              * @example suspended
              */
             providerStatus: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];
@@ -906,7 +906,7 @@ export interface components {
         };
         StatusCapabilityDto: {
             /**
-             * @description The provider value sent when no reason is given (null when unsupported without a reason)
+             * @description The provider's own value: a string (Pismo 'BLOCKED', Spidr 'close_with_refund'), an integer (ClearGrid 5), for Canopy {status, substatus}; a live Spidr read gives {status, statusReason}; here the value sent when no reason is given, null when the status is unsupported without one
              * @example close_with_refund
              */
             providerValue: (string | null) | number | components["schemas"]["CanopyProviderStatusDto"] | components["schemas"]["SpidrProviderStatusDto"];

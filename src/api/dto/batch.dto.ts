@@ -16,7 +16,6 @@ import {
   OptionalOneOf,
   PageCursor,
   PageLimit,
-  PROVIDER_STATUS_DESCRIPTION,
   ProviderProperty,
   ReasonProperty,
   StatusProperty,
@@ -119,10 +118,7 @@ export class BatchItemResultDto {
   @ApiProperty({ enum: BATCH_OUTCOMES, example: 'APPLIED' }) outcome: BatchOutcome;
   @ApiProperty({ type: String, nullable: true, example: '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e70' }) changeId:
     string | null;
-  @ProviderValueProperty(
-    'suspended',
-    `The provider's own value sent (null when none was). ${PROVIDER_STATUS_DESCRIPTION}`,
-  )
+  @ProviderValueProperty('suspended', 'the value sent, null when none was')
   providerStatus: unknown;
   @ApiProperty({
     nullable: true,

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
 import { EVENT_TYPES, type EventType } from '../../events/cloud-events.js';
-import { CANONICAL_REASONS, CANONICAL_STATUSES, ERROR_CATALOG } from '../../domain/index.js';
+import { ERROR_CATALOG } from '../../domain/index.js';
 import {
   AccountIdProperty,
   ProviderValueProperty,
@@ -9,7 +9,7 @@ import {
   OptionalOneOf,
   PageCursor,
   PageLimit,
-  PROVIDER_STATUS_DESCRIPTION,
+  NullableStatusProperty,
   ProviderProperty,
   ReasonProperty,
   RequestIdProperty,
@@ -38,8 +38,8 @@ export class ChangeRecordDto {
 
   @ProviderProperty('cleargrid') provider: string;
   @AccountIdProperty() accountId: string;
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'DISPUTED' }) status: string;
-  @ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: null }) reason: string | null;
+  @StatusProperty('DISPUTED') status: string;
+  @ReasonProperty(null) reason: string | null;
   @ApiProperty({ type: String, nullable: true, example: 'Customer called' }) note: string | null;
   @ApiProperty({ example: 'billing-service' }) callerId: string;
   @RequestIdProperty() requestId: string;
@@ -54,7 +54,7 @@ export class ChangeRecordDto {
   @ApiProperty({ ...nullableEnum(ERROR_CODES), example: null, description: 'When FAILED or UNFINISHED' })
   errorCode: string | null;
 
-  @ProviderValueProperty('DISPUTE', `${PROVIDER_STATUS_DESCRIPTION}; null until the provider answered`)
+  @ProviderValueProperty('DISPUTE', 'null until the provider answered')
   providerStatus: unknown;
 
   @ApiProperty({ type: 'integer', nullable: true, example: 202 }) providerHttpStatus: number | null;
@@ -115,13 +115,9 @@ export class ChangeFailedEventDataDto extends ChangeEventDataDto {
 export class DriftEventDataDto {
   @ProviderProperty('canopy') provider: string;
   @AccountIdProperty() accountId: string;
-  @ApiProperty({ enum: CANONICAL_STATUSES, example: 'CLOSED' }) expectedStatus: string;
+  @StatusProperty('CLOSED') expectedStatus: string;
 
-  @ApiProperty({
-    ...nullableEnum(CANONICAL_STATUSES),
-    example: 'ACTIVE',
-    description: 'null when the provider value has no canonical name',
-  })
+  @NullableStatusProperty('ACTIVE', 'null when the provider value has no canonical name')
   observedStatus: string | null;
 
   @ProviderValueProperty({ status: 'ACTIVE', substatus: null })

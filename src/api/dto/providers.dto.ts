@@ -12,7 +12,7 @@ export class StatusCapabilityDto {
 
   @ProviderValueProperty(
     'close_with_refund',
-    'The provider value sent when no reason is given (null when unsupported without a reason)',
+    'here the value sent when no reason is given, null when the status is unsupported without one',
   )
   providerValue: unknown;
 

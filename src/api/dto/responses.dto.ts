@@ -1,12 +1,11 @@
 /** The bodies the accounts endpoints answer with: a change, a dry run, a status reading, the history. */
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { CANONICAL_STATUSES } from '../../domain/index.js';
 import { ERROR_CODES } from './problem.dto.js';
 import {
   AccountIdProperty,
   nullableEnum,
-  PROVIDER_STATUS_BRANCHES,
-  PROVIDER_STATUS_DESCRIPTION,
+  NullableStatusProperty,
+  ProviderStatusProperty,
   ProviderProperty,
   ReasonProperty,
   RequestIdProperty,
@@ -61,11 +60,7 @@ export class ChangeStatusResponseDto {
   })
   outcome: string;
 
-  @ApiProperty({
-    oneOf: PROVIDER_STATUS_BRANCHES,
-    example: 'suspended',
-    description: PROVIDER_STATUS_DESCRIPTION,
-  })
+  @ProviderStatusProperty('suspended')
   providerStatus: unknown;
 
   @RequestIdProperty()
@@ -82,21 +77,16 @@ export class AccountStatusDto {
   @AccountIdProperty()
   accountId: string;
 
-  @ApiProperty({
-    ...nullableEnum(CANONICAL_STATUSES),
-    example: 'SUSPENDED',
-    description: 'null when the provider status has no canonical equivalent (e.g. Pismo DORMANT)',
-  })
+  @NullableStatusProperty(
+    'SUSPENDED',
+    'null when the provider status has no canonical equivalent (e.g. Pismo DORMANT)',
+  )
   status: string | null;
 
   @ReasonProperty()
   reason: string | null;
 
-  @ApiProperty({
-    oneOf: PROVIDER_STATUS_BRANCHES,
-    example: { status: 'SUSPENDED', substatus: 'FRAUD' },
-    description: PROVIDER_STATUS_DESCRIPTION,
-  })
+  @ProviderStatusProperty({ status: 'SUSPENDED', substatus: 'FRAUD' })
   providerStatus: unknown;
 
   @ApiProperty({
@@ -109,13 +99,12 @@ export class AccountStatusDto {
   @ApiProperty({ example: '2026-11-21T09:00:00.000Z', format: 'date-time' })
   asOf: string;
 
-  @ApiPropertyOptional({
-    ...nullableEnum(CANONICAL_STATUSES),
-    example: 'SUSPENDED',
-    description:
-      'Only when source is provider: the last status applied through the gateway (its latest APPLIED ' +
+  @NullableStatusProperty(
+    'SUSPENDED',
+    'Only when source is provider: the last status applied through the gateway (its latest APPLIED ' +
       'change), or null when none was',
-  })
+    { optional: true },
+  )
   expectedStatus?: string | null;
 
   @ApiPropertyOptional({

@@ -6,7 +6,14 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional, getSchemaPath, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { CANONICAL_REASONS, CANONICAL_STATUSES, PROVIDER_IDS, type ProviderId } from '../../domain/index.js';
+import {
+  CANONICAL_REASONS,
+  CANONICAL_STATUSES,
+  PROVIDER_IDS,
+  type CanonicalReason,
+  type CanonicalStatus,
+  type ProviderId,
+} from '../../domain/index.js';
 import { IsIn, IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
 
 /** Canopy's provider value: its status with the substatus the reason chose (null when none). */
@@ -119,13 +126,31 @@ export const RequestIdProperty = (): PropertyDecorator => ApiProperty({ example:
 export const AccountIdProperty = (): PropertyDecorator => ApiProperty({ example: 'acc-1001' });
 export const ProviderProperty = (example: ProviderId): PropertyDecorator =>
   ApiProperty({ enum: PROVIDER_IDS, example });
-export const StatusProperty = (): PropertyDecorator =>
-  ApiProperty({ enum: CANONICAL_STATUSES, example: 'SUSPENDED' });
-export const ReasonProperty = (): PropertyDecorator =>
-  ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example: 'FRAUD' });
+export const StatusProperty = (example: CanonicalStatus = 'SUSPENDED'): PropertyDecorator =>
+  ApiProperty({ enum: CANONICAL_STATUSES, example });
+export const ReasonProperty = (example: CanonicalReason | null = 'FRAUD'): PropertyDecorator =>
+  ApiProperty({ ...nullableEnum(CANONICAL_REASONS), example });
 
-/** A provider's own value or null; `description` says which value of which body (by default, what one can be). */
-export const ProviderValueProperty = (
-  example: unknown,
-  description: string = PROVIDER_STATUS_DESCRIPTION,
-): PropertyDecorator => ApiProperty({ oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES, example, description });
+/** A canonical status or null; `description` says when it is null. `optional`: the property may be absent. */
+export const NullableStatusProperty = (
+  example: CanonicalStatus,
+  description: string,
+  { optional = false } = {},
+): PropertyDecorator =>
+  (optional ? ApiPropertyOptional : ApiProperty)({
+    ...nullableEnum(CANONICAL_STATUSES),
+    example,
+    description,
+  });
+
+/** A provider's own value (never null); the description says what one can be. */
+export const ProviderStatusProperty = (example: unknown): PropertyDecorator =>
+  ApiProperty({ oneOf: PROVIDER_STATUS_BRANCHES, example, description: PROVIDER_STATUS_DESCRIPTION });
+
+/** A provider's own value or null; `note` adds which value of which body it is, and when it is null. */
+export const ProviderValueProperty = (example: unknown, note?: string): PropertyDecorator =>
+  ApiProperty({
+    oneOf: NULLABLE_PROVIDER_STATUS_BRANCHES,
+    example,
+    description: note === undefined ? PROVIDER_STATUS_DESCRIPTION : `${PROVIDER_STATUS_DESCRIPTION}; ${note}`,
+  });
