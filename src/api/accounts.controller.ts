@@ -1,23 +1,10 @@
-import {
-  Body,
-  Controller,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Put,
-  Query,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
+import { Body, Get, Headers, HttpCode, Param, Put, Query, UseInterceptors } from '@nestjs/common';
 import {
   ApiBody,
   ApiExtraModels,
   ApiHeader,
   ApiOperation,
   ApiResponse,
-  ApiSecurity,
-  ApiTags,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { Ctx, type RequestContext } from '../observability/request-context.js';
@@ -28,7 +15,7 @@ import { idempotencyKeyFrom } from './idempotency-key.js';
 import { responseHeaders } from './openapi-headers.js';
 import { CanopyProviderStatusDto, SpidrProviderStatusDto } from './dto/schema-parts.js';
 import { ApiProblems, type ProblemOperation } from './api-problems.decorator.js';
-import { ApiKeyGuard, RequireScope } from './auth.guard.js';
+import { ApiKeyController, RequireScope } from './auth.guard.js';
 import {
   AccountPathDto,
   ChangeStatusDto,
@@ -69,9 +56,6 @@ const PROVIDER_CALL_PROBLEMS = [
   'PROVIDER_TIMEOUT',
 ] as const;
 
-@ApiTags('accounts')
-@ApiSecurity('apiKey')
-@ApiSecurity('bearer')
 @ApiExtraModels(
   ChangeStatusResponseDto,
   DryRunResponseDto,
@@ -80,8 +64,7 @@ const PROVIDER_CALL_PROBLEMS = [
   CanopyProviderStatusDto,
   SpidrProviderStatusDto,
 )
-@UseGuards(ApiKeyGuard)
-@Controller('v1/accounts/:provider/:accountId')
+@ApiKeyController('v1/accounts/:provider/:accountId', 'accounts')
 export class AccountsController {
   constructor(
     private readonly changes: ChangeStatusService,

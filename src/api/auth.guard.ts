@@ -1,4 +1,14 @@
-import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import {
+  applyDecorators,
+  Controller,
+  Inject,
+  Injectable,
+  SetMetadata,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+} from '@nestjs/common';
+import { ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { APP_CONFIG, type ApiScope, type AppConfig } from '../config/config.js';
@@ -10,6 +20,20 @@ const SCOPE = 'statusgate:scope';
 
 /** The scope a route needs; routes without it (health, docs, metrics) are open. */
 export const RequireScope = (scope: ApiScope) => SetMetadata(SCOPE, scope);
+
+/**
+ * A controller of the keyed API (/v1): every route needs an API key, as X-API-Key or Bearer (both documented),
+ * checked by ApiKeyGuard against the route's RequireScope; `tag` groups its operations in the document.
+ * Listed in the order stacked decorators apply (bottom-up), so the document is the same as with the stack.
+ */
+export const ApiKeyController = (path: string, tag: string): ClassDecorator =>
+  applyDecorators(
+    Controller(path),
+    UseGuards(ApiKeyGuard),
+    ApiSecurity('bearer'),
+    ApiSecurity('apiKey'),
+    ApiTags(tag),
+  );
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {

@@ -1,23 +1,11 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Headers,
-  HttpCode,
-  Param,
-  Post,
-  Query,
-  UseGuards,
-  UseInterceptors,
-} from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Body, Delete, Get, Headers, HttpCode, Param, Post, Query, UseInterceptors } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import type { RouteOptions } from 'fastify';
 import { BatchAnswerInterceptor } from '../common/batch-answer.interceptor.js';
 import { GatewayError } from '../domain/index.js';
 import { Ctx, type RequestContext } from '../observability/request-context.js';
 import { BatchService, type BatchAnswer } from '../services/batch.service.js';
-import { ApiKeyGuard, RequireScope } from './auth.guard.js';
+import { ApiKeyController, RequireScope } from './auth.guard.js';
 import {
   BatchItemsPageDto,
   BatchItemsQueryDto,
@@ -65,11 +53,7 @@ export function waitFrom(prefer: unknown): number | undefined {
   return seconds;
 }
 
-@ApiTags('batches')
-@ApiSecurity('apiKey')
-@ApiSecurity('bearer')
-@UseGuards(ApiKeyGuard)
-@Controller('v1/batches')
+@ApiKeyController('v1/batches', 'batches')
 export class BatchesController {
   constructor(private readonly batches: BatchService) {}
 

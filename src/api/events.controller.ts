@@ -1,7 +1,7 @@
-import { Controller, Get, Param, Query, UseGuards } from '@nestjs/common';
-import { ApiExtraModels, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { Get, Param, Query } from '@nestjs/common';
+import { ApiExtraModels, ApiOperation, ApiResponse } from '@nestjs/swagger';
 import { EventsService, type ChangeRecord, type EventsPage } from '../services/events.service.js';
-import { ApiKeyGuard, RequireScope } from './auth.guard.js';
+import { ApiKeyController, RequireScope } from './auth.guard.js';
 import { ApiBatchProblems, RATE_LIMITED, UNAUTHENTICATED, forbidden } from './batch-problems.js';
 import {
   ChangePathDto,
@@ -14,11 +14,7 @@ import { responseHeaders } from './openapi-headers.js';
 
 const CHANGE_ID = '01935a8e-7c4b-7d2a-9f00-1a2b3c4d5e6f';
 
-@ApiTags('changes')
-@ApiSecurity('apiKey')
-@ApiSecurity('bearer')
-@UseGuards(ApiKeyGuard)
-@Controller('v1/changes')
+@ApiKeyController('v1/changes', 'changes')
 export class ChangesController {
   constructor(private readonly events: EventsService) {}
 
@@ -50,12 +46,8 @@ export class ChangesController {
   }
 }
 
-@ApiTags('events')
-@ApiSecurity('apiKey')
-@ApiSecurity('bearer')
 @ApiExtraModels(...EVENT_DTOS)
-@UseGuards(ApiKeyGuard)
-@Controller('v1/events')
+@ApiKeyController('v1/events', 'events')
 export class EventsController {
   constructor(private readonly events: EventsService) {}
 

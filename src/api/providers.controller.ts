@@ -1,26 +1,15 @@
-import { Controller, Get, UseGuards } from '@nestjs/common';
-import {
-  ApiExtraModels,
-  ApiOperation,
-  ApiResponse,
-  ApiSecurity,
-  ApiTags,
-  getSchemaPath,
-} from '@nestjs/swagger';
+import { Get } from '@nestjs/common';
+import { ApiExtraModels, ApiOperation, ApiResponse, getSchemaPath } from '@nestjs/swagger';
 import { ProvidersService } from '../services/providers.service.js';
 import { ApiProblems } from './api-problems.decorator.js';
-import { ApiKeyGuard, RequireScope } from './auth.guard.js';
+import { ApiKeyController, RequireScope } from './auth.guard.js';
 import { PROVIDERS_EXAMPLES } from './dto/response-examples.js';
 import { ProvidersResponseDto, StatusCapabilityDto } from './dto/providers.dto.js';
 import { CanopyProviderStatusDto, SpidrProviderStatusDto } from './dto/schema-parts.js';
 import { responseHeaders } from './openapi-headers.js';
 
-@ApiTags('providers')
-@ApiSecurity('apiKey')
-@ApiSecurity('bearer')
 @ApiExtraModels(ProvidersResponseDto, StatusCapabilityDto, CanopyProviderStatusDto, SpidrProviderStatusDto)
-@UseGuards(ApiKeyGuard)
-@Controller('v1/providers')
+@ApiKeyController('v1/providers', 'providers')
 export class ProvidersController {
   constructor(private readonly providers: ProvidersService) {}
 
