@@ -324,9 +324,8 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
       },
       [
         {
-          title:
-            'NOTFOUND- to 404 ACCOUNT_NOT_FOUND keeping errorType NOT_FOUND as the code (no errorCode), on the read too',
           magic: 'NOTFOUND',
+          detail: 'keeping errorType NOT_FOUND as the code (no errorCode), on the read too',
           change: { status: 'SUSPENDED' },
           code: 'ACCOUNT_NOT_FOUND',
           provider: (id) => ({ httpStatus: 404, code: 'NOT_FOUND', message: `Account ${id} not found` }),
@@ -334,17 +333,16 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
           also: ({ calls }) => expect(calls.map((c) => c.method)).toEqual(['PATCH', 'GET']),
         },
         {
-          title: 'REJECT- to 422 PROVIDER_REJECTED keeping Spidr code and message',
           magic: 'REJECT',
+          detail: 'keeping Spidr code and message',
           change: { status: 'DELINQUENT' },
           code: 'PROVIDER_REJECTED',
           provider: { httpStatus: 400, code: 'REQUEST_REJECTED', message: 'The request was rejected' },
           providerCalls: 1,
         },
         {
-          title:
-            'ERROR500- to 502 PROVIDER_ERROR (retryable) keeping Spidr code and message, after retries with backoff',
           magic: 'ERROR500',
+          detail: '(retryable) keeping Spidr code and message, after retries with backoff',
           change: { status: 'SUSPENDED' },
           code: 'PROVIDER_ERROR',
           provider: { httpStatus: 500, code: 'LOOKUP_FAILED', message: 'Could not look up the account' },
@@ -359,9 +357,8 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
           },
         },
         {
-          title:
-            'RATELIMIT- to 429 RATE_LIMITED (retryable) with Retry-After and Spidr code kept, after retries, on the read too',
           magic: 'RATELIMIT',
+          detail: '(retryable) with Retry-After and Spidr code kept, after retries, on the read too',
           change: { status: 'SUSPENDED' },
           code: 'RATE_LIMITED',
           provider: { httpStatus: 429, code: 'TOO_MANY_REQUESTS', message: 'Too many requests' },

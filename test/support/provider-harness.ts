@@ -176,8 +176,10 @@ export async function sandboxControl(sandboxUrl: string, route: string, body: un
 
 /** One row: a magic id prefix, the change sent, and what the caller must see. */
 export interface MagicFailure {
-  /** Row title, e.g. `NOTFOUND- → 404 ACCOUNT_NOT_FOUND`; defaults to magic, HTTP status and code. */
+  /** Row title; by default `<magic>- to <HTTP status> <code>`, e.g. `NOTFOUND- to 404 ACCOUNT_NOT_FOUND`. */
   title?: string;
+  /** What the default title goes on with, e.g. `keeping Spidr code and message`. */
+  detail?: string;
   /** The magic account id prefix (as the sandbox documents it), e.g. `NOTFOUND`. */
   magic: string;
   /** The canonical change body sent to PUT …/status. */
@@ -222,10 +224,7 @@ export function itMapsMagicFailures(
   rows: MagicFailure[],
   timeoutMs?: number,
 ): void {
-  const titled = rows.map((row) => ({
-    ...row,
-    title: row.title ?? `${row.magic}- → ${PROVIDER_FAILURES[row.code].http} ${row.code}`,
-  }));
+  const titled = rows.map((row) => ({ ...row, title: titleOf(row) }));
   it.each(titled)(
     'should map $title, keeping the provider answer',
     async (row) => {
@@ -262,6 +261,12 @@ export function itMapsMagicFailures(
     },
     timeoutMs,
   );
+}
+
+function titleOf(row: MagicFailure): string {
+  if (row.title !== undefined) return row.title;
+  const title = `${row.magic}- to ${PROVIDER_FAILURES[row.code].http} ${row.code}`;
+  return row.detail === undefined ? title : `${title} ${row.detail}`;
 }
 
 function answerOf(row: MagicFailure, accountId: string): Omit<ProviderAnswer, 'id'> {
