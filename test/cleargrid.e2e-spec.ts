@@ -28,6 +28,13 @@ const LOGIN_PATH = `/admin/auth/${SETTINGS.lender}/login`;
 const REFRESH_PATH = `/admin/auth/${SETTINGS.lender}/refresh-token`;
 const UPDATE_STATUS_PATH = `/admin/v3/lenders/${LENDER_PUBLIC_ID}/accounts/update-status`;
 const ACCOUNTS_PATH = `/admin/v3/lenders/${LENDER_PUBLIC_ID}/accounts`;
+/** ClearGrid's answers (no code of its own): to a token it refuses, and its documented 500. */
+const UNAUTHORIZED = { id: 'cleargrid', httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' } as const;
+const SERVER_ERROR = {
+  httpStatus: 500,
+  code: 'NO_CODE',
+  message: 'Something went wrong. Please try again later.',
+};
 const SUPPORTED = ['DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'];
 const UNSUPPORTED = ['ACTIVE', 'SUSPENDED', 'DELINQUENT'];
 
@@ -389,11 +396,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         magic: 'ERROR500',
         title: 'a 500 (ERROR500-) to 502 PROVIDER_ERROR keeping the documented message',
         code: 'PROVIDER_ERROR',
-        provider: {
-          httpStatus: 500,
-          code: 'NO_CODE',
-          message: 'Something went wrong. Please try again later.',
-        },
+        provider: SERVER_ERROR,
       },
       {
         ...base,
@@ -698,12 +701,7 @@ describe('ClearGrid auth flows through the gateway', () => {
       try {
         const since = await callsFrom(cg.sandbox);
         const res = await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' });
-        expectFailure(res, 'PROVIDER_AUTH_FAILED', {
-          id: 'cleargrid',
-          httpStatus: 401,
-          code: 'NO_CODE',
-          message: 'Unauthorized',
-        });
+        expectFailure(res, 'PROVIDER_AUTH_FAILED', UNAUTHORIZED);
         const calls = await since();
         expect(calls.filter(isWrite)).toHaveLength(2);
         expect(calls.filter((c) => !isWrite(c))).toHaveLength(1);
@@ -832,12 +830,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
     const since = await callsFrom(wrong.sandbox);
     const account = accountId();
     const res = await wrong.api.put(account, { status: 'DISPUTED', customerId: 'live-debtor' });
-    const problem = expectFailure(res, 'PROVIDER_AUTH_FAILED', {
-      id: 'cleargrid',
-      httpStatus: 401,
-      code: 'NO_CODE',
-      message: 'Unauthorized',
-    });
+    const problem = expectFailure(res, 'PROVIDER_AUTH_FAILED', UNAUTHORIZED);
     const calls = await since();
     expect(calls.map(kindOf)).toEqual(['login']);
     expect(calls[0].body).toEqual({ email: SETTINGS.email, password: 'not-the-password' });
@@ -872,12 +865,7 @@ describe('ClearGrid live mode: login failures and an unreachable host', () => {
     const account = accountId();
     const since = await callsFrom(failingLogin.sandbox);
     const res = await failingLogin.api.put(account, { status: 'DISPUTED', customerId: 'live-debtor' });
-    expectFailure(res, 'PROVIDER_ERROR', {
-      id: 'cleargrid',
-      httpStatus: 500,
-      code: 'NO_CODE',
-      message: 'Something went wrong. Please try again later.',
-    });
+    expectFailure(res, 'PROVIDER_ERROR', { id: 'cleargrid', ...SERVER_ERROR });
     const calls = await since();
     expect(calls.filter(isWrite)).toEqual([]);
     expect(calls.map((c) => c.url)).toContain('/admin/auth/ERROR500-lender/login');

@@ -77,6 +77,13 @@ const READ_KEYS = [
 ];
 
 const UNSUPPORTED_CORPORATE = ['DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'] as const;
+/** Passport's answer to a wrong server secret. */
+const INVALID_CREDENTIALS = {
+  id: 'pismo',
+  httpStatus: 401,
+  code: 'EPSP0001',
+  message: 'Invalid credentials',
+} as const;
 
 let counter = 0;
 /** A fresh account id (optionally behind a sandbox magic prefix such as `NOTFOUND-`). */
@@ -897,19 +904,14 @@ describe('Pismo in live mode with wrong credentials', () => {
   it('should answer 502 PROVIDER_AUTH_FAILED with Passport’s answer and send no status call', async () => {
     const id = fresh();
     const res = await api.put(id, { status: 'SUSPENDED' });
-    const problem = expectFailure(res, 'PROVIDER_AUTH_FAILED', {
-      id: 'pismo',
-      httpStatus: 401,
-      code: 'EPSP0001',
-      message: 'Invalid credentials',
-    });
+    const problem = expectFailure(res, 'PROVIDER_AUTH_FAILED', INVALID_CREDENTIALS);
     expect(JSON.stringify(problem)).not.toContain('not-the-secret');
     const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls.length).toBeGreaterThanOrEqual(1);
     expect(tokenCalls.length).toBeLessThanOrEqual(2);
     expect(tokenCalls[0].body).toMatchObject({ server_secret: 'not-the-secret', account_id: id });
     expect(accountCalls).toEqual([]);
-    expectProblem(await api.get(id), 502, 'PROVIDER_AUTH_FAILED');
+    expectFailure(await api.get(id), 'PROVIDER_AUTH_FAILED', INVALID_CREDENTIALS);
   });
 });
 

@@ -18,6 +18,13 @@ import {
 const API_KEY = SPIDR_SANDBOX_SETTINGS.apiKey;
 const AUTH_HEADER = SPIDR_API_KEY_HEADER.name;
 const AUTH_VALUE = SPIDR_API_KEY_HEADER.value(API_KEY);
+/** Spidr's answer to an API key it refuses. */
+const KEY_REFUSED = {
+  id: 'spidr',
+  httpStatus: 401,
+  code: 'UNAUTHORIZED',
+  message: 'Invalid or missing API key',
+} as const;
 const SUPPORTED = ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'CLOSED'];
 
 let counter = 0;
@@ -372,12 +379,11 @@ describe('Spidr through the gateway (built-in sandbox)', () => {
 
     it('should answer 502 PROVIDER_AUTH_FAILED after exactly one call when Spidr refuses the API key (AUTHEXPIRED-)', async () => {
       const id = accountId('AUTHEXPIRED');
-      const problem = expectFailure(await sp.api.put(id, { status: 'SUSPENDED' }), 'PROVIDER_AUTH_FAILED', {
-        id: 'spidr',
-        httpStatus: 401,
-        code: 'UNAUTHORIZED',
-        message: 'Invalid or missing API key',
-      });
+      const problem = expectFailure(
+        await sp.api.put(id, { status: 'SUSPENDED' }),
+        'PROVIDER_AUTH_FAILED',
+        KEY_REFUSED,
+      );
       const calls = await callsFor(sp.sandbox, id);
       expect(calls).toHaveLength(1);
       expect(calls[0]).toMatchObject({ method: 'PATCH', body: { status: 'suspended' } });
@@ -795,12 +801,7 @@ describe('Spidr in live mode with a wrong API key', () => {
   it('should answer 502 PROVIDER_AUTH_FAILED after one call, without showing the key', async () => {
     const id = accountId();
     const put = await sp.api.put(id, { status: 'SUSPENDED' });
-    const problem = expectFailure(put, 'PROVIDER_AUTH_FAILED', {
-      id: 'spidr',
-      httpStatus: 401,
-      code: 'UNAUTHORIZED',
-      message: 'Invalid or missing API key',
-    });
+    const problem = expectFailure(put, 'PROVIDER_AUTH_FAILED', KEY_REFUSED);
     const calls = await callsFor(sp.sandbox, id);
     expect(calls).toHaveLength(1);
     expect(calls[0].headers[AUTH_HEADER]).toBe(SPIDR_API_KEY_HEADER.value(WRONG_KEY));
