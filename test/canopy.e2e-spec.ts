@@ -19,6 +19,7 @@ import {
   listedProvider,
   sandboxControl as control,
   useProviderGateway,
+  withSandboxControl,
   type ProviderSuiteOptions,
 } from './support/provider-harness.js';
 
@@ -502,6 +503,9 @@ describe('Canopy token flows through the gateway', () => {
   const callsSince = async (from: number) =>
     (await sandboxCalls(cp.sandbox)).slice(from).map((c) => `${c.method} ${c.url}`);
   const callCount = async () => (await sandboxCalls(cp.sandbox)).length;
+  /** The calls of one request whose token was refused: the call, the one token request, the call again. */
+  const renewedOnce = (call: string) => [call, 'POST /auth/token', call];
+  const defaultLifetime = { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S };
 
   it('should share one token request among 8 parallel first requests', async () => {
     const ids = Array.from({ length: 8 }, () => account());
@@ -541,11 +545,7 @@ describe('Canopy token flows through the gateway', () => {
     const res = await suspend(id);
     expect(res.status).toBe(200);
     expect(res.body.providerStatus).toEqual({ status: 'SUSPENDED', substatus: null });
-    expect(await callsSince(from)).toEqual([
-      `PUT /accounts/${id}/status`,
-      'POST /auth/token',
-      `PUT /accounts/${id}/status`,
-    ]);
+    expect(await callsSince(from)).toEqual(renewedOnce(`PUT /accounts/${id}/status`));
     const [stale, , fresh] = (await sandboxCalls(cp.sandbox)).slice(from);
     expect(fresh.headers.authorization).toMatch(BEARER);
     expect(fresh.headers.authorization).not.toBe(stale.headers.authorization);
@@ -558,20 +558,18 @@ describe('Canopy token flows through the gateway', () => {
   });
 
   it('should do the same when an expired token is answered 401', async () => {
-    await control(cp.sandbox, 'expired-token-status', { status: 401 });
-    await control(cp.sandbox, 'expire-tokens');
-    try {
-      const from = await callCount();
-      const id = account();
-      expect((await cp.api.get(id)).status).toBe(200);
-      expect(await callsSince(from)).toEqual([
-        `GET /accounts/${id}`,
-        'POST /auth/token',
-        `GET /accounts/${id}`,
-      ]);
-    } finally {
-      await control(cp.sandbox, 'expired-token-status', { status: 403 });
-    }
+    await withSandboxControl(
+      cp.sandbox,
+      'expired-token-status',
+      [{ status: 401 }, { status: 403 }],
+      async () => {
+        await control(cp.sandbox, 'expire-tokens');
+        const from = await callCount();
+        const id = account();
+        expect((await cp.api.get(id)).status).toBe(200);
+        expect(await callsSince(from)).toEqual(renewedOnce(`GET /accounts/${id}`));
+      },
+    );
   });
 
   it('should recover from a 401 token_expired mid-flight (AUTHEXPIRED-) with one new token', async () => {
@@ -579,11 +577,7 @@ describe('Canopy token flows through the gateway', () => {
     const id = account('AUTHEXPIRED-');
     const res = await suspend(id);
     expect(res.status).toBe(200);
-    expect(await callsSince(from)).toEqual([
-      `PUT /accounts/${id}/status`,
-      'POST /auth/token',
-      `PUT /accounts/${id}/status`,
-    ]);
+    expect(await callsSince(from)).toEqual(renewedOnce(`PUT /accounts/${id}/status`));
   });
 
   it('should share one new token among 8 parallel requests whose token expired', async () => {
@@ -601,9 +595,8 @@ describe('Canopy token flows through the gateway', () => {
 
   it('should fetch a new token before the old one runs out (expires_in honoured)', async () => {
     // Tokens issued now live 61 s; the gateway renews 60 s early, so this one is usable for ~1 s.
-    await control(cp.sandbox, 'token-lifetime', { seconds: 61 });
-    await control(cp.sandbox, 'expire-tokens');
-    try {
+    await withSandboxControl(cp.sandbox, 'token-lifetime', [{ seconds: 61 }, defaultLifetime], async () => {
+      await control(cp.sandbox, 'expire-tokens');
       const warm = account();
       await suspend(warm); // 403 → new (61 s) token → retry
       const from = await callCount();
@@ -615,16 +608,13 @@ describe('Canopy token flows through the gateway', () => {
       await suspend(late);
       // Renewed ahead of expiry: the new token is fetched first, no call is refused.
       expect(await callsSince(from + 1)).toEqual(['POST /auth/token', `PUT /accounts/${late}/status`]);
-    } finally {
-      await control(cp.sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
-    }
+    });
   });
 
   it('should answer PROVIDER_AUTH_FAILED after exactly one re-authentication when the new token is refused too', async () => {
     // Every token is expired on issue: the first call and its one retry are both refused.
-    await control(cp.sandbox, 'token-lifetime', { seconds: 0 });
-    await control(cp.sandbox, 'expire-tokens');
-    try {
+    await withSandboxControl(cp.sandbox, 'token-lifetime', [{ seconds: 0 }, defaultLifetime], async () => {
+      await control(cp.sandbox, 'expire-tokens');
       const from = await callCount();
       const id = account();
       expectFailure(await suspend(id), 'PROVIDER_AUTH_FAILED', {
@@ -633,15 +623,8 @@ describe('Canopy token flows through the gateway', () => {
         code: 'not_authorized',
         message: 'Not authorized',
       });
-      expect(await callsSince(from)).toEqual([
-        `PUT /accounts/${id}/status`,
-        'POST /auth/token',
-        `PUT /accounts/${id}/status`,
-      ]);
-    } finally {
-      await control(cp.sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
-      await control(cp.sandbox, 'expire-tokens');
-    }
+      expect(await callsSince(from)).toEqual(renewedOnce(`PUT /accounts/${id}/status`));
+    }).finally(() => control(cp.sandbox, 'expire-tokens'));
   });
 
   it('should retry a token endpoint 5xx: a passing outage is absorbed, a lasting one answers PROVIDER_ERROR', async () => {

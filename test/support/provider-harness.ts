@@ -174,6 +174,21 @@ export async function sandboxControl(sandboxUrl: string, route: string, body: un
   expect(response.status).toBe(204);
 }
 
+/** Runs `test` with a sandbox control route set to `during`, then sets it to `after`, passed or not. */
+export async function withSandboxControl(
+  sandboxUrl: string,
+  route: string,
+  [during, after]: [during: unknown, after: unknown],
+  test: () => Promise<void>,
+): Promise<void> {
+  await sandboxControl(sandboxUrl, route, during);
+  try {
+    await test();
+  } finally {
+    await sandboxControl(sandboxUrl, route, after);
+  }
+}
+
 /** One row: a magic id prefix, the change sent, and what the caller must see. */
 export interface MagicFailure {
   /** Row title; by default `<magic>- to <HTTP status> <code>`, e.g. `NOTFOUND- to 404 ACCOUNT_NOT_FOUND`. */
