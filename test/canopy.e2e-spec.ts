@@ -11,14 +11,15 @@ import {
   CANOPY_SANDBOX_TOKEN_LIFETIME_S,
 } from '../src/providers/canopy/canopy.sandbox.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { expectChange, expectDryRun, expectFailure, expectHistory, expectRead } from './support/answers.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse } from './support/gateway.js';
 import {
   expectLiveMode,
-  expectProviderFailure,
   itMapsMagicFailures,
   listedProvider,
   sandboxControl as control,
   useProviderGateway,
+  withSandboxControl,
   type ProviderSuiteOptions,
 } from './support/provider-harness.js';
 
@@ -26,6 +27,13 @@ const PII_VALUES: string[] = Object.values(CANOPY_SANDBOX_PII);
 const SECRET = CANOPY_SANDBOX_SETTINGS.clientSecret;
 const SUPPORTED = ['ACTIVE', 'SUSPENDED', 'DELINQUENT', 'CLOSED'];
 const BEARER = /^Bearer cnp_[A-Za-z0-9_-]{32}$/;
+/** The token endpoint's answer to a wrong client secret. */
+const INVALID_CLIENT = {
+  id: 'canopy',
+  httpStatus: 401,
+  code: 'invalid_client',
+  message: 'Invalid client credentials',
+} as const;
 
 let counter = 0;
 /** A fresh account id per use (sandbox state persists); `prefix` may be a magic one, e.g. `NOTFOUND-`. */
@@ -119,17 +127,12 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
           body: reason ? { status, reason } : { status },
           headers: { 'x-request-id': `req-${id}` },
         });
-        expect(res.status).toBe(200);
-        expect(res.body).toStrictEqual({
-          changeId: expect.stringMatching(/^[0-9a-f-]{36}$/),
-          provider: 'canopy',
-          accountId: id,
+        expectChange(res, 'canopy', id, {
           status,
           reason: reason ?? null,
           outcome: 'APPLIED',
           providerStatus: { status: canopyStatus, substatus },
           requestId: `req-${id}`,
-          completedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
         });
 
         const calls = await accountCalls(cp.sandbox, id);
@@ -235,10 +238,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
       await gw$('PUT', cp.api.statusUrl(id), {
         body: { status: 'SUSPENDED', reason: 'COMPLIANCE', note: 'n1' },
       });
-      const history = await cp.api.history(id);
-      expect(history.status).toBe(200);
-      expect(history.body.items).toHaveLength(1);
-      expect(history.body.items[0]).toMatchObject({
+      expectHistory(await cp.api.history(id), 1, {
         status: 'SUSPENDED',
         reason: 'COMPLIANCE',
         note: 'n1',
@@ -252,9 +252,8 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
   describe('provider errors (CONTRACT section 4)', () => {
     // CONTRACT section 5: "429 and 5xx and network errors → retried with backoff, then … PROVIDER_ERROR".
     itMapsMagicFailures(
+      cp,
       {
-        provider: 'canopy',
-        gateway: () => cp.gw,
         accountId: (magic) => account(`${magic}-`),
         statusCalls: (calls, id) =>
           calls.filter((c) => [`/accounts/${id}`, `/accounts/${id}/status`].includes(c.url)),
@@ -265,9 +264,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
             '404 account_not_found to ACCOUNT_NOT_FOUND, keeping Canopy code and message, on the live read as well',
           magic: 'NOTFOUND',
           change: { status: 'SUSPENDED' },
-          http: 404,
           code: 'ACCOUNT_NOT_FOUND',
-          retryable: false,
           provider: { httpStatus: 404, code: 'account_not_found', message: 'Account not found' },
           read: true,
           also: ({ calls, accountId: id }) =>
@@ -280,9 +277,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
           title: '500 to PROVIDER_ERROR (retryable), after retrying the write',
           magic: 'ERROR500',
           change: { status: 'SUSPENDED', reason: 'FRAUD' },
-          http: 502,
           code: 'PROVIDER_ERROR',
-          retryable: true,
           provider: { httpStatus: 500, code: 'internal_server_error', message: 'Internal server error' },
           providerCalls: 'retried',
           also: ({ calls }) => expect(calls.every((c) => c.method === 'PUT')).toBe(true),
@@ -291,9 +286,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
           title: '429 to RATE_LIMITED with Retry-After (retryable)',
           magic: 'RATELIMIT',
           change: { status: 'DELINQUENT' },
-          http: 429,
           code: 'RATE_LIMITED',
-          retryable: true,
           provider: { httpStatus: 429, code: 'too_many_requests', message: 'Too many requests' },
           retryAfter: /^[1-9]\d*$/,
         },
@@ -301,9 +294,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
           title: "400 validation_error to PROVIDER_REJECTED with Canopy's message and details",
           magic: 'REJECT',
           change: { status: 'CLOSED', reason: 'FRAUD' },
-          http: 422,
           code: 'PROVIDER_REJECTED',
-          retryable: false,
           provider: {
             httpStatus: 400,
             code: 'validation_error',
@@ -318,19 +309,11 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
     it('should map 403 forbidden to PROVIDER_AUTH_FAILED at once, without a new token or a retry', async () => {
       const id = account('FORBIDDEN-');
       const tokensBefore = (await tokenCalls(cp.sandbox)).length;
-      const problem = expectProblem(
-        await cp.api.put(id, { status: 'SUSPENDED' }),
-        502,
-        'PROVIDER_AUTH_FAILED',
-      );
-      expect(problem).toMatchObject({
-        retryable: false,
-        provider: {
-          id: 'canopy',
-          httpStatus: 403,
-          code: 'forbidden',
-          message: 'Client is not permitted to access this account',
-        },
+      expectFailure(await cp.api.put(id, { status: 'SUSPENDED' }), 'PROVIDER_AUTH_FAILED', {
+        id: 'canopy',
+        httpStatus: 403,
+        code: 'forbidden',
+        message: 'Client is not permitted to access this account',
       });
       expect(await accountCalls(cp.sandbox, id)).toHaveLength(1);
       expect((await tokenCalls(cp.sandbox)).length).toBe(tokensBefore);
@@ -358,14 +341,10 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
       const id = account();
       const tokensBefore = (await tokenCalls(cp.sandbox)).length;
       const res = await cp.api.dryRun(id, { status: 'SUSPENDED', reason: 'CHARGED_OFF' });
-      expect(res.status).toBe(200);
-      expect(res.body).toStrictEqual({
-        dryRun: true,
-        providerRequest: {
-          method: 'PUT',
-          url: `${cp.sandbox}/accounts/${id}/status`,
-          body: { account_status: 'SUSPENDED', account_substatus: 'CHARGE_OFF' },
-        },
+      expectDryRun(res, {
+        method: 'PUT',
+        url: `${cp.sandbox}/accounts/${id}/status`,
+        body: { account_status: 'SUSPENDED', account_substatus: 'CHARGE_OFF' },
       });
       expect(res.body.providerRequest.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
       const text = JSON.stringify(res.body);
@@ -404,10 +383,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
       const id = account();
       await cp.api.put(id, { status: 'SUSPENDED', reason: 'FRAUD' });
       const res = await cp.api.get(id, { headers: { 'x-request-id': `read-${id}` } });
-      expect(res.status).toBe(200);
-      expect(res.body).toStrictEqual({
-        provider: 'canopy',
-        accountId: id,
+      expectRead(res, 'canopy', id, {
         status: 'SUSPENDED',
         reason: 'FRAUD',
         providerStatus: { status: 'SUSPENDED', substatus: 'FRAUD' },
@@ -527,6 +503,9 @@ describe('Canopy token flows through the gateway', () => {
   const callsSince = async (from: number) =>
     (await sandboxCalls(cp.sandbox)).slice(from).map((c) => `${c.method} ${c.url}`);
   const callCount = async () => (await sandboxCalls(cp.sandbox)).length;
+  /** The calls of one request whose token was refused: the call, the one token request, the call again. */
+  const renewedOnce = (call: string) => [call, 'POST /auth/token', call];
+  const defaultLifetime = { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S };
 
   it('should share one token request among 8 parallel first requests', async () => {
     const ids = Array.from({ length: 8 }, () => account());
@@ -566,11 +545,7 @@ describe('Canopy token flows through the gateway', () => {
     const res = await suspend(id);
     expect(res.status).toBe(200);
     expect(res.body.providerStatus).toEqual({ status: 'SUSPENDED', substatus: null });
-    expect(await callsSince(from)).toEqual([
-      `PUT /accounts/${id}/status`,
-      'POST /auth/token',
-      `PUT /accounts/${id}/status`,
-    ]);
+    expect(await callsSince(from)).toEqual(renewedOnce(`PUT /accounts/${id}/status`));
     const [stale, , fresh] = (await sandboxCalls(cp.sandbox)).slice(from);
     expect(fresh.headers.authorization).toMatch(BEARER);
     expect(fresh.headers.authorization).not.toBe(stale.headers.authorization);
@@ -583,20 +558,18 @@ describe('Canopy token flows through the gateway', () => {
   });
 
   it('should do the same when an expired token is answered 401', async () => {
-    await control(cp.sandbox, 'expired-token-status', { status: 401 });
-    await control(cp.sandbox, 'expire-tokens');
-    try {
-      const from = await callCount();
-      const id = account();
-      expect((await cp.api.get(id)).status).toBe(200);
-      expect(await callsSince(from)).toEqual([
-        `GET /accounts/${id}`,
-        'POST /auth/token',
-        `GET /accounts/${id}`,
-      ]);
-    } finally {
-      await control(cp.sandbox, 'expired-token-status', { status: 403 });
-    }
+    await withSandboxControl(
+      cp.sandbox,
+      'expired-token-status',
+      [{ status: 401 }, { status: 403 }],
+      async () => {
+        await control(cp.sandbox, 'expire-tokens');
+        const from = await callCount();
+        const id = account();
+        expect((await cp.api.get(id)).status).toBe(200);
+        expect(await callsSince(from)).toEqual(renewedOnce(`GET /accounts/${id}`));
+      },
+    );
   });
 
   it('should recover from a 401 token_expired mid-flight (AUTHEXPIRED-) with one new token', async () => {
@@ -604,11 +577,7 @@ describe('Canopy token flows through the gateway', () => {
     const id = account('AUTHEXPIRED-');
     const res = await suspend(id);
     expect(res.status).toBe(200);
-    expect(await callsSince(from)).toEqual([
-      `PUT /accounts/${id}/status`,
-      'POST /auth/token',
-      `PUT /accounts/${id}/status`,
-    ]);
+    expect(await callsSince(from)).toEqual(renewedOnce(`PUT /accounts/${id}/status`));
   });
 
   it('should share one new token among 8 parallel requests whose token expired', async () => {
@@ -626,9 +595,8 @@ describe('Canopy token flows through the gateway', () => {
 
   it('should fetch a new token before the old one runs out (expires_in honoured)', async () => {
     // Tokens issued now live 61 s; the gateway renews 60 s early, so this one is usable for ~1 s.
-    await control(cp.sandbox, 'token-lifetime', { seconds: 61 });
-    await control(cp.sandbox, 'expire-tokens');
-    try {
+    await withSandboxControl(cp.sandbox, 'token-lifetime', [{ seconds: 61 }, defaultLifetime], async () => {
+      await control(cp.sandbox, 'expire-tokens');
       const warm = account();
       await suspend(warm); // 403 → new (61 s) token → retry
       const from = await callCount();
@@ -640,31 +608,23 @@ describe('Canopy token flows through the gateway', () => {
       await suspend(late);
       // Renewed ahead of expiry: the new token is fetched first, no call is refused.
       expect(await callsSince(from + 1)).toEqual(['POST /auth/token', `PUT /accounts/${late}/status`]);
-    } finally {
-      await control(cp.sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
-    }
+    });
   });
 
   it('should answer PROVIDER_AUTH_FAILED after exactly one re-authentication when the new token is refused too', async () => {
     // Every token is expired on issue: the first call and its one retry are both refused.
-    await control(cp.sandbox, 'token-lifetime', { seconds: 0 });
-    await control(cp.sandbox, 'expire-tokens');
-    try {
+    await withSandboxControl(cp.sandbox, 'token-lifetime', [{ seconds: 0 }, defaultLifetime], async () => {
+      await control(cp.sandbox, 'expire-tokens');
       const from = await callCount();
       const id = account();
-      expectProviderFailure(await suspend(id), 502, 'PROVIDER_AUTH_FAILED', {
-        retryable: false,
-        provider: { id: 'canopy', httpStatus: 403, code: 'not_authorized', message: 'Not authorized' },
+      expectFailure(await suspend(id), 'PROVIDER_AUTH_FAILED', {
+        id: 'canopy',
+        httpStatus: 403,
+        code: 'not_authorized',
+        message: 'Not authorized',
       });
-      expect(await callsSince(from)).toEqual([
-        `PUT /accounts/${id}/status`,
-        'POST /auth/token',
-        `PUT /accounts/${id}/status`,
-      ]);
-    } finally {
-      await control(cp.sandbox, 'token-lifetime', { seconds: CANOPY_SANDBOX_TOKEN_LIFETIME_S });
-      await control(cp.sandbox, 'expire-tokens');
-    }
+      expect(await callsSince(from)).toEqual(renewedOnce(`PUT /accounts/${id}/status`));
+    }).finally(() => control(cp.sandbox, 'expire-tokens'));
   });
 
   it('should retry a token endpoint 5xx: a passing outage is absorbed, a lasting one answers PROVIDER_ERROR', async () => {
@@ -742,14 +702,10 @@ describe('Canopy in live mode (standalone sandbox at CANOPY_BASE_URL)', () => {
   it('should dry-run against the live URL without credentials and without calling it', async () => {
     const id = account();
     const before = (await sandboxCalls(cp.sandbox)).length;
-    const res = await cp.api.dryRun(id, { status: 'DELINQUENT' });
-    expect(res.body).toStrictEqual({
-      dryRun: true,
-      providerRequest: {
-        method: 'PUT',
-        url: `${cp.sandbox}/accounts/${id}/status`,
-        body: { account_status: 'SUSPENDED', account_substatus: 'DELINQUENT' },
-      },
+    expectDryRun(await cp.api.dryRun(id, { status: 'DELINQUENT' }), {
+      method: 'PUT',
+      url: `${cp.sandbox}/accounts/${id}/status`,
+      body: { account_status: 'SUSPENDED', account_substatus: 'DELINQUENT' },
     });
     expect((await sandboxCalls(cp.sandbox)).length).toBe(before);
   });
@@ -763,15 +719,7 @@ describe('Canopy in live mode with wrong credentials', () => {
   it('should answer 502 PROVIDER_AUTH_FAILED with invalid_client and send no status call', async () => {
     const id = account();
     const res = await cp.api.put(id, { status: 'SUSPENDED' });
-    const problem = expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
-      retryable: false,
-      provider: {
-        id: 'canopy',
-        httpStatus: 401,
-        code: 'invalid_client',
-        message: 'Invalid client credentials',
-      },
-    });
+    const problem = expectFailure(res, 'PROVIDER_AUTH_FAILED', INVALID_CLIENT);
     expect(JSON.stringify(problem)).not.toContain('not-the-secret-5f2a');
     const calls = await sandboxCalls(cp.sandbox);
     expect(calls.map((c) => `${c.method} ${c.url}`)).toEqual(['POST /auth/token']);
@@ -782,8 +730,7 @@ describe('Canopy in live mode with wrong credentials', () => {
   });
 
   it('should answer PROVIDER_AUTH_FAILED on the live read too', async () => {
-    const problem = expectProblem(await cp.api.get(account()), 502, 'PROVIDER_AUTH_FAILED');
-    expect(problem.provider).toMatchObject({ httpStatus: 401, code: 'invalid_client' });
+    expectFailure(await cp.api.get(account()), 'PROVIDER_AUTH_FAILED', INVALID_CLIENT);
     await new Promise<void>((resolve) => cp.gw.gateway.logger.flush(() => resolve()));
     await sleep(50);
     expect(cp.gw.rawLogs()).not.toContain('not-the-secret-5f2a');

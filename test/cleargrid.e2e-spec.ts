@@ -8,11 +8,11 @@ import {
   CLEARGRID_SANDBOX_SETTINGS,
 } from '../src/providers/cleargrid/cleargrid.sandbox.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
+import { expectChange, expectDryRun, expectFailure, expectHistory, expectRead } from './support/answers.js';
 import { call, expectProblem, startSandbox, type JsonResponse } from './support/gateway.js';
 import {
   callsFrom,
   expectLiveMode,
-  expectProviderFailure,
   itMapsMagicFailures,
   listedProvider,
   sandboxControl as control,
@@ -28,10 +28,15 @@ const LOGIN_PATH = `/admin/auth/${SETTINGS.lender}/login`;
 const REFRESH_PATH = `/admin/auth/${SETTINGS.lender}/refresh-token`;
 const UPDATE_STATUS_PATH = `/admin/v3/lenders/${LENDER_PUBLIC_ID}/accounts/update-status`;
 const ACCOUNTS_PATH = `/admin/v3/lenders/${LENDER_PUBLIC_ID}/accounts`;
+/** ClearGrid's answers (no code of its own): to a token it refuses, and its documented 500. */
+const UNAUTHORIZED = { id: 'cleargrid', httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' } as const;
+const SERVER_ERROR = {
+  httpStatus: 500,
+  code: 'NO_CODE',
+  message: 'Something went wrong. Please try again later.',
+};
 const SUPPORTED = ['DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'];
 const UNSUPPORTED = ['ACTIVE', 'SUSPENDED', 'DELINQUENT'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 
 let counter = 0;
 /** A fresh account id (state persists in a sandbox); a magic prefix such as `NOTFOUND` selects a failure. */
@@ -92,17 +97,11 @@ async function sandboxAccount(
 }
 
 function expectAccepted(res: JsonResponse, account: string, status: string, providerStatus: number): void {
-  expect(res.status).toBe(202);
-  expect(res.body).toEqual({
-    changeId: expect.stringMatching(UUID),
-    provider: 'cleargrid',
-    accountId: account,
+  expectChange(res, 'cleargrid', account, {
     status,
     reason: null,
     outcome: 'ACCEPTED',
     providerStatus,
-    requestId: expect.any(String),
-    completedAt: expect.stringMatching(ISO),
   });
 }
 
@@ -202,14 +201,11 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
 
       // Withdrawn is final at ClearGrid: a later change is refused by the provider as ACCOUNT_CLOSED.
       const again = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-3' });
-      expectProviderFailure(again, 409, 'ACCOUNT_CLOSED', {
-        retryable: false,
-        provider: {
-          id: 'cleargrid',
-          httpStatus: 400,
-          code: 'NO_CODE',
-          message: 'Account has been withdrawn',
-        },
+      expectFailure(again, 'ACCOUNT_CLOSED', {
+        id: 'cleargrid',
+        httpStatus: 400,
+        code: 'NO_CODE',
+        message: 'Account has been withdrawn',
       });
     });
 
@@ -371,79 +367,59 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         ...base,
         magic: 'NOTFOUND',
         title: 'a per-account "Account not found" (NOTFOUND-) to 404 ACCOUNT_NOT_FOUND',
-        http: 404,
         code: 'ACCOUNT_NOT_FOUND',
         provider: { httpStatus: 400, code: 'NO_CODE', message: 'Account not found' },
-        retryable: false,
         providerCalls: 1,
       },
       {
         ...base,
         magic: 'CLOSED',
         title: 'a withdrawn account (CLOSED-) to 409 ACCOUNT_CLOSED',
-        http: 409,
         code: 'ACCOUNT_CLOSED',
         provider: { httpStatus: 400, code: 'NO_CODE', message: 'Account has been withdrawn' },
-        retryable: false,
         providerCalls: 1,
       },
       {
         ...base,
         magic: 'REJECT',
         title: 'a per-account validation error (REJECT-) to 422 PROVIDER_REJECTED',
-        http: 422,
         code: 'PROVIDER_REJECTED',
         provider: {
           httpStatus: 400,
           code: 'NO_CODE',
           message: 'debtorCompanyId does not match the debtor of this account',
         },
-        retryable: false,
         providerCalls: 1,
       },
       {
         ...base,
         magic: 'ERROR500',
         title: 'a 500 (ERROR500-) to 502 PROVIDER_ERROR keeping the documented message',
-        http: 502,
         code: 'PROVIDER_ERROR',
-        provider: {
-          httpStatus: 500,
-          code: 'NO_CODE',
-          message: 'Something went wrong. Please try again later.',
-        },
-        retryable: true,
+        provider: SERVER_ERROR,
       },
       {
         ...base,
         magic: 'RATELIMIT',
         title:
           'a 429 (RATELIMIT-) to 429 RATE_LIMITED with Retry-After, retried with backoff first (CONTRACT section 5)',
-        http: 429,
         code: 'RATE_LIMITED',
         provider: { httpStatus: 429, code: 'NO_CODE', message: 'Too Many Requests' },
-        retryable: true,
         retryAfter: /^\d+$/,
         providerCalls: 'retried',
       },
     ];
-    itMapsMagicFailures(
-      {
-        provider: 'cleargrid',
-        gateway: () => cg.gw,
-        accountId,
-        statusCalls: writesFor,
-      },
-      rows,
-    );
+    itMapsMagicFailures(cg, { accountId, statusCalls: writesFor }, rows);
 
     it('should log in again once on a 403 lender mismatch (FORBIDDEN-), then answer 502 PROVIDER_AUTH_FAILED', async () => {
       const account = accountId('FORBIDDEN');
       const since = await callsFrom(cg.sandbox);
       const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-e' });
-      expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
-        retryable: false,
-        provider: { id: 'cleargrid', httpStatus: 403, code: 'NO_CODE', message: 'Forbidden' },
+      expectFailure(res, 'PROVIDER_AUTH_FAILED', {
+        id: 'cleargrid',
+        httpStatus: 403,
+        code: 'NO_CODE',
+        message: 'Forbidden',
       });
       const calls = await since();
       expect(calls.map(kindOf)).toEqual(['update-status', 'login', 'update-status']);
@@ -454,9 +430,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
       const account = accountId('NOTFOUND');
       const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-e', note: 'why not' });
       expectProblem(res, 404, 'ACCOUNT_NOT_FOUND');
-      const history = await cg.api.history(account);
-      expect(history.body.items).toHaveLength(1);
-      expect(history.body.items[0]).toMatchObject({
+      expectHistory(await cg.api.history(account), 1, {
         status: 'DISPUTED',
         note: 'why not',
         outcome: 'FAILED',
@@ -478,14 +452,10 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
       const account = accountId();
       const since = await callsFrom(cg.sandbox);
       const res = await cg.api.dryRun(account, { status: 'DISPUTED', customerId: 'debtor-d' });
-      expect(res.status).toBe(200);
-      expect(res.body).toEqual({
-        dryRun: true,
-        providerRequest: {
-          method: 'POST',
-          url: `${cg.sandbox}${UPDATE_STATUS_PATH}`,
-          body: { accounts: [{ status: 5, debtorCompanyId: 'debtor-d', accountId: account }] },
-        },
+      expectDryRun(res, {
+        method: 'POST',
+        url: `${cg.sandbox}${UPDATE_STATUS_PATH}`,
+        body: { accounts: [{ status: 5, debtorCompanyId: 'debtor-d', accountId: account }] },
       });
       const text = JSON.stringify(res.body);
       for (const secret of [SETTINGS.email, SETTINGS.password, 'Bearer', 'token', 'eyJ']) {
@@ -536,10 +506,7 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
       expect(changed.status).toBe(202);
       const since = await callsFrom(cg.sandbox);
       const read = await cg.api.get(account);
-      expect(read.status).toBe(200);
-      expect(read.body).toEqual({
-        provider: 'cleargrid',
-        accountId: account,
+      expectRead(read, 'cleargrid', account, {
         status: 'DISPUTED',
         reason: 'FRAUD',
         providerStatus: 5,
@@ -649,6 +616,8 @@ describe('ClearGrid caller scopes', () => {
 });
 
 describe('ClearGrid auth flows through the gateway', () => {
+  /** A status call refused for its token (401), the refresh, and the call again. */
+  const REFRESHED: CallKind[] = ['update-status', 'refresh', 'update-status'];
   // Each flow gets its own gateway (its own token cache) on its own sandbox.
   describe('login once, then reuse', () => {
     const cg = useProviderGateway('cleargrid');
@@ -685,7 +654,7 @@ describe('ClearGrid auth flows through the gateway', () => {
       await control(cg.sandbox, 'revoke-tokens');
       const account = accountId();
       const calls = await acceptedCalls(cg, account, { status: 'DISPUTED', customerId: 'debtor-b' }, 5);
-      expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
+      expect(calls.map(kindOf)).toEqual(REFRESHED);
       expect(claims((calls[1].body as any).refreshToken)).toMatchObject({
         typ: 'refresh',
         lenderPublicId: LENDER_PUBLIC_ID,
@@ -698,7 +667,7 @@ describe('ClearGrid auth flows through the gateway', () => {
     it('should refresh and retry when the token expires in flight (AUTHEXPIRED-)', async () => {
       const account = accountId('AUTHEXPIRED');
       const calls = await acceptedCalls(cg, account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-b' }, 6);
-      expect(calls.map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
+      expect(calls.map(kindOf)).toEqual(REFRESHED);
       // The refreshed token is then reused.
       const next = await callsFrom(cg.sandbox);
       await expectDisputed(cg, 'debtor-b');
@@ -716,13 +685,7 @@ describe('ClearGrid auth flows through the gateway', () => {
       await expectDisputed(cg, 'debtor-b');
       const calls = await since();
       // First: the revoked token is refused, refreshed; then the 1 s token is refreshed before use.
-      expect(calls.map(kindOf)).toEqual([
-        'update-status',
-        'refresh',
-        'update-status',
-        'refresh',
-        'update-status',
-      ]);
+      expect(calls.map(kindOf)).toEqual([...REFRESHED, 'refresh', 'update-status']);
       expect(calls.filter((c) => kindOf(c) === 'login')).toEqual([]);
       await control(cg.sandbox, 'token-lifetime', { seconds: 900 });
     });
@@ -734,10 +697,7 @@ describe('ClearGrid auth flows through the gateway', () => {
       try {
         const since = await callsFrom(cg.sandbox);
         const res = await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' });
-        expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
-          retryable: false,
-          provider: { id: 'cleargrid', httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' },
-        });
+        expectFailure(res, 'PROVIDER_AUTH_FAILED', UNAUTHORIZED);
         const calls = await since();
         expect(calls.filter(isWrite)).toHaveLength(2);
         expect(calls.filter((c) => !isWrite(c))).toHaveLength(1);
@@ -762,7 +722,7 @@ describe('ClearGrid auth flows through the gateway', () => {
       await control(cg.sandbox, 'revoke-tokens');
       const next = await callsFrom(cg.sandbox);
       await expectDisputed(cg, 'debtor-c');
-      expect((await next()).map(kindOf)).toEqual(['update-status', 'refresh', 'update-status']);
+      expect((await next()).map(kindOf)).toEqual(REFRESHED);
     });
 
     it('should log in directly (no refresh call) once the refresh token has expired', async () => {
@@ -866,10 +826,7 @@ describe('ClearGrid live mode (a standalone sandbox at CLEARGRID_BASE_URL)', () 
     const since = await callsFrom(wrong.sandbox);
     const account = accountId();
     const res = await wrong.api.put(account, { status: 'DISPUTED', customerId: 'live-debtor' });
-    const problem = expectProviderFailure(res, 502, 'PROVIDER_AUTH_FAILED', {
-      retryable: false,
-      provider: { id: 'cleargrid', httpStatus: 401, code: 'NO_CODE', message: 'Unauthorized' },
-    });
+    const problem = expectFailure(res, 'PROVIDER_AUTH_FAILED', UNAUTHORIZED);
     const calls = await since();
     expect(calls.map(kindOf)).toEqual(['login']);
     expect(calls[0].body).toEqual({ email: SETTINGS.email, password: 'not-the-password' });
@@ -904,15 +861,7 @@ describe('ClearGrid live mode: login failures and an unreachable host', () => {
     const account = accountId();
     const since = await callsFrom(failingLogin.sandbox);
     const res = await failingLogin.api.put(account, { status: 'DISPUTED', customerId: 'live-debtor' });
-    expectProviderFailure(res, 502, 'PROVIDER_ERROR', {
-      retryable: true,
-      provider: {
-        id: 'cleargrid',
-        httpStatus: 500,
-        code: 'NO_CODE',
-        message: 'Something went wrong. Please try again later.',
-      },
-    });
+    expectFailure(res, 'PROVIDER_ERROR', { id: 'cleargrid', ...SERVER_ERROR });
     const calls = await since();
     expect(calls.filter(isWrite)).toEqual([]);
     expect(calls.map((c) => c.url)).toContain('/admin/auth/ERROR500-lender/login');
@@ -924,7 +873,7 @@ describe('ClearGrid live mode: login failures and an unreachable host', () => {
 
   it('should answer 503 PROVIDER_UNAVAILABLE when nothing listens at CLEARGRID_BASE_URL', async () => {
     const res = await unreachable.api.put(accountId(), { status: 'DISPUTED', customerId: 'live-debtor' });
-    expectProviderFailure(res, 503, 'PROVIDER_UNAVAILABLE', { retryable: true, provider: null });
+    expectFailure(res, 'PROVIDER_UNAVAILABLE', null);
   });
 });
 
@@ -942,7 +891,7 @@ describe('ClearGrid timeouts', () => {
     const started = Date.now();
     const res = await cg.api.put(account, { status: 'DISPUTED', customerId: 'debtor-t' });
     const elapsed = Date.now() - started;
-    expectProviderFailure(res, 504, 'PROVIDER_TIMEOUT', { retryable: true, provider: null });
+    expectFailure(res, 'PROVIDER_TIMEOUT', null);
     expect(elapsed).toBeGreaterThanOrEqual(280);
     expect(elapsed).toBeLessThan(2_500);
     expect(writesFor(await since(), account).length).toBeGreaterThanOrEqual(1);

@@ -9,6 +9,7 @@ import {
   temporarySqliteUrl,
   type StandaloneSandbox,
 } from './support/gateway.js';
+import { expectHistory } from './support/answers.js';
 import { spawnGateway } from './support/process.js';
 
 describe('A gateway process killed mid-change', () => {
@@ -65,8 +66,7 @@ describe('A gateway process killed mid-change', () => {
     const second = await spawnGateway(env);
     try {
       const history = await call('GET', `${second.url}/v1/accounts/spidr/${account}/history`);
-      expect(history.body.items).toHaveLength(1);
-      expect(history.body.items[0]).toMatchObject({
+      expectHistory(history, 1, {
         outcome: 'UNFINISHED',
         errorCode: 'UNFINISHED',
         requestId: 'crash-req-1',

@@ -4,7 +4,6 @@
  *   standalone sandbox), started before and closed after its tests;
  * - `statusClient`: PUT/GET status and GET history for one provider's accounts;
  * - `expectLiveMode`, `listedProvider`: the suite's provider as /v1/providers (and /health/ready) report it;
- * - `expectProviderFailure`: "provider failure → canonical problem" (CONTRACT.md section 4);
  * - `itMapsMagicFailures`: a provider's "magic account id → documented failure" matrix (sections 4 and 5)
  *   as one `it.each` table: the harness sends the change through the real gateway to the provider's
  *   sandbox and checks the problem, the provider's own answer kept under `provider`, Retry-After, the
@@ -14,8 +13,13 @@ import type { Env } from '../../src/config/config.js';
 import { PROVIDER_IDS, type ProviderId } from '../../src/domain/index.js';
 import type { SandboxCall } from '../../src/providers/sandbox/sandbox-kit.js';
 import {
+  expectFailure,
+  PROVIDER_FAILURES,
+  type ProviderAnswer,
+  type ProviderFailureCode,
+} from './answers.js';
+import {
   call,
-  expectProblem,
   sandboxCalls,
   startSandbox,
   useGateway,
@@ -158,31 +162,6 @@ export function statusClient(
   };
 }
 
-/** The provider's own answer a problem keeps under `provider` (CONTRACT.md section 4). */
-export interface ProviderAnswer {
-  id: ProviderId;
-  httpStatus: number;
-  code: string;
-  message: unknown;
-}
-
-/**
- * A provider failure turned into its canonical problem: the problem itself, `retryable`, and the provider's
- * answer kept whole (`null`: no provider answer at all, e.g. a timeout). Returns the problem body.
- */
-export function expectProviderFailure(
-  response: JsonResponse,
-  httpStatus: number,
-  code: string,
-  expected: { retryable: boolean; provider?: ProviderAnswer | null },
-): any {
-  const problem = expectProblem(response, httpStatus, code);
-  expect(problem.retryable).toBe(expected.retryable);
-  if (expected.provider === null) expect(problem.provider).toBeUndefined();
-  else if (expected.provider !== undefined) expect(problem.provider).toEqual(expected.provider);
-  return problem;
-}
-
 /** Marks a sandbox's call log now; the returned function gives the calls it received since. */
 export async function callsFrom(sandboxUrl: string): Promise<() => Promise<SandboxCall[]>> {
   const before = (await sandboxCalls(sandboxUrl)).length;
@@ -195,17 +174,33 @@ export async function sandboxControl(sandboxUrl: string, route: string, body: un
   expect(response.status).toBe(204);
 }
 
+/** Runs `test` with a sandbox control route set to `during`, then sets it to `after`, passed or not. */
+export async function withSandboxControl(
+  sandboxUrl: string,
+  route: string,
+  [during, after]: [during: unknown, after: unknown],
+  test: () => Promise<void>,
+): Promise<void> {
+  await sandboxControl(sandboxUrl, route, during);
+  try {
+    await test();
+  } finally {
+    await sandboxControl(sandboxUrl, route, after);
+  }
+}
+
 /** One row: a magic id prefix, the change sent, and what the caller must see. */
 export interface MagicFailure {
-  /** Row title, e.g. `NOTFOUND- → 404 ACCOUNT_NOT_FOUND`; defaults to magic, HTTP status and code. */
+  /** Row title; by default `<magic>- to <HTTP status> <code>`, e.g. `NOTFOUND- to 404 ACCOUNT_NOT_FOUND`. */
   title?: string;
+  /** What the default title goes on with, e.g. `keeping Spidr code and message`. */
+  detail?: string;
   /** The magic account id prefix (as the sandbox documents it), e.g. `NOTFOUND`. */
   magic: string;
   /** The canonical change body sent to PUT …/status. */
   change: Record<string, unknown>;
-  http: number;
-  code: string;
-  retryable: boolean;
+  /** The canonical code; its HTTP status and `retryable` are the contract's (PROVIDER_FAILURES). */
+  code: ProviderFailureCode;
   /** The provider's own answer kept in the problem; a function when it names the account. */
   provider:
     | { httpStatus: number; code: string; message: unknown }
@@ -229,47 +224,43 @@ export interface FailureContext {
   calls: SandboxCall[];
 }
 
-/** What a provider spec gives the harness. */
+/** What a provider spec gives the harness besides its suite. */
 export interface FailureHarness {
-  provider: ProviderId;
-  gateway: () => TestGateway;
   /** A fresh account id starting with the magic prefix (sandbox state persists between tests). */
   accountId: (magic: string) => string;
   /** Of the sandbox's calls, those that are this account's status calls (writes and reads). */
   statusCalls: (calls: SandboxCall[], accountId: string) => SandboxCall[];
 }
 
-/** Registers one `it.each` over the rows. */
-export function itMapsMagicFailures(harness: FailureHarness, rows: MagicFailure[], timeoutMs?: number): void {
-  const titled = rows.map((row) => ({
-    ...row,
-    title: row.title ?? `${row.magic}- → ${row.http} ${row.code}`,
-  }));
+/** Registers one `it.each` over the rows, sent through the suite's gateway. */
+export function itMapsMagicFailures(
+  suite: ProviderSuite,
+  harness: FailureHarness,
+  rows: MagicFailure[],
+  timeoutMs?: number,
+): void {
+  const titled = rows.map((row) => ({ ...row, title: titleOf(row) }));
   it.each(titled)(
     'should map $title, keeping the provider answer',
     async (row) => {
-      const gw = harness.gateway();
+      const { gw, sandbox } = suite;
       const accountId = harness.accountId(row.magic);
-      const sandbox = gw.providerUrl(harness.provider);
       const before = (await sandboxCalls(sandbox)).length;
-      const path = `/v1/accounts/${harness.provider}/${encodeURIComponent(accountId)}/status`;
+      const path = `/v1/accounts/${suite.provider}/${encodeURIComponent(accountId)}/status`;
       const response = await call('PUT', `${gw.url}${path}`, { body: row.change });
-      const provider = { id: harness.provider, ...answerOf(row, accountId) };
-      const problem = expectProviderFailure(response, row.http, row.code, {
-        retryable: row.retryable,
-        provider,
-      });
+      const provider = { id: suite.provider, ...answerOf(row, accountId) };
+      const problem = expectFailure(response, row.code, provider);
       expect(problem.instance).toBe(path);
       expectRetryAfter(response, row.retryAfter);
       if (row.read) {
         const readResponse = await call('GET', `${gw.url}${path}`);
-        expectProviderFailure(readResponse, row.http, row.code, { retryable: row.retryable, provider });
+        expectFailure(readResponse, row.code, provider);
         expectRetryAfter(readResponse, row.retryAfter);
       }
       if (row.history) {
         const history = await call(
           'GET',
-          `${gw.url}/v1/accounts/${harness.provider}/${encodeURIComponent(accountId)}/history`,
+          `${gw.url}/v1/accounts/${suite.provider}/${encodeURIComponent(accountId)}/history`,
         );
         expect(history.body.items[0]).toMatchObject({
           outcome: 'FAILED',
@@ -285,6 +276,12 @@ export function itMapsMagicFailures(harness: FailureHarness, rows: MagicFailure[
     },
     timeoutMs,
   );
+}
+
+function titleOf(row: MagicFailure): string {
+  if (row.title !== undefined) return row.title;
+  const title = `${row.magic}- to ${PROVIDER_FAILURES[row.code].http} ${row.code}`;
+  return row.detail === undefined ? title : `${title} ${row.detail}`;
 }
 
 function answerOf(row: MagicFailure, accountId: string): Omit<ProviderAnswer, 'id'> {
