@@ -13,37 +13,36 @@ import {
   translateCanopy,
 } from './canopy.transformers.js';
 
-/** CONTRACT.md section 5, Canopy column, written out: [status, reason, account_status, account_substatus]. */
-const SUPPORTED: Array<[CanonicalStatus, CanonicalReason | undefined, string, string | null]> = [
+/**
+ * CONTRACT.md section 5, Canopy column: the substatus each reason is sent as, the same under SUSPENDED and
+ * under CLOSED (all but two keep the reason's name).
+ */
+const SUBSTATUS_OF: Array<[CanonicalReason, string]> = [
+  ['FRAUD', 'FRAUD'],
+  ['RISK_REVIEW', 'RISK_REVIEW'],
+  ['BANKRUPTCY', 'BANKRUPTCY'],
+  ['DECEASED', 'DECEASED'],
+  ['HARDSHIP', 'HARDSHIP/EXEMPTIONS'],
+  ['INACTIVITY', 'INACTIVITY'],
+  ['CUSTOMER_REQUEST', 'CUSTOMER_REQUEST'],
+  ['GRANTOR_REQUEST', 'GRANTOR_REQUEST'],
+  ['ADMINISTRATIVE', 'ADMINISTRATIVE'],
+  ['CHARGED_OFF', 'CHARGE_OFF'],
+  ['PAID_OFF', 'PAID_OFF'],
+  ['SETTLEMENT', 'SETTLEMENT'],
+];
+
+type Supported = [CanonicalStatus, CanonicalReason | undefined, string, string | null];
+
+/** Every supported change: [status, reason, account_status, account_substatus]. */
+const SUPPORTED: Supported[] = [
   ['ACTIVE', undefined, 'ACTIVE', null],
   ['ACTIVE', 'HARDSHIP', 'ACTIVE', 'HARDSHIP/EXEMPTIONS'],
   ['SUSPENDED', undefined, 'SUSPENDED', null],
-  ['SUSPENDED', 'FRAUD', 'SUSPENDED', 'FRAUD'],
-  ['SUSPENDED', 'RISK_REVIEW', 'SUSPENDED', 'RISK_REVIEW'],
-  ['SUSPENDED', 'BANKRUPTCY', 'SUSPENDED', 'BANKRUPTCY'],
-  ['SUSPENDED', 'DECEASED', 'SUSPENDED', 'DECEASED'],
-  ['SUSPENDED', 'HARDSHIP', 'SUSPENDED', 'HARDSHIP/EXEMPTIONS'],
-  ['SUSPENDED', 'INACTIVITY', 'SUSPENDED', 'INACTIVITY'],
-  ['SUSPENDED', 'CUSTOMER_REQUEST', 'SUSPENDED', 'CUSTOMER_REQUEST'],
-  ['SUSPENDED', 'GRANTOR_REQUEST', 'SUSPENDED', 'GRANTOR_REQUEST'],
-  ['SUSPENDED', 'ADMINISTRATIVE', 'SUSPENDED', 'ADMINISTRATIVE'],
-  ['SUSPENDED', 'CHARGED_OFF', 'SUSPENDED', 'CHARGE_OFF'],
-  ['SUSPENDED', 'PAID_OFF', 'SUSPENDED', 'PAID_OFF'],
-  ['SUSPENDED', 'SETTLEMENT', 'SUSPENDED', 'SETTLEMENT'],
+  ...SUBSTATUS_OF.map(([reason, sub]): Supported => ['SUSPENDED', reason, 'SUSPENDED', sub]),
   ['DELINQUENT', undefined, 'SUSPENDED', 'DELINQUENT'],
   ['CLOSED', undefined, 'CLOSED', null],
-  ['CLOSED', 'FRAUD', 'CLOSED', 'FRAUD'],
-  ['CLOSED', 'RISK_REVIEW', 'CLOSED', 'RISK_REVIEW'],
-  ['CLOSED', 'BANKRUPTCY', 'CLOSED', 'BANKRUPTCY'],
-  ['CLOSED', 'DECEASED', 'CLOSED', 'DECEASED'],
-  ['CLOSED', 'HARDSHIP', 'CLOSED', 'HARDSHIP/EXEMPTIONS'],
-  ['CLOSED', 'INACTIVITY', 'CLOSED', 'INACTIVITY'],
-  ['CLOSED', 'CUSTOMER_REQUEST', 'CLOSED', 'CUSTOMER_REQUEST'],
-  ['CLOSED', 'GRANTOR_REQUEST', 'CLOSED', 'GRANTOR_REQUEST'],
-  ['CLOSED', 'ADMINISTRATIVE', 'CLOSED', 'ADMINISTRATIVE'],
-  ['CLOSED', 'CHARGED_OFF', 'CLOSED', 'CHARGE_OFF'],
-  ['CLOSED', 'PAID_OFF', 'CLOSED', 'PAID_OFF'],
-  ['CLOSED', 'SETTLEMENT', 'CLOSED', 'SETTLEMENT'],
+  ...SUBSTATUS_OF.map(([reason, sub]): Supported => ['CLOSED', reason, 'CLOSED', sub]),
 ];
 
 const ACTIVE_REFUSED: CanonicalReason[] = CANONICAL_REASONS.filter((r) => r !== 'HARDSHIP');
@@ -144,26 +143,30 @@ describe(appliedCanopyStatus.name, () => {
   });
 });
 
+type Reading = [string, string | null, CanonicalStatus | null, CanonicalReason | null];
+
+/** A substatus named as a canonical reason reads as that reason, under its own status. */
+const readsAsItsName = (status: CanonicalStatus, substatuses: CanonicalReason[]) =>
+  substatuses.map((sub): Reading => [status, sub, status, sub]);
+
 /** [account_status, substatus, canonical status, canonical reason] */
-const READINGS: Array<[string, string | null, CanonicalStatus | null, CanonicalReason | null]> = [
+const READINGS: Reading[] = [
   ['ACTIVE', null, 'ACTIVE', null],
   ['ACTIVE', 'HARDSHIP/EXEMPTIONS', 'ACTIVE', 'HARDSHIP'],
   ['SUSPENDED', null, 'SUSPENDED', null],
   ['SUSPENDED', 'DELINQUENT', 'DELINQUENT', null],
-  ['SUSPENDED', 'FRAUD', 'SUSPENDED', 'FRAUD'],
-  ['SUSPENDED', 'BANKRUPTCY', 'SUSPENDED', 'BANKRUPTCY'],
-  ['SUSPENDED', 'RISK_REVIEW', 'SUSPENDED', 'RISK_REVIEW'],
-  ['SUSPENDED', 'INACTIVITY', 'SUSPENDED', 'INACTIVITY'],
-  ['SUSPENDED', 'DECEASED', 'SUSPENDED', 'DECEASED'],
+  ...readsAsItsName('SUSPENDED', ['FRAUD', 'BANKRUPTCY', 'RISK_REVIEW', 'INACTIVITY', 'DECEASED']),
   ['SUSPENDED', 'RISK', 'SUSPENDED', null],
   ['SUSPENDED', 'INELIGIBLE', 'SUSPENDED', null],
   ['CLOSED', null, 'CLOSED', null],
   ['CLOSED', 'CHARGE_OFF', 'CLOSED', 'CHARGED_OFF'],
-  ['CLOSED', 'PAID_OFF', 'CLOSED', 'PAID_OFF'],
-  ['CLOSED', 'SETTLEMENT', 'CLOSED', 'SETTLEMENT'],
-  ['CLOSED', 'CUSTOMER_REQUEST', 'CLOSED', 'CUSTOMER_REQUEST'],
-  ['CLOSED', 'GRANTOR_REQUEST', 'CLOSED', 'GRANTOR_REQUEST'],
-  ['CLOSED', 'ADMINISTRATIVE', 'CLOSED', 'ADMINISTRATIVE'],
+  ...readsAsItsName('CLOSED', [
+    'PAID_OFF',
+    'SETTLEMENT',
+    'CUSTOMER_REQUEST',
+    'GRANTOR_REQUEST',
+    'ADMINISTRATIVE',
+  ]),
   ['CLOSED', 'HARDSHIP/EXEMPTIONS', 'CLOSED', 'HARDSHIP'],
   ['CLOSED', 'DELINQUENT', 'CLOSED', null],
   ['CLOSED', 'CUSTOMER_REQUEST_PENDING_PAYOFF', 'CLOSED', null],
