@@ -58,6 +58,15 @@ function suspend(gw: { url: string }, provider: ProviderId, id: string): Promise
   return call('PUT', statusUrl(gw, provider, id), { body: { status: 'SUSPENDED', reason: 'FRAUD' } });
 }
 
+/**
+ * The gateway of one describe (see useGateway), `attempts` tries per provider call, and the URLs of its Spidr
+ * and Canopy sandboxes (known once it has started).
+ */
+function useFaultGateway(attempts: number, env: Record<string, string>) {
+  const gw = useGateway({ PROVIDER_MAX_ATTEMPTS: String(attempts), ...env });
+  return { gw, spidr: () => gw.providerUrl('spidr'), canopy: () => gw.providerUrl('canopy') };
+}
+
 async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now();
   const value = await run();
@@ -65,14 +74,11 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }
 }
 
 describe('Fault injection: retries, timeouts and error codes (3 attempts)', () => {
-  const gw = useGateway({
-    PROVIDER_MAX_ATTEMPTS: '3',
+  const { gw, spidr, canopy } = useFaultGateway(3, {
     SPIDR_TIMEOUT_MS: '200',
     // This describe makes many failures in a row on purpose; the breaker has its own describe below.
     CIRCUIT_FAILURE_THRESHOLD: '1000',
   });
-  const spidr = () => gw.providerUrl('spidr');
-  const canopy = () => gw.providerUrl('canopy');
 
   it('503 then 200 (one-shot fault): 200 APPLIED after exactly two provider writes', async () => {
     const id = accountId();
@@ -216,12 +222,10 @@ describe('Fault injection: retries, timeouts and error codes (3 attempts)', () =
 });
 
 describe('Fault injection: the per-provider circuit breaker', () => {
-  const gw = useGateway({
+  const { gw, spidr } = useFaultGateway(1, {
     CIRCUIT_FAILURE_THRESHOLD: '3',
     CIRCUIT_HALF_OPEN_AFTER_MS: '500',
-    PROVIDER_MAX_ATTEMPTS: '1',
   });
-  const spidr = () => gw.providerUrl('spidr');
 
   async function circuits(): Promise<{ listed: Record<string, string>; ready: Record<string, string> }> {
     const providers = await call('GET', `${gw.url}/v1/providers`);
@@ -353,14 +357,9 @@ describe('Fault injection: SIGTERM while provider calls are in flight', () => {
 });
 
 describe('Fault injection: the per-provider bulkhead', () => {
-  const gw = useGateway({
-    PROVIDER_MAX_CONCURRENCY: '1',
-    PROVIDER_MAX_QUEUE: '0',
-    PROVIDER_MAX_ATTEMPTS: '1',
-  });
+  const { gw, spidr } = useFaultGateway(1, { PROVIDER_MAX_CONCURRENCY: '1', PROVIDER_MAX_QUEUE: '0' });
 
   it('refuses a call beyond the provider limit at once, and leaves other providers unaffected', async () => {
-    const spidr = gw.providerUrl('spidr');
     const slow = accountId('SLOW600-bulk');
     const extra = accountId('bulk');
     const first = suspend(gw, 'spidr', slow);
@@ -368,7 +367,7 @@ describe('Fault injection: the per-provider bulkhead', () => {
     const refused = await timed(() => suspend(gw, 'spidr', extra));
     expectProblem(refused.value, 503, 'PROVIDER_UNAVAILABLE');
     expect(refused.ms).toBeLessThan(200);
-    expect(await callsFor(spidr, extra)).toEqual([]);
+    expect(await callsFor(spidr(), extra)).toEqual([]);
     const other = await timed(() => suspend(gw, 'canopy', accountId('bulk-other')));
     expect(other.value.status).toBe(200);
     expect(other.ms).toBeLessThan(400);
