@@ -5,6 +5,7 @@ import {
   type CanonicalStatus,
 } from '../../domain/index.js';
 import { expectRefusalNaming } from '../transformers.spec-support.js';
+import { CANOPY_CHANGES } from './canopy.spec-support.js';
 import {
   appliedCanopyStatus,
   canopyReading,
@@ -13,37 +14,8 @@ import {
   translateCanopy,
 } from './canopy.transformers.js';
 
-/**
- * CONTRACT.md section 5, Canopy column: the substatus each reason is sent as, the same under SUSPENDED and
- * under CLOSED (all but two keep the reason's name).
- */
-const SUBSTATUS_OF: Array<[CanonicalReason, string]> = [
-  ['FRAUD', 'FRAUD'],
-  ['RISK_REVIEW', 'RISK_REVIEW'],
-  ['BANKRUPTCY', 'BANKRUPTCY'],
-  ['DECEASED', 'DECEASED'],
-  ['HARDSHIP', 'HARDSHIP/EXEMPTIONS'],
-  ['INACTIVITY', 'INACTIVITY'],
-  ['CUSTOMER_REQUEST', 'CUSTOMER_REQUEST'],
-  ['GRANTOR_REQUEST', 'GRANTOR_REQUEST'],
-  ['ADMINISTRATIVE', 'ADMINISTRATIVE'],
-  ['CHARGED_OFF', 'CHARGE_OFF'],
-  ['PAID_OFF', 'PAID_OFF'],
-  ['SETTLEMENT', 'SETTLEMENT'],
-];
-
-type Supported = [CanonicalStatus, CanonicalReason | undefined, string, string | null];
-
-/** Every supported change: [status, reason, account_status, account_substatus]. */
-const SUPPORTED: Supported[] = [
-  ['ACTIVE', undefined, 'ACTIVE', null],
-  ['ACTIVE', 'HARDSHIP', 'ACTIVE', 'HARDSHIP/EXEMPTIONS'],
-  ['SUSPENDED', undefined, 'SUSPENDED', null],
-  ...SUBSTATUS_OF.map(([reason, sub]): Supported => ['SUSPENDED', reason, 'SUSPENDED', sub]),
-  ['DELINQUENT', undefined, 'SUSPENDED', 'DELINQUENT'],
-  ['CLOSED', undefined, 'CLOSED', null],
-  ...SUBSTATUS_OF.map(([reason, sub]): Supported => ['CLOSED', reason, 'CLOSED', sub]),
-];
+/** CONTRACT.md section 5, Canopy column. */
+const SUPPORTED = CANOPY_CHANGES;
 
 const ACTIVE_REFUSED: CanonicalReason[] = CANONICAL_REASONS.filter((r) => r !== 'HARDSHIP');
 
