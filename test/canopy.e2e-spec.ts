@@ -10,6 +10,7 @@ import {
   CANOPY_SANDBOX_SETTINGS,
   CANOPY_SANDBOX_TOKEN_LIFETIME_S,
 } from '../src/providers/canopy/canopy.sandbox.js';
+import { CANOPY_CHANGES } from '../src/providers/canopy/canopy.spec-support.js';
 import type { SandboxCall } from '../src/providers/sandbox/sandbox-kit.js';
 import { expectChange, expectDryRun, expectFailure, expectHistory, expectRead } from './support/answers.js';
 import { call, expectProblem, sandboxCalls, type JsonResponse } from './support/gateway.js';
@@ -90,36 +91,7 @@ describe('Canopy through the gateway (built-in sandbox)', () => {
   const cp = useCanopy();
 
   describe('supported statuses (CONTRACT section 5)', () => {
-    const reasonsToSubstatus: Array<[string, string]> = [
-      ['FRAUD', 'FRAUD'],
-      ['RISK_REVIEW', 'RISK_REVIEW'],
-      ['BANKRUPTCY', 'BANKRUPTCY'],
-      ['DECEASED', 'DECEASED'],
-      ['HARDSHIP', 'HARDSHIP/EXEMPTIONS'],
-      ['INACTIVITY', 'INACTIVITY'],
-      ['CUSTOMER_REQUEST', 'CUSTOMER_REQUEST'],
-      ['GRANTOR_REQUEST', 'GRANTOR_REQUEST'],
-      ['ADMINISTRATIVE', 'ADMINISTRATIVE'],
-      ['CHARGED_OFF', 'CHARGE_OFF'],
-      ['PAID_OFF', 'PAID_OFF'],
-      ['SETTLEMENT', 'SETTLEMENT'],
-    ];
-    const cases: Array<[string, string | undefined, string, string | null]> = [
-      ['ACTIVE', undefined, 'ACTIVE', null],
-      ['ACTIVE', 'HARDSHIP', 'ACTIVE', 'HARDSHIP/EXEMPTIONS'],
-      ['SUSPENDED', undefined, 'SUSPENDED', null],
-      ...reasonsToSubstatus.map(([r, s]): [string, string, string, string] => [
-        'SUSPENDED',
-        r,
-        'SUSPENDED',
-        s,
-      ]),
-      ['DELINQUENT', undefined, 'SUSPENDED', 'DELINQUENT'],
-      ['CLOSED', undefined, 'CLOSED', null],
-      ...reasonsToSubstatus.map(([r, s]): [string, string, string, string] => ['CLOSED', r, 'CLOSED', s]),
-    ];
-
-    it.each(cases)(
+    it.each(CANOPY_CHANGES)(
       'should send %s (reason %s) as account_status %s, substatus %s, and answer 200 APPLIED',
       async (status, reason, canopyStatus, substatus) => {
         const id = account();

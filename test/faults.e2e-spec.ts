@@ -58,6 +58,15 @@ function suspend(gw: { url: string }, provider: ProviderId, id: string): Promise
   return call('PUT', statusUrl(gw, provider, id), { body: { status: 'SUSPENDED', reason: 'FRAUD' } });
 }
 
+/**
+ * The gateway of one describe (see useGateway), `attempts` tries per provider call, and the URLs of its Spidr
+ * and Canopy sandboxes (known once it has started).
+ */
+function useFaultGateway(attempts: number, env: Record<string, string>) {
+  const gw = useGateway({ PROVIDER_MAX_ATTEMPTS: String(attempts), ...env });
+  return { gw, spidr: () => gw.providerUrl('spidr'), canopy: () => gw.providerUrl('canopy') };
+}
+
 async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }> {
   const started = performance.now();
   const value = await run();
@@ -65,85 +74,76 @@ async function timed<T>(run: () => Promise<T>): Promise<{ value: T; ms: number }
 }
 
 describe('Fault injection: retries, timeouts and error codes (3 attempts)', () => {
-  const gw = useGateway({
-    PROVIDER_MAX_ATTEMPTS: '3',
+  const { gw, spidr, canopy } = useFaultGateway(3, {
     SPIDR_TIMEOUT_MS: '200',
     // This describe makes many failures in a row on purpose; the breaker has its own describe below.
     CIRCUIT_FAILURE_THRESHOLD: '1000',
   });
-  const spidr = () => gw.providerUrl('spidr');
-  const canopy = () => gw.providerUrl('canopy');
+
+  /** Suspends a fresh account whose Spidr calls meet `fault`: the answer, how long it took, and Spidr's calls. */
+  async function suspendUnder(fault: Omit<SandboxFaultRule, 'match'>) {
+    const id = accountId();
+    await addFault(spidr(), { match: { accountId: id }, ...fault });
+    const { value: res, ms } = await timed(() => suspend(gw, 'spidr', id));
+    return { id, res, ms, calls: () => callsFor(spidr(), id) };
+  }
 
   it('503 then 200 (one-shot fault): 200 APPLIED after exactly two provider writes', async () => {
-    const id = accountId();
-    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 503, times: 1 });
-    const res = await suspend(gw, 'spidr', id);
+    const { id, res, calls } = await suspendUnder({ fault: 'status', status: 503, times: 1 });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ outcome: 'APPLIED', providerStatus: 'suspended' });
-    expect(await callsFor(spidr(), id)).toEqual([`PATCH /v1/account/${id}`, `PATCH /v1/account/${id}`]);
+    expect(await calls()).toEqual([`PATCH /v1/account/${id}`, `PATCH /v1/account/${id}`]);
   });
 
   it('persistent 500: 502 PROVIDER_ERROR after exactly PROVIDER_MAX_ATTEMPTS (3) provider calls', async () => {
-    const id = accountId();
-    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 500 });
-    const problem = expectProblem(await suspend(gw, 'spidr', id), 502, 'PROVIDER_ERROR');
+    const { res, calls } = await suspendUnder({ fault: 'status', status: 500 });
+    const problem = expectProblem(res, 502, 'PROVIDER_ERROR');
     expect(problem).toMatchObject({ retryable: true, provider: { id: 'spidr', httpStatus: 500 } });
-    expect(await callsFor(spidr(), id)).toHaveLength(3);
+    expect(await calls()).toHaveLength(3);
   });
 
   it('persistent 429 with Retry-After: 1: 429 RATE_LIMITED with Retry-After, after waiting it each time', async () => {
-    const id = accountId();
-    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 429, retryAfter: 1 });
-    const { value: res, ms } = await timed(() => suspend(gw, 'spidr', id));
+    const { res, ms, calls } = await suspendUnder({ fault: 'status', status: 429, retryAfter: 1 });
     const problem = expectProblem(res, 429, 'RATE_LIMITED');
     expect(problem).toMatchObject({ retryable: true, provider: { id: 'spidr', httpStatus: 429 } });
     expect(res.headers.get('retry-after')).toBe('1');
-    expect(await callsFor(spidr(), id)).toHaveLength(3);
+    expect(await calls()).toHaveLength(3);
     // Two waits of at least Retry-After (1 s) between the three attempts.
     expect(ms).toBeGreaterThanOrEqual(2000);
   });
 
   it('persistent 429 without Retry-After: retried too (calls = attempts), still answered with a Retry-After', async () => {
-    const id = accountId();
-    await addFault(spidr(), { match: { accountId: id }, fault: 'status', status: 429, retryAfter: null });
-    const res = await suspend(gw, 'spidr', id);
+    const { res, calls } = await suspendUnder({ fault: 'status', status: 429, retryAfter: null });
     expectProblem(res, 429, 'RATE_LIMITED');
     // The gateway assumes 1 s when the provider names no delay (provider-errors.ts), so callers always get one.
     expect(res.headers.get('retry-after')).toBe('1');
-    expect(await callsFor(spidr(), id)).toHaveLength(3);
+    expect(await calls()).toHaveLength(3);
   });
 
   it('slower than SPIDR_TIMEOUT_MS (200): 504 PROVIDER_TIMEOUT within 200 × 3 + 1000 ms, calls = 3', async () => {
-    const id = accountId();
-    await addFault(spidr(), { match: { accountId: id }, fault: 'latency', delayMs: 1500 });
-    const { value: res, ms } = await timed(() => suspend(gw, 'spidr', id));
+    const { res, ms, calls } = await suspendUnder({ fault: 'latency', delayMs: 1500 });
     expectProblem(res, 504, 'PROVIDER_TIMEOUT');
     expect(ms).toBeLessThan(200 * 3 + 1000);
     expect(ms).toBeGreaterThanOrEqual(200 * 3 - 20);
-    expect(await callsFor(spidr(), id)).toHaveLength(3);
+    expect(await calls()).toHaveLength(3);
   });
 
   it('connection reset on every call: 503 PROVIDER_UNAVAILABLE after 3 calls', async () => {
-    const id = accountId();
-    await addFault(spidr(), { match: { accountId: id }, fault: 'reset' });
-    const problem = expectProblem(await suspend(gw, 'spidr', id), 503, 'PROVIDER_UNAVAILABLE');
+    const { res, calls } = await suspendUnder({ fault: 'reset' });
+    const problem = expectProblem(res, 503, 'PROVIDER_UNAVAILABLE');
     expect(problem.retryable).toBe(true);
     expect(problem.provider).toBeUndefined(); // no provider answered
-    expect(await callsFor(spidr(), id)).toHaveLength(3);
+    expect(await calls()).toHaveLength(3);
   });
 
   it('malformed 2xx body on every call: 502 PROVIDER_ERROR after 3 calls', async () => {
-    const id = accountId();
-    await addFault(spidr(), { match: { accountId: id }, fault: 'malformed' });
-    const problem = expectProblem(await suspend(gw, 'spidr', id), 502, 'PROVIDER_ERROR');
-    expect(problem.retryable).toBe(true);
-    expect(await callsFor(spidr(), id)).toHaveLength(3);
+    const { res, calls } = await suspendUnder({ fault: 'malformed' });
+    expect(expectProblem(res, 502, 'PROVIDER_ERROR').retryable).toBe(true);
+    expect(await calls()).toHaveLength(3);
   });
 
   it('a 4xx (Spidr 400 with its error body) is not retried: exactly one call, the provider code kept', async () => {
-    const id = accountId();
-    await addFault(spidr(), {
-      match: { accountId: id },
+    const { res, calls } = await suspendUnder({
       fault: 'status',
       status: 400,
       body: {
@@ -156,12 +156,12 @@ describe('Fault injection: retries, timeouts and error codes (3 attempts)', () =
         },
       },
     });
-    const problem = expectProblem(await suspend(gw, 'spidr', id), 422, 'PROVIDER_REJECTED');
+    const problem = expectProblem(res, 422, 'PROVIDER_REJECTED');
     expect(problem).toMatchObject({
       retryable: false,
       provider: { id: 'spidr', httpStatus: 400, code: 'INJECTED_REFUSAL', message: 'nope' },
     });
-    expect(await callsFor(spidr(), id)).toHaveLength(1);
+    expect(await calls()).toHaveLength(1);
   });
 
   it('a Spidr close whose answer is lost: read before repeating, 200 without a second PATCH', async () => {
@@ -216,12 +216,10 @@ describe('Fault injection: retries, timeouts and error codes (3 attempts)', () =
 });
 
 describe('Fault injection: the per-provider circuit breaker', () => {
-  const gw = useGateway({
+  const { gw, spidr } = useFaultGateway(1, {
     CIRCUIT_FAILURE_THRESHOLD: '3',
     CIRCUIT_HALF_OPEN_AFTER_MS: '500',
-    PROVIDER_MAX_ATTEMPTS: '1',
   });
-  const spidr = () => gw.providerUrl('spidr');
 
   async function circuits(): Promise<{ listed: Record<string, string>; ready: Record<string, string> }> {
     const providers = await call('GET', `${gw.url}/v1/providers`);
@@ -353,14 +351,9 @@ describe('Fault injection: SIGTERM while provider calls are in flight', () => {
 });
 
 describe('Fault injection: the per-provider bulkhead', () => {
-  const gw = useGateway({
-    PROVIDER_MAX_CONCURRENCY: '1',
-    PROVIDER_MAX_QUEUE: '0',
-    PROVIDER_MAX_ATTEMPTS: '1',
-  });
+  const { gw, spidr } = useFaultGateway(1, { PROVIDER_MAX_CONCURRENCY: '1', PROVIDER_MAX_QUEUE: '0' });
 
   it('refuses a call beyond the provider limit at once, and leaves other providers unaffected', async () => {
-    const spidr = gw.providerUrl('spidr');
     const slow = accountId('SLOW600-bulk');
     const extra = accountId('bulk');
     const first = suspend(gw, 'spidr', slow);
@@ -368,7 +361,7 @@ describe('Fault injection: the per-provider bulkhead', () => {
     const refused = await timed(() => suspend(gw, 'spidr', extra));
     expectProblem(refused.value, 503, 'PROVIDER_UNAVAILABLE');
     expect(refused.ms).toBeLessThan(200);
-    expect(await callsFor(spidr, extra)).toEqual([]);
+    expect(await callsFor(spidr(), extra)).toEqual([]);
     const other = await timed(() => suspend(gw, 'canopy', accountId('bulk-other')));
     expect(other.value.status).toBe(200);
     expect(other.ms).toBeLessThan(400);

@@ -15,6 +15,11 @@ function putRaw(provider: string, accountId: string, rawBody: string) {
   return call('PUT', `${gw.url}/v1/accounts/${provider}/${accountId}/status`, { rawBody });
 }
 
+/** A Pismo SUSPENDED whose `providerOptions.metadata` is the text `metadata`, as written. */
+function suspendWithMetadata(accountId: string, metadata: string) {
+  return putRaw('pismo', accountId, `{"status":"SUSPENDED","providerOptions":{"metadata":${metadata}}}`);
+}
+
 async function callsFor(provider: 'pismo' | 'spidr', accountId: string) {
   return (await sandboxCalls(gw.providerUrl(provider))).filter((c) => c.url.includes(accountId));
 }
@@ -32,11 +37,7 @@ describe('numbers in providerOptions', () => {
     'should refuse %s with 400 VALIDATION_FAILED naming the field, before any Pismo call',
     async (_what, path, metadata) => {
       const id = fresh();
-      const res = await putRaw(
-        'pismo',
-        id,
-        `{"status":"SUSPENDED","providerOptions":{"metadata":${metadata}}}`,
-      );
+      const res = await suspendWithMetadata(id, metadata);
       const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
       expect(problem.errors).toEqual([{ field: `providerOptions.${path}`, message: expect.any(String) }]);
       expect(problem.errors[0].message).toMatch(/exactly/);
@@ -46,11 +47,7 @@ describe('numbers in providerOptions', () => {
 
   it('should name every unfaithful number, not only the first', async () => {
     const id = fresh();
-    const res = await putRaw(
-      'pismo',
-      id,
-      '{"status":"SUSPENDED","providerOptions":{"metadata":{"a":1e400,"b":{"c":9007199254740993}}}}',
-    );
+    const res = await suspendWithMetadata(id, '{"a":1e400,"b":{"c":9007199254740993}}');
     const problem = expectProblem(res, 400, 'VALIDATION_FAILED');
     expect(problem.errors.map((e: { field: string }) => e.field)).toEqual([
       'providerOptions.metadata.a',
@@ -61,11 +58,7 @@ describe('numbers in providerOptions', () => {
   it('should send numbers that a double carries exactly unchanged to Pismo', async () => {
     const id = fresh();
     const metadata = '{"max":9007199254740991,"min":-9007199254740991,"f":1.5,"e":1e21,"small":2.5e-8,"z":0}';
-    const res = await putRaw(
-      'pismo',
-      id,
-      `{"status":"SUSPENDED","providerOptions":{"metadata":${metadata}}}`,
-    );
+    const res = await suspendWithMetadata(id, metadata);
     expect(res.status).toBe(200);
     const [write] = (await callsFor('pismo', id)).filter((c) => c.method === 'PATCH');
     expect(write.body).toEqual({
@@ -82,11 +75,7 @@ describe('numbers in providerOptions', () => {
 
   it('should accept long digit strings (ids), which are text, not numbers', async () => {
     const id = fresh();
-    const res = await putRaw(
-      'pismo',
-      id,
-      '{"status":"SUSPENDED","providerOptions":{"metadata":{"card":"12345678901234567890123"}}}',
-    );
+    const res = await suspendWithMetadata(id, '{"card":"12345678901234567890123"}');
     expect(res.status).toBe(200);
   });
 });

@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GIVE_UP_AFTER_MS } from '../src/services/webhook-dispatcher.js';
 import { call, startGateway, temporarySqliteUrl, type TestGateway } from './support/gateway.js';
-import {
-  forAccount,
-  startReceiver,
-  waitForDelivery,
-  webhookSecret,
-  type WebhookReceiver,
-} from './support/webhook-receiver.js';
+import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
 
 /**
  * The end of retrying (CONTRACT §7): a delivery that fails for 24 hours is given up, counted and logged, and
@@ -55,20 +49,20 @@ describe('Webhook delivery given up after 24 hours', () => {
     });
     expect(first.status).toBe(200);
     // The other subscriber has it at once; the dead one answered 500 and waits for its retry.
-    await waitForDelivery(live, account, 5_000);
-    await dead.waitFor(() => forAccount(dead, account).length === 1, 5_000);
+    await live.waitForDelivery(account, 5_000);
+    await dead.waitFor(() => dead.forAccount(account).length === 1, 5_000);
     expect(await counter('dead', 'given_up')).toBe(0);
 
     // A later event of the same account waits behind the failing one at the dead subscriber only.
     await call('PUT', `${gw.url}/v1/accounts/spidr/${account}/status`, { body: { status: 'ACTIVE' } });
-    await live.waitFor(() => forAccount(live, account).filter((w) => w.status === 204).length === 2, 5_000);
-    expect(forAccount(dead, account).map((w) => w.event.data.status)).toEqual(['SUSPENDED']);
+    await live.waitFor(() => live.forAccount(account).filter((w) => w.status === 204).length === 2, 5_000);
+    expect(dead.forAccount(account).map((w) => w.event.data.status)).toEqual(['SUSPENDED']);
 
     // A day later its retry fails too: the next one would fall past 24 hours, so it is given up …
     skewMs = GIVE_UP_AFTER_MS;
     // … and no longer holds the account's next event back: it is tried (and, a day old too, given up at once).
-    await dead.waitFor(() => forAccount(dead, account).length === 3, 10_000);
-    expect(forAccount(dead, account).map((w) => `${w.event.data.status}:${w.status}`)).toEqual([
+    await dead.waitFor(() => dead.forAccount(account).length === 3, 10_000);
+    expect(dead.forAccount(account).map((w) => `${w.event.data.status}:${w.status}`)).toEqual([
       'SUSPENDED:500',
       'SUSPENDED:500',
       'ACTIVE:500',
@@ -80,7 +74,7 @@ describe('Webhook delivery given up after 24 hours', () => {
     expect(await counter('live', 'given_up')).toBe(0);
     expect(await counter('live', 'retried')).toBe(0);
     expect(await counter('live', 'delivered')).toBe(2);
-    const [suspended, , active] = forAccount(dead, account).map((w) => w.event.id);
+    const [suspended, , active] = dead.forAccount(account).map((w) => w.event.id);
     expect(gw.logs.filter((l) => l.msg === 'webhook delivery given up')).toEqual([
       expect.objectContaining({
         level: 'warn',
@@ -102,9 +96,9 @@ describe('Webhook delivery given up after 24 hours', () => {
     );
     // Nothing more is sent for them.
     await new Promise((r) => setTimeout(r, 1_500));
-    expect(forAccount(dead, account)).toHaveLength(3);
+    expect(dead.forAccount(account)).toHaveLength(3);
     // The signature timestamps stayed on the real clock.
-    for (const w of forAccount(dead, account))
+    for (const w of dead.forAccount(account))
       expect(Math.abs(Number(w.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(60);
   }, 40_000);
 });

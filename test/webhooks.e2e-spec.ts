@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { call, startGateway, type TestGateway } from './support/gateway.js';
-import {
-  failFirst,
-  forAccount,
-  startReceiver,
-  waitForDelivery,
-  webhookSecret,
-  type WebhookReceiver,
-} from './support/webhook-receiver.js';
+import { startReceiver, webhookSecret, type WebhookReceiver } from './support/webhook-receiver.js';
 
 const SECRET = webhookSecret('main-subscriber-secret');
 const OTHER_SECRET = webhookSecret('other-subscriber-secret');
@@ -53,8 +46,8 @@ describe('Webhooks', () => {
     const account = `sig-${randomUUID()}`;
     const res = await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
     expect(res.status).toBe(200);
-    await main.waitFor(() => forAccount(main, account).length === 1);
-    const [hook] = forAccount(main, account);
+    await main.waitFor(() => main.forAccount(account).length === 1);
+    const [hook] = main.forAccount(account);
     expect(hook.headers['content-type']).toBe('application/cloudevents+json');
     expect(hook.headers['webhook-id']).toBe(hook.event.id);
     expect(Math.abs(Number(hook.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
@@ -80,10 +73,10 @@ describe('Webhooks', () => {
 
   it('should retry after 500s with the same webhook-id until a 2xx', async () => {
     const account = `retry-${randomUUID()}`;
-    failFirst(main, account, 2, 500);
+    main.failFirst(account, 2, 500);
     await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
-    await waitForDelivery(main, account, 20_000);
-    const hooks = forAccount(main, account);
+    await main.waitForDelivery(account, 20_000);
+    const hooks = main.forAccount(account);
     expect(hooks.map((h) => h.status)).toEqual([500, 500, 204]);
     expect(new Set(hooks.map((h) => h.headers['webhook-id'])).size).toBe(1);
     // Backoff from 1 s, doubling: ≥ 1 s, then ≥ 2 s between attempts.
@@ -122,11 +115,11 @@ describe('Webhooks', () => {
     await change('spidr', account, { status: 'DO_NOT_CONTACT' });
     await change('spidr', other, { status: 'ACTIVE' });
     // Another account is delivered while the first event of `account` waits for its retry.
-    await waitForDelivery(main, other, 5_000);
-    expect(forAccount(main, account).every((w) => w.event.data.status === 'SUSPENDED')).toBe(true);
-    await main.waitFor(() => forAccount(main, account).filter((w) => w.status === 204).length === 3, 20_000);
+    await main.waitForDelivery(other, 5_000);
+    expect(main.forAccount(account).every((w) => w.event.data.status === 'SUSPENDED')).toBe(true);
+    await main.waitFor(() => main.forAccount(account).filter((w) => w.status === 204).length === 3, 20_000);
     // Nothing of the account was sent before the earlier one was delivered: the order of every POST is the commit order.
-    expect(forAccount(main, account).map((w) => `${w.event.data.status}:${w.status}`)).toEqual([
+    expect(main.forAccount(account).map((w) => `${w.event.data.status}:${w.status}`)).toEqual([
       'SUSPENDED:500',
       'SUSPENDED:500',
       'SUSPENDED:204',
@@ -142,11 +135,11 @@ describe('Webhooks', () => {
     const res = await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
     expect(res.status).toBe(200);
     expect(Date.now() - started).toBeLessThan(2_000);
-    await waitForDelivery(main, account, 3_000);
+    await main.waitForDelivery(account, 3_000);
     // The slow subscriber has the request but has not answered yet.
-    await slow.waitFor(() => forAccount(slow, account).length === 1, 3_000);
-    expect(forAccount(slow, account)[0].status).toBeUndefined();
-    await waitForDelivery(slow, account, 10_000);
+    await slow.waitFor(() => slow.forAccount(account).length === 1, 3_000);
+    expect(slow.forAccount(account)[0].status).toBeUndefined();
+    await slow.waitForDelivery(account, 10_000);
   }, 20_000);
 
   it('should deliver to another subscriber at once while a slow one has every delivery slot taken', async () => {
@@ -170,8 +163,8 @@ describe('Webhooks', () => {
     slow.answer = (r) =>
       r.event?.data?.accountId === account && late-- > 0 ? { status: 204, delayMs: 11_000 } : 204;
     await change('spidr', account, { status: 'ACTIVE' });
-    await slow.waitFor(() => forAccount(slow, account).length === 2, 20_000);
-    const [first, second] = forAccount(slow, account);
+    await slow.waitFor(() => slow.forAccount(account).length === 2, 20_000);
+    const [first, second] = slow.forAccount(account);
     // Given up on at 10 s, tried again about 1 s later with the same webhook-id.
     expect(second.at - first.at).toBeGreaterThanOrEqual(10_000);
     expect(second.at - first.at).toBeLessThan(13_000);
@@ -180,10 +173,10 @@ describe('Webhooks', () => {
 
   it('should not follow a redirect: a 3xx is a failed attempt, retried at the configured URL', async () => {
     const account = `redirect-${randomUUID()}`;
-    failFirst(main, account, 1, 307);
+    main.failFirst(account, 1, 307);
     await change('spidr', account, { status: 'SUSPENDED', reason: 'FRAUD' });
-    await waitForDelivery(main, account, 10_000);
-    expect(forAccount(main, account).map((w) => w.status)).toEqual([307, 204]);
+    await main.waitForDelivery(account, 10_000);
+    expect(main.forAccount(account).map((w) => w.status)).toEqual([307, 204]);
     // The Location it was sent to (…/hook-redirected) was never called.
     expect(main.received.filter((w) => w.event?.data?.accountId === account).length).toBe(2);
   }, 15_000);
@@ -193,13 +186,11 @@ describe('Webhooks', () => {
     await change('spidr', account, { status: 'ACTIVE' });
     const refused = await change('spidr', account, { status: 'DISPUTED' });
     expect(refused.status).toBe(422);
-    await main.waitFor(() => forAccount(main, account).length === 2);
-    await failedOnly.waitFor(() => forAccount(failedOnly, account).length === 1);
+    await main.waitFor(() => main.forAccount(account).length === 2);
+    await failedOnly.waitFor(() => failedOnly.forAccount(account).length === 1);
     await new Promise((r) => setTimeout(r, 500));
-    expect(forAccount(failedOnly, account).map((w) => w.event.type)).toEqual([
-      'account.status.change_failed',
-    ]);
-    expect(forAccount(failedOnly, account)[0].event.data).toMatchObject({
+    expect(failedOnly.forAccount(account).map((w) => w.event.type)).toEqual(['account.status.change_failed']);
+    expect(failedOnly.forAccount(account)[0].event.data).toMatchObject({
       outcome: 'FAILED',
       errorCode: 'STATUS_NOT_SUPPORTED',
     });

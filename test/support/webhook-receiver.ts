@@ -22,6 +22,12 @@ export interface WebhookReceiver {
   /** The requests answered 2xx, in the order they were answered. */
   delivered(): ReceivedWebhook[];
   waitFor(predicate: (r: WebhookReceiver) => boolean, timeoutMs?: number): Promise<void>;
+  /** The requests whose event is about `account`, in the order they came. */
+  forAccount(account: string): ReceivedWebhook[];
+  /** Waits until a request about `account` was answered 204. */
+  waitForDelivery(account: string, timeoutMs: number): Promise<void>;
+  /** Answers the first `times` requests about `account` with `status`, and every other request 204. */
+  failFirst(account: string, times: number, status: number): void;
   close(): Promise<void>;
 }
 
@@ -39,6 +45,13 @@ export async function startReceiver(path = '/hook', port = 0): Promise<WebhookRe
         if (Date.now() > deadline) throw new Error(`receiver: condition not met within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 25));
       }
+    },
+    forAccount: (account) => receiver.received.filter((w) => w.event?.data?.accountId === account),
+    waitForDelivery: (account, timeoutMs) =>
+      receiver.waitFor(() => receiver.forAccount(account).some((w) => w.status === 204), timeoutMs),
+    failFirst(account, times, status) {
+      let left = times;
+      receiver.answer = (r) => (r.event?.data?.accountId === account && left-- > 0 ? status : 204);
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -84,24 +97,4 @@ export async function startReceiver(path = '/hook', port = 0): Promise<WebhookRe
 /** A Standard Webhooks secret: whsec_ + base64 of 32 random-looking bytes. */
 export function webhookSecret(seed: string): string {
   return `whsec_${Buffer.from(seed.padEnd(32, '#').slice(0, 32)).toString('base64')}`;
-}
-
-/** The requests a receiver got whose event is about `account`, in the order they came. */
-export function forAccount(receiver: WebhookReceiver, account: string): ReceivedWebhook[] {
-  return receiver.received.filter((w) => w.event?.data?.accountId === account);
-}
-
-/** Waits until a request about `account` was answered 204. */
-export function waitForDelivery(
-  receiver: WebhookReceiver,
-  account: string,
-  timeoutMs: number,
-): Promise<void> {
-  return receiver.waitFor(() => forAccount(receiver, account).some((w) => w.status === 204), timeoutMs);
-}
-
-/** Answers the first `times` requests about `account` with `status`, and every other request 204. */
-export function failFirst(receiver: WebhookReceiver, account: string, times: number, status: number): void {
-  let left = times;
-  receiver.answer = (r) => (r.event?.data?.accountId === account && left-- > 0 ? status : 204);
 }

@@ -1,25 +1,15 @@
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
-import type { ChangeRequest } from '../provider-adapter.js';
-import {
-  applyThrough,
-  failureOf,
-  itAnswersTransportFailures,
-  prepareThrough,
-  SandboxHarness,
-} from '../sandbox/sandbox.spec-harness.js';
+import { failureOf, useAdapterSandbox } from '../sandbox/sandbox.spec-harness.js';
 import { CanopyAdapter } from './canopy.adapter.js';
 import { CANOPY_SANDBOX_PII } from './canopy.sandbox-state.js';
 import { CANOPY_SANDBOX_SETTINGS } from './canopy.sandbox.js';
 import { canopyProvider } from './index.js';
 
-const sandbox = SandboxHarness.forSpec(canopyProvider);
-const ctx = { requestId: 'req-canopy-7f3a' };
-
-const adapterFor = (options: { url?: string; timeoutMs?: number } = {}) =>
-  new CanopyAdapter(sandbox.endpoint(CANOPY_SANDBOX_SETTINGS, options));
-
-const calls = () => sandbox.calls();
-const change = (adapter: CanopyAdapter, request: ChangeRequest) => applyThrough(adapter, request, ctx);
+const { sandbox, ctx, adapterFor, calls, apply, prepare, itAnswersTransportFailures } = useAdapterSandbox(
+  canopyProvider,
+  'req-canopy-7f3a',
+  (_, endpoint) => new CanopyAdapter(endpoint(CANOPY_SANDBOX_SETTINGS)),
+);
 
 const PII_VALUES = Object.values(CANOPY_SANDBOX_PII);
 
@@ -39,10 +29,21 @@ const WIRE: Array<[CanonicalStatus, CanonicalReason | undefined, Record<string, 
   ['CLOSED', 'SETTLEMENT', { account_status: 'CLOSED', account_substatus: 'SETTLEMENT' }],
 ];
 
+/** What a write reads back as: [status, reason written, status read, reason read, provider status read]. */
+const READS: Array<
+  [CanonicalStatus, CanonicalReason | undefined, CanonicalStatus, CanonicalReason | null, unknown]
+> = [
+  ['ACTIVE', undefined, 'ACTIVE', null, { status: 'ACTIVE', substatus: null }],
+  ['ACTIVE', 'HARDSHIP', 'ACTIVE', 'HARDSHIP', { status: 'ACTIVE', substatus: 'HARDSHIP/EXEMPTIONS' }],
+  ['DELINQUENT', undefined, 'DELINQUENT', null, { status: 'SUSPENDED', substatus: 'DELINQUENT' }],
+  ['SUSPENDED', 'BANKRUPTCY', 'SUSPENDED', 'BANKRUPTCY', { status: 'SUSPENDED', substatus: 'BANKRUPTCY' }],
+  ['CLOSED', 'CHARGED_OFF', 'CLOSED', 'CHARGED_OFF', { status: 'CLOSED', substatus: 'CHARGE_OFF' }],
+];
+
 describe(CanopyAdapter.name, () => {
   describe('applyChange', () => {
     it.each(WIRE)('should send %s (reason %s) as exactly %j', async (status, reason, body) => {
-      const result = await change(adapterFor(), { accountId: 'can_52322', status, reason });
+      const result = await apply({ accountId: 'can_52322', status, reason });
 
       const [token, put, ...rest] = await calls();
       expect(rest).toHaveLength(0);
@@ -59,19 +60,19 @@ describe(CanopyAdapter.name, () => {
 
     it('should encode the account id in the path', async () => {
       const adapter = adapterFor();
-      await change(adapter, { accountId: 'acc/1 ü?x', status: 'SUSPENDED', reason: 'FRAUD' });
+      await apply({ accountId: 'acc/1 ü?x', status: 'SUSPENDED', reason: 'FRAUD' }, adapter);
       expect((await calls())[1].url).toBe('/accounts/acc%2F1%20%C3%BC%3Fx/status');
       expect((await adapter.readStatus('acc/1 ü?x', ctx)).status).toBe('SUSPENDED');
     });
 
     it('should forward the request id on the token call and the status call', async () => {
-      await change(adapterFor(), { accountId: 'acc-rid', status: 'ACTIVE' });
+      await apply({ accountId: 'acc-rid', status: 'ACTIVE' });
       const log = await calls();
       expect(log.map((c) => c.headers['x-request-id'])).toEqual([ctx.requestId, ctx.requestId]);
     });
 
     it('should return only the status and substatus, never the account it received', async () => {
-      const result = await change(adapterFor(), { accountId: 'acc-pii', status: 'CLOSED', reason: 'FRAUD' });
+      const result = await apply({ accountId: 'acc-pii', status: 'CLOSED', reason: 'FRAUD' });
       const text = JSON.stringify(result);
       for (const value of PII_VALUES) expect(text).not.toContain(value);
       expect(result.providerStatus).toStrictEqual({ status: 'CLOSED', substatus: 'FRAUD' });
@@ -80,14 +81,14 @@ describe(CanopyAdapter.name, () => {
     it('should let a CLOSED account be reopened, CLOSED not being terminal at Canopy', async () => {
       const adapter = adapterFor();
       expect(adapter.isTerminal('CLOSED')).toBe(false);
-      const result = await change(adapter, { accountId: 'CLOSED-1', status: 'ACTIVE' });
+      const result = await apply({ accountId: 'CLOSED-1', status: 'ACTIVE' }, adapter);
       expect(result.providerStatus).toStrictEqual({ status: 'ACTIVE', substatus: null });
     });
   });
 
   describe('prepareChange', () => {
     it('should build an absolute URL without calling the sandbox or showing credentials', async () => {
-      const prepared = await prepareThrough(adapterFor(), { accountId: 'a b', status: 'DELINQUENT' }, ctx);
+      const prepared = await prepare({ accountId: 'a b', status: 'DELINQUENT' });
       expect(prepared.providerRequest).toStrictEqual({
         method: 'PUT',
         url: `${sandbox.baseUrl}/accounts/a%20b/status`,
@@ -106,9 +107,7 @@ describe(CanopyAdapter.name, () => {
       ['ACTIVE', 'FRAUD'],
       ['DELINQUENT', 'FRAUD'],
     ])('should refuse %s (reason %s) with STATUS_NOT_SUPPORTED and no call', async (status, reason) => {
-      const error = await failureOf(
-        prepareThrough(adapterFor(), { accountId: 'acc-1', status, reason }, ctx),
-      );
+      const error = await failureOf(prepare({ accountId: 'acc-1', status, reason }));
       expect(error.code).toBe('STATUS_NOT_SUPPORTED');
       expect(error.detail).toContain('canopy');
       expect(await calls()).toHaveLength(0);
@@ -143,7 +142,7 @@ describe(CanopyAdapter.name, () => {
       async (accountId, code, http, pCode, pMsg) => {
         const adapter = adapterFor();
         const attempts = [
-          () => change(adapter, { accountId, status: 'SUSPENDED' }),
+          () => apply({ accountId, status: 'SUSPENDED' }, adapter),
           () => adapter.readStatus(accountId, ctx),
         ];
         for (const attempt of attempts) {
@@ -160,47 +159,27 @@ describe(CanopyAdapter.name, () => {
     );
 
     it('should pass on Retry-After of a 429', async () => {
-      const error = await failureOf(change(adapterFor(), { accountId: 'RATELIMIT-2', status: 'ACTIVE' }));
+      const error = await failureOf(apply({ accountId: 'RATELIMIT-2', status: 'ACTIVE' }));
       expect(error.retryAfter).toBe(1);
     });
 
     it('should map a validation refusal to PROVIDER_REJECTED with its details', async () => {
-      const error = await failureOf(change(adapterFor(), { accountId: 'REJECT-1', status: 'CLOSED' }));
+      const error = await failureOf(apply({ accountId: 'REJECT-1', status: 'CLOSED' }));
       expect(error.code).toBe('PROVIDER_REJECTED');
       expect(error.provider?.code).toBe('validation_error');
       expect(error.provider?.message).toContain('Account status change not allowed');
       expect(error.provider?.message).toContain('account_status');
     });
 
-    itAnswersTransportFailures({
-      provider: 'Canopy',
-      adapterFor,
-      change: (adapter, accountId) => change(adapter, { accountId, status: 'ACTIVE' }),
-      slowAccountId: 'SLOW400-1',
-      timeoutMs: 100,
-    });
+    itAnswersTransportFailures('Canopy', { status: 'ACTIVE', slowAccountId: 'SLOW400-1', timeoutMs: 100 });
   });
 
   describe('readStatus', () => {
-    it.each<[CanonicalStatus, CanonicalReason | undefined, CanonicalStatus, CanonicalReason | null, unknown]>(
-      [
-        ['ACTIVE', undefined, 'ACTIVE', null, { status: 'ACTIVE', substatus: null }],
-        ['ACTIVE', 'HARDSHIP', 'ACTIVE', 'HARDSHIP', { status: 'ACTIVE', substatus: 'HARDSHIP/EXEMPTIONS' }],
-        ['DELINQUENT', undefined, 'DELINQUENT', null, { status: 'SUSPENDED', substatus: 'DELINQUENT' }],
-        [
-          'SUSPENDED',
-          'BANKRUPTCY',
-          'SUSPENDED',
-          'BANKRUPTCY',
-          { status: 'SUSPENDED', substatus: 'BANKRUPTCY' },
-        ],
-        ['CLOSED', 'CHARGED_OFF', 'CLOSED', 'CHARGED_OFF', { status: 'CLOSED', substatus: 'CHARGE_OFF' }],
-      ],
-    )(
+    it.each(READS)(
       'should read back %s (reason %s) as %s / %s',
       async (status, reason, readStatus, readReason, providerStatus) => {
         const adapter = adapterFor();
-        await change(adapter, { accountId: 'acc-read', status, reason });
+        await apply({ accountId: 'acc-read', status, reason }, adapter);
         const reading = await adapter.readStatus('acc-read', ctx);
         expect(reading).toStrictEqual({ status: readStatus, reason: readReason, providerStatus });
         const get = (await calls()).at(-1)!;

@@ -5,6 +5,7 @@ import {
   type CanonicalStatus,
 } from '../../domain/index.js';
 import { expectRefusalNaming } from '../transformers.spec-support.js';
+import { CANOPY_CHANGES } from './canopy.spec-support.js';
 import {
   appliedCanopyStatus,
   canopyReading,
@@ -13,38 +14,8 @@ import {
   translateCanopy,
 } from './canopy.transformers.js';
 
-/** CONTRACT.md section 5, Canopy column, written out: [status, reason, account_status, account_substatus]. */
-const SUPPORTED: Array<[CanonicalStatus, CanonicalReason | undefined, string, string | null]> = [
-  ['ACTIVE', undefined, 'ACTIVE', null],
-  ['ACTIVE', 'HARDSHIP', 'ACTIVE', 'HARDSHIP/EXEMPTIONS'],
-  ['SUSPENDED', undefined, 'SUSPENDED', null],
-  ['SUSPENDED', 'FRAUD', 'SUSPENDED', 'FRAUD'],
-  ['SUSPENDED', 'RISK_REVIEW', 'SUSPENDED', 'RISK_REVIEW'],
-  ['SUSPENDED', 'BANKRUPTCY', 'SUSPENDED', 'BANKRUPTCY'],
-  ['SUSPENDED', 'DECEASED', 'SUSPENDED', 'DECEASED'],
-  ['SUSPENDED', 'HARDSHIP', 'SUSPENDED', 'HARDSHIP/EXEMPTIONS'],
-  ['SUSPENDED', 'INACTIVITY', 'SUSPENDED', 'INACTIVITY'],
-  ['SUSPENDED', 'CUSTOMER_REQUEST', 'SUSPENDED', 'CUSTOMER_REQUEST'],
-  ['SUSPENDED', 'GRANTOR_REQUEST', 'SUSPENDED', 'GRANTOR_REQUEST'],
-  ['SUSPENDED', 'ADMINISTRATIVE', 'SUSPENDED', 'ADMINISTRATIVE'],
-  ['SUSPENDED', 'CHARGED_OFF', 'SUSPENDED', 'CHARGE_OFF'],
-  ['SUSPENDED', 'PAID_OFF', 'SUSPENDED', 'PAID_OFF'],
-  ['SUSPENDED', 'SETTLEMENT', 'SUSPENDED', 'SETTLEMENT'],
-  ['DELINQUENT', undefined, 'SUSPENDED', 'DELINQUENT'],
-  ['CLOSED', undefined, 'CLOSED', null],
-  ['CLOSED', 'FRAUD', 'CLOSED', 'FRAUD'],
-  ['CLOSED', 'RISK_REVIEW', 'CLOSED', 'RISK_REVIEW'],
-  ['CLOSED', 'BANKRUPTCY', 'CLOSED', 'BANKRUPTCY'],
-  ['CLOSED', 'DECEASED', 'CLOSED', 'DECEASED'],
-  ['CLOSED', 'HARDSHIP', 'CLOSED', 'HARDSHIP/EXEMPTIONS'],
-  ['CLOSED', 'INACTIVITY', 'CLOSED', 'INACTIVITY'],
-  ['CLOSED', 'CUSTOMER_REQUEST', 'CLOSED', 'CUSTOMER_REQUEST'],
-  ['CLOSED', 'GRANTOR_REQUEST', 'CLOSED', 'GRANTOR_REQUEST'],
-  ['CLOSED', 'ADMINISTRATIVE', 'CLOSED', 'ADMINISTRATIVE'],
-  ['CLOSED', 'CHARGED_OFF', 'CLOSED', 'CHARGE_OFF'],
-  ['CLOSED', 'PAID_OFF', 'CLOSED', 'PAID_OFF'],
-  ['CLOSED', 'SETTLEMENT', 'CLOSED', 'SETTLEMENT'],
-];
+/** CONTRACT.md section 5, Canopy column. */
+const SUPPORTED = CANOPY_CHANGES;
 
 const ACTIVE_REFUSED: CanonicalReason[] = CANONICAL_REASONS.filter((r) => r !== 'HARDSHIP');
 
@@ -144,26 +115,30 @@ describe(appliedCanopyStatus.name, () => {
   });
 });
 
+type Reading = [string, string | null, CanonicalStatus | null, CanonicalReason | null];
+
+/** A substatus named as a canonical reason reads as that reason, under its own status. */
+const readsAsItsName = (status: CanonicalStatus, substatuses: CanonicalReason[]) =>
+  substatuses.map((sub): Reading => [status, sub, status, sub]);
+
 /** [account_status, substatus, canonical status, canonical reason] */
-const READINGS: Array<[string, string | null, CanonicalStatus | null, CanonicalReason | null]> = [
+const READINGS: Reading[] = [
   ['ACTIVE', null, 'ACTIVE', null],
   ['ACTIVE', 'HARDSHIP/EXEMPTIONS', 'ACTIVE', 'HARDSHIP'],
   ['SUSPENDED', null, 'SUSPENDED', null],
   ['SUSPENDED', 'DELINQUENT', 'DELINQUENT', null],
-  ['SUSPENDED', 'FRAUD', 'SUSPENDED', 'FRAUD'],
-  ['SUSPENDED', 'BANKRUPTCY', 'SUSPENDED', 'BANKRUPTCY'],
-  ['SUSPENDED', 'RISK_REVIEW', 'SUSPENDED', 'RISK_REVIEW'],
-  ['SUSPENDED', 'INACTIVITY', 'SUSPENDED', 'INACTIVITY'],
-  ['SUSPENDED', 'DECEASED', 'SUSPENDED', 'DECEASED'],
+  ...readsAsItsName('SUSPENDED', ['FRAUD', 'BANKRUPTCY', 'RISK_REVIEW', 'INACTIVITY', 'DECEASED']),
   ['SUSPENDED', 'RISK', 'SUSPENDED', null],
   ['SUSPENDED', 'INELIGIBLE', 'SUSPENDED', null],
   ['CLOSED', null, 'CLOSED', null],
   ['CLOSED', 'CHARGE_OFF', 'CLOSED', 'CHARGED_OFF'],
-  ['CLOSED', 'PAID_OFF', 'CLOSED', 'PAID_OFF'],
-  ['CLOSED', 'SETTLEMENT', 'CLOSED', 'SETTLEMENT'],
-  ['CLOSED', 'CUSTOMER_REQUEST', 'CLOSED', 'CUSTOMER_REQUEST'],
-  ['CLOSED', 'GRANTOR_REQUEST', 'CLOSED', 'GRANTOR_REQUEST'],
-  ['CLOSED', 'ADMINISTRATIVE', 'CLOSED', 'ADMINISTRATIVE'],
+  ...readsAsItsName('CLOSED', [
+    'PAID_OFF',
+    'SETTLEMENT',
+    'CUSTOMER_REQUEST',
+    'GRANTOR_REQUEST',
+    'ADMINISTRATIVE',
+  ]),
   ['CLOSED', 'HARDSHIP/EXEMPTIONS', 'CLOSED', 'HARDSHIP'],
   ['CLOSED', 'DELINQUENT', 'CLOSED', null],
   ['CLOSED', 'CUSTOMER_REQUEST_PENDING_PAYOFF', 'CLOSED', null],

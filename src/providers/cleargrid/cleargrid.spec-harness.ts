@@ -3,8 +3,10 @@
  * routes, and small helpers. Built on the shared SandboxHarness.
  */
 import type { ClearGridSettings } from './cleargrid.settings.js';
-import type { ChangeRequest, ChangeResult } from '../provider-adapter.js';
+import type { ChangeRequest, ChangeResult, PreparedChange } from '../provider-adapter.js';
 import {
+  applyThrough,
+  expectKeptAnswer,
   failureOf,
   failureWithCode,
   prepareThrough,
@@ -17,14 +19,19 @@ import {
   createClearGridSandbox,
 } from './cleargrid.sandbox.js';
 
-export const LOGIN_PATH = '/admin/auth/sandbox-lender/login';
-export const REFRESH_PATH = '/admin/auth/sandbox-lender/refresh-token';
-export const UPDATE_STATUS_PATH = `/admin/v3/lenders/${CLEARGRID_SANDBOX_LENDER_PUBLIC_ID}/accounts/update-status`;
-export const ACCOUNTS_PATH = `/admin/v3/lenders/${CLEARGRID_SANDBOX_LENDER_PUBLIC_ID}/accounts`;
-
-export const ctx = { requestId: 'req-cleargrid-1' };
+/** The sandbox's routes, as its call log shows them. */
+export const PATHS = {
+  login: '/admin/auth/sandbox-lender/login',
+  refresh: '/admin/auth/sandbox-lender/refresh-token',
+  /** update-status: every write. */
+  update: `/admin/v3/lenders/${CLEARGRID_SANDBOX_LENDER_PUBLIC_ID}/accounts/update-status`,
+  accounts: `/admin/v3/lenders/${CLEARGRID_SANDBOX_LENDER_PUBLIC_ID}/accounts`,
+} as const;
 
 export class ClearGridSandboxHarness extends SandboxHarness {
+  /** The request id every change and read of the spec carries. */
+  readonly ctx = { requestId: 'req-cleargrid-1' };
+
   constructor() {
     super({ loadSandbox: () => Promise.resolve({ create: createClearGridSandbox, settings: {} }) });
   }
@@ -40,6 +47,16 @@ export class ClearGridSandboxHarness extends SandboxHarness {
       timeoutMs,
       settings: { ...CLEARGRID_SANDBOX_SETTINGS, ...settings },
     });
+  }
+
+  /** Translates, prepares and applies one change through `target`, as the change service does. */
+  change(target: ClearGridAdapter, req: ChangeRequest): Promise<ChangeResult> {
+    return applyThrough(target, req, this.ctx);
+  }
+
+  /** Translates and prepares one change through `target` (ClearGrid logs in to prepare). */
+  prepare(target: ClearGridAdapter, req: ChangeRequest): Promise<PreparedChange> {
+    return prepareThrough(target, req, this.ctx);
   }
 
   /** Polls the sandbox account state (changes are applied in the background) until `until` holds. */
@@ -60,11 +77,7 @@ export function request(accountId: string, status: ChangeRequest['status'] = 'DI
   return { accountId, status, customerId: 'customer_001', reason: 'CUSTOMER_REQUEST' };
 }
 
-export async function change(target: ClearGridAdapter, req: ChangeRequest): Promise<ChangeResult> {
-  return target.applyChange(await prepareThrough(target, req, ctx), ctx);
-}
-
-export { failureOf, failureWithCode as failure, prepareThrough };
+export { expectKeptAnswer, failureOf, failureWithCode as failure };
 
 /** The sandbox for one spec file: started before its tests, reset before each, stopped after. */
 export function useClearGridSandbox(): ClearGridSandboxHarness {

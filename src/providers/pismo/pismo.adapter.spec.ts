@@ -1,33 +1,24 @@
 import type { PismoAccountApi } from './pismo.settings.js';
 import type { CanonicalReason, CanonicalStatus } from '../../domain/index.js';
 import {
-  applyThrough,
   expectKeptAnswer,
-  failureOf,
-  itAnswersTransportFailures,
-  prepareThrough,
-  SandboxHarness,
-  type ChangeArgs,
+  failureOf as failure,
+  useAdapterSandbox,
 } from '../sandbox/sandbox.spec-harness.js';
 import { PismoAdapter } from './pismo.adapter.js';
 import { pismoProvider } from './index.js';
 import { PISMO_SANDBOX_SETTINGS } from './pismo.sandbox.js';
 
 const TOKEN_PATH = '/passport/v2/s2s/access-token';
-const ctx = { requestId: 'req-pismo-1' };
 
-const sandbox = SandboxHarness.forSpec(pismoProvider);
-
-function adapterFor(options: { api?: PismoAccountApi; timeoutMs?: number; url?: string } = {}): PismoAdapter {
-  const settings = {
-    ...PISMO_SANDBOX_SETTINGS,
-    accountApi: options.api ?? 'corporate',
-    auth: 's2s',
-  } as const;
-  return new PismoAdapter(sandbox.endpoint(settings, options));
-}
-
-const calls = () => sandbox.calls();
+const { sandbox, ctx, adapterFor, calls, change, prepare, itAnswersTransportFailures } = useAdapterSandbox(
+  pismoProvider,
+  'req-pismo-1',
+  ({ api }: { api?: PismoAccountApi }, endpoint) =>
+    new PismoAdapter(
+      endpoint({ ...PISMO_SANDBOX_SETTINGS, accountApi: api ?? 'corporate', auth: 's2s' } as const),
+    ),
+);
 
 const statusCalls = async () => (await calls()).filter((c) => c.url !== TOKEN_PATH);
 
@@ -36,11 +27,6 @@ function uidOf(authorization: unknown): string {
   const token = String(authorization).replace(/^Bearer /, '');
   return (JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString('utf8')) as { uid: string }).uid;
 }
-
-const change = (...[accountId, status, reason, providerOptions, adapter = adapterFor()]: ChangeArgs) =>
-  applyThrough(adapter, { accountId, status, reason, providerOptions }, ctx);
-
-const failure = failureOf;
 
 describe(PismoAdapter.name, () => {
   describe('corporate API writes', () => {
@@ -92,11 +78,7 @@ describe(PismoAdapter.name, () => {
     }
 
     it('should prepare an absolute URL and body without credentials, calling nothing', async () => {
-      const prepared = await prepareThrough(
-        adapterFor(),
-        { accountId: 'EXT 1/a', status: 'SUSPENDED', reason: 'FRAUD' },
-        ctx,
-      );
+      const prepared = await prepare({ accountId: 'EXT 1/a', status: 'SUSPENDED', reason: 'FRAUD' });
 
       expect(prepared.providerRequest).toEqual({
         method: 'PATCH',
@@ -119,7 +101,7 @@ describe(PismoAdapter.name, () => {
 
     for (const status of ['DELINQUENT', 'DISPUTED', 'DO_NOT_CONTACT', 'CLOSED'] as const) {
       it(`should refuse ${status} as STATUS_NOT_SUPPORTED without calling Pismo`, async () => {
-        const error = await failure(prepareThrough(adapterFor(), { accountId: 'EXT-1', status }, ctx));
+        const error = await failure(prepare({ accountId: 'EXT-1', status }));
         expect(error.code).toBe('STATUS_NOT_SUPPORTED');
         expect(error.detail).toContain(status);
         expect(await calls()).toEqual([]);
@@ -311,13 +293,7 @@ describe(PismoAdapter.name, () => {
   });
 
   describe('transport', () => {
-    itAnswersTransportFailures({
-      provider: 'Pismo',
-      adapterFor,
-      change: (adapter, accountId) => change(accountId, 'SUSPENDED', undefined, undefined, adapter),
-      slowAccountId: 'SLOW300-1',
-      timeoutMs: 100,
-    });
+    itAnswersTransportFailures('Pismo', { status: 'SUSPENDED', slowAccountId: 'SLOW300-1', timeoutMs: 100 });
 
     it('should forward the request id on the token and the status call', async () => {
       await change('EXT-4', 'ACTIVE');

@@ -186,29 +186,31 @@ describe(validatePismoRequest.name, () => {
 });
 
 describe(parsePismoError.name, () => {
-  const documented: Array<[number, string, string, string]> = [
-    [400, 'WCAC0012', 'Corporate account not found', 'ACCOUNT_NOT_FOUND'],
-    [400, 'WCAC0035', 'Account is currently in the final status', 'ACCOUNT_CLOSED'],
-    [400, 'WCAC0034', "status is specified in account's dormancy config", 'INVALID_TRANSITION'],
-    [422, 'WCAC0038', 'Account status update blocked: operation blocked for account.', 'INVALID_TRANSITION'],
-    [400, 'WCAC0036', 'status cannot be final', 'PROVIDER_REJECTED'],
-    [
-      400,
-      'WCAC0005',
-      'reason_external_id must be a maximum of 120 characters in length',
-      'PROVIDER_REJECTED',
+  /** Pismo's documented refusals, [HTTP status, code, message], by the canonical code each must end in. */
+  const documented: Record<string, Array<[number, string, string]>> = {
+    ACCOUNT_NOT_FOUND: [[400, 'WCAC0012', 'Corporate account not found']],
+    ACCOUNT_CLOSED: [[400, 'WCAC0035', 'Account is currently in the final status']],
+    INVALID_TRANSITION: [
+      [400, 'WCAC0034', "status is specified in account's dormancy config"],
+      [422, 'WCAC0038', 'Account status update blocked: operation blocked for account.'],
     ],
-    [400, 'WCAC0005', 'status or reason_external_id must be provided', 'PROVIDER_REJECTED'],
-    [400, 'WCAC0013', 'Invalid JSON payload received: Error unmarshalling request.', 'PROVIDER_REJECTED'],
-    [400, 'WCAC0020', 'Status not found', 'PROVIDER_REJECTED'],
-    [404, 'WCAC0020', 'Status not found', 'PROVIDER_REJECTED'],
-    [404, 'WCAC0021', 'Reason not found', 'PROVIDER_REJECTED'],
-    [500, 'ECMN9999', 'Internal error', 'PROVIDER_ERROR'],
-  ];
-  for (const [httpStatus, code, message, canonical] of documented) {
-    it(`should map HTTP ${httpStatus} ${code} to ${canonical}, keeping code and message`, () => {
-      expect(parsePismoError(httpStatus, { code, message })).toEqual({ code, message, canonical });
-    });
+    PROVIDER_REJECTED: [
+      [400, 'WCAC0036', 'status cannot be final'],
+      [400, 'WCAC0005', 'reason_external_id must be a maximum of 120 characters in length'],
+      [400, 'WCAC0005', 'status or reason_external_id must be provided'],
+      [400, 'WCAC0013', 'Invalid JSON payload received: Error unmarshalling request.'],
+      [400, 'WCAC0020', 'Status not found'],
+      [404, 'WCAC0020', 'Status not found'],
+      [404, 'WCAC0021', 'Reason not found'],
+    ],
+    PROVIDER_ERROR: [[500, 'ECMN9999', 'Internal error']],
+  };
+  for (const [canonical, refusals] of Object.entries(documented)) {
+    for (const [httpStatus, code, message] of refusals) {
+      it(`should map HTTP ${httpStatus} ${code} to ${canonical}, keeping code and message`, () => {
+        expect(parsePismoError(httpStatus, { code, message })).toEqual({ code, message, canonical });
+      });
+    }
   }
 
   it('should leave a body without a code to the HTTP status, with NO_PROVIDER_CODE', () => {

@@ -94,6 +94,52 @@ export type ChangeArgs<Adapter extends ProviderAdapter = ProviderAdapter> = [
   adapter?: Adapter,
 ];
 
+/** Where a spec's adapter points: its sandbox unless `url` says, with a 2 s timeout unless `timeoutMs` says. */
+export type EndpointOptions = { url?: string; timeoutMs?: number };
+
+/**
+ * One adapter spec's sandbox (see {@link SandboxHarness.forSpec}) and the ways its tests reach it:
+ * `adapterFor(options)` builds the provider's adapter with `make`, which is handed the spec's own options
+ * and the endpoint at the sandbox; `change` (positional {@link ChangeArgs}), `apply` and `prepare` (a
+ * request, then optionally the adapter) go through the translation as the change service does, all under
+ * one request id; `itAnswersTransportFailures` states the transport cases with them.
+ */
+export function useAdapterSandbox<Adapter extends ProviderAdapter, Options extends object = object>(
+  definition: Pick<ProviderDefinition, 'loadSandbox'>,
+  requestId: string,
+  make: (
+    options: Partial<Options>,
+    endpoint: <Settings>(settings: Settings) => ProviderEndpoint<Settings>,
+  ) => Adapter,
+) {
+  const sandbox = SandboxHarness.forSpec(definition);
+  const ctx: CallContext = { requestId };
+  const adapterFor = (options: Partial<Options> & EndpointOptions = {}) =>
+    make(options, (settings) => sandbox.endpoint(settings, options));
+  return {
+    sandbox,
+    ctx,
+    adapterFor,
+    calls: () => sandbox.calls(),
+    change: (...[accountId, status, reason, providerOptions, adapter = adapterFor()]: ChangeArgs<Adapter>) =>
+      applyThrough(adapter, { accountId, status, reason, providerOptions }, ctx),
+    apply: (request: ChangeRequest, adapter = adapterFor()) => applyThrough(adapter, request, ctx),
+    prepare: (request: ChangeRequest, adapter = adapterFor()) => prepareThrough(adapter, request, ctx),
+    /** {@link itAnswersTransportFailures} for this spec's adapters, each case changing to `status`. */
+    itAnswersTransportFailures: (
+      provider: string,
+      cases: Pick<TransportCases<Adapter>, 'slowAccountId' | 'timeoutMs'> & { status: CanonicalStatus },
+    ) =>
+      itAnswersTransportFailures<Adapter>({
+        provider,
+        // Every property of Partial<Options> is optional, so `{ url, timeoutMs }` alone is one.
+        adapterFor: (options) => adapterFor(options as Partial<Options>),
+        change: (adapter, accountId) => applyThrough(adapter, { accountId, status: cases.status }, ctx),
+        ...cases,
+      }),
+  };
+}
+
 /**
  * Translates and prepares one change, as the change service does (a refused translation, such as
  * STATUS_NOT_SUPPORTED, becomes the returned promise's rejection).

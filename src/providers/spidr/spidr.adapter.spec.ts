@@ -1,12 +1,8 @@
 import http from 'node:http';
 import {
-  applyThrough,
   expectKeptAnswer,
-  failureOf,
-  itAnswersTransportFailures,
-  prepareThrough,
-  SandboxHarness,
-  type ChangeArgs,
+  failureOf as failure,
+  useAdapterSandbox,
 } from '../sandbox/sandbox.spec-harness.js';
 import { SpidrAdapter } from './spidr.adapter.js';
 import { spidrProvider } from './index.js';
@@ -17,20 +13,12 @@ const API_KEY = SPIDR_SANDBOX_SETTINGS.apiKey;
 // The header's name is a guess kept in one constant; the test follows it so changing the guess is one edit.
 const AUTH_HEADER = SPIDR_API_KEY_HEADER.name;
 const AUTH_VALUE = SPIDR_API_KEY_HEADER.value(API_KEY);
-const ctx = { requestId: 'req-spidr-1' };
 
-const sandbox = SandboxHarness.forSpec(spidrProvider);
-
-function adapterFor(options: { apiKey?: string; timeoutMs?: number; url?: string } = {}): SpidrAdapter {
-  return new SpidrAdapter(sandbox.endpoint({ apiKey: options.apiKey ?? API_KEY }, options));
-}
-
-const calls = () => sandbox.calls();
-
-const change = (...[accountId, status, reason, providerOptions, adapter = adapterFor()]: ChangeArgs) =>
-  applyThrough(adapter, { accountId, status, reason, providerOptions }, ctx);
-
-const failure = failureOf;
+const { sandbox, ctx, adapterFor, calls, change, prepare, itAnswersTransportFailures } = useAdapterSandbox(
+  spidrProvider,
+  'req-spidr-1',
+  ({ apiKey }: { apiKey?: string }, endpoint) => new SpidrAdapter(endpoint({ apiKey: apiKey ?? API_KEY })),
+);
 
 describe(SpidrAdapter.name, () => {
   describe('applyChange', () => {
@@ -84,7 +72,7 @@ describe(SpidrAdapter.name, () => {
 
     it('should refuse an unsupported status before any call', async () => {
       for (const status of ['DISPUTED', 'DO_NOT_CONTACT'] as const) {
-        const error = await failure(prepareThrough(adapterFor(), { accountId: 'acc-1', status }, ctx));
+        const error = await failure(prepare({ accountId: 'acc-1', status }));
         expect(error.code).toBe('STATUS_NOT_SUPPORTED');
         expect(error.detail).toContain(status);
       }
@@ -92,10 +80,9 @@ describe(SpidrAdapter.name, () => {
     });
 
     it('should build an absolute providerRequest without the API key and send nothing', async () => {
-      const prepared = await prepareThrough(
-        adapterFor({ url: `${sandbox.baseUrl}/` }),
+      const prepared = await prepare(
         { accountId: 'acc-1', status: 'CLOSED', reason: 'FRAUD' },
-        ctx,
+        adapterFor({ url: `${sandbox.baseUrl}/` }),
       );
 
       expect(prepared.providerRequest).toEqual({
@@ -170,13 +157,7 @@ describe(SpidrAdapter.name, () => {
       expect(await calls()).toHaveLength(1);
     });
 
-    itAnswersTransportFailures({
-      provider: 'Spidr',
-      adapterFor,
-      change: (adapter, accountId) => change(accountId, 'SUSPENDED', undefined, undefined, adapter),
-      slowAccountId: 'SLOW300-1',
-      timeoutMs: 50,
-    });
+    itAnswersTransportFailures('Spidr', { status: 'SUSPENDED', slowAccountId: 'SLOW300-1', timeoutMs: 50 });
 
     it('should answer PROVIDER_ERROR when a 200 is not the account JSON', async () => {
       const garbage = http.createServer((_req, res) =>

@@ -161,6 +161,38 @@ export const providerSegment = fc.oneof(
   { weight: 1, arbitrary: fc.string({ maxLength: 10 }) },
 );
 
+/** A path segment anywhere in the API: its own words and routes, dot segments, ids, hostile account segments. */
+export const apiSegment = fc.oneof(
+  fc.constantFrom(
+    'v1',
+    'accounts',
+    'providers',
+    'health',
+    'live',
+    'ready',
+    'metrics',
+    'docs',
+    'docs-json',
+    'status',
+    'history',
+    ...PROVIDERS,
+    '__sandbox',
+    'calls',
+    '..',
+    '.',
+    '%2e%2e',
+    '%2F',
+    '',
+    'static',
+    'index.html',
+    'swagger-ui.css',
+    '%00',
+    '__proto__',
+  ),
+  validId,
+  accountSegment,
+);
+
 export const junk = fc.oneof(
   fc.string({ maxLength: 12 }),
   fc.integer(),
@@ -396,49 +428,47 @@ export const printable = (min: number, max: number) =>
     maxLength: max,
   });
 
+/** The last resorts of a header value: one of the `odd` values (empty, controls, injections …) or raw bytes. */
+const oddOrBinary = (...odd: string[]) => [
+  { weight: 1, arbitrary: fc.constantFrom(...odd) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }) },
+];
+
 export const idempotencyKey = fc.oneof(
   { weight: 6, arbitrary: fc.constant(undefined) },
   { weight: 2, arbitrary: printable(1, 40) },
   { weight: 1, arbitrary: fc.constantFrom(255, 256, 300, 1000).map((n) => 'k'.repeat(n)) },
   { weight: 1, arbitrary: printable(256, 400) },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      '',
-      ' ',
-      '\t',
-      'a\u0000b',
-      'a\u007fb',
-      'a\u001bb',
-      '\u00e9t\u00e9',
-      '\u2603',
-      'a\r\nX-Fuzz-Injected: 1',
-    ),
-  },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }) },
+  ...oddOrBinary(
+    '',
+    ' ',
+    '\t',
+    'a\u0000b',
+    'a\u007fb',
+    'a\u001bb',
+    '\u00e9t\u00e9',
+    '\u2603',
+    'a\r\nX-Fuzz-Injected: 1',
+  ),
 );
 
 export const requestIdHeader = fc.oneof(
   { weight: 5, arbitrary: fc.constant(undefined) },
   { weight: 2, arbitrary: printable(1, 60) },
   { weight: 1, arbitrary: fc.constantFrom(200, 201, 5000).map((n) => 'r'.repeat(n)) },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      '',
-      '../../etc/passwd',
-      '${jndi:ldap://x}',
-      '{"json":true}',
-      '<script>alert(1)</script>',
-      'a\r\nX-Fuzz-Injected: 1',
-      'a\nX-Fuzz-Injected: 1',
-      '\u00e9',
-      '\u2603',
-      'a\u0000b',
-      '%0d%0aX-Fuzz-Injected:%201',
-    ),
-  },
-  { weight: 1, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }) },
+  ...oddOrBinary(
+    '',
+    '../../etc/passwd',
+    '${jndi:ldap://x}',
+    '{"json":true}',
+    '<script>alert(1)</script>',
+    'a\r\nX-Fuzz-Injected: 1',
+    'a\nX-Fuzz-Injected: 1',
+    '\u00e9',
+    '\u2603',
+    'a\u0000b',
+    '%0d%0aX-Fuzz-Injected:%201',
+  ),
 );
 
 export const query = fc.oneof(
