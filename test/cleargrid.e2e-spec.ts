@@ -16,6 +16,7 @@ import {
   itMapsMagicFailures,
   listedProvider,
   sandboxControl as control,
+  withSandboxControl,
   useProviderGateway,
   type FailureContext,
   type MagicFailure,
@@ -521,13 +522,10 @@ describe('ClearGrid through the gateway (sandbox mode)', () => {
         422,
         'STATUS_NOT_SUPPORTED',
       );
-      await control(cg.sandbox, 'refuse-tokens', { on: true });
-      try {
+      await withSandboxControl(cg.sandbox, 'refuse-tokens', [{ on: true }, { on: false }], async () => {
         const refused = await cg.api.put(account, { status: 'DO_NOT_CONTACT', customerId: 'debtor-g' });
         expectProblem(refused, 502, 'PROVIDER_AUTH_FAILED');
-      } finally {
-        await control(cg.sandbox, 'refuse-tokens', { on: false });
-      }
+      });
       const after = await cg.api.get(account);
       expect(after.body).toMatchObject({ status: 'DISPUTED', providerStatus: 5, source: 'gateway' });
 
@@ -678,32 +676,30 @@ describe('ClearGrid auth flows through the gateway', () => {
 
     it('should refresh ahead of expiry, without a 401, when the token is about to expire', async () => {
       // A token living 1 s is inside the gateway's expiry margin at once: each change needs a new one.
-      await control(cg.sandbox, 'token-lifetime', { seconds: 1 });
-      await control(cg.sandbox, 'revoke-tokens');
-      const since = await callsFrom(cg.sandbox);
-      await expectDisputed(cg, 'debtor-b');
-      await expectDisputed(cg, 'debtor-b');
-      const calls = await since();
-      // First: the revoked token is refused, refreshed; then the 1 s token is refreshed before use.
-      expect(calls.map(kindOf)).toEqual([...REFRESHED, 'refresh', 'update-status']);
-      expect(calls.filter((c) => kindOf(c) === 'login')).toEqual([]);
-      await control(cg.sandbox, 'token-lifetime', { seconds: 900 });
+      // The 1 s lifetime is set back even when an expectation fails, so no later test inherits it.
+      await withSandboxControl(cg.sandbox, 'token-lifetime', [{ seconds: 1 }, { seconds: 900 }], async () => {
+        await control(cg.sandbox, 'revoke-tokens');
+        const since = await callsFrom(cg.sandbox);
+        await expectDisputed(cg, 'debtor-b');
+        await expectDisputed(cg, 'debtor-b');
+        const calls = await since();
+        // First: the revoked token is refused, refreshed; then the 1 s token is refreshed before use.
+        expect(calls.map(kindOf)).toEqual([...REFRESHED, 'refresh', 'update-status']);
+        expect(calls.filter((c) => kindOf(c) === 'login')).toEqual([]);
+      });
     });
 
     it('should answer 502 PROVIDER_AUTH_FAILED when the new token is refused too, after one retry', async () => {
       // A usable token in the cache first, so only the refusal is counted.
       await expectDisputed(cg, 'debtor-b');
-      await control(cg.sandbox, 'refuse-tokens', { on: true });
-      try {
+      await withSandboxControl(cg.sandbox, 'refuse-tokens', [{ on: true }, { on: false }], async () => {
         const since = await callsFrom(cg.sandbox);
         const res = await cg.api.put(accountId(), { status: 'DISPUTED', customerId: 'debtor-b' });
         expectFailure(res, 'PROVIDER_AUTH_FAILED', UNAUTHORIZED);
         const calls = await since();
         expect(calls.filter(isWrite)).toHaveLength(2);
         expect(calls.filter((c) => !isWrite(c))).toHaveLength(1);
-      } finally {
-        await control(cg.sandbox, 'refuse-tokens', { on: false });
-      }
+      });
     });
   });
 
@@ -726,16 +722,20 @@ describe('ClearGrid auth flows through the gateway', () => {
     });
 
     it('should log in directly (no refresh call) once the refresh token has expired', async () => {
-      await control(cg.sandbox, 'token-lifetime', { seconds: 1, refreshSeconds: 1 });
-      await control(cg.sandbox, 'revoke-tokens');
-      await control(cg.sandbox, 'revoke-refresh-tokens');
-      // This change ends with a login issuing 1 s tokens.
-      await expectDisputed(cg, 'debtor-c');
-      await new Promise((resolve) => setTimeout(resolve, 1100));
-      const since = await callsFrom(cg.sandbox);
-      await expectDisputed(cg, 'debtor-c');
-      expect((await since()).map(kindOf)).toEqual(['login', 'update-status']);
-      await control(cg.sandbox, 'token-lifetime', { seconds: 900, refreshSeconds: 604800 });
+      const [short, usual] = [
+        { seconds: 1, refreshSeconds: 1 },
+        { seconds: 900, refreshSeconds: 604800 },
+      ];
+      await withSandboxControl(cg.sandbox, 'token-lifetime', [short, usual], async () => {
+        await control(cg.sandbox, 'revoke-tokens');
+        await control(cg.sandbox, 'revoke-refresh-tokens');
+        // This change ends with a login issuing 1 s tokens.
+        await expectDisputed(cg, 'debtor-c');
+        await new Promise((resolve) => setTimeout(resolve, 1100));
+        const since = await callsFrom(cg.sandbox);
+        await expectDisputed(cg, 'debtor-c');
+        expect((await since()).map(kindOf)).toEqual(['login', 'update-status']);
+      });
     });
   });
 

@@ -28,6 +28,7 @@ import {
   itMapsMagicFailures,
   listedProvider,
   sandboxControl as control,
+  withSandboxControl,
   statusClient,
   useProviderGateway,
   type FailureContext,
@@ -418,19 +419,21 @@ describe('Pismo through the gateway (built-in sandbox, corporate API)', () => {
 
     it('should answer 502 PROVIDER_ERROR and send no status call when the token endpoint fails', async () => {
       const id = fresh();
-      await control(pm.sandbox, 'token-outage', { enabled: true });
-      try {
-        const problem = expectProblem(await api.put(id, { status: 'ACTIVE' }), 502, 'PROVIDER_ERROR');
-        expect(problem.provider).toEqual({
-          id: 'pismo',
-          httpStatus: 500,
-          code: 'ECMN9999',
-          message: 'Internal error',
-        });
-        expect(problem.retryable).toBe(true);
-      } finally {
-        await control(pm.sandbox, 'token-outage', { enabled: false });
-      }
+      await withSandboxControl(
+        pm.sandbox,
+        'token-outage',
+        [{ enabled: true }, { enabled: false }],
+        async () => {
+          const problem = expectProblem(await api.put(id, { status: 'ACTIVE' }), 502, 'PROVIDER_ERROR');
+          expect(problem.provider).toEqual({
+            id: 'pismo',
+            httpStatus: 500,
+            code: 'ECMN9999',
+            message: 'Internal error',
+          });
+          expect(problem.retryable).toBe(true);
+        },
+      );
       const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
       expect(tokenCalls.length).toBeGreaterThanOrEqual(1);
       expect(accountCalls).toEqual([]);
@@ -691,16 +694,13 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
   it('should mint a new token before the old one expires (token lifetime from the JWT exp)', async () => {
     const id = fresh();
     // 22 s tokens: fresh to the gateway for 1–2 s (it drops them 20 s before exp).
-    await control(pm.sandbox, 'token-lifetime', { seconds: 22 });
-    try {
+    await withSandboxControl(pm.sandbox, 'token-lifetime', [{ seconds: 22 }, { seconds: 600 }], async () => {
       expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
       expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
       expect((await pismoLog(pm.sandbox, id)).tokenCalls).toHaveLength(1);
       await new Promise((r) => setTimeout(r, 2100));
       expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
-    } finally {
-      await control(pm.sandbox, 'token-lifetime', { seconds: 600 });
-    }
+    });
     const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
     expect(tokenCalls).toHaveLength(2);
     // Proactive refresh: no call was refused, so no retry.
@@ -712,13 +712,10 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
 
   it('should answer 502 PROVIDER_AUTH_FAILED after one re-mint when every token is refused', async () => {
     const id = fresh();
-    await control(pm.sandbox, 'token-lifetime', { seconds: 0 });
-    let res: JsonResponse;
-    try {
+    let res!: JsonResponse;
+    await withSandboxControl(pm.sandbox, 'token-lifetime', [{ seconds: 0 }, { seconds: 600 }], async () => {
       res = await api.put(id, { status: 'SUSPENDED' });
-    } finally {
-      await control(pm.sandbox, 'token-lifetime', { seconds: 600 });
-    }
+    });
     expectFailure(res, 'PROVIDER_AUTH_FAILED', {
       id: 'pismo',
       httpStatus: 401,
