@@ -607,6 +607,17 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
   const pm = usePismo();
   const { api } = pm;
 
+  /** Changes the account to each status in turn, each answered 200. */
+  async function changeInTurn(id: string, ...statuses: string[]): Promise<void> {
+    for (const status of statuses) expect((await api.put(id, { status })).status).toBe(200);
+  }
+
+  /** How many tokens were minted for the account, and the bearer token of each of its calls, in order. */
+  async function tokensUsed(id: string): Promise<{ mints: number; tokens: string[] }> {
+    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
+    return { mints: tokenCalls.length, tokens: accountCalls.map(bearer) };
+  }
+
   it('should mint one token per account and never send account A’s token for account B', async () => {
     const a = fresh();
     const b = fresh();
@@ -677,15 +688,13 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
 
   it('should re-mint after the sandbox expires every token, then reuse the new one', async () => {
     const id = fresh();
-    expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
+    await changeInTurn(id, 'SUSPENDED');
     await control(pm.sandbox, 'expire-tokens', {});
-    expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
-    expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
-    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
-    expect(tokenCalls).toHaveLength(2);
+    await changeInTurn(id, 'ACTIVE', 'SUSPENDED');
+    const { mints, tokens } = await tokensUsed(id);
+    expect(mints).toBe(2);
     // 1 (old token) + 1 refused (expired) + 1 retried + 1 (new token reused)
-    expect(accountCalls).toHaveLength(4);
-    const tokens = accountCalls.map(bearer);
+    expect(tokens).toHaveLength(4);
     expect(tokens[0]).toBe(tokens[1]);
     expect(tokens[2]).toBe(tokens[3]);
     expect(tokens[1]).not.toBe(tokens[2]);
@@ -695,17 +704,15 @@ describe('Pismo per-account tokens through the gateway (built-in sandbox)', () =
     const id = fresh();
     // 22 s tokens: fresh to the gateway for 1–2 s (it drops them 20 s before exp).
     await withSandboxControl(pm.sandbox, 'token-lifetime', [{ seconds: 22 }, { seconds: 600 }], async () => {
-      expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
-      expect((await api.put(id, { status: 'ACTIVE' })).status).toBe(200);
-      expect((await pismoLog(pm.sandbox, id)).tokenCalls).toHaveLength(1);
+      await changeInTurn(id, 'SUSPENDED', 'ACTIVE');
+      expect((await tokensUsed(id)).mints).toBe(1);
       await new Promise((r) => setTimeout(r, 2100));
-      expect((await api.put(id, { status: 'SUSPENDED' })).status).toBe(200);
+      await changeInTurn(id, 'SUSPENDED');
     });
-    const { tokenCalls, accountCalls } = await pismoLog(pm.sandbox, id);
-    expect(tokenCalls).toHaveLength(2);
+    const { mints, tokens } = await tokensUsed(id);
+    expect(mints).toBe(2);
     // Proactive refresh: no call was refused, so no retry.
-    expect(accountCalls).toHaveLength(3);
-    const tokens = accountCalls.map(bearer);
+    expect(tokens).toHaveLength(3);
     expect(tokens[0]).toBe(tokens[1]);
     expect(tokens[2]).not.toBe(tokens[1]);
   });
