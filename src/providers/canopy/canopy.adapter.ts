@@ -16,7 +16,7 @@
  */
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
 import { HttpAdapter } from '../http/http-adapter.js';
-import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import type { ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeResult,
@@ -101,8 +101,7 @@ export class CanopyAdapter extends HttpAdapter<CanopySettings, CanopyProviderSta
       (token) => this.http.send({ ...request, headers: { authorization: `Bearer ${token}` }, context: ctx }),
       (response) => isCanopyTokenRejected(response.status, response.body),
     );
-    if (!isSuccess(answer)) throw this.http.failure(operation, answer);
-    return answer;
+    return this.http.expectSuccess(operation, answer);
   }
 
   private async mint(ctx: CallContext): Promise<MintedToken> {

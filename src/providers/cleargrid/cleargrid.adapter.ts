@@ -157,7 +157,7 @@ export class ClearGridAdapter extends HttpAdapter<ClearGridSettings, ClearGridPr
 
   private changeResult(prepared: PreparedChange, response: ProviderHttpResponse): ChangeResult {
     const operation = 'change status';
-    if (!isSuccess(response)) throw this.http.failure(operation, response);
+    this.http.expectSuccess(operation, response);
     const acceptance = classifyClearGridAcceptance(response.body);
     if (acceptance === 'malformed') throw this.http.malformed(operation, response);
     if (acceptance === 'rejected') {

@@ -257,6 +257,17 @@ describe('ProviderHttpClient.call (the one "not 2xx → canonical failure" path 
     });
   });
 
+  it('should judge an answer got through send the same way (expectSuccess, after a token retry)', async () => {
+    const http = client();
+    const ok = await http.send({ method: 'GET', url: `${base}/ok` });
+    expect(http.expectSuccess('read status', ok)).toBe(ok);
+    answer(404);
+    const refused = await http.send({ method: 'GET', url: `${base}/x` });
+    const error = await failure(Promise.resolve().then(() => http.expectSuccess('read status', refused)));
+    expect(error.code).toBe('ACCOUNT_NOT_FOUND');
+    expect(error.provider).toMatchObject({ id: 'canopy', httpStatus: 404, code: 'invalid_client' });
+  });
+
   it.each([400, 401, 403, 404])(
     'should make a token endpoint %s PROVIDER_AUTH_FAILED, keeping the code',
     async (status) => {

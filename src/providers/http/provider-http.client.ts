@@ -82,6 +82,15 @@ export class ProviderHttpClient {
     );
   }
 
+  /**
+   * The answer, when it is a 2xx; any other throws the canonical failure the provider's parser reads from it
+   * (for answers got through `send`, e.g. inside a token retry).
+   */
+  expectSuccess(operation: string, response: ProviderHttpResponse): ProviderHttpResponse {
+    if (isSuccess(response)) return response;
+    throw this.failure(operation, response);
+  }
+
   /** The canonical failure for an answer, read by the provider's parser unless `parsed` is given. */
   failure(operation: string, response: ProviderHttpResponse, parsed?: ParsedProviderError): GatewayError {
     return providerFailure(

@@ -12,7 +12,7 @@ import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { TokenCache, type MintedToken } from '../auth/token-cache.js';
 import { HttpAdapter } from '../http/http-adapter.js';
-import { isSuccess, type ProviderHttpResponse } from '../http/provider-http.client.js';
+import type { ProviderHttpResponse } from '../http/provider-http.client.js';
 import type {
   CallContext,
   ChangeResult,
@@ -114,8 +114,7 @@ export class PismoAdapter extends HttpAdapter<PismoSettings, string> {
       (token) => call(`Bearer ${token}`),
       (answer) => answer.status === 401,
     );
-    if (!isSuccess(response)) throw this.http.failure(operation, response);
-    return response;
+    return this.http.expectSuccess(operation, response);
   }
 
   private mint(accountId: string, ctx: CallContext): Promise<MintedToken> {
